@@ -1,0 +1,182 @@
+"""The asset catalogue (objects) and the rooms, built by the project from primitives.
+
+Objects are compounds of boxes, cylinders and spheres, so nothing is downloaded and every backend
+(PyBullet here, Unity in ``unity/``) can build the same shapes. Sizes are metres at scale 1.
+
+Rooms follow the paper's five indoor scenes. Each room has furniture boxes; the ones marked as a
+support offer their top face to objects. Every room has support surfaces at three heights (a main
+table/counter, a higher shelf behind it, a lower piece in front to one side) so that ``above`` and
+``below`` occur naturally, not only left/right/in front/behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RGB = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One primitive of an object, placed relative to the object's bottom centre.
+
+    :param shape: ``"box"``, ``"cylinder"`` (axis along z) or ``"sphere"``.
+    :param size: box: half extents (x, y, z); cylinder: (radius, height, 0); sphere: (radius, 0, 0).
+    :param offset: centre of the primitive relative to the object's bottom centre (m).
+    :param colour: ``None`` takes the object's colour (overridable per scene); else a fixed RGB.
+    """
+
+    shape: str
+    size: tuple[float, float, float]
+    offset: tuple[float, float, float]
+    colour: RGB | None = None
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A named, visually distinct object. ``name`` is what captions call it."""
+
+    id: str
+    name: str
+    colour: RGB
+    parts: tuple[Part, ...]
+
+
+def _cyl(r: float, h: float, z0: float = 0.0, x: float = 0.0, colour: RGB | None = None) -> Part:
+    return Part("cylinder", (r, h, 0.0), (x, 0.0, z0 + h / 2), colour)
+
+
+def _box(hx: float, hy: float, hz: float, x: float = 0.0, y: float = 0.0, z0: float = 0.0, colour: RGB | None = None) -> Part:
+    return Part("box", (hx, hy, hz), (x, y, z0 + hz), colour)
+
+
+def _sphere(r: float, x: float = 0.0, z: float = 0.0, colour: RGB | None = None) -> Part:
+    return Part("sphere", (r, 0.0, 0.0), (x, 0.0, z), colour)
+
+
+DARK: RGB = (0.12, 0.12, 0.12)
+STEEL: RGB = (0.62, 0.64, 0.66)
+
+ASSETS: dict[str, Asset] = {
+    a.id: a
+    for a in (
+        # The paper's object container ...
+        Asset("green-cup", "green cup", (0.15, 0.65, 0.2), (_cyl(0.035, 0.09), _box(0.012, 0.006, 0.022, x=0.043, z0=0.025))),
+        Asset("small-pot", "small pot", STEEL, (_cyl(0.06, 0.07), _box(0.016, 0.008, 0.006, x=0.07, z0=0.055), _box(0.016, 0.008, 0.006, x=-0.07, z0=0.055), _sphere(0.012, z=0.075, colour=DARK))),
+        Asset("pink-bowl", "pink bowl", (0.95, 0.45, 0.7), (_cyl(0.035, 0.015), _cyl(0.075, 0.04, z0=0.015))),
+        Asset("plate", "plate", (0.95, 0.95, 0.92), (_cyl(0.1, 0.015),)),
+        Asset("vase", "vase", (0.5, 0.25, 0.75), (_cyl(0.045, 0.15), _cyl(0.025, 0.06, z0=0.15))),
+        Asset("yellow-bowl", "yellow bowl", (0.95, 0.85, 0.1), (_cyl(0.04, 0.015), _cyl(0.085, 0.045, z0=0.015))),
+        Asset("blender", "blender", (0.75, 0.88, 0.95), (_box(0.06, 0.06, 0.04, colour=DARK), _cyl(0.045, 0.16, z0=0.08), _cyl(0.02, 0.02, z0=0.24, colour=DARK))),
+        Asset("bird-sculpture", "bird sculpture", (0.8, 0.5, 0.2), (_box(0.045, 0.045, 0.01, colour=DARK), _sphere(0.045, z=0.065), _sphere(0.028, x=0.045, z=0.115), _box(0.015, 0.006, 0.006, x=0.08, z0=0.105, colour=DARK))),
+        # ... and ours, to reach a catalogue of distinct shapes and colours.
+        Asset("red-book", "red book", (0.8, 0.1, 0.1), (_box(0.07, 0.1, 0.02), _box(0.065, 0.095, 0.018, x=0.006, z0=0.002, colour=(0.95, 0.93, 0.85)))),
+        Asset("blue-bottle", "blue bottle", (0.1, 0.3, 0.85), (_cyl(0.03, 0.16), _cyl(0.013, 0.05, z0=0.16))),
+        Asset("orange-teapot", "orange teapot", (0.95, 0.5, 0.1), (_sphere(0.06, z=0.06), _box(0.03, 0.008, 0.008, x=0.075, z0=0.06), _sphere(0.012, z=0.125, colour=DARK))),
+        Asset("white-lamp", "white lamp", (0.96, 0.96, 0.96), (_cyl(0.05, 0.02, colour=DARK), _cyl(0.01, 0.18, z0=0.02, colour=DARK), _cyl(0.06, 0.07, z0=0.17))),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Furniture:
+    """An axis-aligned box of a room; ``support`` names the surface kind if objects may stand on it."""
+
+    id: str
+    centre: tuple[float, float, float]
+    half_extents: tuple[float, float, float]
+    colour: RGB
+    support: str | None = None
+
+    @property
+    def top(self) -> float:
+        return self.centre[2] + self.half_extents[2]
+
+
+@dataclass(frozen=True)
+class Room:
+    """A room: walls and floor colours, furniture, and the default camera (eye, target, fov)."""
+
+    id: str
+    name: str
+    floor_colour: RGB
+    wall_colour: RGB
+    furniture: tuple[Furniture, ...]
+    camera_eye: tuple[float, float, float]
+    camera_target: tuple[float, float, float]
+    camera_fov_deg: float = 60.0
+
+    @property
+    def supports(self) -> tuple[Furniture, ...]:
+        return tuple(f for f in self.furniture if f.support)
+
+
+def _table(id: str, x: float, y: float, hx: float, hy: float, top: float, colour: RGB, kind: str, leg: RGB | None = None) -> tuple[Furniture, ...]:
+    """A top slab on four legs (legs are not supports)."""
+    t = 0.02
+    leg = leg or colour
+    lh = (top - 2 * t) / 2
+    legs = tuple(
+        Furniture(f"{id}-leg{i}", (x + sx * (hx - 0.04), y + sy * (hy - 0.04), lh), (0.025, 0.025, lh), leg)
+        for i, (sx, sy) in enumerate(((-1, -1), (1, -1), (-1, 1), (1, 1)))
+    )
+    return (Furniture(id, (x, y, top - t), (hx, hy, t), colour, kind),) + legs
+
+
+def _block(id: str, x: float, y: float, hx: float, hy: float, top: float, colour: RGB, kind: str) -> Furniture:
+    """A solid cabinet-like box from the floor up to ``top``."""
+    return Furniture(id, (x, y, top / 2), (hx, hy, top / 2), colour, kind)
+
+
+def _shelf(id: str, x: float, y: float, hx: float, hy: float, top: float, colour: RGB) -> Furniture:
+    """A wall shelf board (floating)."""
+    return Furniture(id, (x, y, top - 0.015), (hx, hy, 0.015), colour, "shelf")
+
+
+WOOD: RGB = (0.55, 0.38, 0.22)
+LIGHT_WOOD: RGB = (0.78, 0.64, 0.45)
+WHITE: RGB = (0.9, 0.9, 0.88)
+
+ROOMS: dict[str, Room] = {
+    r.id: r
+    for r in (
+        Room(
+            "bedroom", "bedroom", (0.6, 0.5, 0.4), (0.78, 0.82, 0.9),
+            _table("desk", 0.0, 0.1, 0.6, 0.3, 0.74, LIGHT_WOOD, "desk")
+            + (_shelf("wall-shelf", 0.1, 0.58, 0.55, 0.12, 1.12, WOOD),
+               _block("nightstand", -0.5, -0.45, 0.2, 0.18, 0.5, WOOD, "nightstand")),
+            camera_eye=(0.0, -1.45, 1.5), camera_target=(0.0, 0.1, 0.72),
+        ),
+        Room(
+            "living-room", "living room", (0.45, 0.35, 0.3), (0.85, 0.8, 0.7),
+            _table("sideboard", 0.0, 0.2, 0.65, 0.25, 0.8, WOOD, "sideboard")
+            + (_shelf("bookshelf", -0.1, 0.62, 0.6, 0.13, 1.2, (0.35, 0.25, 0.18)),
+               _block("coffee-table", 0.45, -0.4, 0.25, 0.2, 0.45, LIGHT_WOOD, "coffee table")),
+            camera_eye=(0.0, -1.45, 1.55), camera_target=(0.0, 0.15, 0.75),
+        ),
+        Room(
+            "dining-area", "dining area", (0.7, 0.65, 0.55), (0.9, 0.87, 0.8),
+            _table("dining-table", 0.0, 0.05, 0.7, 0.35, 0.76, (0.45, 0.3, 0.2), "table")
+            + (_shelf("dresser-shelf", 0.0, 0.62, 0.6, 0.12, 1.15, WHITE),
+               _block("bench", -0.45, -0.55, 0.3, 0.14, 0.46, (0.45, 0.3, 0.2), "bench")),
+            camera_eye=(0.0, -1.5, 1.5), camera_target=(0.0, 0.1, 0.7),
+        ),
+        Room(
+            "kitchen-a", "kitchen", (0.55, 0.55, 0.55), (0.95, 0.95, 0.9),
+            (_block("counter", 0.0, 0.2, 0.7, 0.3, 0.9, (0.3, 0.35, 0.45), "counter"),
+             _shelf("kitchen-shelf", 0.0, 0.65, 0.6, 0.12, 1.3, WHITE),
+             _block("stool", 0.5, -0.45, 0.17, 0.17, 0.6, (0.2, 0.2, 0.2), "stool")),
+            camera_eye=(0.0, -1.35, 1.7), camera_target=(0.0, 0.2, 0.9),
+        ),
+        Room(
+            "kitchen-b", "kitchen", (0.75, 0.7, 0.6), (0.7, 0.82, 0.75),
+            (_block("island", 0.0, 0.1, 0.65, 0.32, 0.92, (0.85, 0.85, 0.82), "island"),
+             _shelf("open-shelf", 0.1, 0.62, 0.6, 0.12, 1.32, LIGHT_WOOD),
+             _block("step-stool", -0.5, -0.5, 0.18, 0.15, 0.55, (0.6, 0.15, 0.15), "step stool")),
+            camera_eye=(0.0, -1.4, 1.72), camera_target=(0.0, 0.15, 0.9),
+        ),
+    )
+}
+
+#: How many objects per scene are active (edited by generators, captioned), as in the paper.
+ACTIVE_OBJECTS = 3
