@@ -1,0 +1,94 @@
+"""The learner interface the loop uses, and the records it returns.
+
+A learner wraps one model (CLIP via open_clip, PaliGemma via transformers). It fine-tunes on batches
+of :class:`~rls3_bench.samples.Sample`, scores true-vs-corrupted captions (2-way accuracy, the metric
+shared by all tracks), and gives closed-loop generators per-sample feedback.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rls3_bench.samples import TERMS, Sample
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a learner tells a generator about the samples it just produced.
+
+    :param loss: ``(n,)`` per-sample training loss (no gradient step taken).
+    :param correct: ``(n,)`` bool, the true caption outscored its first negative.
+    :param term_error: per term, the error rate over the samples whose caption has that term
+        (NaN where no sample had it). Keys are :data:`~rls3_bench.samples.TERMS`.
+    :param queries: model forward passes (images x captions) spent computing this.
+    """
+
+    loss: np.ndarray
+    correct: np.ndarray
+    term_error: dict[str, float]
+    queries: int
+
+
+@dataclass(frozen=True)
+class ItemPrediction:
+    """One eval item's outcome: scores of the true caption and of the negative."""
+
+    item_id: str
+    score_true: float
+    score_negative: float
+    # parsed generative answer (PaliGemma only): terms predicted, or None for embedding models
+    predicted_terms: tuple[str, ...] | None = None
+
+    @property
+    def correct(self) -> bool:
+        # ties count as wrong, so a constant model scores 0 rather than 50 % by luck of ordering
+        return self.score_true > self.score_negative
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-item predictions on an eval set; metrics are computed from them (see rls3_bench.metrics)."""
+
+    predictions: tuple[ItemPrediction, ...]
+    queries: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def term_error_rates(samples: Sequence[Sample], correct: np.ndarray) -> dict[str, float]:
+    """Error rate per term over the samples whose caption uses it (NaN if none does)."""
+    out: dict[str, float] = {}
+    for term in TERMS:
+        mask = np.array([term in s.terms for s in samples], dtype=bool)
+        out[term] = float(1.0 - correct[mask].mean()) if mask.any() else float("nan")
+    return out
+
+
+class Learner(abc.ABC):
+    """A fine-tunable model. Construct with a model config, a recipe, a device and a seed."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def train_step(self, batch: Sequence[Sample]) -> float:
+        """One optimiser step on ``batch``; returns the mean training loss."""
+
+    @abc.abstractmethod
+    def evaluate(self, items: Sequence[Sample]) -> EvalResult:
+        """Score each item's true caption against its first negative (``negatives[0]``)."""
+
+    @abc.abstractmethod
+    def feedback(self, samples: Sequence[Sample]) -> Feedback:
+        """Per-sample loss and correctness without updating the model."""
+
+    @abc.abstractmethod
+    def save(self, path: Path) -> None:
+        """Write model + optimiser + RNG state (safetensors/JSON, never pickle) atomically."""
+
+    @abc.abstractmethod
+    def load(self, path: Path) -> None:
+        """Restore what :meth:`save` wrote."""

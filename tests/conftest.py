@@ -1,0 +1,60 @@
+"""Shared fixtures. Tests never touch the network: the hub is forced offline here too."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import pytest
+
+from rls3_bench.samples import Sample
+from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+
+
+def toy_samples(n: int, size: int = 64, seed: int = 0) -> list[Sample]:
+    """Synthetic left/right samples: a red and a blue square on grey; no simulator needed.
+
+    Learner tests use these so they exercise the real model code on data whose answer is known.
+    """
+    rng = np.random.default_rng(seed)
+    spec = SceneSpec(
+        room="kitchen-a",
+        camera=CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9)),
+        objects=(PlacedObject("pink-bowl", (0.0, 0.0, 0.9)), PlacedObject("blue-bottle", (0.2, 0.0, 0.9))),
+    )
+    out = []
+    for i in range(n):
+        img = np.full((size, size, 3), 128, np.uint8)
+        red_left = bool(rng.integers(2))
+        s = size // 6
+        y0, y1 = int(rng.integers(0, size - s)), int(rng.integers(0, size - s))
+        xl, xr = int(rng.integers(0, size // 2 - s)), int(rng.integers(size // 2, size - s))
+        red_x, blue_x = (xl, xr) if red_left else (xr, xl)
+        img[y0 : y0 + s, red_x : red_x + s] = (220, 30, 30)
+        img[y1 : y1 + s, blue_x : blue_x + s] = (30, 30, 220)
+        term, opposite = ("left", "right") if red_left else ("right", "left")
+        caption = f"The pink bowl is to the {term} of the blue bottle."
+        out.append(
+            Sample(
+                spec=spec,
+                image=img,
+                subject="pink bowl",
+                reference="blue bottle",
+                terms=(term,),
+                caption=caption,
+                negatives=(f"The pink bowl is to the {opposite} of the blue bottle.", f"The blue bottle is to the {term} of the pink bowl."),
+                negative_kinds=(f"flip:{term}", "swap"),
+                prompt="answer en where is the pink bowl relative to the blue bottle?",
+                answer=f"to the {term}",
+                sample_id=f"toy-{seed}-{i}",
+            )
+        )
+    return out
+
+
+@pytest.fixture
+def toy():
+    return toy_samples
