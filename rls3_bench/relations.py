@@ -1,0 +1,158 @@
+"""Spatial relation labels: the paper's 8 horizontal sectors and 3 vertical regions, camera-aligned.
+
+Conventions (documented in docs/relations.md, tested on hand-built scenes and against rendered pixels):
+
+* **Frame.** Relations are viewer-centred. ``forward`` is the horizontal direction from the camera
+  to the midpoint of A's and B's centres, ``right = forward x up``. The displacement of A's centre
+  from B's centre is measured along ``right`` (lateral) and ``forward`` (depth). Using the pair's own
+  line of sight (rather than the camera's optical axis) makes "A is left of B" agree with the image
+  even for pairs off to the side of the view; using the midpoint (rather than B alone) makes the
+  labels exactly symmetric: "A is left of B" <=> "B is right of A".
+* **Horizontal sectors.** The angle ``theta = atan2(depth, lateral)`` falls into one of 8 sectors of 45
+  degrees centred on 0 (right), 45 (behind and right), 90 (behind), 135 (behind and left), 180 (left),
+  -135 (in front and left), -90 (in front), -45 (in front and right). **Behind** means farther from
+  the camera than B, **in front** nearer. Within ``angle_margin_deg`` of a sector boundary the
+  horizontal axis gets no label. When the centres are horizontally closer than ``min_horizontal_m``
+  (one object on or over the other) the horizontal relation is *none*; between that and
+  ``min_horizontal_m + horizontal_margin_m`` it gets no label.
+* **Vertical regions.** A is **above** B when A's bottom is at or above B's top (within
+  ``contact_tolerance_m``, so a cup standing on a book is above it); **below** symmetrically; *none*
+  when both stand at the same height (bottoms within ``vertical_margin_m``, e.g. on one table).
+  Anything else (different heights with overlapping vertical extents) gets no label.
+* **Unlabelled axes.** A caption states every axis, so that "A is to the left of B" also says
+  "neither above nor below, neither in front nor behind". A pair with an unlabelled axis is therefore
+  not captioned at all: the ground truth is never a coin flip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rls3_bench.backends.base import Observation, ObjectState
+from rls3_bench.scene import CameraPose
+
+OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above", "in front": "behind", "behind": "in front"}
+
+#: sector index (0 = right, counter-clockwise seen from above, with 'behind' = away from the camera)
+#: -> (depth term, lateral term)
+SECTORS: tuple[tuple[str | None, str | None], ...] = (
+    (None, "right"),
+    ("behind", "right"),
+    ("behind", None),
+    ("behind", "left"),
+    (None, "left"),
+    ("in front", "left"),
+    ("in front", None),
+    ("in front", "right"),
+)
+
+#: marks an axis whose value falls inside an ambiguity margin
+AMBIGUOUS = "?"
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Ambiguity margins of the labeler (metres, degrees).
+
+    :param angle_margin_deg: half-width of the unlabelled band around each sector boundary. 7.5 deg
+        leaves 30 of each sector's 45 deg labelled.
+    :param min_horizontal_m: centres closer than this horizontally have no horizontal relation.
+    :param horizontal_margin_m: unlabelled band just above ``min_horizontal_m``.
+    :param vertical_margin_m: bottoms within this are "at the same height" (vertical relation none).
+    :param contact_tolerance_m: slack for "A's bottom at or above B's top" (resting contact).
+    """
+
+    angle_margin_deg: float = 7.5
+    min_horizontal_m: float = 0.03
+    horizontal_margin_m: float = 0.04
+    vertical_margin_m: float = 0.02
+    contact_tolerance_m: float = 0.005
+
+
+@dataclass(frozen=True)
+class PairLabel:
+    """The relation "A is <terms> B" for objects ``a`` and ``b`` (indices into ``spec.objects``).
+
+    Each axis holds its term, ``None`` for "no relation on this axis", or :data:`AMBIGUOUS`.
+    """
+
+    a: int
+    b: int
+    vertical: str | None
+    depth: str | None
+    lateral: str | None
+
+    @property
+    def captionable(self) -> bool:
+        axes = (self.vertical, self.depth, self.lateral)
+        return AMBIGUOUS not in axes and any(x is not None for x in axes)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Terms in canonical caption order: vertical, depth, lateral."""
+        return tuple(t for t in (self.vertical, self.depth, self.lateral) if t not in (None, AMBIGUOUS))
+
+
+def _centre(state: ObjectState) -> np.ndarray:
+    return (np.asarray(state.aabb_min) + np.asarray(state.aabb_max)) / 2.0
+
+
+def horizontal_relation(camera: CameraPose, a_centre, b_centre, cfg: LabelConfig) -> tuple[str | None, str | None]:
+    """(depth, lateral) of A relative to B, each a term, None, or AMBIGUOUS."""
+    eye = np.asarray(camera.eye, dtype=float)
+    a = np.asarray(a_centre, dtype=float)
+    b = np.asarray(b_centre, dtype=float)
+    forward = (a[:2] + b[:2]) / 2.0 - eye[:2]
+    norm = np.linalg.norm(forward)
+    if norm < 1e-9:  # the pair right under the camera: no horizontal viewing direction
+        return AMBIGUOUS, AMBIGUOUS
+    forward /= norm
+    right = np.array([forward[1], -forward[0]])  # forward x up, in the ground plane
+    d = a[:2] - b[:2]
+    lateral, depth = float(d @ right), float(d @ forward)
+    dist = math.hypot(lateral, depth)
+    if dist < cfg.min_horizontal_m:
+        return None, None
+    if dist < cfg.min_horizontal_m + cfg.horizontal_margin_m:
+        return AMBIGUOUS, AMBIGUOUS
+    # rounded so that A->B and B->A (theta and theta +- 180) fall on the same side of a margin edge
+    theta = round(math.degrees(math.atan2(depth, lateral)), 9)
+    into_sector = (theta + 22.5) % 45.0  # 0..45 from the sector's lower boundary
+    if min(into_sector, 45.0 - into_sector) < cfg.angle_margin_deg:
+        return AMBIGUOUS, AMBIGUOUS
+    return SECTORS[int(round(theta / 45.0)) % 8]
+
+
+def vertical_relation(a_min_z: float, a_max_z: float, b_min_z: float, b_max_z: float, cfg: LabelConfig) -> str | None:
+    """"above", "below", None (same height) or AMBIGUOUS, from the objects' vertical extents."""
+    if a_min_z >= b_max_z - cfg.contact_tolerance_m:
+        return "above"
+    if a_max_z <= b_min_z + cfg.contact_tolerance_m:
+        return "below"
+    if abs(a_min_z - b_min_z) <= cfg.vertical_margin_m:
+        return None
+    return AMBIGUOUS
+
+
+def label_pair(camera: CameraPose, a: ObjectState, b: ObjectState, ia: int, ib: int, cfg: LabelConfig = LabelConfig()) -> PairLabel:
+    depth, lateral = horizontal_relation(camera, _centre(a), _centre(b), cfg)
+    vertical = vertical_relation(a.aabb_min[2], a.aabb_max[2], b.aabb_min[2], b.aabb_max[2], cfg)
+    return PairLabel(ia, ib, vertical, depth, lateral)
+
+
+def label_scene(obs: Observation, cfg: LabelConfig = LabelConfig(), min_visible_pixels: int = 1, active_only: int | None = 3) -> list[PairLabel]:
+    """Labels of every ordered pair of distinct, visible objects (the first ``active_only`` objects).
+
+    Returns all pairs, captionable or not; callers filter with ``label.captionable``.
+    """
+    n = len(obs.objects) if active_only is None else min(active_only, len(obs.objects))
+    visible = [i for i in range(n) if obs.objects[i].visible_pixels >= min_visible_pixels]
+    return [
+        label_pair(obs.spec.camera, obs.objects[i], obs.objects[j], i, j, cfg)
+        for i in visible
+        for j in visible
+        if i != j
+    ]

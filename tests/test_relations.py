@@ -1,0 +1,120 @@
+"""Relation labels on hand-built scenes with known answers: every sector, every boundary, every
+vertical case, symmetry. (The pixel cross-check against rendered segmentation is in
+test_relations_pixels.py.)"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rls3_bench.backends.base import ObjectState
+from rls3_bench.relations import AMBIGUOUS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, vertical_relation
+from rls3_bench.scene import CameraPose
+
+CAM = CameraPose(eye=(0.0, -2.0, 1.5), target=(0.0, 0.0, 0.8))  # looking along +y
+CFG = LabelConfig()
+
+
+def box(x, y, z0=0.8, half=0.03, height=0.1, name="x"):
+    return ObjectState(name, (x, y, z0), 0.0, (x - half, y - half, z0), (x + half, y + half, z0 + height), "table", 100, (0.0, 0.0))
+
+
+def at_angle(theta_deg, r=0.3):
+    """A at angle theta (0 = right, 90 = behind) and distance r from B at the origin, seen from CAM.
+
+    B sits on the camera's axis and A is placed so that the pair's midpoint also lies on it
+    (A at +d/2, B at -d/2 around x = 0), so the labeler's frame is exactly the world frame here.
+    """
+    dx, dy = r * math.cos(math.radians(theta_deg)), r * math.sin(math.radians(theta_deg))
+    return box(dx / 2, dy / 2), box(-dx / 2, -dy / 2)
+
+
+EXPECTED = {
+    0: (None, "right"), 45: ("behind", "right"), 90: ("behind", None), 135: ("behind", "left"),
+    180: (None, "left"), -135: ("in front", "left"), -90: ("in front", None), -45: ("in front", "right"),
+}
+
+
+@pytest.mark.parametrize("theta", sorted(EXPECTED))
+def test_each_sector_centre(theta):
+    a, b = at_angle(theta)
+    lab = label_pair(CAM, a, b, 0, 1, CFG)
+    assert (lab.depth, lab.lateral) == EXPECTED[theta]
+    assert lab.vertical is None and lab.captionable
+
+
+@pytest.mark.parametrize("boundary", [22.5 + 45 * k for k in range(8)])
+def test_sector_boundaries_are_unlabelled_inside_the_margin(boundary):
+    for off in (-CFG.angle_margin_deg + 0.5, 0.0, CFG.angle_margin_deg - 0.5):
+        a, b = at_angle(boundary + off)
+        assert label_pair(CAM, a, b, 0, 1, CFG).depth == AMBIGUOUS
+    # just outside the margin on both sides: the two neighbouring sectors
+    below = label_pair(CAM, *at_angle(boundary - CFG.angle_margin_deg - 0.5), 0, 1, CFG)
+    above = label_pair(CAM, *at_angle(boundary + CFG.angle_margin_deg + 0.5), 0, 1, CFG)
+    assert below.captionable and above.captionable
+    assert (below.depth, below.lateral) != (above.depth, above.lateral)
+
+
+def test_margin_zero_labels_everything_but_exact_boundaries():
+    cfg = LabelConfig(angle_margin_deg=0.0)
+    a, b = at_angle(22.6)
+    assert (label_pair(CAM, a, b, 0, 1, cfg).depth, label_pair(CAM, a, b, 0, 1, cfg).lateral) == ("behind", "right")
+
+
+def test_labels_are_exactly_symmetric():
+    """A left of B <=> B right of A, for every sector and off-axis pairs too."""
+    for theta in range(-180, 180, 7):
+        for x0 in (-0.6, 0.0, 0.5):
+            a, b = at_angle(theta, r=0.25)
+            a = box(a.position[0] + x0, a.position[1] + 0.2)
+            b = box(b.position[0] + x0, b.position[1] + 0.2)
+            ab, ba = label_pair(CAM, a, b, 0, 1, CFG), label_pair(CAM, b, a, 1, 0, CFG)
+            for x, y in ((ab.depth, ba.depth), (ab.lateral, ba.lateral)):
+                assert y == (OPPOSITE.get(x, x))
+
+
+def test_frame_follows_the_line_of_sight_not_the_optical_axis():
+    """Far to the right of the view, 'behind' means away from the camera along the pair's sight line."""
+    cam = CameraPose(eye=(0.0, 0.0, 1.5), target=(0.0, 1.0, 0.8))
+    # both objects on the x axis, 1 m to the right of the camera: the farther one (larger x) is behind
+    near, far = box(1.0, 0.0), box(1.3, 0.0)
+    lab = label_pair(cam, far, near, 0, 1, CFG)
+    assert (lab.depth, lab.lateral) == ("behind", None)
+
+
+def test_horizontal_none_when_stacked_and_ambiguous_band():
+    a, b = box(0.0, 0.0, z0=0.9), box(0.01, 0.0)
+    assert horizontal_relation(CAM, (0.0, 0.0, 0.9), (0.01, 0.0, 0.8), CFG) == (None, None)
+    d = CFG.min_horizontal_m + CFG.horizontal_margin_m / 2
+    assert horizontal_relation(CAM, (d, 0.0, 0.8), (0.0, 0.0, 0.8), CFG) == (AMBIGUOUS, AMBIGUOUS)
+    assert label_pair(CAM, a, b, 0, 1, CFG).terms == ("above",)
+
+
+@pytest.mark.parametrize(
+    "a_ext, b_ext, expected",
+    [
+        ((0.90, 1.00), (0.80, 0.90), "above"),  # resting on top of B
+        ((1.12, 1.20), (0.74, 0.80), "above"),  # on a shelf over a table object
+        ((0.80, 0.90), (0.90, 1.00), "below"),
+        ((0.74, 1.02), (1.12, 1.20), "below"),  # tall lamp on the table, cup on the shelf
+        ((0.80, 0.85), (0.80, 1.00), None),     # both on one table: flat plate vs tall vase
+        ((0.81, 0.95), (0.80, 0.86), None),     # bottoms within the margin
+        ((0.50, 0.77), (0.74, 0.80), AMBIGUOUS),  # overlapping extents at different heights
+        ((0.897, 1.0), (0.80, 0.90), "above"),  # within the contact tolerance
+    ],
+)
+def test_vertical_cases(a_ext, b_ext, expected):
+    assert vertical_relation(*a_ext, *b_ext, CFG) == expected
+    opposite = OPPOSITE.get(expected, expected) if expected else None
+    assert vertical_relation(*b_ext, *a_ext, CFG) == opposite
+
+
+def test_three_term_label_and_uncaptionable_pairs():
+    b = box(0.0, 0.0, z0=0.8)
+    a = box(-0.2, 0.2, z0=1.1)  # higher, farther, to the left (behind and left: theta = 135)
+    lab = label_pair(CAM, a, b, 0, 1, CFG)
+    assert lab.terms == ("above", "behind", "left")
+    assert lab.captionable
+    amb = label_pair(CAM, box(0.0, 0.0, z0=0.6, height=0.25), b, 0, 1, CFG)  # ambiguous vertical
+    assert not amb.captionable
