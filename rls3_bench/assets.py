@@ -180,3 +180,21 @@ ROOMS: dict[str, Room] = {
 
 #: How many objects per scene are active (edited by generators, captioned), as in the paper.
 ACTIVE_OBJECTS = 3
+
+
+def footprint_radius(asset: Asset, scale: float = 1.0) -> float:
+    """Radius of the vertical cylinder around the bottom centre that contains the asset (m), any yaw."""
+    r = 0.0
+    for p in asset.parts:
+        extent = p.size[0] if p.shape != "box" else (p.size[0] ** 2 + p.size[1] ** 2) ** 0.5
+        r = max(r, (p.offset[0] ** 2 + p.offset[1] ** 2) ** 0.5 + extent)
+    return r * scale
+
+
+def asset_height(asset: Asset, scale: float = 1.0) -> float:
+    """Height of the asset's top above its bottom (m)."""
+    top = 0.0
+    for p in asset.parts:
+        half = {"box": p.size[2], "cylinder": p.size[1] / 2, "sphere": p.size[0]}[p.shape]
+        top = max(top, p.offset[2] + half)
+    return top * scale

@@ -1,0 +1,45 @@
+"""Random scene proposals: the building blocks generators and eval sets share.
+
+Every function takes an explicit ``numpy.random.Generator``; nothing here seeds or reads global state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, footprint_radius
+from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+
+#: camera jitter around the room's default pose (m), so scenes are not all seen from one spot
+CAMERA_JITTER_M = 0.08
+
+
+def jittered_camera(room: Room, rng: np.random.Generator) -> CameraPose:
+    eye = np.asarray(room.camera_eye) + rng.uniform(-CAMERA_JITTER_M, CAMERA_JITTER_M, 3)
+    target = np.asarray(room.camera_target) + rng.uniform(-CAMERA_JITTER_M / 2, CAMERA_JITTER_M / 2, 3)
+    return CameraPose(tuple(round(float(v), 4) for v in eye), tuple(round(float(v), 4) for v in target), room.camera_fov_deg)
+
+
+def point_on_surface(surface: Furniture, asset_id: str, rng: np.random.Generator, scale: float = 1.0) -> tuple[float, float, float]:
+    """A uniformly random bottom-centre on ``surface`` keeping the whole footprint on it."""
+    r = footprint_radius(ASSETS[asset_id], scale)
+    cx, cy, _ = surface.centre
+    hx, hy = surface.half_extents[0] - r, surface.half_extents[1] - r
+    x = cx + rng.uniform(-max(hx, 0.0), max(hx, 0.0))
+    y = cy + rng.uniform(-max(hy, 0.0), max(hy, 0.0))
+    return (round(float(x), 4), round(float(y), 4), round(surface.top, 4))
+
+
+def random_object(asset_id: str, room: Room, rng: np.random.Generator, surface: Furniture | None = None) -> PlacedObject:
+    surface = surface if surface is not None else room.supports[int(rng.integers(len(room.supports)))]
+    return PlacedObject(asset_id, point_on_surface(surface, asset_id, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2))
+
+
+def random_spec(rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS) -> SceneSpec:
+    """A uniformly random scene: room, jittered camera, ``n_objects`` distinct assets on random supports.
+
+    The spec may be infeasible (overlaps); callers render it and keep it only if valid.
+    """
+    room = ROOMS[room_id] if room_id else ROOMS[sorted(ROOMS)[int(rng.integers(len(ROOMS)))]]
+    asset_ids = [sorted(ASSETS)[i] for i in rng.choice(len(ASSETS), size=n_objects, replace=False)]
+    return SceneSpec(room.id, jittered_camera(room, rng), tuple(random_object(a, room, rng) for a in asset_ids))
