@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, footprint_radius
+from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
 from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
 
 #: camera jitter around the room's default pose (m), so scenes are not all seen from one spot
 CAMERA_JITTER_M = 0.08
+#: assets with a flat top another object can stand on (stacking gives pure above/below pairs)
+STACK_BASES = ("plate", "red-book", "pink-bowl", "yellow-bowl")
+#: probability that an object after the first is stacked on an earlier stack base
+STACK_PROBABILITY = 0.2
 
 
 def jittered_camera(room: Room, rng: np.random.Generator) -> CameraPose:
@@ -35,11 +39,27 @@ def random_object(asset_id: str, room: Room, rng: np.random.Generator, surface: 
     return PlacedObject(asset_id, point_on_surface(surface, asset_id, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2))
 
 
-def random_spec(rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS) -> SceneSpec:
-    """A uniformly random scene: room, jittered camera, ``n_objects`` distinct assets on random supports.
+def stacked_on(asset_id: str, base: PlacedObject, rng: np.random.Generator) -> PlacedObject:
+    """``asset_id`` dropped onto ``base`` (within 1 cm of its centre); the backend settles it on top."""
+    drop_from = base.position[2] + asset_height(ASSETS[base.asset], base.scale) + 0.01
+    x, y = (base.position[i] + float(rng.uniform(-0.01, 0.01)) for i in range(2))
+    return PlacedObject(asset_id, (round(x, 4), round(y, 4), round(drop_from, 4)), yaw_deg=round(float(rng.uniform(0, 360)), 2))
 
-    The spec may be infeasible (overlaps); callers render it and keep it only if valid.
+
+def random_spec(rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS) -> SceneSpec:
+    """A uniformly random scene: room, jittered camera, ``n_objects`` distinct assets on random supports,
+    each later object stacked on an earlier flat-topped one with :data:`STACK_PROBABILITY`.
+
+    The spec may be infeasible (overlaps, hidden objects); callers render it and keep it if valid.
     """
     room = ROOMS[room_id] if room_id else ROOMS[sorted(ROOMS)[int(rng.integers(len(ROOMS)))]]
     asset_ids = [sorted(ASSETS)[i] for i in rng.choice(len(ASSETS), size=n_objects, replace=False)]
-    return SceneSpec(room.id, jittered_camera(room, rng), tuple(random_object(a, room, rng) for a in asset_ids))
+    camera = jittered_camera(room, rng)
+    placed: list[PlacedObject] = []
+    for asset_id in asset_ids:
+        bases = [p for p in placed if p.asset in STACK_BASES]
+        if bases and rng.random() < STACK_PROBABILITY:
+            placed.append(stacked_on(asset_id, bases[int(rng.integers(len(bases)))], rng))
+        else:
+            placed.append(random_object(asset_id, room, rng))
+    return SceneSpec(room.id, camera, tuple(placed))
