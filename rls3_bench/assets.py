@@ -145,35 +145,35 @@ ROOMS: dict[str, Room] = {
             _table("desk", 0.0, 0.1, 0.6, 0.3, 0.74, LIGHT_WOOD, "desk")
             + (_shelf("wall-shelf", 0.1, 0.58, 0.55, 0.12, 1.12, WOOD),
                _block("nightstand", -0.5, -0.45, 0.2, 0.18, 0.5, WOOD, "nightstand")),
-            camera_eye=(0.0, -1.45, 1.5), camera_target=(0.0, 0.1, 0.72),
+            camera_eye=(0.0, -1.45, 1.5), camera_target=(0.0, 0.1, 0.69), camera_fov_deg=54.0,
         ),
         Room(
             "living-room", "living room", (0.45, 0.35, 0.3), (0.85, 0.8, 0.7),
             _table("sideboard", 0.0, 0.2, 0.65, 0.25, 0.8, WOOD, "sideboard")
             + (_shelf("bookshelf", -0.1, 0.62, 0.6, 0.13, 1.2, (0.35, 0.25, 0.18)),
                _block("coffee-table", 0.45, -0.4, 0.25, 0.2, 0.45, LIGHT_WOOD, "coffee table")),
-            camera_eye=(0.0, -1.45, 1.55), camera_target=(0.0, 0.15, 0.75),
+            camera_eye=(0.0, -1.45, 1.55), camera_target=(0.0, 0.15, 0.72), camera_fov_deg=54.0,
         ),
         Room(
             "dining-area", "dining area", (0.7, 0.65, 0.55), (0.9, 0.87, 0.8),
             _table("dining-table", 0.0, 0.05, 0.7, 0.35, 0.76, (0.45, 0.3, 0.2), "table")
             + (_shelf("dresser-shelf", 0.0, 0.62, 0.6, 0.12, 1.15, WHITE),
                _block("bench", -0.45, -0.55, 0.3, 0.14, 0.46, (0.45, 0.3, 0.2), "bench")),
-            camera_eye=(0.0, -1.5, 1.5), camera_target=(0.0, 0.1, 0.7),
+            camera_eye=(0.0, -1.5, 1.5), camera_target=(0.0, 0.1, 0.67), camera_fov_deg=54.0,
         ),
         Room(
             "kitchen-a", "kitchen", (0.55, 0.55, 0.55), (0.95, 0.95, 0.9),
             (_block("counter", 0.0, 0.2, 0.7, 0.3, 0.9, (0.3, 0.35, 0.45), "counter"),
              _shelf("kitchen-shelf", 0.0, 0.65, 0.6, 0.12, 1.3, WHITE),
              _block("stool", 0.5, -0.45, 0.17, 0.17, 0.6, (0.2, 0.2, 0.2), "stool")),
-            camera_eye=(0.0, -1.35, 1.7), camera_target=(0.0, 0.2, 0.9),
+            camera_eye=(0.0, -1.35, 1.7), camera_target=(0.0, 0.2, 0.87), camera_fov_deg=54.0,
         ),
         Room(
             "kitchen-b", "kitchen", (0.75, 0.7, 0.6), (0.7, 0.82, 0.75),
             (_block("island", 0.0, 0.1, 0.65, 0.32, 0.92, (0.85, 0.85, 0.82), "island"),
              _shelf("open-shelf", 0.1, 0.62, 0.6, 0.12, 1.32, LIGHT_WOOD),
              _block("step-stool", -0.5, -0.5, 0.18, 0.15, 0.55, (0.6, 0.15, 0.15), "step stool")),
-            camera_eye=(0.0, -1.4, 1.72), camera_target=(0.0, 0.15, 0.9),
+            camera_eye=(0.0, -1.4, 1.72), camera_target=(0.0, 0.15, 0.87), camera_fov_deg=54.0,
         ),
     )
 }

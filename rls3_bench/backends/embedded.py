@@ -1,0 +1,533 @@
+"""The embedded simulator backend: PyBullet, in process, no external binaries.
+
+How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
+
+1. **Room.** Each room (floor, walls, furniture boxes) is built once, on first use, and kept. When the
+   spec's room changes, the previous room's bodies are parked far outside every camera's far plane
+   (re-posing ~12 boxes costs ~0.1 ms, rebuilding a room ~10 ms; see docs/performance.md).
+2. **Objects.** One body per (asset, scale), built lazily from the asset's primitives and cached; a
+   scene re-poses the bodies it needs and parks all others. The base link carries the whole compound
+   collision shape (rays, contacts and ``getAABB`` see every part); each part is drawn by its own link
+   so each can have its own colour (the EGL renderer ignores per-shape colours within one link).
+3. **Settling** is analytic, not simulated, so the result depends on the spec alone (a dynamic
+   simulation would depend on contact caches left by earlier scenes). Objects are dropped in spec
+   order: vertical rays over the object's footprint find the highest surface below the requested
+   height, and the object's bottom goes there. The body hit is its support.
+4. **Validity**, first broken rule wins: ``unsupported`` (lands on the floor / a wall / nothing, or its
+   centre of mass is not over its support), ``overlap`` (interpenetration with another object or with
+   furniture other than its support), ``outside view`` / ``not visible`` (an active object covers
+   fewer than ``min_visible_fraction`` of the pixels).
+5. **Rendering** with fixed lighting and no shadows: TinyRenderer (pure CPU) or the EGL renderer
+   plugin (OpenGL; on a CPU-only machine Mesa's llvmpipe). Same spec + same renderer + same machine
+   stack -> the same image, bit for bit, whatever was rendered before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import math
+import os
+import pkgutil
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
+from rls3_bench.backends.base import Backend, Observation, ObjectState
+from rls3_bench.errors import UserError
+from rls3_bench.scene import ROOM_HALF_EXTENT_M, ROOM_HEIGHT_M, CameraPose, PlacedObject, SceneSpec
+
+RENDERERS = ("auto", "tiny", "egl")
+IMAGE_SIZE_RANGE = (16, 2048)
+
+#: Clip planes (m). The far plane is well beyond the room's diagonal and far short of PARK.
+NEAR_M, FAR_M = 0.02, 20.0
+#: Where unused bodies wait: far beyond the far plane of any camera inside the room.
+PARK = (0.0, 0.0, -1000.0)
+#: Fixed light, so images do not depend on anything but the spec.
+LIGHT = dict(lightDirection=(0.4, -0.8, 1.0), lightColor=(1.0, 1.0, 1.0), lightDistance=4.0,
+             lightAmbientCoeff=0.55, lightDiffuseCoeff=0.5, lightSpecularCoeff=0.05, shadow=0)
+
+#: Rays start this far above the requested bottom, so a spec whose z equals a surface finds it.
+RAY_LIFT_M = 0.01
+#: Interpenetration deeper than this is an overlap (contacts from settling sit at ~0).
+OVERLAP_TOL_M = 0.002
+#: The ray under the centre of mass must meet the support within this of the contact height.
+CENTRE_DROP_TOL_M = 0.01
+#: Bodies cached beyond the scene in use (distinct scales make distinct bodies).
+MAX_OBJECT_BODIES = 32
+
+WALL_HALF_THICKNESS_M = 0.05
+SIDE_WALL_X_M = 1.8
+
+
+# --- geometry helpers ------------------------------------------------------------------------
+def camera_matrices(camera: CameraPose) -> tuple[list[float], list[float]]:
+    """PyBullet's (column-major) view and projection matrices for ``camera``; images are square."""
+    view = p.computeViewMatrix(camera.eye, camera.target, (0.0, 0.0, 1.0))
+    proj = p.computeProjectionMatrixFOV(camera.fov_deg, 1.0, NEAR_M, FAR_M)
+    return list(view), list(proj)
+
+
+def project_points(camera: CameraPose, points, image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points to pixel coordinates, the same way the renderer does.
+
+    :returns: ``(px, in_front)``: ``px`` is ``(N, 2)`` float (column, row) where integer values are
+        pixel centres (pixel ``(0, 0)`` is the top-left one, so a mask's mean index matches);
+        ``in_front`` is ``(N,)`` bool, True where the point lies in front of the camera.
+    """
+    view, proj = camera_matrices(camera)
+    m = np.array(proj).reshape(4, 4).T @ np.array(view).reshape(4, 4).T
+    pts = np.atleast_2d(np.asarray(points, dtype=float))
+    clip = np.c_[pts, np.ones(len(pts))] @ m.T
+    w = clip[:, 3]
+    ndc = clip[:, :2] / w[:, None]
+    col = (ndc[:, 0] + 1.0) / 2.0 * image_size - 0.5
+    row = (1.0 - ndc[:, 1]) / 2.0 * image_size - 0.5
+    return np.c_[col, row], w > 0
+
+
+def _yaw_quat(yaw_deg: float) -> tuple[float, float, float, float]:
+    return p.getQuaternionFromEuler((0.0, 0.0, math.radians(yaw_deg)))
+
+
+def _rotate_xy(xy: np.ndarray, yaw_deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    return xy @ np.array([[c, s], [-s, c]])
+
+
+def _ring(radius: float, n: int) -> np.ndarray:
+    a = np.arange(n) * (2 * math.pi / n)
+    return np.c_[np.cos(a), np.sin(a)] * radius
+
+
+def _part_footprint(part: Part) -> np.ndarray:
+    """(x, y, bottom_z) samples under one part at scale 1: where and how low the part reaches.
+
+    Samples sit just inside the outline so rays do not graze the neighbouring surface's edge.
+    """
+    ox, oy, oz = part.offset
+    if part.shape == "box":
+        hx, hy, hz = part.size
+        g = np.array([-0.97, 0.0, 0.97])
+        xy = np.array([(a * hx, b * hy) for a in g for b in g])
+        bottom = np.full(len(xy), oz - hz)
+    elif part.shape == "cylinder":
+        r, h, _ = part.size
+        xy = np.r_[np.zeros((1, 2)), _ring(0.5 * r, 6), _ring(0.97 * r, 12)]
+        bottom = np.full(len(xy), oz - h / 2)
+    else:  # sphere: the lower the point, the nearer the axis
+        r = part.size[0]
+        rho = np.array([0.0] + [0.5] * 8 + [0.9] * 8)
+        xy = np.r_[np.zeros((1, 2)), _ring(0.5 * r, 8), _ring(0.9 * r, 8)]
+        bottom = oz - r * np.sqrt(1.0 - rho**2)
+    return np.c_[xy + (ox, oy), bottom]
+
+
+def _part_volume(part: Part) -> float:
+    if part.shape == "box":
+        return 8.0 * part.size[0] * part.size[1] * part.size[2]
+    if part.shape == "cylinder":
+        return math.pi * part.size[0] ** 2 * part.size[1]
+    return 4.0 / 3.0 * math.pi * part.size[0] ** 3
+
+
+def centre_of_mass_xy(asset: Asset) -> np.ndarray:
+    """Volume-weighted centre of the parts (uniform density), local xy at scale 1."""
+    vols = np.array([_part_volume(q) for q in asset.parts])
+    offs = np.array([q.offset[:2] for q in asset.parts])
+    return vols @ offs / vols.sum()
+
+
+def _rgba(rgb) -> list[float]:
+    return [*rgb, 1.0]
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence C-level stdout and stderr (the EGL plugin prints its GL strings when it starts and stops)."""
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no such descriptors: nothing to silence
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    try:
+        libc.fflush(None)
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        libc.fflush(None)
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+# --- cached world content -----------------------------------------------------------------------
+@dataclass
+class _RoomBodies:
+    """The bodies of one built room; ``furniture`` maps a body to its furniture (None: floor/wall)."""
+
+    furniture: dict[int, Furniture | None]
+    poses: dict[int, tuple[tuple[float, float, float], tuple[float, ...]]]
+
+
+@dataclass
+class _ObjectBody:
+    body: int
+    collision_shape: int
+    footprint: np.ndarray  # (N, 3) local x, y, bottom z at this scale
+    com_xy: np.ndarray  # local centre of mass xy at this scale
+    tinted_links: tuple[int, ...]  # links whose colour follows the object's colour
+    colour: tuple[float, float, float] | None = None  # colour currently applied
+
+
+@dataclass
+class _Placement:
+    position: tuple[float, float, float]
+    support: str | None
+    problem: str | None  # why it is unsupported, if it is
+
+
+class EmbeddedBackend(Backend):
+    """PyBullet backend. ``with EmbeddedBackend(image_size=128) as b: obs = b.observe(spec)``.
+
+    :param image_size: side of the square image (pixels).
+    :param renderer: ``"tiny"`` (TinyRenderer, CPU), ``"egl"`` (PyBullet's EGL plugin) or ``"auto"``
+        (EGL if it loads and renders here, else tiny).
+    :param min_visible_fraction: an active object must cover at least this fraction of the image.
+    """
+
+    name = "embedded"
+
+    def __init__(self, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002) -> None:
+        _check_args(image_size, renderer, min_visible_fraction)
+        self.image_size = int(image_size)
+        self.min_visible_fraction = float(min_visible_fraction)
+        self._client: int | None = p.connect(p.DIRECT)
+        self._egl_plugin = -1
+        self._renderer = self._select_renderer(renderer)
+        self._rooms: dict[str, _RoomBodies] = {}
+        self._room: str | None = None
+        self._objects: OrderedDict[tuple[str, float], _ObjectBody] = OrderedDict()
+        self._collision_shapes: dict[tuple[str, float], int] = {}
+
+    # --- Backend interface -----------------------------------------------------------------
+    @property
+    def renderer(self) -> str:
+        return self._renderer
+
+    @property
+    def min_visible_pixels(self) -> int:
+        return math.ceil(self.min_visible_fraction * self.image_size**2)
+
+    def observe(self, spec: SceneSpec) -> Observation:
+        if self._client is None:
+            raise UserError("this EmbeddedBackend is closed; create a new one (use it as a context manager)")
+        room = self._use_room(spec.room)
+        bodies = self._use_objects(spec.objects)
+        placements = self._settle(spec.objects, bodies, room)
+        self._apply_colours(spec.objects, bodies)
+        image, seg = self._render(spec.camera, [b.body for b in bodies])
+        states = self._states(spec.objects, bodies, placements, seg)
+        reason = (
+            _first_unsupported(spec.objects, placements)
+            or self._first_overlap(spec.objects, bodies, placements, room)
+            or self._first_hidden(spec, states)
+        )
+        return Observation(spec=spec, image=image, segmentation=seg, objects=states,
+                           valid=reason is None, invalid_reason=reason, renderer=self._renderer)
+
+    def close(self) -> None:
+        if self._client is None:
+            return
+        with _quiet_stdout():
+            p.disconnect(physicsClientId=self._client)
+        self._client = None
+
+    def __del__(self) -> None:  # a forgotten backend must not keep its physics server
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # --- renderer -----------------------------------------------------------------------------
+    def _select_renderer(self, choice: str) -> str:
+        if choice == "tiny" or (choice == "auto" and not self._load_egl()):
+            return "pybullet-tiny"
+        if choice == "egl" and not self._load_egl():
+            self.close()
+            raise UserError("the PyBullet EGL renderer is not available here (needs libEGL and Mesa: apt-get install libegl1 libgl1-mesa-dri); use renderer='tiny' or 'auto'")
+        return "pybullet-egl"
+
+    def _load_egl(self) -> bool:
+        """Load the EGL plugin and check it renders; False (nothing loaded) if either fails."""
+        loader = pkgutil.get_loader("eglRenderer")
+        if loader is None:
+            return False
+        n = self.image_size  # the plugin reports again when the size changes: probe at the real size
+        with _quiet_stdout():
+            plugin = p.loadPlugin(loader.get_filename(), "_eglRendererPlugin", physicsClientId=self._client)
+            if plugin < 0:
+                return False
+            try:
+                _, _, rgb, _, _ = p.getCameraImage(n, n, renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=self._client)
+                ok = np.asarray(rgb).size == n * n * 4
+            except p.error:
+                ok = False
+        if not ok:
+            p.unloadPlugin(plugin, physicsClientId=self._client)
+            return False
+        self._egl_plugin = plugin
+        return True
+
+    def _render(self, camera: CameraPose, bodies: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """RGB image and segmentation as indices into ``bodies`` (-1 for everything else)."""
+        view, proj = camera_matrices(camera)
+        kind = p.ER_BULLET_HARDWARE_OPENGL if self._renderer == "pybullet-egl" else p.ER_TINY_RENDERER
+        n = self.image_size
+        quiet = _quiet_stdout() if kind == p.ER_BULLET_HARDWARE_OPENGL else contextlib.nullcontext()
+        with quiet:  # the EGL plugin prints its GL vendor on some renders
+            _, _, rgba, _, raw = p.getCameraImage(n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT)
+        image = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(n, n, 4)[:, :, :3])
+        raw = np.asarray(raw, dtype=np.int64).reshape(n, n)
+        lut = np.full(max(max(bodies), int(raw.max())) + 2, -1, dtype=np.int16)
+        lut[np.array(bodies) + 1] = np.arange(len(bodies), dtype=np.int16)
+        return image, lut[raw + 1]  # raw is -1 for background
+
+    # --- rooms -----------------------------------------------------------------------------------
+    def _use_room(self, room_id: str) -> _RoomBodies:
+        if self._room != room_id:
+            if self._room is not None:
+                self._park_room(self._rooms[self._room])
+            if room_id in self._rooms:
+                self._unpark_room(self._rooms[room_id])
+            else:
+                self._rooms[room_id] = self._build_room(ROOMS[room_id])
+            self._room = room_id
+        return self._rooms[room_id]
+
+    def _build_room(self, room: Room) -> _RoomBodies:
+        built = _RoomBodies({}, {})
+        for furniture in room.furniture:
+            body = self._box(furniture.centre, furniture.half_extents, furniture.colour)
+            built.furniture[body] = furniture
+        for centre, half, colour in _shell(room):
+            built.furniture[self._box(centre, half, colour)] = None
+        for body in built.furniture:
+            built.poses[body] = p.getBasePositionAndOrientation(body, physicsClientId=self._client)
+        return built
+
+    def _box(self, centre, half_extents, colour) -> int:
+        c = self._client
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half_extents, physicsClientId=c)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half_extents, rgbaColor=_rgba(colour), physicsClientId=c)
+        return p.createMultiBody(0.0, col, vis, basePosition=centre, physicsClientId=c)
+
+    def _park_room(self, room: _RoomBodies) -> None:
+        for body in room.furniture:
+            self._park(body)
+
+    def _unpark_room(self, room: _RoomBodies) -> None:
+        for body, (pos, orn) in room.poses.items():
+            p.resetBasePositionAndOrientation(body, pos, orn, physicsClientId=self._client)
+
+    def _park(self, body: int) -> None:
+        p.resetBasePositionAndOrientation(body, PARK, (0.0, 0.0, 0.0, 1.0), physicsClientId=self._client)
+
+    # --- objects ---------------------------------------------------------------------------------
+    def _use_objects(self, placed: tuple[PlacedObject, ...]) -> list[_ObjectBody]:
+        """The scene's bodies (built if needed), all parked; every other cached body parked too."""
+        keys = [(o.asset, o.scale) for o in placed]
+        bodies = []
+        for key in keys:
+            if key not in self._objects:
+                self._objects[key] = self._build_object(ASSETS[key[0]], key[1])
+            self._objects.move_to_end(key)
+            bodies.append(self._objects[key])
+        self._evict(set(keys))
+        for ob in self._objects.values():
+            self._park(ob.body)
+        return bodies
+
+    def _evict(self, keep: set) -> None:
+        """Drop least recently used bodies beyond the cache size (never the scene's own)."""
+        for key in list(self._objects):
+            if len(self._objects) <= MAX_OBJECT_BODIES:
+                break
+            if key not in keep:
+                ob = self._objects.pop(key)
+                p.removeBody(ob.body, physicsClientId=self._client)
+                p.removeCollisionShape(ob.collision_shape, physicsClientId=self._client)
+
+    def _build_object(self, asset: Asset, scale: float) -> _ObjectBody:
+        """Base = compound collision of all parts + visual of part 0; part i>0 = visual-only link i-1."""
+        c = self._client
+        col = p.createCollisionShapeArray(
+            [_GEOM[q.shape] for q in asset.parts],
+            radii=[q.size[0] * scale for q in asset.parts],
+            lengths=[q.size[1] * scale for q in asset.parts],
+            halfExtents=[[s * scale for s in q.size] for q in asset.parts],
+            collisionFramePositions=[[o * scale for o in q.offset] for q in asset.parts],
+            physicsClientId=c,
+        )
+        visuals = [self._part_visual(q, scale, asset.colour) for q in asset.parts]
+        links = len(visuals) - 1
+        body = p.createMultiBody(
+            0.0, col, visuals[0], basePosition=PARK,
+            linkMasses=[0.0] * links, linkCollisionShapeIndices=[-1] * links, linkVisualShapeIndices=visuals[1:],
+            linkPositions=[[0.0, 0.0, 0.0]] * links, linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * links,
+            linkInertialFramePositions=[[0.0, 0.0, 0.0]] * links, linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * links,
+            linkParentIndices=[0] * links, linkJointTypes=[p.JOINT_FIXED] * links, linkJointAxis=[[0.0, 0.0, 1.0]] * links,
+            physicsClientId=c,
+        )
+        footprint = np.concatenate([_part_footprint(q) for q in asset.parts]) * scale
+        tinted = tuple(i - 1 for i, q in enumerate(asset.parts) if q.colour is None)  # link -1 is the base
+        return _ObjectBody(body, col, footprint, centre_of_mass_xy(asset) * scale, tinted, asset.colour)
+
+    def _part_visual(self, part: Part, scale: float, colour) -> int:
+        size = [s * scale for s in part.size]
+        shape = dict(box=dict(halfExtents=size), cylinder=dict(radius=size[0], length=size[1]), sphere=dict(radius=size[0]))[part.shape]
+        return p.createVisualShape(_GEOM[part.shape], visualFramePosition=[o * scale for o in part.offset],
+                                   rgbaColor=_rgba(part.colour or colour), physicsClientId=self._client, **shape)
+
+    def _apply_colours(self, placed: tuple[PlacedObject, ...], bodies: list[_ObjectBody]) -> None:
+        for obj, ob in zip(placed, bodies):
+            colour = obj.colour or ASSETS[obj.asset].colour
+            if colour != ob.colour:
+                for link in ob.tinted_links:
+                    p.changeVisualShape(ob.body, link, rgbaColor=_rgba(colour), physicsClientId=self._client)
+                ob.colour = colour
+
+    # --- settling -------------------------------------------------------------------------------
+    def _settle(self, placed, bodies: list[_ObjectBody], room: _RoomBodies) -> list[_Placement]:
+        """Drop each object in spec order onto the highest surface under its footprint."""
+        owner = {}  # body -> "object:<asset>" for objects already standing
+        out = []
+        for obj, ob in zip(placed, bodies):
+            placement = self._drop(obj, ob, room, owner)
+            p.resetBasePositionAndOrientation(ob.body, placement.position, _yaw_quat(obj.yaw_deg), physicsClientId=self._client)
+            owner[ob.body] = f"object:{obj.asset}"
+            out.append(placement)
+        return out
+
+    def _drop(self, obj: PlacedObject, ob: _ObjectBody, room: _RoomBodies, owner: dict[int, str]) -> _Placement:
+        x, y, z = obj.position
+        xy = _rotate_xy(ob.footprint[:, :2], obj.yaw_deg) + (x, y)
+        com = _rotate_xy(ob.com_xy[None, :], obj.yaw_deg)[0] + (x, y)
+        bottoms = np.r_[ob.footprint[:, 2], 0.0]  # the last ray is the centre-of-mass probe
+        starts = np.c_[np.r_[xy, com[None]], z + bottoms + RAY_LIFT_M]
+        ends = starts * (1, 1, 0) + (0, 0, -0.5)
+        hits = p.rayTestBatch(starts.tolist(), ends.tolist(), physicsClientId=self._client)
+        hit_body = np.array([h[0] for h in hits])
+        hit_z = np.array([h[3][2] for h in hits])
+        foot = hit_body[:-1] >= 0
+        if not foot.any():  # only possible outside the floor
+            return _Placement((x, y, 0.0), None, "nothing under it")
+        candidates = np.where(foot, hit_z[:-1] - bottoms[:-1], -np.inf)
+        best = int(np.argmax(candidates))
+        position = (x, y, float(candidates[best]))
+        body, contact_z = int(hit_body[best]), float(hit_z[best])
+        support = owner.get(body) or _support_name(room.furniture.get(body))
+        if support is None:
+            what = room.furniture.get(body)
+            return _Placement(position, None, f"lands on {what.id if what else 'the floor'}")
+        if hit_body[-1] != body or hit_z[-1] < contact_z - CENTRE_DROP_TOL_M:
+            return _Placement(position, support, f"centre of mass not over {support}")
+        return _Placement(position, support, None)
+
+    # --- validity -------------------------------------------------------------------------------
+    def _first_overlap(self, placed, bodies: list[_ObjectBody], placements: list[_Placement], room: _RoomBodies) -> str | None:
+        c = self._client
+        for i, (obj, ob) in enumerate(zip(placed, bodies)):
+            for other, ob2 in zip(placed[i + 1:], bodies[i + 1:]):
+                if _penetrates(ob.body, ob2.body, c):
+                    return f"overlap: {obj.asset}/{other.asset}"
+            for body, furniture in room.furniture.items():
+                if furniture is not None and furniture.id == placements[i].support:
+                    continue
+                if _penetrates(ob.body, body, c):
+                    return f"overlap: {obj.asset}/{furniture.id if furniture else 'wall'}"
+        return None
+
+    def _first_hidden(self, spec: SceneSpec, states: tuple[ObjectState, ...]) -> str | None:
+        need = self.min_visible_pixels
+        for state in states[:ACTIVE_OBJECTS]:
+            if state.visible_pixels >= need:
+                continue
+            centre = (np.array(state.aabb_min) + np.array(state.aabb_max)) / 2
+            px, in_front = project_points(spec.camera, centre, self.image_size)
+            if not in_front[0] or not ((-0.5 <= px[0]) & (px[0] < self.image_size - 0.5)).all():
+                return f"outside view: {state.asset}"
+            return f"not visible: {state.asset} ({state.visible_pixels} px < {need})"
+        return None
+
+    def _states(self, placed, bodies, placements, seg: np.ndarray) -> tuple[ObjectState, ...]:
+        counts, cols, rows = _mask_moments(seg, len(placed))
+        out = []
+        for i, (obj, ob, pl) in enumerate(zip(placed, bodies, placements)):
+            lo, hi = p.getAABB(ob.body, -1, physicsClientId=self._client)
+            n = int(counts[i])
+            out.append(ObjectState(
+                asset=obj.asset, position=pl.position, yaw_deg=obj.yaw_deg,
+                aabb_min=tuple(lo), aabb_max=tuple(hi), support=pl.support, visible_pixels=n,
+                centroid_px=(float(cols[i] / n), float(rows[i] / n)) if n else None,
+            ))
+        return tuple(out)
+
+
+_GEOM = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER, "sphere": p.GEOM_SPHERE}
+
+
+def _check_args(image_size, renderer, min_visible_fraction) -> None:
+    lo, hi = IMAGE_SIZE_RANGE
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not lo <= image_size <= hi:
+        raise UserError(f"image_size must be an integer in [{lo}, {hi}], got {image_size!r}")
+    if renderer not in RENDERERS:
+        raise UserError(f"unknown renderer {renderer!r}; valid renderers: {', '.join(RENDERERS)}")
+    if isinstance(min_visible_fraction, bool) or not isinstance(min_visible_fraction, (int, float)) or not 0.0 <= min_visible_fraction < 1.0:
+        raise UserError(f"min_visible_fraction must be a number in [0, 1), got {min_visible_fraction!r}")
+
+
+def _shell(room: Room):
+    """Floor, back wall (flush behind the rearmost furniture) and side walls: (centre, half extents, colour)."""
+    back = max(f.centre[1] + f.half_extents[1] for f in room.furniture) + WALL_HALF_THICKNESS_M
+    half_h = ROOM_HEIGHT_M / 2
+    front = -ROOM_HALF_EXTENT_M
+    side_half_y = (back - front) / 2
+    t = WALL_HALF_THICKNESS_M
+    return (
+        ((0.0, 0.0, -t), (ROOM_HALF_EXTENT_M + 1.0, ROOM_HALF_EXTENT_M + 1.0, t), room.floor_colour),
+        ((0.0, back, half_h), (SIDE_WALL_X_M + t, t, half_h), room.wall_colour),
+        ((-SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
+        ((SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
+    )
+
+
+def _support_name(furniture: Furniture | None) -> str | None:
+    return furniture.id if furniture is not None and furniture.support else None
+
+
+def _first_unsupported(placed, placements: list[_Placement]) -> str | None:
+    for obj, pl in zip(placed, placements):
+        if pl.problem:
+            return f"unsupported: {obj.asset} ({pl.problem})"
+    return None
+
+
+def _penetrates(a: int, b: int, client: int) -> bool:
+    points = p.getClosestPoints(a, b, 0.0, physicsClientId=client)
+    return any(pt[8] < -OVERLAP_TOL_M for pt in points)
+
+
+def _mask_moments(seg: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per object index: pixel count and the sums of column and row indices of its pixels."""
+    idx = seg.ravel().astype(np.int64) + 1  # 0 is "no object"
+    rows, cols = np.indices(seg.shape)
+    counts = np.bincount(idx, minlength=n + 1)[1:]
+    col_sum = np.bincount(idx, weights=cols.ravel(), minlength=n + 1)[1:]
+    row_sum = np.bincount(idx, weights=rows.ravel(), minlength=n + 1)[1:]
+    return counts, col_sum, row_sum
