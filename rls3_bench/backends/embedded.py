@@ -13,9 +13,9 @@ How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
    simulation would depend on contact caches left by earlier scenes). Objects are dropped in spec
    order: vertical rays over the object's footprint find the highest surface below the requested
    height, and the object's bottom goes there. The body hit is its support.
-4. **Validity**, first broken rule wins: ``unsupported`` (lands on the floor / a wall / nothing, or its
-   centre of mass is not over its support), ``overlap`` (interpenetration with another object or with
-   furniture other than its support), ``outside view`` / ``not visible`` (an active object covers
+4. **Validity**, first broken rule wins: ``overlap`` (interpenetration with another object or with
+   furniture other than its support), ``unsupported`` (lands on the floor / a leg / nothing, or its
+   centre of mass is not over its support), ``outside view`` / ``not visible`` (an active object covers
    fewer than ``min_visible_fraction`` of the pixels).
 5. **Rendering** with fixed lighting and no shadows: TinyRenderer (pure CPU) or the EGL renderer
    plugin (OpenGL; on a CPU-only machine Mesa's llvmpipe). Same spec + same renderer + same machine
@@ -215,7 +215,7 @@ class EmbeddedBackend(Backend):
         self._rooms: dict[str, _RoomBodies] = {}
         self._room: str | None = None
         self._objects: OrderedDict[tuple[str, float], _ObjectBody] = OrderedDict()
-        self._collision_shapes: dict[tuple[str, float], int] = {}
+        self._built_since_render = True
 
     # --- Backend interface -----------------------------------------------------------------
     @property
@@ -235,9 +235,11 @@ class EmbeddedBackend(Backend):
         self._apply_colours(spec.objects, bodies)
         image, seg = self._render(spec.camera, [b.body for b in bodies])
         states = self._states(spec.objects, bodies, placements, seg)
+        # Overlap first: a requested pose that already cuts into something is the cause, whatever
+        # the drop then found under it.
         reason = (
-            _first_unsupported(spec.objects, placements)
-            or self._first_overlap(spec.objects, bodies, placements, room)
+            self._first_overlap(spec.objects, bodies, placements, room)
+            or _first_unsupported(spec.objects, placements)
             or self._first_hidden(spec, states)
         )
         return Observation(spec=spec, image=image, segmentation=seg, objects=states,
@@ -289,9 +291,14 @@ class EmbeddedBackend(Backend):
         view, proj = camera_matrices(camera)
         kind = p.ER_BULLET_HARDWARE_OPENGL if self._renderer == "pybullet-egl" else p.ER_TINY_RENDERER
         n = self.image_size
-        quiet = _quiet_stdout() if kind == p.ER_BULLET_HARDWARE_OPENGL else contextlib.nullcontext()
-        with quiet:  # the EGL plugin prints its GL vendor on some renders
-            _, _, rgba, _, raw = p.getCameraImage(n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT)
+        egl = kind == p.ER_BULLET_HARDWARE_OPENGL
+        # The EGL plugin's first frame after new bodies appear differs in a few pixels from every later
+        # one; rendering it once more makes the image independent of what was built before.
+        passes = 2 if egl and self._built_since_render else 1
+        with _quiet_stdout() if egl else contextlib.nullcontext():  # it prints its GL vendor at times
+            for _ in range(passes):
+                _, _, rgba, _, raw = p.getCameraImage(n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT)
+        self._built_since_render = False
         image = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(n, n, 4)[:, :, :3])
         raw = np.asarray(raw, dtype=np.int64).reshape(n, n)
         lut = np.full(max(max(bodies), int(raw.max())) + 2, -1, dtype=np.int16)
@@ -307,6 +314,7 @@ class EmbeddedBackend(Backend):
                 self._unpark_room(self._rooms[room_id])
             else:
                 self._rooms[room_id] = self._build_room(ROOMS[room_id])
+                self._built_since_render = True
             self._room = room_id
         return self._rooms[room_id]
 
@@ -346,6 +354,7 @@ class EmbeddedBackend(Backend):
         for key in keys:
             if key not in self._objects:
                 self._objects[key] = self._build_object(ASSETS[key[0]], key[1])
+                self._built_since_render = True
             self._objects.move_to_end(key)
             bodies.append(self._objects[key])
         self._evict(set(keys))
