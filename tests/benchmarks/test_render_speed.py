@@ -1,0 +1,95 @@
+"""Render speed of the embedded backend (run with ``pytest tests/benchmarks -m benchmark``).
+
+Scenes/s = 1 / mean time of ``observe`` (settle + checks + render) on a warm backend whose room and
+objects are built. Room cost: a room switch that re-poses cached bodies vs building a fresh backend's room.
+"""
+
+from __future__ import annotations
+
+import pybullet
+import pytest
+
+from rls3_bench.assets import ROOMS
+from rls3_bench.backends.embedded import EmbeddedBackend
+from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+
+pytestmark = pytest.mark.benchmark
+
+
+def _spec(room_id: str, dx: float = 0.0) -> SceneSpec:
+    room = ROOMS[room_id]
+    main, shelf, low = room.supports
+    objs = (
+        PlacedObject("green-cup", (main.centre[0] - 0.25 + dx, main.centre[1], main.top)),
+        PlacedObject("blue-bottle", (shelf.centre[0] + 0.2, shelf.centre[1], shelf.top)),
+        PlacedObject("yellow-bowl", (low.centre[0], low.centre[1], low.top)),
+        PlacedObject("red-book", (main.centre[0] + 0.2, main.centre[1], main.top), yaw_deg=30.0),
+    )
+    return SceneSpec(room_id, CameraPose(room.camera_eye, room.camera_target, room.camera_fov_deg), objs)
+
+
+def _backend(renderer: str, size: int) -> EmbeddedBackend:
+    b = EmbeddedBackend(image_size=size, renderer=renderer)
+    if renderer == "egl" and b.renderer != "pybullet-egl":  # pragma: no cover - "egl" raises instead
+        pytest.skip("EGL renderer not available")
+    return b
+
+
+@pytest.mark.parametrize("size", [128, 224])
+@pytest.mark.parametrize("renderer", ["tiny", "egl"])
+def test_scene_rate(benchmark, renderer, size):
+    try:
+        b = _backend(renderer, size)
+    except Exception as exc:  # EGL missing on this machine
+        pytest.skip(str(exc))
+    with b:
+        specs = [_spec("bedroom", dx) for dx in (0.0, 0.05)]  # alternate so every call re-poses
+        for s in specs:
+            assert b.observe(s).valid
+        state = {"i": 0}
+
+        def observe_next():
+            state["i"] ^= 1
+            return b.observe(specs[state["i"]])
+
+        benchmark.pedantic(observe_next, rounds=30, iterations=1, warmup_rounds=2)
+        benchmark.extra_info["scenes_per_s"] = 1.0 / benchmark.stats.stats.mean
+
+
+def test_room_switch_reposes_cached_rooms(benchmark):
+    """Switching rooms after both are built: parks one room's bodies and re-poses the other's."""
+    with EmbeddedBackend(image_size=32, renderer="tiny") as b:
+        a, c = (_spec(r) for r in ("bedroom", "kitchen-a"))
+        b.observe(a), b.observe(c)
+        state = {"flip": False}
+
+        def switch():
+            state["flip"] = not state["flip"]
+            b._use_room(a.room if state["flip"] else c.room)
+
+        benchmark.pedantic(switch, rounds=200, iterations=1, warmup_rounds=2)
+
+
+def test_room_build(benchmark):
+    """Building a room from scratch (what a rebuild-on-switch design would pay per switch)."""
+    with EmbeddedBackend(image_size=32, renderer="tiny") as b:
+        def rebuild():
+            room = b._build_room(ROOMS["bedroom"])
+            for body in room.furniture:  # a rebuild also removes the previous room
+                pybullet.removeBody(body, physicsClientId=b._client)
+
+        benchmark.pedantic(rebuild, rounds=30, iterations=1, warmup_rounds=1)
+
+
+def test_object_repose(benchmark):
+    """Settling a scene's objects onto cached bodies (rays + resets), without rendering."""
+    with EmbeddedBackend(image_size=32, renderer="tiny") as b:
+        spec = _spec("bedroom")
+        b.observe(spec)
+        room = b._use_room(spec.room)
+
+        def settle():
+            bodies = b._use_objects(spec.objects)
+            return b._settle(spec.objects, bodies, room)
+
+        benchmark.pedantic(settle, rounds=200, iterations=1, warmup_rounds=2)
