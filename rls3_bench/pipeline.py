@@ -36,3 +36,20 @@ def observe_and_label(backend: Backend, spec: SceneSpec, cfg: LabelConfig = Labe
 
 def sample_for_pair(labelled: Labelled, pair: PairLabel, swap_first: bool = False) -> Sample:
     return make_sample(labelled.observation, pair, swap_first=swap_first)
+
+
+def uniform_samples(backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = LabelConfig()) -> list[Sample]:
+    """``n`` samples from i.i.d. uniformly random valid scenes and uniformly chosen captionable pairs.
+
+    ``room_ids`` cycles the rooms in order (scene k uses ``room_ids[k % len]``), as the paper cycles
+    its indoor scenes; ``None`` draws the room at random.
+    """
+    from rls3_bench.sampling import random_spec
+
+    out: list[Sample] = []
+    while len(out) < n:
+        room = room_ids[len(out) % len(room_ids)] if room_ids else None
+        labelled = observe_and_label(backend, random_spec(rng, room), cfg)
+        if labelled.valid:
+            out.append(sample_for_pair(labelled, labelled.pairs[int(rng.integers(len(labelled.pairs)))]))
+    return out

@@ -1,0 +1,229 @@
+"""The ``rls3-bench`` command line. ``main(argv)`` returns an exit code, so tests call it in-process.
+
+User errors (bad input, missing weights or dependencies) print one line, ``rls3-bench: error: ...``,
+and exit 2; nothing is half-written, because every file goes through a temp file + rename.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+from rls3_bench.errors import PlacementError, UserError
+
+EPILOG = """examples:
+  rls3-bench ls
+  rls3-bench render --seed 3 -o scene.png
+  rls3-bench render --spec my_scene.json -o scene.png --size 224
+  rls3-bench preview -n 16 --seed 0 -o docs/contact_sheet.png
+  rls3-bench export -n 256 --seed 0 -o data.parquet
+  rls3-bench evalset spatial-v1-mini
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer seed") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed {value} must be >= 0")
+    return value
+
+
+def _backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="embedded", help="simulator backend (see `rls3-bench ls`; default: embedded)")
+    p.add_argument("--size", type=_positive_int, default=128, help="image size in pixels (default: 128)")
+    p.add_argument("--renderer", default="auto", help="embedded renderer: auto, tiny or egl (default: auto)")
+
+
+def _open_backend(args):
+    from rls3_bench.backends import get_backend_class
+
+    cls = get_backend_class(args.backend)
+    return cls(image_size=args.size, renderer=args.renderer)
+
+
+# --- commands -------------------------------------------------------------------------------
+def cmd_ls(args) -> int:
+    from rls3_bench.assets import ASSETS, ROOMS
+    from rls3_bench.backends import BACKENDS
+    from rls3_bench.evalsets import EVAL_SETS
+    from rls3_bench.learners import LEARNERS
+
+    sections = {
+        "backends": BACKENDS.names(),
+        "learners": LEARNERS.names(),
+        "eval sets": sorted(EVAL_SETS),
+        "rooms": [f"{r.id} ({', '.join(f.id for f in r.supports)})" for r in ROOMS.values()],
+        "assets": [f"{a.id} ('{a.name}')" for a in ASSETS.values()],
+    }
+    for title, names in sections.items():
+        print(f"{title}:")
+        for n in names:
+            print(f"  {n}")
+    return 0
+
+
+def _read_spec(path: str):
+    from rls3_bench.scene import SceneSpec
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"spec file {p} does not exist; check the path")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read spec file {p} ({exc}); it must be UTF-8 JSON") from None
+    return SceneSpec.from_json(text)
+
+
+def cmd_render(args) -> int:
+    from PIL import Image
+
+    from rls3_bench.captions import make_sample
+    from rls3_bench.io import atomic_write_bytes
+    from rls3_bench.pipeline import observe_and_label
+    from rls3_bench.sampling import random_spec
+    from rls3_bench.seeds import rng_for
+
+    if (args.spec is None) == (args.seed is None):
+        raise UserError("give exactly one of --spec FILE or --seed N")
+    with _open_backend(args) as backend:
+        spec = _read_spec(args.spec) if args.spec else None
+        if spec is None:  # the first valid random scene of this seed
+            rng = rng_for("preview", args.seed)
+            for _ in range(200):
+                labelled = observe_and_label(backend, random_spec(rng))
+                if labelled.valid:
+                    break
+        else:
+            labelled = observe_and_label(backend, spec)
+        obs = labelled.observation
+        if not obs.valid:
+            raise PlacementError(f"scene is infeasible: {obs.invalid_reason}; move or remove that object")
+        buf = io.BytesIO()
+        Image.fromarray(obs.image).save(buf, format="PNG")
+        atomic_write_bytes(args.output, buf.getvalue())
+        if args.spec_out:
+            atomic_write_bytes(args.spec_out, obs.spec.to_json().encode())
+    print(f"wrote {args.output} ({obs.renderer}, {args.size}px)")
+    for pair in labelled.pairs:
+        print("  " + make_sample(obs, pair).caption)
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from rls3_bench.assets import ROOMS
+    from rls3_bench.io import atomic_write_bytes
+    from rls3_bench.pipeline import uniform_samples
+    from rls3_bench.preview import contact_sheet
+    from rls3_bench.seeds import rng_for
+
+    with _open_backend(args) as backend:
+        samples = uniform_samples(backend, rng_for("preview", args.seed), args.n, room_ids=sorted(ROOMS))
+    buf = io.BytesIO()
+    contact_sheet(samples, cols=args.cols).save(buf, format="PNG")
+    atomic_write_bytes(args.output, buf.getvalue())
+    print(f"wrote {args.output}: {len(samples)} scenes")
+    for s in samples:
+        print(f"  [{s.spec.room}] {s.caption}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from rls3_bench.datasets import write_samples
+    from rls3_bench.pipeline import uniform_samples
+    from rls3_bench.seeds import rng_for
+
+    with _open_backend(args) as backend:
+        samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
+    write_samples(args.output, samples)
+    print(f"wrote {args.output}: {len(samples)} samples")
+    return 0
+
+
+def cmd_evalset(args) -> int:
+    from rls3_bench.datasets import content_hash
+    from rls3_bench.evalsets import load_eval_set
+
+    items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    by_k: dict[int, int] = {}
+    for s in items:
+        by_k[s.complexity] = by_k.get(s.complexity, 0) + 1
+    print(json.dumps({"name": args.name, "items": len(items), "per_complexity": by_k, "hash": content_hash(items)}))
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rls3-bench",
+        description="Benchmark synthetic data generators that teach vision-language models spatial relations.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("ls", help="list backends, learners, eval sets, rooms and assets")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("render", help="render one scene (a SceneSpec JSON file or a random one) to PNG")
+    p.add_argument("--spec", help="SceneSpec JSON file")
+    p.add_argument("--seed", type=_seed, help="render the first valid random scene of this seed")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    p.add_argument("--spec-out", help="also write the rendered SceneSpec as JSON here")
+    _backend_args(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("preview", help="contact sheet of random valid scenes with their captions")
+    p.add_argument("-n", type=_positive_int, default=16, help="number of scenes (default: 16)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--cols", type=_positive_int, default=4)
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    _backend_args(p)
+    p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("export", help="write uniformly generated samples to Parquet (images as PNG bytes)")
+    p.add_argument("-n", type=_positive_int, required=True)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("-o", "--output", required=True, help="Parquet file to write")
+    _backend_args(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("evalset", help="build (or load from cache) an eval set and print its hash")
+    p.add_argument("name")
+    p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
+    p.set_defaults(func=cmd_evalset)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"rls3-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rls3-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The CLI in-process: listings, render/preview/export outputs, and one-line errors with no output files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rls3_bench.cli import main
+
+
+def test_ls_imports_no_torch_or_pybullet(tmp_path):
+    code = "import sys; from rls3_bench.cli import main; main(['ls']); assert 'torch' not in sys.modules and 'pybullet' not in sys.modules, sorted(m for m in sys.modules if m in ('torch', 'pybullet'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "embedded" in out.stdout and "green-cup" in out.stdout and "kitchen-b" in out.stdout
+
+
+def test_render_seed_writes_png_and_captions(tmp_path, capsys):
+    png, spec = tmp_path / "s.png", tmp_path / "s.json"
+    assert main(["render", "--seed", "3", "-o", str(png), "--spec-out", str(spec), "--renderer", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "The " in out and "pybullet-tiny" in out
+    # rendering the written spec again gives the same image, byte for byte
+    png2 = tmp_path / "s2.png"
+    assert main(["render", "--spec", str(spec), "-o", str(png2), "--renderer", "tiny"]) == 0
+    assert png2.read_bytes() == png.read_bytes()
+
+
+def _spec_file(tmp_path, mutate):
+    from rls3_bench.sampling import random_spec
+    from rls3_bench.seeds import rng_for
+
+    d = json.loads(random_spec(rng_for("preview", 0)).to_json())
+    mutate(d)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d) if not isinstance(d, str) else d)
+    return p
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda d: d.update(room="garage"), "unknown room"),
+        (lambda d: d["objects"][0].update(asset="toaster"), "unknown asset"),
+        (lambda d: d["objects"][0].update(scale=-1), "scale"),
+        # impossible placement: every object over the open floor, far from any furniture
+        (lambda d: [o.update(position=[1.8 - 0.3 * i, -1.8, 0.2]) for i, o in enumerate(d["objects"])], "infeasible"),
+    ],
+)
+def test_render_bad_input_one_line_no_file(tmp_path, capsys, mutate, fragment):
+    out_png = tmp_path / "out.png"
+    code = main(["render", "--spec", str(_spec_file(tmp_path, mutate)), "-o", str(out_png), "--renderer", "tiny"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("rls3-bench: error:") and fragment in err and err.count("\n") == 1
+    assert not out_png.exists() and list(tmp_path.iterdir()) == [tmp_path / "bad.json"]
+
+
+def test_malformed_json_and_missing_file(tmp_path, capsys):
+    p = tmp_path / "x.json"
+    p.write_text("{not json")
+    assert main(["render", "--spec", str(p), "-o", str(tmp_path / "o.png")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["render", "--spec", str(tmp_path / "nope.json"), "-o", str(tmp_path / "o.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_unknown_backend_and_renderer(tmp_path, capsys):
+    assert main(["render", "--seed", "1", "-o", str(tmp_path / "o.png"), "--backend", "embeded"]) == 2
+    assert "did you mean 'embedded'" in capsys.readouterr().err
+    assert main(["render", "--seed", "1", "-o", str(tmp_path / "o.png"), "--renderer", "vulkan"]) == 2
+    assert "vulkan" in capsys.readouterr().err
+
+
+def test_argparse_errors_exit_nonzero():
+    for argv in (["render", "--seed", "-1", "-o", "x.png"], ["preview", "-n", "0", "-o", "x.png"], ["nonsense"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+
+
+def test_preview_and_export(tmp_path, capsys):
+    sheet = tmp_path / "sheet.png"
+    assert main(["preview", "-n", "4", "--seed", "0", "-o", str(sheet), "--renderer", "tiny"]) == 0
+    assert sheet.stat().st_size > 1000
+    data = tmp_path / "d.parquet"
+    assert main(["export", "-n", "5", "--seed", "0", "-o", str(data), "--renderer", "tiny"]) == 0
+    import pandas as pd
+
+    df = pd.read_parquet(data)
+    assert len(df) == 5 and set(df.columns) >= {"caption", "negatives", "image", "terms", "spec"}

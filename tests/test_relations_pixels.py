@@ -1,0 +1,83 @@
+"""Cross-check: what a caption says agrees with the rendered pixels.
+
+For random valid scenes, every captioned pair with a lateral term must have the segmentation
+centroids in that left/right order, and every pair whose vertical term is visible without ambiguity
+in a downward-looking camera (above with behind/none, below with in front/none: the two cues agree)
+must have them in that top/bottom order.
+
+Threshold 0.98: labels use 3-D bounding-box centres, pixels the centroid of the *visible* part, so a
+partly occluded object can shift its centroid; the 7.5 deg sector margin and the minimum distance keep
+labelled pairs well away from the boundary. A sign or axis error would give about 0 % or 50 %. The
+measured rate is 100 % (see the printed figures with -s).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rls3_bench.pipeline import observe_and_label
+from rls3_bench.sampling import random_spec
+from rls3_bench.seeds import rng_for
+
+THRESHOLD = 0.98
+
+
+@pytest.fixture(scope="module")
+def labelled_scenes():
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    rng = rng_for("preview", 1234)
+    out = []
+    with EmbeddedBackend(image_size=128, renderer="tiny") as backend:
+        while len(out) < 120:
+            lab = observe_and_label(backend, random_spec(rng))
+            if lab.valid:
+                out.append(lab)
+    return out
+
+
+def _agreement(scenes, predicate, pixel_order):
+    agree = total = 0
+    for lab in scenes:
+        objs = lab.observation.objects
+        for p in lab.pairs:
+            if predicate(p):
+                total += 1
+                agree += pixel_order(p, objs[p.a].centroid_px, objs[p.b].centroid_px)
+    return agree, total
+
+
+def test_left_right_agrees_with_segmentation_centroids(labelled_scenes):
+    agree, total = _agreement(
+        labelled_scenes,
+        lambda p: p.lateral is not None,
+        lambda p, ca, cb: (ca[0] < cb[0]) == (p.lateral == "left"),
+    )
+    print(f"left/right pixel agreement: {agree}/{total}")
+    assert total >= 150
+    assert agree / total >= THRESHOLD
+
+
+def test_above_below_agrees_with_segmentation_centroids(labelled_scenes):
+    visible = lambda p: (p.vertical == "above" and p.depth in (None, "behind")) or (p.vertical == "below" and p.depth in (None, "in front"))  # noqa: E731
+    agree, total = _agreement(labelled_scenes, visible, lambda p, ca, cb: (ca[1] < cb[1]) == (p.vertical == "above"))
+    print(f"above/below pixel agreement: {agree}/{total}")
+    assert total >= 50
+    assert agree / total >= THRESHOLD
+
+
+def test_in_front_behind_agrees_with_camera_distance(labelled_scenes):
+    """'behind' = farther from the camera: check against the settled positions' camera distance."""
+    import numpy as np
+
+    agree = total = 0
+    for lab in labelled_scenes:
+        eye = np.asarray(lab.observation.spec.camera.eye)[:2]
+        objs = lab.observation.objects
+        for p in lab.pairs:
+            if p.depth is not None:
+                da = np.linalg.norm(np.asarray(objs[p.a].position[:2]) - eye)
+                db = np.linalg.norm(np.asarray(objs[p.b].position[:2]) - eye)
+                total += 1
+                agree += (da > db) == (p.depth == "behind")
+    assert total >= 100 and agree / total >= THRESHOLD
