@@ -5,8 +5,11 @@ Objects are compounds of boxes, cylinders and spheres, so nothing is downloaded 
 
 Rooms follow the paper's five indoor scenes. Each room has furniture boxes; the ones marked as a
 support offer their top face to objects. Every room has support surfaces at three heights (a main
-table/counter, a higher shelf behind it, a lower piece in front to one side) so that ``above`` and
-``below`` occur naturally, not only left/right/in front/behind.
+table/counter, a higher shelf behind it, and a third piece in front to one side) so that ``above``
+and ``below`` occur naturally, not only left/right/in front/behind. The front piece is lower than the
+main surface in three rooms and higher in the two kitchens, and a low riser (a crate, a cake stand)
+stands on one side of each main surface, so height does not give away depth ("above" is not always
+"behind", and "above and to the left" happens with no depth term).
 """
 
 from __future__ import annotations
@@ -128,6 +131,12 @@ def _block(id: str, x: float, y: float, hx: float, hy: float, top: float, colour
     return Furniture(id, (x, y, top / 2), (hx, hy, top / 2), colour, kind)
 
 
+def _riser(id: str, x: float, y: float, on_top: float, colour: RGB, kind: str, hx: float = 0.12, hy: float = 0.1, height: float = 0.13) -> Furniture:
+    """A low box standing on a main surface (a crate, a cake stand): objects on it are above their
+    neighbours on the surface without being behind or in front of them."""
+    return Furniture(id, (x, y, on_top + height / 2), (hx, hy, height / 2), colour, kind)
+
+
 def _shelf(id: str, x: float, y: float, hx: float, hy: float, top: float, colour: RGB) -> Furniture:
     """A wall shelf board (floating)."""
     return Furniture(id, (x, y, top - 0.015), (hx, hy, 0.015), colour, "shelf")
@@ -144,35 +153,42 @@ ROOMS: dict[str, Room] = {
             "bedroom", "bedroom", (0.6, 0.5, 0.4), (0.78, 0.82, 0.9),
             _table("desk", 0.0, 0.1, 0.6, 0.3, 0.74, LIGHT_WOOD, "desk")
             + (_shelf("wall-shelf", 0.1, 0.58, 0.55, 0.12, 1.12, WOOD),
-               _block("nightstand", -0.5, -0.45, 0.2, 0.18, 0.5, WOOD, "nightstand")),
+               _block("nightstand", -0.5, -0.45, 0.2, 0.18, 0.5, WOOD, "nightstand"),
+               _riser("desk-organiser", -0.42, 0.12, 0.74, (0.25, 0.3, 0.35), "desk organiser")),
             camera_eye=(0.0, -1.45, 1.5), camera_target=(0.0, 0.1, 0.69), camera_fov_deg=54.0,
         ),
         Room(
             "living-room", "living room", (0.45, 0.35, 0.3), (0.85, 0.8, 0.7),
             _table("sideboard", 0.0, 0.2, 0.65, 0.25, 0.8, WOOD, "sideboard")
             + (_shelf("bookshelf", -0.1, 0.62, 0.6, 0.13, 1.2, (0.35, 0.25, 0.18)),
-               _block("coffee-table", 0.45, -0.4, 0.25, 0.2, 0.45, LIGHT_WOOD, "coffee table")),
+               _block("coffee-table", 0.45, -0.4, 0.25, 0.2, 0.45, LIGHT_WOOD, "coffee table"),
+               _riser("wooden-crate", -0.4, 0.2, 0.8, (0.7, 0.55, 0.3), "crate")),
             camera_eye=(0.0, -1.45, 1.55), camera_target=(0.0, 0.15, 0.72), camera_fov_deg=54.0,
         ),
         Room(
             "dining-area", "dining area", (0.7, 0.65, 0.55), (0.9, 0.87, 0.8),
             _table("dining-table", 0.0, 0.05, 0.7, 0.35, 0.76, (0.45, 0.3, 0.2), "table")
             + (_shelf("dresser-shelf", 0.0, 0.62, 0.6, 0.12, 1.15, WHITE),
-               _block("bench", -0.45, -0.55, 0.3, 0.14, 0.46, (0.45, 0.3, 0.2), "bench")),
+               _block("bench", -0.45, -0.55, 0.3, 0.14, 0.46, (0.45, 0.3, 0.2), "bench"),
+               _riser("cake-stand", 0.38, 0.05, 0.76, (0.92, 0.92, 0.95), "cake stand")),
             camera_eye=(0.0, -1.5, 1.5), camera_target=(0.0, 0.1, 0.67), camera_fov_deg=54.0,
         ),
         Room(
             "kitchen-a", "kitchen", (0.55, 0.55, 0.55), (0.95, 0.95, 0.9),
             (_block("counter", 0.0, 0.2, 0.7, 0.3, 0.9, (0.3, 0.35, 0.45), "counter"),
              _shelf("kitchen-shelf", 0.0, 0.65, 0.6, 0.12, 1.3, WHITE),
-             _block("stool", 0.5, -0.45, 0.17, 0.17, 0.6, (0.2, 0.2, 0.2), "stool")),
+             # higher than the counter and nearer the camera: "above and in front" happens too
+             _block("bar-stool", 0.5, -0.5, 0.11, 0.11, 1.02, (0.2, 0.2, 0.2), "bar stool"),
+             _riser("bread-box", -0.4, 0.2, 0.9, (0.6, 0.45, 0.3), "bread box")),
             camera_eye=(0.0, -1.35, 1.7), camera_target=(0.0, 0.2, 0.87), camera_fov_deg=54.0,
         ),
         Room(
             "kitchen-b", "kitchen", (0.75, 0.7, 0.6), (0.7, 0.82, 0.75),
             (_block("island", 0.0, 0.1, 0.65, 0.32, 0.92, (0.85, 0.85, 0.82), "island"),
              _shelf("open-shelf", 0.1, 0.62, 0.6, 0.12, 1.32, LIGHT_WOOD),
-             _block("step-stool", -0.5, -0.5, 0.18, 0.15, 0.55, (0.6, 0.15, 0.15), "step stool")),
+             # a tall plant stand in front of the island, for the same reason as kitchen-a's bar stool
+             _block("plant-stand", -0.5, -0.5, 0.11, 0.11, 1.05, (0.6, 0.15, 0.15), "plant stand"),
+             _riser("spice-rack", 0.38, 0.1, 0.92, (0.35, 0.2, 0.1), "spice rack")),
             camera_eye=(0.0, -1.4, 1.72), camera_target=(0.0, 0.15, 0.87), camera_fov_deg=54.0,
         ),
     )
