@@ -6,10 +6,16 @@ spec, pair, caption, negatives and image bytes) is pinned in each track; evaluat
 whose hash differs.
 
 Balance: the same number of items per complexity (1, 2, 3 terms) and, within each complexity, the
-same number of occurrences of each of the six terms. Items are drawn by rejection from uniformly
-random valid scenes: a scene contributes at most one pair, chosen at random among its captionable
-pairs that still fit the quotas. A third of the items (every third index) use the A/B-swap negative,
-the rest a single-term flip.
+same number of occurrences of each of the six terms. Items follow a schedule of target term sets
+(:func:`schedule`); each is made by targeted construction (rls3_bench.construct), rendered, and kept
+only if the labeler's own label of the pair equals the target, so the label is always the
+geometry's. Rooms rotate over items. Every third item uses the A/B-swap negative, the others a
+single-term flip.
+
+One exclusion, by necessity: "above and in front" and "below and behind" *without* a lateral term do
+not occur, because in these rooms the higher object's support hides the lower object standing
+straight behind it. The 2-term schedule weights the other vertical+depth pairs double so the six
+terms stay balanced.
 """
 
 from __future__ import annotations
@@ -19,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rls3_bench.errors import UserError
-from rls3_bench.relations import LabelConfig
 from rls3_bench.samples import TERMS, Sample
 from rls3_bench.seeds import rng_for
 
-#: hard cap on scenes tried per item, so an unreachable quota fails loudly instead of looping
+#: hard cap on scenes tried per item, so an unreachable target fails loudly instead of looping
 MAX_SCENES_PER_ITEM = 400
 
 
@@ -33,9 +38,11 @@ class EvalSetSpec:
 
     :param name: registry name, ``<family>-v<version>-<split>``.
     :param split_key: seed key of the split (test and validation draw disjoint streams).
-    :param per_complexity: items per complexity; must be divisible by 6.
+    :param per_complexity: items per complexity; a multiple of 24 (see :func:`schedule`).
     :param image_size: render size (px).
     :param renderer: renderer the images (and so the hash) belong to.
+    :param content_hash: the hash of the released set; loading checks it (None only while a new
+        version is being made).
     """
 
     name: str
@@ -44,32 +51,52 @@ class EvalSetSpec:
     per_complexity: int
     image_size: int = 128
     renderer: str = "tiny"
+    content_hash: str | None = None
 
     def __post_init__(self) -> None:
-        if self.per_complexity % 6:
-            raise ValueError("per_complexity must be divisible by 6 to balance six terms")
+        if self.per_complexity % 24:
+            raise ValueError("per_complexity must be a multiple of 24 (6, 12 and 8 target term sets)")
 
 
 EVAL_SETS: dict[str, EvalSetSpec] = {
     s.name: s
     for s in (
-        EvalSetSpec("spatial-v1-test", version=1, split_key=0, per_complexity=240),
-        EvalSetSpec("spatial-v1-val", version=1, split_key=1, per_complexity=60),
+        EvalSetSpec("spatial-v1-test", version=1, split_key=0, per_complexity=240,
+                    content_hash="92b6399f0c1f2a631c647a7b1a24ad3799f5dcd473867076fd43e4fb9c411824"),
+        EvalSetSpec("spatial-v1-val", version=1, split_key=1, per_complexity=72,
+                    content_hash="6292acbbef3f4b7b55e4355e118993bdce51e186cab6f11c41e5dba0d3b90aa1"),
         # a small set for smoke runs and tests (same recipe, its own seeds)
-        EvalSetSpec("spatial-v1-mini", version=1, split_key=2, per_complexity=24),
+        EvalSetSpec("spatial-v1-mini", version=1, split_key=2, per_complexity=24,
+                    content_hash="2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49"),
     )
 }
 
 
-def _quotas(per_complexity: int) -> dict[tuple[int, str], int]:
-    """Term occurrences allowed per (complexity, term): k terms x n items spread over six terms."""
-    return {(k, t): k * per_complexity // 6 for k in (1, 2, 3) for t in TERMS}
+def schedule(per_complexity: int) -> list[tuple[str, ...]]:
+    """Target term sets, ``per_complexity`` of each complexity, every term equally often within one.
+
+    Complexity 1: the six terms. Complexity 3: the eight vertical x depth x lateral combinations.
+    Complexity 2: vertical+lateral (4) and depth+lateral (4) once, and the two vertical+depth pairs
+    that can be seen (above+behind, below+in front) twice: each term then has weight 4 of 12.
+    """
+    one = [(t,) for t in TERMS]
+    two = [(v, l) for v in ("above", "below") for l in ("left", "right")]
+    two += [(d, l) for d in ("in front", "behind") for l in ("left", "right")]
+    two += [("above", "behind"), ("below", "in front")] * 2
+    three = [(v, d, l) for v in ("above", "below") for d in ("in front", "behind") for l in ("left", "right")]
+    out: list[tuple[str, ...]] = []
+    for combos in (one, two, three):
+        if per_complexity % len(combos):
+            raise ValueError(f"per_complexity must be a multiple of {len(combos)}")
+        out += combos * (per_complexity // len(combos))
+    return out
 
 
 def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
     """Render the eval set from scratch (deterministic). Uses an embedded backend unless given one."""
+    from rls3_bench.assets import ROOMS
+    from rls3_bench.construct import construct_spec
     from rls3_bench.pipeline import observe_and_label, sample_for_pair
-    from rls3_bench.sampling import random_spec
 
     own = backend is None
     if own:
@@ -77,31 +104,27 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
 
         backend = EmbeddedBackend(image_size=spec.image_size, renderer=spec.renderer)
     rng = rng_for("eval", spec.version, spec.split_key)
-    cfg = LabelConfig()
-    quota = _quotas(spec.per_complexity)
-    used = {key: 0 for key in quota}
-    per_k = {1: 0, 2: 0, 3: 0}
+    targets = schedule(spec.per_complexity)
+    order = rng.permutation(len(targets))
+    rooms = sorted(ROOMS)
     items: list[Sample] = []
-    target = 3 * spec.per_complexity
-    tries = 0
     try:
-        while len(items) < target:
-            tries += 1
-            if tries > MAX_SCENES_PER_ITEM * target:
-                raise RuntimeError(f"eval set {spec.name}: quotas unreachable after {tries} scenes ({per_k})")
-            labelled = observe_and_label(backend, random_spec(rng), cfg)
-            fits = [
-                p for p in labelled.pairs
-                if per_k[len(p.terms)] < spec.per_complexity and all(used[(len(p.terms), t)] < quota[(len(p.terms), t)] for t in p.terms)
-            ]
-            if not fits:
-                continue
-            pair = fits[int(rng.integers(len(fits)))]
-            k = len(pair.terms)
-            per_k[k] += 1
-            for t in pair.terms:
-                used[(k, t)] += 1
-            items.append(sample_for_pair(labelled, pair, swap_first=len(items) % 3 == 2))
+        for i in order:
+            target = targets[int(i)]
+            for attempt in range(MAX_SCENES_PER_ITEM):
+                # rotate rooms over items, and move on to the next room after repeated failures
+                room = rooms[(len(items) + attempt // 20) % len(rooms)]
+                made = construct_spec(target, rng, room, attempts=50)
+                if made is None:
+                    continue
+                scene, a, b = made
+                labelled = observe_and_label(backend, scene)
+                pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
+                if pair is not None and pair.terms == target:
+                    items.append(sample_for_pair(labelled, pair, swap_first=len(items) % 3 == 2))
+                    break
+            else:
+                raise RuntimeError(f"eval set {spec.name}: no scene for {target} after {MAX_SCENES_PER_ITEM} tries")
     finally:
         if own:
             backend.close()
@@ -113,7 +136,8 @@ def default_cache_dir() -> Path:
 
 
 def load_eval_set(name: str, expected_hash: str | None = None, cache_dir: Path | None = None) -> list[Sample]:
-    """The eval set ``name``, from the cache or rebuilt; checked against ``expected_hash`` if given.
+    """The eval set ``name``, from the cache or rebuilt, checked against its released hash (and
+    against ``expected_hash``, the track's pin, when given).
 
     A cached file whose hash is wrong is rebuilt (and the rebuilt set must match), so a corrupted
     cache never reaches an evaluation.
@@ -123,20 +147,23 @@ def load_eval_set(name: str, expected_hash: str | None = None, cache_dir: Path |
     if name not in EVAL_SETS:
         raise UserError(f"unknown eval set {name!r}; valid: {', '.join(sorted(EVAL_SETS))}")
     spec = EVAL_SETS[name]
+    pinned = {h for h in (spec.content_hash, expected_hash) if h}
+    if len(pinned) > 1:
+        raise UserError(f"the track pins eval set {name} to hash {expected_hash[:12]}, but this release's {name} is {spec.content_hash[:12]}; use a track made for this release")
     path = (cache_dir or default_cache_dir()) / f"{name}.parquet"
     if path.is_file():
         try:
             items = read_samples(path)
-            if expected_hash is None or content_hash(items) == expected_hash:
+            if not pinned or content_hash(items) in pinned:
                 return items
         except UserError:
             pass  # unreadable cache: rebuild below
     items = build_eval_set(spec)
     actual = content_hash(items)
-    if expected_hash is not None and actual != expected_hash:
+    if pinned and actual not in pinned:
         raise UserError(
-            f"eval set {name} hashes to {actual[:12]}, the track expects {expected_hash[:12]}; "
-            "your renderer or library versions differ from the tested ones (see constraints.txt)"
+            f"eval set {name} rebuilt here hashes to {actual[:12]}, expected {next(iter(pinned))[:12]}; "
+            "your pybullet or numpy differs from the tested versions: install with -c constraints.txt"
         )
     write_samples(path, items)
     return items

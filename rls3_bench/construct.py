@@ -1,0 +1,130 @@
+"""Targeted scene construction: propose a scene in which object A is <terms> object B.
+
+Used by the balanced eval sets and by the heuristic generators (``balanced-v1``, ``weakness-v1``).
+Construction only *proposes*: the harness still renders the spec and labels the pair from geometry,
+and callers keep the scene only if the label equals the target. So a wrong guess here can cost time,
+never a wrong label.
+
+Recipe: pick supports for A and B that give the vertical term (same surface for none, a surface
+higher by more than B's height for above, stacking when there is no horizontal term); place B at a
+random point of its surface; place A at distance r from B at an angle near the target sector's
+centre, in the pair's viewing frame (see rls3_bench.relations); add random distractors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.scene import PlacedObject, SceneSpec
+from rls3_bench.sampling import STACK_BASES, jittered_camera, random_object, point_on_surface, stacked_on
+
+#: target sector centres (degrees; 0 = right, 90 = behind), keyed by (depth, lateral)
+SECTOR_CENTRES: dict[tuple[str | None, str | None], float] = {
+    (None, "right"): 0.0, ("behind", "right"): 45.0, ("behind", None): 90.0, ("behind", "left"): 135.0,
+    (None, "left"): 180.0, ("in front", "left"): -135.0, ("in front", None): -90.0, ("in front", "right"): -45.0,
+}
+#: angular jitter around the sector centre: the labelled part of a sector is +-15 deg (45/2 - 7.5)
+ANGLE_JITTER_DEG = 11.0
+DISTANCE_RANGE_M = (0.15, 0.6)
+#: free space kept between a lower object's top and a higher surface (so "above" is not borderline)
+VERTICAL_CLEARANCE_M = 0.02
+
+
+def split_terms(terms) -> tuple[str | None, str | None, str | None]:
+    """(vertical, depth, lateral) of a term set; raises ValueError for contradictory sets."""
+    axes = {"above": 0, "below": 0, "in front": 1, "behind": 1, "left": 2, "right": 2}
+    out: list[str | None] = [None, None, None]
+    for t in terms:
+        if t not in axes or out[axes[t]] is not None:
+            raise ValueError(f"term set {tuple(terms)} is not 1-3 terms on distinct axes")
+        out[axes[t]] = t
+    if not any(out):
+        raise ValueError("a target needs at least one term")
+    return out[0], out[1], out[2]
+
+
+def _on_surface(xy: np.ndarray, surface: Furniture, radius: float) -> bool:
+    cx, cy, _ = surface.centre
+    hx, hy = surface.half_extents[0] - radius, surface.half_extents[1] - radius
+    return hx > 0 and hy > 0 and abs(xy[0] - cx) <= hx and abs(xy[1] - cy) <= hy
+
+
+def _area(surface: Furniture) -> float:
+    return surface.half_extents[0] * surface.half_extents[1]
+
+
+def _place_at_sector(eye_xy: np.ndarray, b_xy: np.ndarray, theta_deg: float, r: float) -> np.ndarray:
+    """A's xy at angle theta and distance r from B in the pair's viewing frame (fixed-point on the
+    midpoint, which converges in a few steps because r is small against the camera distance).
+    The frame is symmetric in A and B, so B from A is the same call with theta + 180."""
+    a_xy = b_xy.copy()
+    c, s = math.cos(math.radians(theta_deg)), math.sin(math.radians(theta_deg))
+    for _ in range(4):
+        forward = (a_xy + b_xy) / 2 - eye_xy
+        forward /= np.linalg.norm(forward)
+        right = np.array([forward[1], -forward[0]])
+        a_xy = b_xy + r * (c * right + s * forward)
+    return a_xy
+
+
+def _vertical_options(room: Room, vertical: str | None, a_asset: str, b_asset: str) -> list[tuple[Furniture, Furniture]]:
+    """(A's support, B's support) pairs that give the vertical term for these assets."""
+    sup = room.supports
+    if vertical is None:
+        return [(s, s) for s in sup]
+    if vertical == "above":
+        return [(sa, sb) for sa in sup for sb in sup if sa.top >= sb.top + asset_height(ASSETS[b_asset]) + VERTICAL_CLEARANCE_M]
+    return [(sa, sb) for sa in sup for sb in sup if sb.top >= sa.top + asset_height(ASSETS[a_asset]) + VERTICAL_CLEARANCE_M]
+
+
+def _stacked_pair(vertical: str, room: Room, rng: np.random.Generator, others: list[str]) -> tuple[PlacedObject, PlacedObject, int, int]:
+    """Pure above/below: one object on a flat-topped base. Returns (first, second, index_a, index_b)."""
+    base_asset = STACK_BASES[int(rng.integers(len(STACK_BASES)))]
+    top_asset = next(a for a in others if a != base_asset)
+    base = random_object(base_asset, room, rng)
+    top = stacked_on(top_asset, base, rng)
+    # the base goes first so it is settled before the object dropped on it
+    return (base, top, 1, 0) if vertical == "above" else (base, top, 0, 1)
+
+
+def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS, attempts: int = 30) -> tuple[SceneSpec, int, int] | None:
+    """A spec meant to have ``spec.objects[a]`` <terms> ``spec.objects[b]``, as ``(spec, a, b)``.
+
+    Returns None when ``attempts`` random tries found no placement (some targets are impossible in
+    some rooms, e.g. "above and in front" where every higher surface is at the back).
+    """
+    vertical, depth, lateral = split_terms(terms)
+    room = ROOMS[room_id] if room_id else ROOMS[sorted(ROOMS)[int(rng.integers(len(ROOMS)))]]
+    camera = jittered_camera(room, rng)
+    eye_xy = np.asarray(camera.eye[:2])
+    names = sorted(ASSETS)
+    for _ in range(attempts):
+        assets = [names[i] for i in rng.choice(len(names), size=max(n_objects, 3), replace=False)]
+        if depth is None and lateral is None:
+            first, second, ia, ib = _stacked_pair(vertical, room, rng, assets)
+            pair = [first, second]
+        else:
+            a_asset, b_asset = assets[0], assets[1]
+            options = _vertical_options(room, vertical, a_asset, b_asset)
+            if not options:
+                continue
+            sa, sb = options[int(rng.integers(len(options)))]
+            theta = SECTOR_CENTRES[(depth, lateral)] + rng.uniform(-ANGLE_JITTER_DEG, ANGLE_JITTER_DEG)
+            # anchor the object on the smaller surface (a riser, a stool) at a random point and put
+            # the other one relative to it: the other way round it would rarely land on the small one
+            a_first = _area(sa) <= _area(sb)
+            anchor, anchor_s, other, other_s = (a_asset, sa, b_asset, sb) if a_first else (b_asset, sb, a_asset, sa)
+            anchor_obj = PlacedObject(anchor, point_on_surface(anchor_s, anchor, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2))
+            other_xy = _place_at_sector(eye_xy, np.asarray(anchor_obj.position[:2]), theta + (180.0 if a_first else 0.0), rng.uniform(*DISTANCE_RANGE_M))
+            if not _on_surface(other_xy, other_s, footprint_radius(ASSETS[other])):
+                continue
+            other_obj = PlacedObject(other, (round(float(other_xy[0]), 4), round(float(other_xy[1]), 4), round(other_s.top, 4)), yaw_deg=round(float(rng.uniform(0, 360)), 2))
+            a_obj, b_obj = (anchor_obj, other_obj) if a_first else (other_obj, anchor_obj)
+            pair, ia, ib = [a_obj, b_obj], 0, 1
+        used = {o.asset for o in pair}
+        distractors = [random_object(a, room, rng) for a in assets if a not in used][: n_objects - 2]
+        return SceneSpec(room.id, camera, tuple(pair + distractors)), ia, ib
+    return None
