@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.samples import TERMS
 from rls3_bench.scene import PlacedObject, SceneSpec
 from rls3_bench.sampling import STACK_BASES, jittered_camera, random_object, point_on_surface, stacked_on
 
@@ -128,3 +129,23 @@ def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, 
         distractors = [random_object(a, room, rng) for a in assets if a not in used][: n_objects - 2]
         return SceneSpec(room.id, camera, tuple(pair + distractors)), ia, ib
     return None
+
+
+def balanced_targets(per_complexity: int) -> list[tuple[str, ...]]:
+    """Target term sets, ``per_complexity`` of each complexity, every term equally often within one.
+
+    Complexity 1: the six terms. Complexity 3: the eight vertical x depth x lateral combinations.
+    Complexity 2: vertical+lateral (4) and depth+lateral (4) once, and the two vertical+depth pairs
+    that can be seen (above+behind, below+in front) twice: each term then has weight 4 of 12.
+    """
+    one = [(t,) for t in TERMS]
+    two = [(v, l) for v in ("above", "below") for l in ("left", "right")]
+    two += [(d, l) for d in ("in front", "behind") for l in ("left", "right")]
+    two += [("above", "behind"), ("below", "in front")] * 2
+    three = [(v, d, l) for v in ("above", "below") for d in ("in front", "behind") for l in ("left", "right")]
+    out: list[tuple[str, ...]] = []
+    for combos in (one, two, three):
+        if per_complexity % len(combos):
+            raise ValueError(f"per_complexity must be a multiple of {len(combos)}")
+        out += combos * (per_complexity // len(combos))
+    return out

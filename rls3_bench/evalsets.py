@@ -7,7 +7,7 @@ whose hash differs.
 
 Balance: the same number of items per complexity (1, 2, 3 terms) and, within each complexity, the
 same number of occurrences of each of the six terms. Items follow a schedule of target term sets
-(:func:`schedule`); each is made by targeted construction (rls3_bench.construct), rendered, and kept
+(:func:`rls3_bench.construct.balanced_targets`); each is made by targeted construction (rls3_bench.construct), rendered, and kept
 only if the labeler's own label of the pair equals the target, so the label is always the
 geometry's. Rooms rotate over items. Every third item uses the A/B-swap negative, the others a
 single-term flip.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rls3_bench.errors import UserError
-from rls3_bench.samples import TERMS, Sample
+from rls3_bench.samples import Sample
 from rls3_bench.seeds import rng_for
 
 #: hard cap on scenes tried per item, so an unreachable target fails loudly instead of looping
@@ -38,7 +38,7 @@ class EvalSetSpec:
 
     :param name: registry name, ``<family>-v<version>-<split>``.
     :param split_key: seed key of the split (test and validation draw disjoint streams).
-    :param per_complexity: items per complexity; a multiple of 24 (see :func:`schedule`).
+    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.construct.balanced_targets`).
     :param image_size: render size (px).
     :param renderer: renderer the images (and so the hash) belong to.
     :param content_hash: the hash of the released set; loading checks it (None only while a new
@@ -72,30 +72,10 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
 }
 
 
-def schedule(per_complexity: int) -> list[tuple[str, ...]]:
-    """Target term sets, ``per_complexity`` of each complexity, every term equally often within one.
-
-    Complexity 1: the six terms. Complexity 3: the eight vertical x depth x lateral combinations.
-    Complexity 2: vertical+lateral (4) and depth+lateral (4) once, and the two vertical+depth pairs
-    that can be seen (above+behind, below+in front) twice: each term then has weight 4 of 12.
-    """
-    one = [(t,) for t in TERMS]
-    two = [(v, l) for v in ("above", "below") for l in ("left", "right")]
-    two += [(d, l) for d in ("in front", "behind") for l in ("left", "right")]
-    two += [("above", "behind"), ("below", "in front")] * 2
-    three = [(v, d, l) for v in ("above", "below") for d in ("in front", "behind") for l in ("left", "right")]
-    out: list[tuple[str, ...]] = []
-    for combos in (one, two, three):
-        if per_complexity % len(combos):
-            raise ValueError(f"per_complexity must be a multiple of {len(combos)}")
-        out += combos * (per_complexity // len(combos))
-    return out
-
-
 def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
     """Render the eval set from scratch (deterministic). Uses an embedded backend unless given one."""
     from rls3_bench.assets import ROOMS
-    from rls3_bench.construct import construct_spec
+    from rls3_bench.construct import balanced_targets, construct_spec
     from rls3_bench.pipeline import observe_and_label, sample_for_pair
 
     own = backend is None
@@ -104,7 +84,7 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
 
         backend = EmbeddedBackend(image_size=spec.image_size, renderer=spec.renderer)
     rng = rng_for("eval", spec.version, spec.split_key)
-    targets = schedule(spec.per_complexity)
+    targets = balanced_targets(spec.per_complexity)
     order = rng.permutation(len(targets))
     rooms = sorted(ROOMS)
     items: list[Sample] = []

@@ -10,7 +10,8 @@ import pytest
 
 from rls3_bench.datasets import content_hash, read_samples, write_samples
 from rls3_bench.errors import UserError
-from rls3_bench.evalsets import EVAL_SETS, build_eval_set, load_eval_set, schedule
+from rls3_bench.construct import balanced_targets as schedule
+from rls3_bench.evalsets import EVAL_SETS, build_eval_set, load_eval_set
 from rls3_bench.samples import TERMS
 
 
