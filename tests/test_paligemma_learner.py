@@ -90,7 +90,7 @@ def test_shared_image_features_equal_the_pixel_path(toy):
             token_type_ids=batch["token_type_ids"],
         ).logits
         expected = pg.mean_suffix_loglik(logits, batch["labels"])
-        got = learner._logliks(learner._image_features([s.image for s in samples]), [0, 1, 2], prompts, suffixes)
+        got = learner._logliks(learner._image_features([s.image for s in samples]), prompts, suffixes)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 

@@ -397,17 +397,20 @@ class PaliGemmaLearner(Learner):
         px = pixel_values(images, self.image_size).to(self.device)
         return self.core.get_image_features(px).pooler_output
 
-    def _logliks(self, features, rows: Sequence[int], prompts: Sequence[str], suffixes: Sequence[str]):
-        """``(len(rows),)`` mean log-likelihood of each suffix given its prompt and image ``features[rows[i]]``.
+    def _logliks(self, features, prompts: Sequence[str], suffixes: Sequence[str]):
+        """``(len(prompts),)`` mean log-likelihood of each suffix given its prompt and an image.
 
-        The image embeddings are spliced into the token embeddings here, exactly where
+        ``features`` holds ``n`` images; sequence ``i`` sees image ``i % n`` (callers stack groups of
+        ``n`` sequences: captions, answers, negatives). The image embeddings are spliced into the token embeddings here, exactly where
         PaliGemmaModel puts them, so one vision pass serves the caption, answer and negative sequences.
         """
         batch = build_batch(self.tokenizer, self.n_image_tokens, self.image_token_id, prompts, suffixes)
         ids = batch["input_ids"].to(self.device)
         embeds = self.core.get_input_embeddings()(ids)
         image_mask = (ids == self.image_token_id).unsqueeze(-1)
-        feats = features[torch.as_tensor(list(rows), device=self.device)].to(embeds.dtype)
+        # tile rather than index: the backward of a repeat is a plain sum, whereas index_put with
+        # repeated rows accumulates in a thread-dependent order and breaks CPU determinism
+        feats = features.repeat(len(prompts) // len(features), 1, 1).to(embeds.dtype)
         embeds = embeds.masked_scatter(image_mask, feats)
         # only positions from the shortest prefix on predict suffix tokens: skip the vocabulary
         # projection elsewhere (257k entries on the 3B model)
@@ -425,7 +428,7 @@ class PaliGemmaLearner(Learner):
         feats = self._image_features([s.image for s in samples])
         n = len(samples)
         suffixes = [s.caption for s in samples] + [s.negatives[0] for s in samples]
-        ll = self._logliks(feats, [*range(n), *range(n)], [CAPTION_PROMPT] * (2 * n), suffixes)
+        ll = self._logliks(feats, [CAPTION_PROMPT] * (2 * n), suffixes)
         return ll[:n], ll[n:]
 
     def _generate_answers(self, samples: Sequence[Sample]) -> list[str]:
@@ -464,7 +467,7 @@ class PaliGemmaLearner(Learner):
             prompts += [CAPTION_PROMPT] * n
             suffixes += [s.negatives[0] for s in batch]
         feats = self._image_features([s.image for s in batch])
-        ll = self._logliks(feats, list(range(n)) * (len(prompts) // n), prompts, suffixes)
+        ll = self._logliks(feats, prompts, suffixes)
         ll_caption, ll_answer = ll[:n], ll[n : 2 * n]
         loss = -(ll_caption.mean() + ll_answer.mean()) / 2
         if weight > 0:
@@ -482,7 +485,7 @@ class PaliGemmaLearner(Learner):
         self.core.train()
         with self._autocast():
             feats = self._image_features(list(images))
-            loss = -self._logliks(feats, range(len(texts)), [CAPTION_PROMPT] * len(texts), texts).mean()
+            loss = -self._logliks(feats, [CAPTION_PROMPT] * len(texts), texts).mean()
         return self._optimise(loss)
 
     # --- evaluation and feedback ----------------------------------------------------------------------
@@ -556,8 +559,14 @@ class PaliGemmaLearner(Learner):
         with safe_open(str(path), framework="pt") as fh:
             record = json.loads((fh.metadata() or {}).get("rls3_bench", "{}"))
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        if record.get("schema_version") != CHECKPOINT_SCHEMA or {k: record.get(k) for k in self._identity()} != json.loads(json.dumps(self._identity())):
-            raise UserError(f"checkpoint {path} was written by a different learner setup ({ {k: record.get(k) for k in ('model', 'weights', 'seed')} }); rebuild the learner with those arguments")
+        expected = json.loads(json.dumps(self._identity()))  # as JSON stores it (tuples become lists)
+        found = {k: record.get(k) for k in expected}
+        if record.get("schema_version") != CHECKPOINT_SCHEMA or found != expected:
+            differ = sorted(k for k in expected if found[k] != expected[k]) or ["schema_version"]
+            raise UserError(
+                f"checkpoint {path} was written by a different learner setup (differs in {differ}); "
+                "rebuild the learner with the checkpoint's model, weights, recipe and seed"
+            )
         self._load_params(tensors)
         self._load_optimizer(tensors, record["optim_scalars"])
         self.steps = int(record["steps"])
