@@ -21,6 +21,10 @@ EPILOG = """examples:
   rls3-bench preview -n 16 --seed 0 -o docs/contact_sheet.png
   rls3-bench export -n 256 --seed 0 -o data.parquet
   rls3-bench evalset spatial-v1-mini
+  rls3-bench pretrain --track clip-tiny
+  rls3-bench run --track clip-tiny --preset smoke
+  rls3-bench run --track clip-tiny --generator my_module:MyGenerator --seeds 5
+  rls3-bench report --results runs
 """
 
 
@@ -168,6 +172,81 @@ def cmd_evalset(args) -> int:
     return 0
 
 
+def _seed_list(args) -> list[int]:
+    if args.seed_list:
+        try:
+            seeds = [int(x) for x in args.seed_list.split(",")]
+        except ValueError:
+            raise UserError(f"--seed-list {args.seed_list!r} must be comma-separated integers, e.g. 0,1,2") from None
+        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise UserError(f"--seed-list {args.seed_list!r} must hold distinct non-negative integers")
+        return seeds
+    return list(range(args.seeds))
+
+
+def cmd_run(args) -> int:
+    from rls3_bench.generator import generator_names
+    from rls3_bench.runner import run_benchmark
+    from rls3_bench.tracks import load_track
+
+    track = load_track(args.track)
+    preset_seeds = None
+    if args.preset:
+        preset_seeds = track.presets[args.preset].seeds if args.preset in track.presets else None
+        track = track.with_preset(args.preset)
+    if args.weights:
+        from dataclasses import replace
+
+        track = replace(track, weights=None if args.weights == "random" else args.weights)
+    if args.device:
+        from dataclasses import replace
+
+        track = replace(track, device=args.device)
+    if args.seeds is None:
+        args.seeds = preset_seeds or track.min_seeds
+    generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
+    seeds = _seed_list(args)
+    if len(seeds) < track.min_seeds:
+        print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
+    results = Path(args.results)
+    outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
+                             ray_address=args.ray_address, show_progress=not args.no_progress)
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
+    from rls3_bench.report import print_summary
+
+    print_summary(results, track.key)
+    return 1 if failed else 0
+
+
+def cmd_report(args) -> int:
+    from rls3_bench.report import results_table
+
+    df = results_table(Path(args.results))
+    if df.empty:
+        raise UserError(f"no complete runs under {args.results}; run `rls3-bench run` first")
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 500, "display.width", 200):
+        print(df.to_string(index=False) if not args.csv else df.to_csv(index=False))
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from rls3_bench.pretrain import WEIGHTS_DIR, PretrainConfig, pretrain
+    from rls3_bench.tracks import load_track
+
+    track = load_track(args.track)
+    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed)
+    card = pretrain(track, cfg, out_dir=Path(args.out) if args.out else WEIGHTS_DIR)
+    print(json.dumps(card, indent=2))
+    return 0
+
+
+BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
+
+
 # --- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -209,6 +288,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_evalset)
+
+    p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
+    p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")
+    p.add_argument("--scenes", type=_positive_int, default=3000)
+    p.add_argument("--epochs", type=_positive_int, default=8)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", help="folder for the weights and their card (default: the package's weights/)")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("run", help="run the benchmark: a track x generators x seeds")
+    p.add_argument("--track", default="clip-tiny", help="track name or YAML path (default: clip-tiny)")
+    p.add_argument("--preset", help="smoke, quick or full (budgets and seed count of the track's preset)")
+    p.add_argument("--generator", action="append", help="generator name or module:Class (repeatable; default: all built-ins)")
+    p.add_argument("--seeds", type=_positive_int, help="number of seeds 0..N-1 (default: the preset's or the track's minimum)")
+    p.add_argument("--seed-list", help="explicit comma-separated seeds instead of --seeds")
+    p.add_argument("--results", default="runs", help="results folder (default: runs/)")
+    p.add_argument("--executor", default="local", help="local (default) or ray")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default: 1)")
+    p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
+    p.add_argument("--weights", help="override the track's base weights (a path, a pretrained tag, or 'random')")
+    p.add_argument("--device", help="override the track's device (cpu, cuda)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="table of all complete runs under a results folder")
+    p.add_argument("--results", default="runs")
+    p.add_argument("--csv", action="store_true", help="CSV instead of a text table")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -96,9 +96,11 @@ class Track:
                        eval_set_hash=p.eval_set_hash or self.eval_set_hash, presets={})
 
     def to_dict(self) -> dict:
+        """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``."""
+        import json
         from dataclasses import asdict
 
-        return asdict(self)
+        return json.loads(json.dumps(asdict(self)))
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()

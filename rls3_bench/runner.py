@@ -1,0 +1,217 @@
+"""The benchmark runner: a track x generators x seeds sweep, locally or on Ray, resumable.
+
+Each (generator, seed) cell is independent. Locally, cells run in this process (``workers=1``) or in
+worker processes; on Ray, each cell is a task that returns its record and predictions to the driver,
+which writes them, so no shared filesystem is needed. A cell whose ``record.json`` exists is done and
+skipped; a cell with a checkpoint resumes from it. A per-cell lock file keeps two runs from working
+on the same cell at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from rls3_bench.errors import UserError
+from rls3_bench.records import RECORD_FILE, cell_dir, provenance, read_record, write_record
+from rls3_bench.tracks import Track, track_from_dict
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    generator: str
+    seed: int
+    folder: Path
+    status: str  # complete | failed | skipped-done | skipped-locked
+    seconds: float
+    failure: str | None = None
+
+
+@contextmanager
+def cell_lock(folder: Path):
+    """An exclusive, non-blocking lock on a cell; yields False if another process holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fh = open(folder / ".lock", "w")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        fh.close()
+
+
+def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int | None = None,
+                 progress: Callable | None = None) -> tuple[dict, dict]:
+    """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task."""
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    track = track_from_dict(track_dict)
+    from rls3_bench.loop import run_cell
+
+    t0 = time.perf_counter()
+    res = run_cell(track, generator, seed, checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=progress)
+    record = res.to_dict()
+    predictions = record.pop("predictions")
+    record.update({
+        "schema_version": 1,
+        "track": track.key,
+        "track_config": track_dict,
+        "track_digest": track.digest(),
+        "eval_set": track.eval_set,
+        "eval_set_hash": track.eval_set_hash,
+        "wall_seconds": time.perf_counter() - t0,
+        "provenance": provenance(),
+    })
+    return record, predictions
+
+
+def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int | None, progress=None) -> CellOutcome:
+    t0 = time.perf_counter()
+    with cell_lock(folder) as mine:
+        if not mine:
+            return CellOutcome(generator, seed, folder, "skipped-locked", 0.0)
+        if (folder / RECORD_FILE).is_file():
+            return CellOutcome(generator, seed, folder, "skipped-done", 0.0)
+        record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress)
+        write_record(folder, record, predictions)
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)
+        return CellOutcome(generator, seed, folder, record["status"], time.perf_counter() - t0, record.get("failure"))
+
+
+def _local_worker(args) -> CellOutcome:
+    track_dict, generator, seed, folder, threads = args
+    return _run_local_cell(track_from_dict(track_dict), generator, seed, Path(folder), threads)
+
+
+def _generator_dir_name(generator: str) -> str:
+    from rls3_bench.generator import get_generator_class
+
+    return get_generator_class(generator).name
+
+
+def run_benchmark(
+    track: Track,
+    generators: Sequence[str],
+    seeds: Sequence[int],
+    results: Path,
+    executor: str = "local",
+    workers: int = 1,
+    ray_address: str | None = None,
+    show_progress: bool = True,
+) -> list[CellOutcome]:
+    """Run every (generator, seed) cell of ``track`` not yet complete under ``results``."""
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    # resolve names up front: an unknown generator fails before any work starts
+    names = {g: _generator_dir_name(g) for g in generators}
+    cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
+    if executor == "ray":
+        return _run_ray(track, cells, ray_address, show_progress)
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    if workers == 1:
+        return _run_sequential(track, cells, show_progress)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    outcomes = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        jobs = [(track.to_dict(), g, s, str(f), threads) for g, s, f in cells]
+        bar = _bar(len(jobs), "cells", show_progress)
+        for out in pool.map(_local_worker, jobs):
+            outcomes.append(out)
+            bar.set_postfix_str(f"{out.generator} seed {out.seed}: {out.status}")
+            bar.update(1)
+        bar.close()
+    return outcomes
+
+
+def _bar(total: int, unit: str, show: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, disable=not show, dynamic_ncols=True)
+
+
+def _run_sequential(track: Track, cells, show_progress: bool) -> list[CellOutcome]:
+    top = track.budgets[-1]
+    bar = _bar(len(cells) * top, "samples", show_progress)
+    outcomes = []
+    for k, (g, s, folder) in enumerate(cells):
+        base = k * top
+
+        def progress(stage: str, done: int, total: int, g=g, s=s, base=base) -> None:
+            bar.n = base + done
+            bar.set_postfix_str(f"{g} seed {s}: {stage}")
+            bar.refresh()
+
+        out = _run_local_cell(track, g, s, folder, None, progress)
+        bar.n = base + top
+        bar.refresh()
+        outcomes.append(out)
+    bar.close()
+    return outcomes
+
+
+def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool) -> list[CellOutcome]:
+    from rls3_bench.errors import require
+
+    ray = require("ray", "ray")
+    started = False
+    if not ray.is_initialized():
+        # a local instance listens on loopback only unless the user points at a cluster
+        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
+                 **({} if ray_address else {"_node_ip_address": "127.0.0.1", "num_cpus": os.cpu_count()}))
+        started = True
+
+    @ray.remote(num_cpus=1)
+    def remote_cell(track_dict, generator, seed):
+        # the checkpoint lives on the worker's local disk; the result travels back to the driver
+        with tempfile.TemporaryDirectory() as tmp:
+            return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=1)
+
+    outcomes = []
+    try:
+        todo = []
+        for g, s, folder in cells:
+            if (folder / RECORD_FILE).is_file():
+                outcomes.append(CellOutcome(g, s, folder, "skipped-done", 0.0))
+            else:
+                todo.append((g, s, folder, remote_cell.remote(track.to_dict(), g, s)))
+        bar = _bar(len(todo), "cells", show_progress)
+        for g, s, folder, ref in todo:
+            t0 = time.perf_counter()
+            record, predictions = ray.get(ref)
+            with cell_lock(folder) as mine:
+                if mine and not (folder / RECORD_FILE).is_file():
+                    write_record(folder, record, predictions)
+            outcomes.append(CellOutcome(g, s, folder, record["status"], time.perf_counter() - t0, record.get("failure")))
+            bar.update(1)
+        bar.close()
+    finally:
+        if started:
+            ray.shutdown()
+    return outcomes
+
+
+def completed_records(results: Path, track_key: str | None = None) -> list[dict]:
+    from rls3_bench.records import iter_records
+
+    return [rec for _, rec in iter_records(results) if track_key is None or rec["track"] == track_key]
+
+
+__all__ = ["run_benchmark", "execute_cell", "CellOutcome", "completed_records", "read_record"]
