@@ -14,6 +14,7 @@ and :func:`run_cell` continues from the newest complete one.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -30,11 +31,13 @@ from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, Rou
 from rls3_bench.io import atomic_write_json
 from rls3_bench.learners.base import Feedback
 from rls3_bench.metrics import item_rows, summarize
-from rls3_bench.samples import TERMS, Sample
+from rls3_bench.samples import TERMS, Sample, png_bytes
 from rls3_bench.seeds import int_seed, rng_for
 from rls3_bench.tracks import Track
 
 CHECKPOINT_SCHEMA = 1
+#: delivered samples kept per run (one from each of the first rounds) for the gallery figure
+GALLERY_SIZE = 4
 
 
 def generator_seed(run_seed: int, generator_name: str) -> int:
@@ -243,9 +246,11 @@ def run_cell(
                 result.complexity_counts[str(s.complexity)] += 1
                 for t in s.terms:
                     result.term_counts[t] += 1
-            if len(result.gallery) < 8:
+            if len(result.gallery) < GALLERY_SIZE:
+                # the image travels with the record, so figures never need the simulator
                 s = delivered[0]
-                result.gallery.append({"round": r, "spec": s.spec.to_json(), "caption": s.caption, "sample_id": s.sample_id})
+                result.gallery.append({"round": r, "spec": s.spec.to_json(), "caption": s.caption, "sample_id": s.sample_id,
+                                       "png_b64": base64.b64encode(png_bytes(s.image)).decode("ascii")})
 
             # process 3: the learner's feedback on this round's data, before training on it
             fb_error = None
