@@ -337,10 +337,11 @@ class PaliGemmaLearner(Learner):
     name = "paligemma"
 
     def __init__(self, model: str, weights: str | None, recipe: dict, device: str = "cpu", seed: int = 0):
-        self.model_name, self.weights, self.seed = model, weights, int(seed)
+        self.model_name, self.seed = model, int(seed)
+        self.weights = None if weights is None else str(weights)  # a string, so checkpoints record it as JSON
         self.recipe = _resolve_recipe(recipe)
         self.device = self._check_device(device)
-        core, self.tokenizer = build_model(model, weights, self.seed)
+        core, self.tokenizer = build_model(model, self.weights, self.seed)
         self.core = core.to(self.device)  # the PaliGemmaForConditionalGeneration (LoRA layers injected in place)
         self.peft = self._maybe_lora()
         self.optimizer = torch.optim.AdamW(
