@@ -1,0 +1,283 @@
+"""The RLS3 agents (rls3-sac-v1, rls3-random-v1) and their environment, on the real embedded backend.
+
+Env-unit tests use a deterministic stand-in for the learner (a sample is "correct" by a hash of its
+id); the end-to-end test runs the real loop with the real CLIP learner.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+import torch  # noqa: E402
+
+from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
+from rls3_bench.captions import make_sample  # noqa: E402
+from rls3_bench.errors import UserError  # noqa: E402
+from rls3_bench.generator import Cost, Rendered, RoundContext  # noqa: E402
+from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
+from rls3_bench.pipeline import observe_and_label  # noqa: E402
+from rls3_bench.samples import TERMS  # noqa: E402
+
+from rls3_generators.rls3_agent import RandomAgentGenerator, SacGenerator  # noqa: E402
+from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, SceneEditEnv, bin_index  # noqa: E402
+
+#: small and fast: 4-step episodes, SAC updates after 8 warm-up steps
+FAST = {"episode_steps": 4, "learning_starts": 8, "batch_size": 16}
+
+
+def fast(cls, seed):
+    return cls(seed=seed, config={k: v for k, v in FAST.items() if k in cls.DEFAULTS})
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    with EmbeddedBackend(image_size=64, renderer="tiny") as b:
+        yield b
+
+
+def fake_feedback(samples) -> Feedback:
+    """A deterministic stand-in for the learner: two samples in three are 'correct'."""
+    correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
+    return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
+
+
+def make_ctx(backend, round_index: int = 0, n: int = 10**6, cost: Cost | None = None, invalid_after: int | None = None,
+             previous_feedback: Feedback | None = None) -> RoundContext:
+    """A RoundContext on the real backend; ``invalid_after=k`` calls every render after the k-th invalid."""
+    cost = cost or Cost()
+    calls = [0]
+
+    def render(spec, pair=None) -> Rendered:
+        calls[0] += 1
+        labelled = observe_and_label(backend, spec)
+        if invalid_after is not None and calls[0] > invalid_after:
+            return Rendered(spec, False, "forced invalid", (), labelled.observation)
+        pairs = [p for p in labelled.pairs if pair is None or (p.a, p.b) == tuple(pair)]
+        samples = tuple(make_sample(labelled.observation, p) for p in pairs) if labelled.observation.valid else ()
+        reason = labelled.observation.invalid_reason or (None if samples else "no captionable pair")
+        return Rendered(spec, bool(samples), None if samples else reason, samples, labelled.observation)
+
+    return RoundContext(round_index, n, previous_feedback, render, fake_feedback, cost)
+
+
+def bound_env(backend, **kw) -> SceneEditEnv:
+    env = SceneEditEnv(**kw)
+    env.bind(make_ctx(backend))
+    return env
+
+
+# --- the environment ----------------------------------------------------------------------------
+def test_env_passes_gymnasium_and_sb3_checkers(backend):
+    from gymnasium.utils.env_checker import check_env as gym_check
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    env = bound_env(backend, episode_steps=4)
+    gym_check(env, skip_render_check=True)
+    sb3_check(env, warn=True)
+    assert env.observation_space.shape == (OBS_SIZE,) == (5 + 3 * 17 + 6 + 1,)
+
+
+def test_env_refuses_to_run_unbound():
+    env = SceneEditEnv()
+    with pytest.raises(RuntimeError, match="bind"):
+        env.reset(seed=0)
+
+
+def test_bins_cover_the_range_evenly():
+    assert [bin_index(a, 3) for a in (-1.0, -0.34, -0.33, 0.33, 0.34, 1.0, 7.0, -7.0)] == [0, 0, 1, 1, 2, 2, 2, 0]
+
+
+def test_decode_swaps_with_the_container_and_keeps_the_footprint_on_the_surface(backend):
+    env = bound_env(backend)
+    env.reset(seed=3)
+    held = [o.asset for o in env.scene.objects]
+    room = ROOMS[env.scene.room]
+    rng = np.random.default_rng(0)
+    seen_assets = set()
+    for _ in range(400):
+        a = rng.uniform(-1, 1, 6)
+        e = env.decode(a)
+        others = {h for i, h in enumerate(held) if i != e.slot}
+        assert e.asset not in others  # never a second copy of another active object
+        seen_assets.add(e.asset)
+        s = next(f for f in room.supports if f.id == e.support)
+        r = footprint_radius(ASSETS[e.asset])
+        assert abs(e.position[0] - s.centre[0]) <= max(s.half_extents[0] - r, 0) + 1e-4
+        assert abs(e.position[1] - s.centre[1]) <= max(s.half_extents[1] - r, 0) + 1e-4
+        assert e.position[2] == pytest.approx(s.top, abs=1e-4) and 0 <= e.yaw_deg <= 360
+    assert len(seen_assets) == len(ASSETS)  # every asset reachable (from some slot)
+    # keeping the slot's own asset is one of the bins: a pure move
+    slot0_candidates = [a for a in sorted(ASSETS) if a not in held[1:]]
+    k = slot0_candidates.index(held[0])
+    a1 = -1 + (2 * k + 1) / len(slot0_candidates)  # centre of bin k
+    assert env.decode(np.array([-1, a1, 0, 0, 0, 0])).asset == held[0]
+
+
+def test_rooms_cycle_over_episodes_and_a_seeded_reset_restarts_the_cycle(backend):
+    env = bound_env(backend, episode_steps=2)
+    env.reset(seed=1)
+    rooms = [env.scene.room]
+    for _ in range(len(ROOM_IDS)):
+        env.reset()
+        rooms.append(env.scene.room)
+    assert rooms == list(ROOM_IDS) + [ROOM_IDS[0]]
+    obs_a, _ = env.reset(seed=9)
+    obs_b, _ = env.reset(seed=9)
+    assert env.scene.room == ROOM_IDS[0] and np.array_equal(obs_a, obs_b)
+    assert len({o.asset for o in env.scene.objects}) == ACTIVE_OBJECTS == len(env.scene.objects)
+
+
+def test_valid_step_yields_one_sample_invalid_step_reverts(backend):
+    env = SceneEditEnv(episode_steps=8, r_valid=0.01, r_invalid=0.05)
+    env.bind(make_ctx(backend))
+    env.reset(seed=4)
+    rng = np.random.default_rng(1)
+    valid = None
+    for _ in range(40):  # find one valid edit
+        before = env.scene
+        obs, reward, terminated, truncated, info = env.step(rng.uniform(-1, 1, 6))
+        if info["valid"]:
+            valid = (before, obs, reward, info)
+            break
+        assert env.scene == before and reward == pytest.approx(-0.05)
+    assert valid is not None
+    before, obs, reward, info = valid
+    assert env.scene != before and reward == pytest.approx(0.01) and not truncated
+    assert [s.sample_id for s in env.episode_samples] == [info["sample_id"]]
+    assert env.episode_samples[0].spec == env.scene
+    # now every render is refused: the scene must stay as it is and no sample is added
+    env.bind(make_ctx(backend, invalid_after=0))
+    spec, n = env.scene, len(env.episode_samples)
+    _, reward, _, _, info = env.step(rng.uniform(-1, 1, 6))
+    assert not info["valid"] and env.scene == spec and len(env.episode_samples) == n and reward == pytest.approx(-0.05)
+
+
+def test_episode_ends_after_T_steps_with_the_learners_error_as_reward(backend):
+    cost = Cost()
+    env = SceneEditEnv(episode_steps=5, r_valid=0.01, r_invalid=0.05, w_ext=2.0)
+    env.bind(make_ctx(backend, cost=cost))
+    env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    rewards, done = [], False
+    while not done:
+        obs, r, terminated, truncated, info = env.step(rng.uniform(-1, 1, 6))
+        rewards.append(r)
+        done = terminated or truncated
+        assert obs[-1] == pytest.approx(env.t / 5)
+    assert len(rewards) == 5 and terminated and not truncated
+    fb = fake_feedback(env.episode_samples)
+    j2 = 2.0 * (1 - fb.correct.mean())
+    ep = info["episode"]
+    assert ep["extrinsic_reward"] == pytest.approx(j2, abs=1e-6)
+    assert rewards[-1] == pytest.approx(j2 + (0.01 if info["valid"] else -0.05))
+    assert ep["valid"] == len(env.episode_samples) and ep["feasibility"] == ep["valid"] / 5
+    assert cost.feedback_queries == len(env.episode_samples)  # the query went through ctx (counted)
+    # the observation now carries the learner's per-term error seen on this episode
+    o = 5 + 3 * 17
+    for t, v in zip(TERMS, obs[o:o + 6]):
+        known = fb.term_error[t]
+        assert v == pytest.approx(0.5 if np.isnan(known) else known)
+
+
+def test_previous_feedback_enters_the_observation(backend):
+    env = SceneEditEnv()
+    te = {t: float("nan") for t in TERMS} | {"behind": 0.9}
+    env.bind(make_ctx(backend, previous_feedback=Feedback(np.zeros(1), np.zeros(1, bool), te, 1)))
+    obs, _ = env.reset(seed=0)
+    o = 5 + 3 * 17
+    assert list(obs[o:o + 6]) == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.5, 0.9])
+
+
+# --- the generators -----------------------------------------------------------------------------
+def run_rounds(gen, backend, sizes, start=0):
+    out = []
+    for r, n in enumerate(sizes, start):
+        ctx = make_ctx(backend, round_index=r, n=n)
+        gen.generate_round(ctx)
+        assert ctx.remaining == 0
+        out.append([s.sample_id for s in ctx.delivered])
+    return out
+
+
+@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+def test_round_structure(cls, backend):
+    gen = fast(cls, 0)
+    delivered = run_rounds(gen, backend, [6, 5])
+    assert [len(d) for d in delivered] == [6, 5]
+    h = gen.history
+    assert all(e["steps"] == 4 and e["kept"] == int(np.floor(0.5 * e["valid"] + 0.5)) for e in h)
+    assert [e["room"] for e in h] == [ROOM_IDS[i % 5] for i in range(len(h))]
+    # E is what the budget needs: the round stops at the first episode that fills the pool
+    for r, n in enumerate([6, 5]):
+        kept = np.cumsum([e["kept"] for e in h if e["round"] == r])
+        assert kept[-1] >= n and (len(kept) == 1 or kept[-2] < n)
+    assert gen.extra_cost()["rl_env_steps"] == 4 * len(h)
+    if cls is SacGenerator:
+        assert gen.extra_cost()["rl_updates"] == 4 * len(h) - FAST["learning_starts"]
+    else:
+        assert gen.extra_cost()["rl_updates"] == 0
+    json.dumps(gen.state_dict())  # JSON-able, history included
+    assert gen.state_dict()["history"] == h
+
+
+@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+def test_same_seed_same_samples_other_seed_others(cls, backend):
+    a = run_rounds(fast(cls, 7), backend, [6, 6])
+    b = run_rounds(fast(cls, 7), backend, [6, 6])
+    c = run_rounds(fast(cls, 8), backend, [6, 6])
+    assert a == b and a != c
+
+
+def test_sac_acts_with_its_own_randomness_and_leaves_the_globals_alone(backend):
+    gen = fast(SacGenerator, 1)
+    torch.manual_seed(123)
+    np.random.seed(5)
+    random.seed(6)
+    t_state, n_state, p_state, threads = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate(), torch.get_num_threads()
+    run_rounds(gen, backend, [6])
+    assert gen.extra_cost()["rl_updates"] > 0
+    assert torch.equal(torch.get_rng_state(), t_state) and np.array_equal(np.random.get_state()[1], n_state)
+    assert random.getstate() == p_state and torch.get_num_threads() == threads
+    # and its actions do not depend on what the rest of the process drew
+    torch.manual_seed(999)
+    np.random.seed(999)
+    x = gen.act(np.zeros(OBS_SIZE, np.float32))
+    gen2 = fast(SacGenerator, 1)
+    run_rounds(gen2, backend, [6])
+    assert np.array_equal(gen2.act(np.zeros(OBS_SIZE, np.float32)), x)
+
+
+@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+def test_checkpoint_restore_continues_identically(cls, backend, tmp_path):
+    gen = fast(cls, 3)
+    run_rounds(gen, backend, [6, 6])
+    state = json.loads(json.dumps(gen.state_dict()))
+    gen.save_extra(tmp_path)
+    fresh = fast(cls, 3)
+    fresh.load_state_dict(state)
+    fresh.load_extra(tmp_path)
+    assert run_rounds(fresh, backend, [6], start=2) == run_rounds(gen, backend, [6], start=2)
+    assert fresh.history == gen.history and fresh.extra_cost() == gen.extra_cost()
+
+
+def test_unknown_config_key_is_one_clear_error():
+    with pytest.raises(UserError, match="valid keys: .*episode_steps"):
+        RandomAgentGenerator(seed=0, config={"episode_step": 8})
+    with pytest.raises(UserError, match="eta"):
+        SacGenerator(seed=0, config={"eta": 0})
+
+
+def test_registered_names():
+    from rls3_bench.generator import get_generator_class
+
+    assert get_generator_class("rls3-sac-v1") is SacGenerator and SacGenerator.closed_loop
+    assert get_generator_class("rls3-random-v1") is RandomAgentGenerator and RandomAgentGenerator.closed_loop
