@@ -217,7 +217,101 @@ def cmd_run(args) -> int:
     from rls3_bench.report import print_summary
 
     print_summary(results, track.key)
+    if not args.no_leaderboard:
+        paths = publish_results(results, track.key, Path(args.results) / "leaderboard" / track.key)
+        print(f"\nleaderboard: {paths['markdown']}\nhtml: {paths.get('html')}\nfigures: {paths['figures_dir']}")
     return 1 if failed else 0
+
+
+def publish_results(results: Path, track_key: str, out: Path) -> dict:
+    """Leaderboard tables and figures from the complete records of one track in a results folder."""
+    from rls3_bench.figures import make_figures
+    from rls3_bench.leaderboard import build_leaderboard, write_leaderboard
+    from rls3_bench.runner import completed_records
+
+    records = [r for r in completed_records(results, track_key) if r["status"] == "complete"]
+    if not records:
+        raise UserError(f"no complete runs of {track_key} under {results}")
+    figures = make_figures(records, out / "figures", formats=("png", "pdf"))
+    lb = build_leaderboard(records)
+    paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
+    print()
+    print(lb.summary.to_markdown(index=False))
+    return {**paths, "figures_dir": out / "figures"}
+
+
+def cmd_figures(args) -> int:
+    from rls3_bench.figures import make_figures
+    from rls3_bench.runner import completed_records
+
+    records = [r for r in completed_records(Path(args.results), None) if r["status"] == "complete" and (args.track is None or r["track"].startswith(args.track))]
+    if not records:
+        raise UserError(f"no complete runs under {args.results}; run `rls3-bench run` first")
+    tracks = sorted({r["track"] for r in records})
+    if len(tracks) > 1:
+        raise UserError(f"records of several tracks ({', '.join(tracks)}); pick one with --track")
+    for name, path in make_figures(records, Path(args.out)).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from rls3_bench.generator import get_generator_class
+    from rls3_bench.submissions import pack, validate
+    from rls3_bench.tracks import load_track
+
+    track = load_track(args.track)
+    name = get_generator_class(args.generator).name
+    out = Path(args.output) if args.output else Path("leaderboards") / "submissions" / track.key / name
+    if (out / "submission.json").exists() and not args.force:
+        raise UserError(f"{out} already holds a submission; pass --force to replace it or choose -o")
+    authors = [a.strip() for a in args.authors.split(",") if a.strip()]
+    if not authors:
+        raise UserError("--authors must name at least one author")
+    pack(Path(args.results), track.key, name, out, authors, args.code_reference)
+    validate(out)
+    print(f"wrote and validated {out}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from rls3_bench.submissions import SubmissionError, validate
+
+    bad = 0
+    for path in args.paths:
+        try:
+            sub = validate(Path(path))
+        except SubmissionError as exc:
+            bad += 1
+            for problem in exc.problems:
+                print(f"rls3-bench: invalid {path}: {problem}", file=sys.stderr)
+        else:
+            print(f"valid: {path} ({sub.meta['generator']} on {sub.meta['track']}, {len(sub.meta['seeds'])} seeds)")
+    return 1 if bad else 0
+
+
+def cmd_leaderboard(args) -> int:
+    from rls3_bench.leaderboard import build_leaderboard, write_leaderboard
+    from rls3_bench.submissions import SubmissionError, discover, validate
+
+    by_track: dict[str, list[dict]] = {}
+    for folder in discover(Path(args.submissions)):
+        try:
+            sub = validate(folder)
+        except SubmissionError as exc:
+            print(f"rls3-bench: skipped invalid {folder}: {exc.problems[0]}", file=sys.stderr)
+            continue
+        by_track.setdefault(sub.meta["track"], []).extend(sub.records)
+    if not by_track:
+        raise UserError(f"no valid submissions under {args.submissions}")
+    for track_key, records in sorted(by_track.items()):
+        out = Path(args.out) / track_key
+        paths = write_leaderboard(build_leaderboard(records), out)
+        print(f"{track_key}: {paths['markdown']}")
+    return 0
+
+
+BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
 
 
 def cmd_report(args) -> int:
@@ -243,8 +337,6 @@ def cmd_pretrain(args) -> int:
     print(json.dumps(card, indent=2))
     return 0
 
-
-BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -310,7 +402,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="override the track's base weights (a path, a pretrained tag, or 'random')")
     p.add_argument("--device", help="override the track's device (cpu, cuda)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-leaderboard", action="store_true", help="skip the leaderboard and figures at the end")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("figures", help="paper-style figures from a results folder")
+    p.add_argument("--results", default="runs")
+    p.add_argument("--track", help="track key prefix when the folder holds several tracks")
+    p.add_argument("--out", default="out/figures")
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("submit", help="pack a generator's runs into a leaderboard submission (then validated)")
+    p.add_argument("--results", default="runs")
+    p.add_argument("--track", required=True)
+    p.add_argument("--generator", required=True, help="generator name or module:Class")
+    p.add_argument("--authors", required=True, help="comma-separated author names")
+    p.add_argument("--code-reference", required=True, help="where the generator's code lives (URL@commit or package==version)")
+    p.add_argument("-o", "--output", help="submission folder (default: leaderboards/submissions/<track>/<generator>)")
+    p.add_argument("--force", action="store_true", help="replace an existing submission")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("validate", help="check submissions: schema, hashes, budgets, seeds, re-scored metrics")
+    p.add_argument("paths", nargs="+", help="submission folders")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("leaderboard", help="rebuild leaderboard tables from all valid submissions")
+    p.add_argument("--submissions", default="leaderboards/submissions")
+    p.add_argument("--out", default="leaderboards")
+    p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("report", help="table of all complete runs under a results folder")
     p.add_argument("--results", default="runs")

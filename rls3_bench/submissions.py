@@ -1,0 +1,278 @@
+"""Contributed submissions: pack run records into a data-only bundle, validate it, score it.
+
+A submission is a folder with exactly two files:
+
+* ``submission.json`` - who and what: generator name and version, code reference, authors, the
+  track key and digest, the eval set and its hash, budgets, seeds, and per seed the generation cost
+  and the *reported* metrics;
+* ``predictions.parquet`` - per seed, budget and eval item: the scores of the true and corrupted
+  captions (and parsed answer terms for generative learners).
+
+Validation never executes submitted code and never unpickles: it reads JSON with ``json`` (size and
+depth limited) and Parquet with ``pyarrow``, refuses symlinks, extra files and oversized files,
+checks hashes, budgets, seed counts and duplicates, and **re-scores every metric from the per-item
+predictions** against the eval set's ground truth. Leaderboards use the re-scored numbers only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from rls3_bench.errors import UserError
+from rls3_bench.io import atomic_write_bytes, atomic_write_json
+
+SCHEMA_VERSION = 1
+META_FILE = "submission.json"
+PRED_FILE = "predictions.parquet"
+MAX_JSON_BYTES = 2 * 1024 * 1024
+MAX_PARQUET_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 20
+#: reported and re-scored metrics must agree to this (they are computed by the same code)
+TOLERANCE = 1e-9
+_META_FIELDS = {"schema_version", "generator", "generator_version", "code_reference", "authors", "track", "track_digest",
+                "eval_set", "eval_set_hash", "budgets", "seeds", "cells", "created_at"}
+
+
+class SubmissionError(UserError):
+    """A submission failed validation; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems))
+
+
+# --- packing ------------------------------------------------------------------------------------
+def pack(results: Path, track_key: str, generator: str, out: Path, authors: list[str], code_reference: str) -> Path:
+    """Bundle the complete records of ``generator`` on ``track_key`` under ``results`` into ``out``."""
+    from rls3_bench.records import PREDICTIONS_FILE, iter_records, predictions_parquet, read_predictions
+
+    cells = [(folder, rec) for folder, rec in iter_records(results) if rec["track"] == track_key and rec["generator_name"] == generator]
+    if not cells:
+        raise UserError(f"no complete runs of {generator} on {track_key} under {results}; run them first")
+    failed = [rec["seed"] for _, rec in cells if rec["status"] != "complete"]
+    if failed:
+        raise UserError(f"runs of {generator} failed for seeds {failed}; only complete runs can be submitted")
+    first = cells[0][1]
+    rows: dict[str, list[dict]] = {}
+    meta_cells = []
+    for folder, rec in cells:
+        for budget, preds in read_predictions(folder / PREDICTIONS_FILE).items():
+            rows.setdefault(f"{rec['seed']}:{budget}", []).extend(preds)
+        meta_cells.append({"seed": rec["seed"], "cost": rec["cost"], "wall_seconds": rec.get("wall_seconds"),
+                           "reported": {str(p["budget"]): {"accuracy": p["accuracy"], "per_term": p["per_term"]} for p in rec["curve"]},
+                           "provenance": rec.get("provenance", {})})
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": generator,
+        "generator_version": int(generator.rsplit("-v", 1)[1]) if "-v" in generator and generator.rsplit("-v", 1)[1].isdigit() else None,
+        "code_reference": code_reference,
+        "authors": authors,
+        "track": track_key,
+        "track_digest": first["track_digest"],
+        "eval_set": first["eval_set"],
+        "eval_set_hash": first["eval_set_hash"],
+        "budgets": sorted({int(b) for c in meta_cells for b in c["reported"]}),
+        "seeds": sorted(c["seed"] for c in meta_cells),
+        "cells": sorted(meta_cells, key=lambda c: c["seed"]),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    preds: dict = {}
+    table = []
+    for key, ps in rows.items():
+        seed, budget = key.split(":")
+        table += [{"seed": int(seed), "budget": int(budget), **p} for p in ps]
+    out = Path(out)
+    atomic_write_bytes(out / PRED_FILE, _predictions_table(table))
+    atomic_write_json(out / META_FILE, meta)
+    return out
+
+
+def _predictions_table(rows: list[dict]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "seed": pa.array([r["seed"] for r in rows], pa.int64()),
+        "budget": pa.array([r["budget"] for r in rows], pa.int64()),
+        "item_id": pa.array([r["item_id"] for r in rows], pa.string()),
+        "score_true": pa.array([r["score_true"] for r in rows], pa.float64()),
+        "score_negative": pa.array([r["score_negative"] for r in rows], pa.float64()),
+        "predicted_terms": pa.array([r["predicted_terms"] for r in rows], pa.list_(pa.string())),
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+# --- reading, data only -------------------------------------------------------------------------
+def _depth(obj, limit: int, level: int = 0) -> int:
+    if level > limit:
+        return level
+    if isinstance(obj, dict):
+        return max([_depth(v, limit, level + 1) for v in obj.values()] or [level])
+    if isinstance(obj, list):
+        return max([_depth(v, limit, level + 1) for v in obj] or [level])
+    return level
+
+
+def _check_files(folder: Path) -> list[str]:
+    if folder.is_symlink() or not folder.is_dir():
+        return [f"{folder} is not a submission folder (a real directory holding {META_FILE} and {PRED_FILE})"]
+    problems = []
+    names = set()
+    for entry in os.scandir(folder):
+        names.add(entry.name)
+        if entry.is_symlink():
+            problems.append(f"{entry.name} is a symlink; a submission holds plain files only")
+        elif not entry.is_file(follow_symlinks=False):
+            problems.append(f"{entry.name} is not a plain file; a submission holds exactly {META_FILE} and {PRED_FILE}")
+        elif entry.name not in (META_FILE, PRED_FILE):
+            problems.append(f"unexpected file {entry.name!r}; a submission holds exactly {META_FILE} and {PRED_FILE}")
+    for name, limit in ((META_FILE, MAX_JSON_BYTES), (PRED_FILE, MAX_PARQUET_BYTES)):
+        if name not in names:
+            problems.append(f"{name} is missing")
+        elif (folder / name).is_file() and not (folder / name).is_symlink() and (folder / name).stat().st_size > limit:
+            problems.append(f"{name} is {(folder / name).stat().st_size} bytes, over the {limit}-byte limit")
+    return problems
+
+
+def _read_meta(folder: Path) -> tuple[dict | None, list[str]]:
+    try:
+        meta = json.loads((folder / META_FILE).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return None, [f"{META_FILE} is not valid UTF-8 JSON ({str(exc)[:120]})"]
+    if _depth(meta, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        return None, [f"{META_FILE} nests deeper than {MAX_JSON_DEPTH} levels"]
+    if not isinstance(meta, dict):
+        return None, [f"{META_FILE} must hold a JSON object"]
+    missing, unknown = _META_FIELDS - set(meta), set(meta) - _META_FIELDS
+    if missing or unknown:
+        return None, [f"{META_FILE} fields wrong (missing: {sorted(missing)}, unknown: {sorted(unknown)})"]
+    if meta["schema_version"] != SCHEMA_VERSION:
+        return None, [f"submission schema_version {meta['schema_version']!r} is not {SCHEMA_VERSION}; re-pack with this release"]
+    types = {"generator": str, "code_reference": str, "authors": list, "track": str, "track_digest": str, "eval_set": str,
+             "eval_set_hash": str, "budgets": list, "seeds": list, "cells": list}
+    bad = [k for k, t in types.items() if not isinstance(meta[k], t)]
+    if bad:
+        return None, [f"{META_FILE} fields of the wrong type: {bad}"]
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in meta["seeds"]) or not all(isinstance(b, int) and not isinstance(b, bool) for b in meta["budgets"]):
+        return None, ["seeds and budgets must be lists of integers"]
+    return meta, []
+
+
+def _read_predictions(folder: Path) -> tuple[list[dict] | None, list[str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    expected = {"seed": pa.int64(), "budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64()}
+    try:
+        table = pq.read_table(folder / PRED_FILE)
+    except (pa.ArrowException, OSError) as exc:
+        return None, [f"{PRED_FILE} is not a readable Parquet file ({str(exc).splitlines()[0][:120]})"]
+    wrong = [f"{k} ({table.schema.field(k).type if k in table.schema.names else 'missing'})" for k, t in expected.items()
+             if k not in table.schema.names or table.schema.field(k).type != t]
+    if wrong or "predicted_terms" not in table.schema.names:
+        return None, [f"{PRED_FILE} columns wrong: {wrong or ['predicted_terms missing']}; expected seed, budget (int64), item_id (string), score_true, score_negative (float64), predicted_terms (list<string>)"]
+    return table.to_pylist(), []
+
+
+# --- validation ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ValidSubmission:
+    meta: dict
+    records: list[dict]  # record-like dicts with curves re-scored from the predictions
+
+
+def validate(folder: Path, eval_items=None) -> ValidSubmission:
+    """Check a submission completely; raise SubmissionError listing every problem found."""
+    from rls3_bench.metrics import item_rows, summarize
+    from rls3_bench.tracks import builtin_track_names, load_track
+
+    folder = Path(folder)
+    problems = _check_files(folder)
+    if problems:
+        raise SubmissionError(problems)
+    meta, problems = _read_meta(folder)
+    if problems:
+        raise SubmissionError(problems)
+    rows, problems = _read_predictions(folder)
+    if problems:
+        raise SubmissionError(problems)
+
+    tracks = {load_track(n).key: load_track(n) for n in builtin_track_names()}
+    track = tracks.get(meta["track"])
+    if track is None:
+        raise SubmissionError([f"unknown track {meta['track']!r}; valid: {', '.join(sorted(tracks))}"])
+    allowed_budgets = [set(track.budgets)] + [set(p.budgets) for p in track.presets.values()]
+    if meta["eval_set_hash"] != track.eval_set_hash or meta["eval_set"] != track.eval_set:
+        problems.append(f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({track.eval_set} {track.eval_set_hash[:12]})")
+    if not set(meta["budgets"]) - {0} or not any(set(meta["budgets"]) - {0} <= a for a in allowed_budgets):
+        problems.append(f"budgets {meta['budgets']} are not the track's ladder or one of its presets ({sorted(track.budgets)})")
+    if len(set(meta["seeds"])) != len(meta["seeds"]):
+        problems.append(f"seeds repeat: {meta['seeds']}")
+    if len(set(meta["seeds"])) < track.min_seeds:
+        problems.append(f"{len(set(meta['seeds']))} seeds, the track needs at least {track.min_seeds}")
+    top = max(meta["budgets"]) if meta["budgets"] else 0
+    cells = {c.get("seed"): c for c in meta["cells"] if isinstance(c, dict)}
+    if set(cells) != set(meta["seeds"]):
+        problems.append("cells do not match seeds (one cell per seed)")
+    for seed, c in sorted(cells.items(), key=lambda kv: str(kv[0])):
+        delivered = (c.get("cost") or {}).get("samples_delivered") if isinstance(c.get("cost"), dict) else None
+        if not isinstance(delivered, int) or delivered != top:
+            problems.append(f"seed {seed}: the learner was trained on {delivered} samples, the budget is {top} (budget overrun or missing cost)")
+    if problems:
+        raise SubmissionError(problems)
+
+    if eval_items is None:
+        from rls3_bench.evalsets import load_eval_set
+
+        eval_items = load_eval_set(track.eval_set, track.eval_set_hash)
+    grouped: dict[tuple[int, int], list[dict]] = {}
+    for r in rows:
+        if r["score_true"] is None or r["score_negative"] is None or not (np.isfinite(r["score_true"]) and np.isfinite(r["score_negative"])):
+            problems.append(f"seed {r['seed']} budget {r['budget']} item {r['item_id']}: scores must be finite numbers")
+            break
+        grouped.setdefault((r["seed"], r["budget"]), []).append(r)
+    expected_keys = {(s, b) for s in meta["seeds"] for b in meta["budgets"]}
+    if set(grouped) != expected_keys:
+        problems.append(f"predictions cover {len(grouped)} (seed, budget) cells, expected {len(expected_keys)} (every seed at every budget)")
+    records = []
+    for seed in sorted(set(meta["seeds"])):
+        curve = []
+        for budget in sorted(meta["budgets"]):
+            preds = grouped.get((seed, budget))
+            if preds is None:
+                continue
+            ids = [p["item_id"] for p in preds]
+            if len(set(ids)) != len(ids):
+                problems.append(f"seed {seed} budget {budget}: {len(ids) - len(set(ids))} duplicated items")
+                continue
+            try:
+                summary = summarize(item_rows(eval_items, preds))
+            except ValueError as exc:
+                problems.append(f"seed {seed} budget {budget}: {exc}")
+                continue
+            reported = (cells.get(seed, {}).get("reported") or {}).get(str(budget), {})
+            rep_acc = reported.get("accuracy") if isinstance(reported, dict) else None
+            if not isinstance(rep_acc, (int, float)) or abs(rep_acc - summary["accuracy"]) > TOLERANCE:
+                problems.append(f"seed {seed} budget {budget}: reported accuracy {rep_acc} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)")
+            curve.append({"budget": budget, **summary})
+        cell = cells.get(seed, {})
+        records.append({"track": track.key, "generator_name": meta["generator"], "seed": seed, "status": "complete", "curve": curve,
+                        "cost": cell.get("cost", {}), "wall_seconds": cell.get("wall_seconds")})
+    if problems:
+        raise SubmissionError(problems)
+    return ValidSubmission(meta, records)
+
+
+def discover(root: Path) -> list[Path]:
+    """Submission folders under ``root`` (any folder holding a submission.json)."""
+    return sorted(p.parent for p in Path(root).rglob(META_FILE) if not p.is_symlink())

@@ -1,0 +1,160 @@
+"""The loop for one cell: equal budgets enforced by the harness, determinism, contributed
+generators, checkpoint/resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.sampling import random_spec
+
+pytest.importorskip("transformers")
+
+from rls3_bench.evalsets import load_eval_set  # noqa: E402
+from rls3_bench.loop import run_cell  # noqa: E402
+from rls3_bench.tracks import load_track  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def track():
+    return load_track(str(FIXTURES / "test-track.yaml"))
+
+
+@pytest.fixture(scope="module")
+def items(track):
+    return load_eval_set(track.eval_set, track.eval_set_hash)
+
+
+@pytest.fixture(scope="module")
+def backend(track):
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as b:
+        yield b
+
+
+def _fingerprint(res):
+    return json.dumps({"curve": res.curve, "predictions": res.predictions, "terms": res.term_counts,
+                       "gallery": [g["sample_id"] for g in res.gallery], "status": res.status}, sort_keys=True)
+
+
+@pytest.mark.parametrize("generator", ["uniform-v1", "balanced-v1", "weakness-v1"])
+def test_same_seed_same_data_and_curve(track, items, backend, generator):
+    a = run_cell(track, generator, 3, backend=backend, eval_items=items)
+    b = run_cell(track, generator, 3, backend=backend, eval_items=items)
+    assert a.status == "complete" and [p["budget"] for p in a.curve] == [0, 16, 32]
+    assert _fingerprint(a) == _fingerprint(b)
+    assert a.cost["samples_delivered"] == 32
+    assert (a.cost["feedback_queries"] > 0) == (generator == "weakness-v1")
+
+
+def test_generators_share_the_base_point_and_differ_after(track, items, backend):
+    u = run_cell(track, "uniform-v1", 0, backend=backend, eval_items=items)
+    b = run_cell(track, "balanced-v1", 0, backend=backend, eval_items=items)
+    assert u.curve[0] == b.curve[0]  # same learner seed -> same base model
+    assert u.predictions[32] != b.predictions[32]
+
+
+class Greedy(Generator):
+    name = "greedy-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while True:  # never stops by itself: the harness must refuse the 17th sample
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                ctx.deliver(scene.samples[:1])
+
+
+class Forger(Generator):
+    name = "forger-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        import dataclasses
+
+        while ctx.remaining:
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                fake = dataclasses.replace(scene.samples[0], caption="The plate is above the vase.")
+                ctx.deliver([fake])
+
+
+class Lazy(Generator):
+    name = "lazy-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        scene = ctx.render(random_spec(self.rng))
+        ctx.deliver(scene.samples[:1])
+
+
+class Repeater(Generator):
+    name = "repeater-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while True:
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                break
+        while ctx.remaining:
+            ctx.deliver(scene.samples[:1])
+
+
+class Peeker(Generator):
+    """Open loop, yet asks the learner: refused."""
+
+    name = "peeker-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        ctx.query([])
+
+
+@pytest.mark.parametrize("cls, reason", [
+    (Greedy, "more than the budget of 16"),
+    (Forger, "was not produced by ctx.render"),
+    (Lazy, "delivered"),
+    (Repeater, "delivered twice"),
+    (Peeker, "open-loop"),
+])
+def test_harness_refuses_budget_violations_and_records_why(track, items, backend, cls, reason, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "bad_gens", sys.modules[__name__])
+    res = run_cell(track, f"{__name__}:{cls.__name__}", 0, backend=backend, eval_items=items)
+    assert res.status == "failed" and reason in res.failure, res.failure
+    assert res.cost["samples_delivered"] <= 16  # nothing beyond the budget reached training
+    assert len(res.curve) == 1  # only the base evaluation: no curve point from a broken round
+
+
+def test_contributed_generator_runs_through_the_cli(tmp_path, monkeypatch, capsys):
+    from rls3_bench.cli import main
+
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "contrib_generator:LeftRightOnly",
+                 "--seeds", "1", "--results", str(tmp_path), "--no-progress", "--no-leaderboard"])
+    assert code == 0
+    rec = json.loads((tmp_path / "test-track-v1" / "left-right-only-v1" / "seed-0" / "record.json").read_text())
+    assert rec["status"] == "complete" and rec["cost"]["samples_delivered"] == 32
+    assert set(k for k, v in rec["term_counts"].items() if v) <= {"left", "right"}
+
+
+def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path):
+    full = run_cell(track, "weakness-v1", 1, backend=backend, eval_items=items)
+    ckpt = tmp_path / "ckpt"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_round(stage, done, total):
+        if stage == "generate" and done >= 16:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_cell(track, "weakness-v1", 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
+    assert (ckpt / "LATEST").read_text() == "round-00000"
+    resumed = run_cell(track, "weakness-v1", 1, backend=backend, eval_items=items, checkpoint_dir=ckpt)
+    assert _fingerprint(resumed) == _fingerprint(full)
+    assert resumed.cost["samples_delivered"] == 32 and resumed.cost["feedback_queries"] == full.cost["feedback_queries"]
