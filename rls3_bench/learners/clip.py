@@ -41,6 +41,8 @@ data order), so a run is a function of the seed and the data, bit for bit on CPU
 
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import difflib
 import json
@@ -234,6 +236,8 @@ def build_model(name: str, weights: str | None, seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
+            # open_clip logs "initialized randomly" on the root logger: intended here, and noise on a CLI
+            logging.disable(logging.WARNING)
             model = open_clip.create_model(name, pretrained=str(checkpoint) if checkpoint else None, **kwargs)
         except Exception as exc:
             if checkpoint is None:
@@ -242,6 +246,8 @@ def build_model(name: str, weights: str | None, seed: int):
                 f"weights {checkpoint} cannot be loaded into '{name}' ({str(exc).splitlines()[0][:200]}); "
                 "pass a checkpoint of this architecture (OpenAI-style weights need the '-quickgelu' variant of the name)"
             ) from None
+        finally:
+            logging.disable(logging.NOTSET)
     return model, tokenizer
 
 
