@@ -1,0 +1,163 @@
+"""Submissions: pack -> validate; every kind of bad bundle is rejected with one clear line; the
+leaderboard is built from re-scored predictions only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("open_clip")
+
+from rls3_bench.evalsets import load_eval_set  # noqa: E402
+from rls3_bench.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
+from rls3_bench.runner import run_benchmark  # noqa: E402
+from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
+from rls3_bench.tracks import load_track  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def track():
+    return load_track(str(FIXTURES / "test-track.yaml"))
+
+
+@pytest.fixture(scope="module")
+def items(track):
+    return load_eval_set(track.eval_set, track.eval_set_hash)
+
+
+@pytest.fixture(scope="module")
+def results(track, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    outcomes = run_benchmark(track, ["uniform-v1", "balanced-v1"], [0, 1], out, show_progress=False)
+    assert [o.status for o in outcomes] == ["complete"] * 4
+    return out
+
+
+@pytest.fixture
+def bundle(results, track, items, tmp_path):
+    return pack(results, track.key, "balanced-v1", tmp_path / "sub", ["A. Author"], "https://example.org/gen@abc123")
+
+
+def _check(bundle, track, items, fragment):
+    with pytest.raises(SubmissionError) as err:
+        validate(bundle, items, track)
+    assert any(fragment in p for p in err.value.problems), err.value.problems
+    assert all("\n" not in p for p in err.value.problems)
+
+
+def test_valid_bundle_and_rescored_records(bundle, track, items, results):
+    sub = validate(bundle, items, track)
+    assert sub.meta["generator"] == "balanced-v1" and sub.meta["seeds"] == [0, 1]
+    from rls3_bench.records import iter_records
+
+    runs = {r["seed"]: r for _, r in iter_records(results) if r["generator_name"] == "balanced-v1"}
+    for rec in sub.records:
+        assert [p["accuracy"] for p in rec["curve"]] == [p["accuracy"] for p in runs[rec["seed"]]["curve"]]
+
+
+def _edit_meta(bundle, fn):
+    meta = json.loads((bundle / META_FILE).read_text())
+    fn(meta)
+    (bundle / META_FILE).write_text(json.dumps(meta))
+
+
+def test_tampered_metric(bundle, track, items):
+    _edit_meta(bundle, lambda m: m["cells"][0]["reported"]["32"].update(accuracy=0.99))
+    _check(bundle, track, items, "reported accuracy 0.99")
+
+
+def test_wrong_eval_set_hash(bundle, track, items):
+    _edit_meta(bundle, lambda m: m.update(eval_set_hash="f" * 64))
+    _check(bundle, track, items, "does not match track")
+
+
+def test_budget_overrun(bundle, track, items):
+    _edit_meta(bundle, lambda m: m["cells"][1]["cost"].update(samples_delivered=48))
+    _check(bundle, track, items, "budget overrun")
+
+
+def test_too_few_seeds(bundle, track, items):
+    _edit_meta(bundle, lambda m: (m.update(seeds=[0]), m.update(cells=m["cells"][:1])))
+    _check(bundle, track, items, "needs at least 2")
+
+
+def test_duplicated_items(bundle, track, items):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(bundle / PRED_FILE)
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), bundle / PRED_FILE)
+    _check(bundle, track, items, "duplicated items")
+
+
+def test_missing_items(bundle, track, items):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(bundle / PRED_FILE)
+    pq.write_table(table.slice(1), bundle / PRED_FILE)
+    _check(bundle, track, items, "missing")
+
+
+def test_malformed_json_and_parquet(bundle, track, items):
+    good = (bundle / META_FILE).read_bytes()
+    (bundle / META_FILE).write_text('{"schema_version": 1,')
+    _check(bundle, track, items, "not valid UTF-8 JSON")
+    (bundle / META_FILE).write_text("[" * 100 + "]" * 100)
+    _check(bundle, track, items, "nests deeper")
+    (bundle / META_FILE).write_bytes(good)
+    data = bytearray((bundle / PRED_FILE).read_bytes())
+    data[4:64] = b"\xff" * 60
+    (bundle / PRED_FILE).write_bytes(bytes(data))
+    _check(bundle, track, items, "not a readable Parquet")
+
+
+def test_paths_escaping_and_extra_files(bundle, track, items, tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("x")
+    os.symlink(outside, bundle / "link.txt")
+    _check(bundle, track, items, "symlink")
+    (bundle / "link.txt").unlink()
+    (bundle / "run.py").write_text("import os; os.system('echo pwned')")
+    _check(bundle, track, items, "unexpected file 'run.py'")
+    (bundle / "run.py").unlink()
+    real = bundle / PRED_FILE
+    moved = tmp_path / "elsewhere.parquet"
+    shutil.move(real, moved)
+    os.symlink(moved, real)  # the predictions file itself pointing outside the bundle
+    _check(bundle, track, items, "symlink")
+
+
+def test_oversized_file(bundle, track, items, monkeypatch):
+    import rls3_bench.submissions as subs
+
+    monkeypatch.setattr(subs, "MAX_PARQUET_BYTES", 100)
+    _check(bundle, track, items, "over the 100-byte limit")
+
+
+def test_cli_validate_prints_one_line_per_problem(bundle, capsys):
+    from rls3_bench.cli import main
+
+    _edit_meta(bundle, lambda m: m.update(track="no-such-track-v1"))
+    assert main(["validate", str(bundle)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown track 'no-such-track-v1'" in err[0]
+
+
+def test_leaderboard_from_records(results, tmp_path):
+    from rls3_bench.records import iter_records
+
+    lb = build_leaderboard([r for _, r in iter_records(results)])
+    assert lb.budgets == (16, 32) and set(lb.summary.generator) == {"uniform-v1", "balanced-v1"}
+    assert set(lb.comparisons.metric) == {"accuracy", "left", "right", "above", "below", "in front", "behind"}
+    assert (lb.comparisons.p_holm >= lb.comparisons.p_perm - 1e-12).all()
+    paths = write_leaderboard(lb, tmp_path / "lb")
+    text = paths["markdown"].read_text()
+    assert "uniform-v1" in text and "## Budget 32 samples" in text
+    again = write_leaderboard(build_leaderboard([r for _, r in iter_records(results)]), tmp_path / "lb2")
+    assert again["markdown"].read_text() == text  # tables are reproducible bit for bit
