@@ -332,7 +332,7 @@ def cmd_pretrain(args) -> int:
     from rls3_bench.tracks import load_track
 
     track = load_track(args.track)
-    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed)
+    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr)
     card = pretrain(track, cfg, out_dir=Path(args.out) if args.out else WEIGHTS_DIR)
     print(json.dumps(card, indent=2))
     return 0
@@ -386,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenes", type=_positive_int, default=3000)
     p.add_argument("--epochs", type=_positive_int, default=8)
     p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--lr", type=float, default=5e-4, help="learning rate from scratch (default: 5e-4)")
     p.add_argument("--out", help="folder for the weights and their card (default: the package's weights/)")
     p.set_defaults(func=cmd_pretrain)
 

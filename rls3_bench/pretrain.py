@@ -34,11 +34,13 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 @dataclass(frozen=True)
 class PretrainConfig:
     """:param scenes: distinct rendered scenes; :param epochs: passes over them;
-    :param batch_size: samples per step; :param seed: the pretrain seed (key of the ``pretrain`` stream)."""
+    :param batch_size: samples per step; :param seed: the pretrain seed (key of the ``pretrain`` stream);
+    :param lr: learning rate from scratch (higher than the tracks' fine-tuning rate)."""
 
     scenes: int = 3000
     epochs: int = 8
     batch_size: int = 32
+    lr: float = 5e-4
     seed: int = 0
     identity_items: int = 300
 
@@ -89,7 +91,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         train = object_scenes(backend, cfg.scenes, rng)
         held_out = object_scenes(backend, cfg.identity_items, rng)
     log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
-    learner = get_learner_class(track.learner)(track.model, None, dict(track.recipe), device="cpu", seed=int_seed("pretrain", cfg.seed))
+    recipe = {**track.recipe, "lr": cfg.lr}
+    learner = get_learner_class(track.learner)(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
     images = np.stack([im for im, _ in train])
     texts = [object_caption(spec) for _, spec in train]
     order_rng = rng_for("pretrain", cfg.seed, 1)
@@ -112,7 +115,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "bytes": path.stat().st_size,
-        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs}",
+        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}",
         "config": cfg.__dict__,
         "steps": steps,
         "seconds": round(time.perf_counter() - t0, 1),
