@@ -210,7 +210,7 @@ def cmd_run(args) -> int:
         print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
-                             ray_address=args.ray_address, show_progress=not args.no_progress)
+                             ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
@@ -400,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", help="local (default) or ray")
     p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default: 1)")
     p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
+    p.add_argument("--threads", type=_positive_int, help="torch threads per cell (default: cores / workers locally, 1 on Ray); "
+                   "scores are bit-identical across executors at equal thread counts")
     p.add_argument("--weights", help="override the track's base weights (a path, a pretrained tag, or 'random')")
     p.add_argument("--device", help="override the track's device (cpu, cuda)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -52,13 +52,16 @@ def cell_lock(folder: Path):
         fh.close()
 
 
-def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int | None = None,
+def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int,
                  progress: Callable | None = None) -> tuple[dict, dict]:
-    """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task."""
-    if torch_threads:
-        import torch
+    """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task.
 
-        torch.set_num_threads(torch_threads)
+    ``torch_threads`` is set explicitly because CPU float reductions depend on it: the same cell run
+    with the same thread count gives bit-identical scores on any executor.
+    """
+    import torch
+
+    torch.set_num_threads(torch_threads)
     track = track_from_dict(track_dict)
     from rls3_bench.loop import run_cell
 
@@ -74,12 +77,13 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
         "eval_set": track.eval_set,
         "eval_set_hash": track.eval_set_hash,
         "wall_seconds": time.perf_counter() - t0,
+        "torch_threads": torch_threads,
         "provenance": provenance(),
     })
     return record, predictions
 
 
-def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int | None, progress=None) -> CellOutcome:
+def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int, progress=None) -> CellOutcome:
     t0 = time.perf_counter()
     with cell_lock(folder) as mine:
         if not mine:
@@ -112,8 +116,12 @@ def run_benchmark(
     workers: int = 1,
     ray_address: str | None = None,
     show_progress: bool = True,
+    threads: int | None = None,
 ) -> list[CellOutcome]:
-    """Run every (generator, seed) cell of ``track`` not yet complete under ``results``."""
+    """Run every (generator, seed) cell of ``track`` not yet complete under ``results``.
+
+    ``threads``: torch threads per cell (default: the machine's cores / local workers; 1 on Ray).
+    """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers < 1:
@@ -121,11 +129,13 @@ def run_benchmark(
     # resolve names up front: an unknown generator fails before any work starts
     names = {g: _generator_dir_name(g) for g in generators}
     cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
     if executor == "ray":
-        return _run_ray(track, cells, ray_address, show_progress)
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+        return _run_ray(track, cells, ray_address, show_progress, threads or 1)
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     if workers == 1:
-        return _run_sequential(track, cells, show_progress)
+        return _run_sequential(track, cells, show_progress, threads)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -147,7 +157,7 @@ def _bar(total: int, unit: str, show: bool):
     return tqdm(total=total, unit=unit, disable=not show, dynamic_ncols=True)
 
 
-def _run_sequential(track: Track, cells, show_progress: bool) -> list[CellOutcome]:
+def _run_sequential(track: Track, cells, show_progress: bool, threads: int) -> list[CellOutcome]:
     top = track.budgets[-1]
     bar = _bar(len(cells) * top, "samples", show_progress)
     outcomes = []
@@ -159,7 +169,7 @@ def _run_sequential(track: Track, cells, show_progress: bool) -> list[CellOutcom
             bar.set_postfix_str(f"{g} seed {s}: {stage}")
             bar.refresh()
 
-        out = _run_local_cell(track, g, s, folder, None, progress)
+        out = _run_local_cell(track, g, s, folder, threads, progress)
         bar.n = base + top
         bar.refresh()
         outcomes.append(out)
@@ -167,7 +177,7 @@ def _run_sequential(track: Track, cells, show_progress: bool) -> list[CellOutcom
     return outcomes
 
 
-def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool) -> list[CellOutcome]:
+def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, threads: int) -> list[CellOutcome]:
     from rls3_bench.errors import require
 
     ray = require("ray", "ray")
@@ -178,11 +188,11 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool) 
                  **({} if ray_address else {"_node_ip_address": "127.0.0.1", "num_cpus": os.cpu_count()}))
         started = True
 
-    @ray.remote(num_cpus=1)
+    @ray.remote(num_cpus=threads)
     def remote_cell(track_dict, generator, seed):
         # the checkpoint lives on the worker's local disk; the result travels back to the driver
         with tempfile.TemporaryDirectory() as tmp:
-            return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=1)
+            return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=threads)
 
     outcomes = []
     try:

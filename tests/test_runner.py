@@ -1,0 +1,83 @@
+"""The runner: kill -9 and resume loses and duplicates nothing; Ray gives the local executor's records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("open_clip")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TRACK = str(FIXTURES / "test-track.yaml")
+CELL = Path("test-track-v1") / "weakness-v1" / "seed-0"
+
+
+def _run_cmd(results: Path) -> list[str]:
+    return [sys.executable, "-m", "rls3_bench.cli", "run", "--track", TRACK, "--generator", "weakness-v1", "--seeds", "1",
+            "--results", str(results), "--no-progress", "--no-leaderboard", "--threads", "1"]
+
+
+def comparable(record: dict) -> dict:
+    """A record without what legitimately differs between runs: timings and provenance."""
+    drop = {"wall_seconds", "provenance", "round_log"}
+    out = {k: v for k, v in record.items() if k not in drop}
+    out["cost"] = {k: v for k, v in record["cost"].items() if k != "seconds"}
+    return out
+
+
+def _record(results: Path) -> dict:
+    return json.loads((results / CELL / "record.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    results = tmp_path_factory.mktemp("full")
+    subprocess.run(_run_cmd(results), check=True, capture_output=True)
+    return results
+
+
+def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
+    results = tmp_path / "killed"
+    proc = subprocess.Popen(_run_cmd(results), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = results / CELL / "checkpoint" / "LATEST"
+    deadline = time.time() + 300
+    while not latest.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    # a random point after the first checkpoint: mid-round, mid-training or mid-evaluation
+    time.sleep(float(np.random.default_rng(7).uniform(0.0, 1.5)))
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (results / CELL / "record.json").exists() or proc.returncode == 0
+    done = subprocess.run(_run_cmd(results), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert comparable(_record(results)) == comparable(_record(uninterrupted))
+    assert not (results / CELL / "checkpoint").exists()
+    # predictions: one row per item and budget, nothing duplicated
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(results / CELL / "predictions.parquet").to_pandas()
+    assert not table.duplicated(["budget", "item_id"]).any() and len(table) == 3 * 72
+    # running again changes nothing: the cell is complete
+    before = (results / CELL / "record.json").read_bytes()
+    subprocess.run(_run_cmd(results), check=True, capture_output=True)
+    assert (results / CELL / "record.json").read_bytes() == before
+
+
+def test_ray_executor_gives_the_local_records(uninterrupted, tmp_path):
+    pytest.importorskip("ray")
+    from rls3_bench.runner import run_benchmark
+    from rls3_bench.tracks import load_track
+
+    results = tmp_path / "ray"
+    outcomes = run_benchmark(load_track(TRACK), ["weakness-v1"], [0], results, executor="ray", show_progress=False, threads=1)
+    assert [o.status for o in outcomes] == ["complete"]
+    assert comparable(_record(results)) == comparable(_record(uninterrupted))
