@@ -15,7 +15,6 @@ CLIP).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path

@@ -57,18 +57,20 @@ def provenance() -> dict[str, Any]:
 
 
 def predictions_parquet(predictions: dict) -> bytes:
-    """Per-item predictions of every evaluated budget as one Parquet table."""
+    """Per-item predictions of every evaluated budget (``{budget: [rows]}``) as one Parquet table."""
+    return prediction_rows_parquet([{"budget": int(b), **p} for b, ps in predictions.items() for p in ps])
+
+
+def prediction_rows_parquet(rows: list[dict]) -> bytes:
+    """Prediction rows as Parquet: budget, item_id, scores, predicted_terms, and seed if rows carry
+    one (submissions pool several seeds in one table)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"budget": int(b), **p} for b, ps in predictions.items() for p in ps]
-    table = pa.table({
-        "budget": pa.array([r["budget"] for r in rows], pa.int64()),
-        "item_id": pa.array([r["item_id"] for r in rows], pa.string()),
-        "score_true": pa.array([r["score_true"] for r in rows], pa.float64()),
-        "score_negative": pa.array([r["score_negative"] for r in rows], pa.float64()),
-        "predicted_terms": pa.array([r["predicted_terms"] for r in rows], pa.list_(pa.string())),
-    })
+    columns = {"seed": pa.int64()} if rows and "seed" in rows[0] else {}
+    columns.update({"budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64(),
+                    "predicted_terms": pa.list_(pa.string())})
+    table = pa.table({name: pa.array([r[name] for r in rows], typ) for name, typ in columns.items()})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()

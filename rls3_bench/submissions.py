@@ -50,7 +50,7 @@ class SubmissionError(UserError):
 # --- packing ------------------------------------------------------------------------------------
 def pack(results: Path, track_key: str, generator: str, out: Path, authors: list[str], code_reference: str) -> Path:
     """Bundle the complete records of ``generator`` on ``track_key`` under ``results`` into ``out``."""
-    from rls3_bench.records import PREDICTIONS_FILE, iter_records, predictions_parquet, read_predictions
+    from rls3_bench.records import PREDICTIONS_FILE, iter_records, prediction_rows_parquet, read_predictions
 
     cells = [(folder, rec) for folder, rec in iter_records(results) if rec["track"] == track_key and rec["generator_name"] == generator]
     if not cells:
@@ -82,34 +82,14 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
         "cells": sorted(meta_cells, key=lambda c: c["seed"]),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    preds: dict = {}
     table = []
     for key, ps in rows.items():
         seed, budget = key.split(":")
         table += [{"seed": int(seed), "budget": int(budget), **p} for p in ps]
     out = Path(out)
-    atomic_write_bytes(out / PRED_FILE, _predictions_table(table))
+    atomic_write_bytes(out / PRED_FILE, prediction_rows_parquet(table))
     atomic_write_json(out / META_FILE, meta)
     return out
-
-
-def _predictions_table(rows: list[dict]) -> bytes:
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table({
-        "seed": pa.array([r["seed"] for r in rows], pa.int64()),
-        "budget": pa.array([r["budget"] for r in rows], pa.int64()),
-        "item_id": pa.array([r["item_id"] for r in rows], pa.string()),
-        "score_true": pa.array([r["score_true"] for r in rows], pa.float64()),
-        "score_negative": pa.array([r["score_negative"] for r in rows], pa.float64()),
-        "predicted_terms": pa.array([r["predicted_terms"] for r in rows], pa.list_(pa.string())),
-    })
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
 
 
 # --- reading, data only -------------------------------------------------------------------------

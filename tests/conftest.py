@@ -58,3 +58,22 @@ def toy_samples(n: int, size: int = 64, seed: int = 0) -> list[Sample]:
 @pytest.fixture
 def toy():
     return toy_samples
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def track():
+    """The small test track (tests/fixtures/test-track.yaml)."""
+    from rls3_bench.tracks import load_track
+
+    return load_track(str(FIXTURES / "test-track.yaml"))
+
+
+@pytest.fixture(scope="module")
+def items(track):
+    """The test track's eval set."""
+    from rls3_bench.evalsets import load_eval_set
+
+    return load_eval_set(track.eval_set, track.eval_set_hash)

@@ -13,21 +13,9 @@ from rls3_bench.sampling import random_spec
 
 pytest.importorskip("transformers")
 
-from rls3_bench.evalsets import load_eval_set  # noqa: E402
 from rls3_bench.loop import run_cell  # noqa: E402
-from rls3_bench.tracks import load_track  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def track():
-    return load_track(str(FIXTURES / "test-track.yaml"))
-
-
-@pytest.fixture(scope="module")
-def items(track):
-    return load_eval_set(track.eval_set, track.eval_set_hash)
 
 
 @pytest.fixture(scope="module")

@@ -6,29 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("open_clip")
 
-from rls3_bench.evalsets import load_eval_set  # noqa: E402
 from rls3_bench.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
 from rls3_bench.runner import run_benchmark  # noqa: E402
 from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
-from rls3_bench.tracks import load_track  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def track():
-    return load_track(str(FIXTURES / "test-track.yaml"))
-
-
-@pytest.fixture(scope="module")
-def items(track):
-    return load_eval_set(track.eval_set, track.eval_set_hash)
 
 
 @pytest.fixture(scope="module")
