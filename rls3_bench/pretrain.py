@@ -117,6 +117,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}",
         "config": cfg.__dict__,
         "steps": steps,
+        "torch_threads": __import__("torch").get_num_threads(),
         "seconds": round(time.perf_counter() - t0, 1),
         "object_identity_accuracy": identity,
         "spatial_val_accuracy": val["accuracy"],
