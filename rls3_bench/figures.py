@@ -232,7 +232,8 @@ def accuracy_curve(records: list[dict], metric: str = "accuracy"):
         ax.axvline(base_x * 2 ** 0.5, color="#bbbbbb", linewidth=0.6)
     ax.set_xlabel("cumulative generated samples delivered to training (log2)")
     ax.set_ylabel(_metric_label(metric))
-    ax.set_title(f"{_metric_label(metric).split(' (')[0].capitalize()} vs samples (mean ± 1 s.d. over seeds)")
+    short = _metric_label(metric).split(" (")[0]
+    ax.set_title(f"{short[:1].upper() + short[1:]} vs samples (mean ± 1 s.d. over seeds)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
     return fig, ax
 
@@ -431,7 +432,7 @@ def rl_curves(records: list[dict], smooth: int = 5):
     if not with_history:
         fig = _figure(6.0, 2.2)
         ax = fig.add_subplot()
-        _empty(ax, "No generator recorded a per-episode history\n(only RL generators such as rls3-sac do).")
+        _empty(ax, "No generator recorded a per-episode history\n(only RL generators such as rls3-sac-v1 do).")
         return fig, ax
     fig = _figure(9.6, 3.2)
     axes = np.atleast_1d(fig.subplots(1, len(_RL_PANELS), squeeze=False)).ravel()
