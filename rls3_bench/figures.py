@@ -545,7 +545,7 @@ def _cost_per_sample(rec: dict) -> tuple[float, float]:
 def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
     """Top-budget accuracy vs generation seconds per delivered sample ((render + label_caption +
     feedback + agent) / samples delivered; log x), one point per generator with ±1 s.d. error bars
-    over seeds on both axes, annotated with scenes rendered per delivered sample."""
+    over seeds on both axes; the legend gives each generator's scenes rendered per delivered sample."""
     groups = _by_generator(records)
     colours = generator_colours(groups)
     fig = _figure(6.6, 4.2)
@@ -568,19 +568,16 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
     if not points:
         _empty(ax, "no generation cost with a top-budget accuracy in these records")
         return fig, ax
-    for i, (g, cm, csd, am, asd, scenes, top, n) in enumerate(points):
-        # keep the lower error bar on the log axis positive
+    for g, cm, csd, am, asd, scenes, top, n in points:
+        # the lower error bar must stay positive on the log axis
         lower = min(csd, cm * 0.9)
+        # scenes/sample goes into the legend, outside the axes: text beside close points collides
+        note = f"{scenes:.2f}" if math.isfinite(scenes) else "n/a"
         ax.errorbar([cm], [am], xerr=[[lower], [csd]], yerr=[[asd], [asd]], color=colours[g], marker="o", markersize=6,
-                    capsize=3, linewidth=1.2, label=f"{g} (n={n})")
-        note = f"{g}\n{scenes:.2f} scenes/sample" if math.isfinite(scenes) else g
-        # alternate label sides so neighbours do not stack their text on one another
-        dy = 10 if i % 2 == 0 else -10
-        ax.annotate(note, xy=(cm, am), xytext=(8, dy), textcoords="offset points", fontsize=7, color=colours[g],
-                    va="bottom" if dy > 0 else "top", ha="left")
+                    capsize=3, linewidth=1.2, label=f"{g}\n  {n} seed{'s' if n != 1 else ''}, {note} scenes/sample")
     ax.set_xscale("log")
     xs = [p[1] for p in points]
-    ax.set_xlim(min(xs) / 2, max(xs) * 4)
+    ax.set_xlim(min(xs) / 2, max(p[1] + p[2] for p in points) * 2.5)
     ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -592,7 +589,7 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
                   fontsize=8)
     ax.set_ylabel(f"{_metric_label(metric)} @ {', '.join(_count_label(t) for t in tops)} samples")
     ax.set_title("Accuracy vs generation cost (mean ± 1 s.d. over seeds)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0, labelspacing=0.9)
     return fig, ax
 
 
