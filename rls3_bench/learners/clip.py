@@ -58,14 +58,13 @@ import numpy as np
 from rls3_bench.errors import UserError, require
 from rls3_bench.io import atomic_write_bytes
 from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates
+from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 from rls3_bench.samples import Sample
 
 torch = require("torch", "clip")
 open_clip = require("open_clip", "clip")
 F = torch.nn.functional
 
-#: Version of the checkpoint format written by :meth:`ClipLearner.save`.
-CHECKPOINT_SCHEMA = 1
 #: open_clip's training clamps the learned temperature here (logit scale <= 100).
 MAX_LOGIT_SCALE = math.log(100.0)
 
@@ -303,7 +302,7 @@ def _no_weight_decay(name: str, param) -> bool:
 # --- the learner ------------------------------------------------------------------------------------
 
 
-class ClipLearner(Learner):
+class ClipLearner(TorchCheckpointMixin, Learner):
     """An open_clip model fine-tuned with the dual loss (see the module docstring).
 
     :param model: ``"clip-tiny"`` or any open_clip architecture name (``open_clip.list_models()``).
@@ -471,62 +470,9 @@ class ClipLearner(Learner):
         """What a checkpoint must match to be resumed by this learner."""
         return {"learner": self.name, "model": self.model_name, "weights": self.weights, "recipe": self.recipe, "seed": self.seed}
 
-    def save(self, path: Path) -> None:
-        """One safetensors file: model parameters (``param.*``), AdamW state (``optim.*``), and in its
-        metadata a JSON record of identity, step count, optimiser scalars and schema version. There is
-        no RNG state to keep: nothing draws random numbers after initialisation."""
-        from safetensors.torch import save
-
-        tensors = {f"param.{k}": v.detach().cpu().contiguous() for k, v in self.core.named_parameters()}
-        scalars: dict[str, dict[str, Any]] = {}
-        for index, state in self.optimizer.state_dict()["state"].items():
-            for key, value in state.items():
-                if torch.is_tensor(value):
-                    tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
-                else:
-                    scalars.setdefault(str(index), {})[key] = value
-        record = {"schema_version": CHECKPOINT_SCHEMA, **self._identity(), "steps": self.steps, "optim_scalars": scalars}
-        atomic_write_bytes(path, save(tensors, metadata={"rls3_bench": json.dumps(record, sort_keys=True)}))
-
-    def load(self, path: Path) -> None:
-        """Restore what :meth:`save` wrote into a learner built with the same model, weights, recipe and seed."""
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"checkpoint {path} does not exist; pass a file written by ClipLearner.save")
-        with safe_open(str(path), framework="pt") as fh:
-            record = json.loads((fh.metadata() or {}).get("rls3_bench", "{}"))
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        expected = json.loads(json.dumps(self._identity()))  # as JSON stores it
-        found = {k: record.get(k) for k in expected}
-        if record.get("schema_version") != CHECKPOINT_SCHEMA or found != expected:
-            differ = sorted(k for k in expected if found[k] != expected[k]) or ["schema_version"]
-            raise UserError(
-                f"checkpoint {path} was written by a different learner setup (differs in {differ}); "
-                "rebuild the learner with the checkpoint's model, weights, recipe and seed"
-            )
-        self._load_params(tensors)
-        self._load_optimizer(tensors, record["optim_scalars"])
-        self.steps = int(record["steps"])
-
-    def _load_params(self, tensors: dict[str, Any]) -> None:
-        params = dict(self.core.named_parameters())
-        saved = {k[len("param.") :]: v for k, v in tensors.items() if k.startswith("param.")}
-        if set(saved) != set(params):
-            raise UserError("checkpoint parameters do not match this learner's model; rebuild it with the checkpoint's arguments")
-        with torch.no_grad():
-            for key, param in params.items():
-                param.copy_(saved[key].to(param.device, param.dtype))
-
-    def _load_optimizer(self, tensors: dict[str, Any], scalars: dict[str, dict[str, Any]]) -> None:
-        state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in scalars.items()}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, index, name = key.split(".", 2)
-                state.setdefault(int(index), {})[name] = value
-        current = self.optimizer.state_dict()
-        self.optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+    def _checkpoint_params(self) -> dict[str, Any]:
+        """The parameters a checkpoint stores (save/load come from TorchCheckpointMixin)."""
+        return dict(self.core.named_parameters())
 
     def export_weights(self, path: Path) -> None:
         """fp16 safetensors of the model's state dict (the shipped base format), loadable with ``weights=path``."""

@@ -44,6 +44,7 @@ from rls3_bench.answers import parse_terms
 from rls3_bench.errors import UserError, require
 from rls3_bench.io import atomic_write_bytes
 from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates
+from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 from rls3_bench.samples import Sample
 
 torch = require("torch", "paligemma")
@@ -56,8 +57,6 @@ CAPTION_PROMPT = "caption en"
 SEPARATOR = "\n"
 #: Greedy decoding budget for answers ("above, behind and to the left" is 9 word tokens + <eos>).
 MAX_ANSWER_TOKENS = 12
-#: Version of the checkpoint format written by :meth:`PaliGemmaLearner.save`.
-CHECKPOINT_SCHEMA = 1
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_RECIPE: dict[str, Any] = {
@@ -321,7 +320,7 @@ def _resolve_recipe(recipe: dict) -> dict[str, Any]:
 # --- the learner ------------------------------------------------------------------------------------
 
 
-class PaliGemmaLearner(Learner):
+class PaliGemmaLearner(TorchCheckpointMixin, Learner):
     """PaliGemma fine-tuned with the dual loss (see the module docstring).
 
     :param model: ``"paligemma-tiny"`` or ``"paligemma-3b"``.
@@ -533,62 +532,9 @@ class PaliGemmaLearner(Learner):
         """What a checkpoint must match to be resumed by this learner."""
         return {"learner": self.name, "model": self.model_name, "weights": self.weights, "recipe": self.recipe, "seed": self.seed}
 
-    def save(self, path: Path) -> None:
-        """One safetensors file: trainable parameters, AdamW state, and (in its metadata) a JSON record
-        of identity, step count and schema version. Frozen weights are not repeated: they come back
-        from ``weights`` when the learner is rebuilt with the same arguments."""
-        from safetensors.torch import save
-
-        tensors = {f"param.{k}": v.detach().cpu().contiguous() for k, v in self._trainable_named().items()}
-        meta_state: dict[str, dict[str, Any]] = {}
-        for index, state in self.optimizer.state_dict()["state"].items():
-            for key, value in state.items():
-                if torch.is_tensor(value):
-                    tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
-                else:
-                    meta_state.setdefault(str(index), {})[key] = value
-        record = {"schema_version": CHECKPOINT_SCHEMA, **self._identity(), "steps": self.steps, "optim_scalars": meta_state}
-        atomic_write_bytes(path, save(tensors, metadata={"rls3_bench": json.dumps(record, sort_keys=True)}))
-
-    def load(self, path: Path) -> None:
-        """Restore what :meth:`save` wrote into a learner built with the same model, weights, recipe and seed."""
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"checkpoint {path} does not exist; pass a file written by PaliGemmaLearner.save")
-        with safe_open(str(path), framework="pt") as fh:
-            record = json.loads((fh.metadata() or {}).get("rls3_bench", "{}"))
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        expected = json.loads(json.dumps(self._identity()))  # as JSON stores it (tuples become lists)
-        found = {k: record.get(k) for k in expected}
-        if record.get("schema_version") != CHECKPOINT_SCHEMA or found != expected:
-            differ = sorted(k for k in expected if found[k] != expected[k]) or ["schema_version"]
-            raise UserError(
-                f"checkpoint {path} was written by a different learner setup (differs in {differ}); "
-                "rebuild the learner with the checkpoint's model, weights, recipe and seed"
-            )
-        self._load_params(tensors)
-        self._load_optimizer(tensors, record["optim_scalars"])
-        self.steps = int(record["steps"])
-
-    def _load_params(self, tensors: dict[str, Any]) -> None:
-        params = self._trainable_named()
-        saved = {k[len("param.") :]: v for k, v in tensors.items() if k.startswith("param.")}
-        if set(saved) != set(params):
-            raise UserError("checkpoint parameters do not match this learner's trainable parameters; rebuild it with the checkpoint's arguments")
-        with torch.no_grad():
-            for key, param in params.items():
-                param.copy_(saved[key].to(param.device, param.dtype))
-
-    def _load_optimizer(self, tensors: dict[str, Any], scalars: dict[str, dict[str, Any]]) -> None:
-        state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in scalars.items()}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, index, name = key.split(".", 2)
-                state.setdefault(int(index), {})[name] = value
-        current = self.optimizer.state_dict()
-        self.optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+    def _checkpoint_params(self) -> dict[str, Any]:
+        """The parameters a checkpoint stores (save/load come from TorchCheckpointMixin)."""
+        return self._trainable_named()
 
     def export_weights(self, path: Path) -> None:
         """fp16 safetensors of the model alone (LoRA merged in), loadable with ``weights=path``."""
