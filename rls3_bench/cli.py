@@ -342,8 +342,15 @@ def cmd_pretrain(args) -> int:
 
 
 # --- parser ---------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (the problem, then where to read the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rls3-bench",
         description="Benchmark synthetic data generators that teach vision-language models spatial relations.",
         epilog=EPILOG,

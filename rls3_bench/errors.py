@@ -9,6 +9,12 @@ and exits non-zero; it never shows a traceback for a ``UserError``. Library code
 from __future__ import annotations
 
 
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error message quoting input stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class UserError(Exception):
     """A problem the user can fix; ``str(err)`` is the one line the CLI prints."""
 

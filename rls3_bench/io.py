@@ -6,6 +6,7 @@ A crash or a full disk therefore leaves either the old file or the new one, neve
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -40,6 +41,35 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the form that content hashes are taken over."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _unique_keys(pairs: list) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        out[key] = value
+    return out
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def strict_json_loads(text: str | bytes) -> Any:
+    """``json.loads`` for files this package wrote or a stranger sent: no NaN/Infinity, no
+    out-of-range numbers, no duplicate keys. Raises ValueError (bad JSON, bad UTF-8, integers over
+    4300 digits, the cases above) or RecursionError (absurd nesting)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constant)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:

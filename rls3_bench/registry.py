@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from rls3_bench.errors import UserError
+from rls3_bench.errors import UserError, short_repr
 
 T = TypeVar("T")
 
@@ -21,17 +21,21 @@ def load_object(path: str, what: str):
     """Import ``module:attr`` and return the attribute; a clear UserError when it is not there."""
     module_name, sep, attr = path.partition(":")
     if not sep or not module_name or not attr:
-        raise UserError(f"{what} path '{path}' is not of the form 'module:Class'; write e.g. 'my_pkg.gen:MyGenerator'")
+        raise UserError(f"{what} path {short_repr(path)} is not of the form 'module:Class'; write e.g. 'my_pkg.gen:MyGenerator'")
+    if module_name.startswith(".") or "\x00" in path:
+        raise UserError(f"{what} path {short_repr(path)} must name an absolute module ('my_pkg.gen:MyGenerator'), not a relative one")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UserError(f"cannot import module '{module_name}' for {what} '{path}' ({exc}); check the name and that it is installed or on PYTHONPATH") from None
+        raise UserError(f"cannot import module {short_repr(module_name)} for {what} {short_repr(path)} ({str(exc)[:120]}); check the name and that it is installed or on PYTHONPATH") from None
+    except Exception as exc:  # the module itself failed while importing (SyntaxError, an error at import time)
+        raise UserError(f"importing module {short_repr(module_name)} for {what} {short_repr(path)} failed ({type(exc).__name__}: {str(exc)[:120]}); fix that module") from None
     try:
         obj = module
         for part in attr.split("."):
             obj = getattr(obj, part)
     except AttributeError:
-        raise UserError(f"module '{module_name}' has no attribute '{attr}' (from {what} '{path}'); check the class name") from None
+        raise UserError(f"module {short_repr(module_name)} has no attribute {short_repr(attr)} (from {what} {short_repr(path)}); check the class name") from None
     return obj
 
 
@@ -56,7 +60,7 @@ class Registry(Generic[T]):
             hint = difflib.get_close_matches(name, self._entries, n=1)
             did_you_mean = f"did you mean '{hint[0]}'? " if hint else ""
             raise UserError(
-                f"unknown {self.kind} '{name}'; {did_you_mean}valid names: {', '.join(self.names()) or '(none)'}"
+                f"unknown {self.kind} {short_repr(name)}; {did_you_mean}valid names: {', '.join(self.names()) or '(none)'}"
             )
         return self._entries[name]
 
@@ -65,5 +69,5 @@ class Registry(Generic[T]):
         path = name if ":" in name else self.entry_point(name)
         cls = load_object(path, self.kind)
         if self.base is not None and not (isinstance(cls, type) and issubclass(cls, self.base)):
-            raise UserError(f"{self.kind} '{name}' ({path}) is not a subclass of {self.base.__name__}; derive it from {self.base.__module__}.{self.base.__name__}")
+            raise UserError(f"{self.kind} {short_repr(name)} is not a subclass of {self.base.__name__}; derive it from {self.base.__module__}.{self.base.__name__}")
         return cls

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rls3_bench.errors import SpecError
+from rls3_bench.errors import short_repr as _short
 from rls3_bench.io import canonical_json
 
 SCHEMA_VERSION = 1
@@ -33,11 +34,15 @@ MAX_OBJECTS = 8
 
 def _vec(value: Any, n: int, what: str) -> tuple[float, ...]:
     if not isinstance(value, (list, tuple)) or len(value) != n:
-        raise SpecError(f"{what} must be a list of {n} numbers, got {value!r}; fix the SceneSpec")
+        raise SpecError(f"{what} must be a list of {n} numbers, got {_short(value)}; fix the SceneSpec")
     out = []
     for v in value:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise SpecError(f"{what} must hold finite numbers, got {value!r}; fix the SceneSpec")
+        try:
+            ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(float(v))
+        except OverflowError:  # an integer too large for a float
+            ok = False
+        if not ok:
+            raise SpecError(f"{what} must hold finite numbers, got {_short(value)}; fix the SceneSpec")
         out.append(float(v))
     return tuple(out)
 
@@ -96,7 +101,7 @@ class PlacedObject:
         from rls3_bench.assets import ASSETS
 
         if not isinstance(self.asset, str) or self.asset not in ASSETS:
-            raise SpecError(f"unknown asset {self.asset!r}; valid assets: {', '.join(sorted(ASSETS))}")
+            raise SpecError(f"unknown asset {_short(self.asset)}; valid assets: {', '.join(sorted(ASSETS))}")
         pos = _vec(self.position, 3, f"position of {self.asset}")
         if max(abs(pos[0]), abs(pos[1])) > ROOM_HALF_EXTENT_M or not 0.0 <= pos[2] <= ROOM_HEIGHT_M:
             raise SpecError(f"position {list(pos)} of {self.asset} is outside the room (|x|,|y| <= {ROOM_HALF_EXTENT_M}, 0 <= z <= {ROOM_HEIGHT_M}); move the object inside")
@@ -130,10 +135,10 @@ class SceneSpec:
     def __post_init__(self) -> None:
         from rls3_bench.assets import ROOMS
 
-        if self.schema_version != SCHEMA_VERSION:
-            raise SpecError(f"SceneSpec schema_version {self.schema_version!r} is not supported (this is version {SCHEMA_VERSION}); regenerate the spec with this release")
+        if self.schema_version != SCHEMA_VERSION or isinstance(self.schema_version, bool):
+            raise SpecError(f"SceneSpec schema_version {_short(self.schema_version)} is not supported (this is version {SCHEMA_VERSION}); regenerate the spec with this release")
         if not isinstance(self.room, str) or self.room not in ROOMS:
-            raise SpecError(f"unknown room {self.room!r}; valid rooms: {', '.join(sorted(ROOMS))}")
+            raise SpecError(f"unknown room {_short(self.room)}; valid rooms: {', '.join(sorted(ROOMS))}")
         if not isinstance(self.camera, CameraPose):
             raise SpecError("camera must be a CameraPose; build it with CameraPose(eye=..., target=...)")
         objects = tuple(self.objects)
@@ -141,7 +146,7 @@ class SceneSpec:
             raise SpecError(f"a scene needs 1 to {MAX_OBJECTS} PlacedObjects, got {len(objects)}; fix the objects list")
         assets = [o.asset for o in objects]
         if len(set(assets)) != len(assets):
-            raise SpecError(f"asset ids repeat in one scene ({assets}); captions name objects by asset, so each may appear once")
+            raise SpecError(f"asset ids repeat in one scene ({_short(assets)}); captions name objects by asset, so each may appear once")
         object.__setattr__(self, "objects", objects)
 
     # --- serialisation ---------------------------------------------------------------------
@@ -168,7 +173,7 @@ class SceneSpec:
         unknown = set(d) - allowed
         missing = {"room", "camera", "objects"} - set(d)
         if unknown or missing:
-            raise SpecError(f"SceneSpec fields wrong (missing: {sorted(missing)}, unknown: {sorted(unknown)}); expected {sorted(allowed)}")
+            raise SpecError(f"SceneSpec fields wrong (missing: {sorted(missing)}, unknown: {_short(sorted(map(str, unknown)))}); expected {sorted(allowed)}")
         cam = d["camera"]
         if not isinstance(cam, dict) or not {"eye", "target"} <= set(cam) or set(cam) - {"eye", "target", "fov_deg"}:
             raise SpecError("camera must be an object with 'eye', 'target' and optional 'fov_deg'; fix the SceneSpec")
@@ -179,7 +184,7 @@ class SceneSpec:
         placed = []
         for o in objs:
             if not isinstance(o, dict) or not {"asset", "position"} <= set(o) or set(o) - obj_fields:
-                raise SpecError(f"each object needs 'asset' and 'position' and may have {sorted(obj_fields - {'asset', 'position'})}; got {o!r}")
+                raise SpecError(f"each object needs 'asset' and 'position' and may have {sorted(obj_fields - {'asset', 'position'})}; got {_short(o)}")
             placed.append(PlacedObject(**o))
         return cls(
             room=d["room"],
@@ -192,6 +197,6 @@ class SceneSpec:
     def from_json(cls, text: str) -> "SceneSpec":
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
-            raise SpecError(f"SceneSpec is not valid JSON ({exc}); fix the file") from None
+        except (ValueError, RecursionError) as exc:  # ValueError: bad JSON, bad UTF-8, an integer of > 4300 digits
+            raise SpecError(f"SceneSpec is not valid JSON ({str(exc)[:100]}); fix the file") from None
         return cls.from_dict(data)

@@ -9,23 +9,27 @@ A submission is a folder with exactly two files:
   captions (and parsed answer terms for generative learners).
 
 Validation never executes submitted code and never unpickles: it reads JSON with ``json`` (size and
-depth limited) and Parquet with ``pyarrow``, refuses symlinks, extra files and oversized files,
-checks hashes, budgets, seed counts and duplicates, and **re-scores every metric from the per-item
+depth limited, no duplicate keys, no NaN/Infinity) and Parquet with ``pyarrow`` from bytes already in
+memory (row and uncompressed-size limits checked from the footer before decoding), opens files
+without following symlinks, refuses symlinks, extra files and oversized files or bundles, checks
+names, hashes, budgets, seed counts and duplicates, and **re-scores every metric from the per-item
 predictions** against the eval set's ground truth. Leaderboards use the re-scored numbers only.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import re
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from rls3_bench.errors import UserError
-from rls3_bench.io import atomic_write_bytes, atomic_write_json
+from rls3_bench.errors import UserError, short_repr
+from rls3_bench.io import atomic_write_bytes, atomic_write_json, strict_json_loads
 
 SCHEMA_VERSION = 1
 META_FILE = "submission.json"
@@ -33,6 +37,13 @@ PRED_FILE = "predictions.parquet"
 MAX_JSON_BYTES = 2 * 1024 * 1024
 MAX_PARQUET_BYTES = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 20
+#: the two files together
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+#: prediction rows (seeds x budgets x eval items; the full CLIP track needs 43,200) and their decoded size
+MAX_PREDICTION_ROWS = 500_000
+MAX_DECODED_PARQUET_BYTES = 256 * 1024 * 1024
+#: names quoted in leaderboard tables: letters, digits, '.', '_', '-', ending in the -vN version
+GENERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}-v[0-9]{1,6}")
 #: reported and re-scored metrics must agree to this (they are computed by the same code)
 TOLERANCE = 1e-9
 _META_FIELDS = {"schema_version", "generator", "generator_version", "code_reference", "authors", "track", "track_digest",
@@ -43,6 +54,8 @@ class SubmissionError(UserError):
     """A submission failed validation; ``problems`` lists every reason, one line each."""
 
     def __init__(self, problems: list[str]):
+        if len(problems) > 20:
+            problems = problems[:20] + [f"... and {len(problems) - 20} more problems"]
         self.problems = problems
         super().__init__(problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems))
 
@@ -62,7 +75,7 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
     rows: dict[str, list[dict]] = {}
     meta_cells = []
     for folder, rec in cells:
-        for budget, preds in read_predictions(folder / PREDICTIONS_FILE).items():
+        for budget, preds in read_predictions(folder / PREDICTIONS_FILE, rec.get("predictions_sha256")).items():
             rows.setdefault(f"{rec['seed']}:{budget}", []).extend(preds)
         meta_cells.append({"seed": rec["seed"], "cost": rec["cost"], "wall_seconds": rec.get("wall_seconds"),
                            "reported": {str(p["budget"]): {"accuracy": p["accuracy"], "per_term": p["per_term"]} for p in rec["curve"]},
@@ -109,26 +122,47 @@ def _check_files(folder: Path) -> list[str]:
     problems = []
     names = set()
     for entry in os.scandir(folder):
+        if len(problems) >= 10:
+            problems.append("more unexpected entries follow; a submission holds exactly two files")
+            break
         names.add(entry.name)
         if entry.is_symlink():
             problems.append(f"{entry.name} is a symlink; a submission holds plain files only")
         elif not entry.is_file(follow_symlinks=False):
             problems.append(f"{entry.name} is not a plain file; a submission holds exactly {META_FILE} and {PRED_FILE}")
         elif entry.name not in (META_FILE, PRED_FILE):
-            problems.append(f"unexpected file {entry.name!r}; a submission holds exactly {META_FILE} and {PRED_FILE}")
+            problems.append(f"unexpected file {short_repr(entry.name)}; a submission holds exactly {META_FILE} and {PRED_FILE}")
     for name, limit in ((META_FILE, MAX_JSON_BYTES), (PRED_FILE, MAX_PARQUET_BYTES)):
         if name not in names:
             problems.append(f"{name} is missing")
         elif (folder / name).is_file() and not (folder / name).is_symlink() and (folder / name).stat().st_size > limit:
             problems.append(f"{name} is {(folder / name).stat().st_size} bytes, over the {limit}-byte limit")
+    if not problems and sum((folder / n).stat().st_size for n in names) > MAX_BUNDLE_BYTES:
+        problems.append(f"the bundle is over the {MAX_BUNDLE_BYTES}-byte limit for both files together")
     return problems
 
 
-def _read_meta(folder: Path) -> tuple[dict | None, list[str]]:
+def _read_plain(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, opened without following a symlink (so a file swapped for one
+    after the folder was checked is refused too) and read no further than ``limit``."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
-        meta = json.loads((folder / META_FILE).read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return None, [f"{META_FILE} is not valid UTF-8 JSON ({str(exc)[:120]})"]
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a plain file")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(f"{path.name} is over the {limit}-byte limit")
+    return data
+
+
+def _read_meta(raw: bytes) -> tuple[dict | None, list[str]]:
+    try:
+        meta = strict_json_loads(raw)
+    except (ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8, duplicates, NaN, > 4300-digit integers
+        return None, [f"{META_FILE} is not valid UTF-8 JSON ({' '.join(str(exc).split())[:120]})"]
     if _depth(meta, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         return None, [f"{META_FILE} nests deeper than {MAX_JSON_DEPTH} levels"]
     if not isinstance(meta, dict):
@@ -145,26 +179,62 @@ def _read_meta(folder: Path) -> tuple[dict | None, list[str]]:
         return None, [f"{META_FILE} fields of the wrong type: {bad}"]
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in meta["seeds"]) or not all(isinstance(b, int) and not isinstance(b, bool) for b in meta["budgets"]):
         return None, ["seeds and budgets must be lists of integers"]
+    if not GENERATOR_NAME.fullmatch(meta["generator"]):
+        return None, [f"generator name {short_repr(meta['generator'])} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. my-generator-v1)"]
+    texts = [*meta["authors"], meta["code_reference"]]
+    if not meta["authors"] or len(meta["authors"]) > 100 or not all(isinstance(t, str) and 0 < len(t) <= 300 and t.isprintable() for t in texts):
+        return None, ["authors (1-100) and code_reference must be non-empty printable strings of at most 300 characters"]
     return meta, []
 
 
-def _read_predictions(folder: Path) -> tuple[list[dict] | None, list[str]]:
+def _read_predictions(raw: bytes) -> tuple[list[dict] | None, list[str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     expected = {"seed": pa.int64(), "budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64()}
     try:
-        table = pq.read_table(folder / PRED_FILE)
-    except (pa.ArrowException, OSError) as exc:
-        return None, [f"{PRED_FILE} is not a readable Parquet file ({str(exc).splitlines()[0][:120]})"]
+        parquet = pq.ParquetFile(pa.BufferReader(raw))
+        footer = parquet.metadata
+        decoded = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
+        if footer.num_rows > MAX_PREDICTION_ROWS or decoded > MAX_DECODED_PARQUET_BYTES:
+            return None, [f"{PRED_FILE} holds {footer.num_rows} rows ({decoded} bytes decoded), over the limit of {MAX_PREDICTION_ROWS} rows and {MAX_DECODED_PARQUET_BYTES} bytes"]
+        table = parquet.read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return None, [f"{PRED_FILE} is not a readable Parquet file ({' '.join(str(exc).split())[:120]})"]
+    expected["predicted_terms"] = pa.list_(pa.string())
     wrong = [f"{k} ({table.schema.field(k).type if k in table.schema.names else 'missing'})" for k, t in expected.items()
              if k not in table.schema.names or table.schema.field(k).type != t]
-    if wrong or "predicted_terms" not in table.schema.names:
+    if wrong:
         return None, [f"{PRED_FILE} columns wrong: {wrong or ['predicted_terms missing']}; expected seed, budget (int64), item_id (string), score_true, score_negative (float64), predicted_terms (list<string>)"]
     return table.to_pylist(), []
 
 
 # --- validation ---------------------------------------------------------------------------------
+_COUNTERS = ("samples_delivered", "scenes_rendered", "invalid_scenes", "feedback_queries", "rl_env_steps", "rl_updates")
+_SECONDS = ("render", "label_caption", "feedback", "agent", "train", "eval")
+
+
+def _is_finite(x) -> bool:
+    try:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _cost_problem(cell: dict) -> str | None:
+    """What the leaderboard's cost columns would trip on in a cell, or None."""
+    cost = cell["cost"]
+    if not all(isinstance(cost.get(k), int) and not isinstance(cost.get(k), bool) and cost[k] >= 0 for k in _COUNTERS):
+        return f"cost needs non-negative integer counters {', '.join(_COUNTERS)}"
+    seconds = cost.get("seconds")
+    if not isinstance(seconds, dict) or not all(isinstance(seconds.get(k), (int, float)) and not isinstance(seconds.get(k), bool)
+                                                and seconds[k] >= 0 for k in _SECONDS):
+        return f"cost.seconds needs non-negative numbers for {', '.join(_SECONDS)}"
+    wall = cell.get("wall_seconds")
+    if wall is not None and (not isinstance(wall, (int, float)) or isinstance(wall, bool) or wall < 0):
+        return "wall_seconds must be a non-negative number or null"
+    return None
+
 @dataclass(frozen=True)
 class ValidSubmission:
     meta: dict
@@ -182,10 +252,14 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     problems = _check_files(folder)
     if problems:
         raise SubmissionError(problems)
-    meta, problems = _read_meta(folder)
+    try:
+        meta_raw, pred_raw = _read_plain(folder / META_FILE, MAX_JSON_BYTES), _read_plain(folder / PRED_FILE, MAX_PARQUET_BYTES)
+    except OSError as exc:
+        raise SubmissionError([f"cannot read the bundle's files ({' '.join(str(exc).split())[:160]}); a submission holds two plain files"]) from None
+    meta, problems = _read_meta(meta_raw)
     if problems:
         raise SubmissionError(problems)
-    rows, problems = _read_predictions(folder)
+    rows, problems = _read_predictions(pred_raw)
     if problems:
         raise SubmissionError(problems)
 
@@ -203,13 +277,17 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     if len(set(meta["seeds"])) < track.min_seeds:
         problems.append(f"{len(set(meta['seeds']))} seeds, the track needs at least {track.min_seeds}")
     top = max(meta["budgets"]) if meta["budgets"] else 0
-    cells = {c.get("seed"): c for c in meta["cells"] if isinstance(c, dict)}
-    if set(cells) != set(meta["seeds"]):
+    cells = {c["seed"]: c for c in meta["cells"] if isinstance(c, dict) and isinstance(c.get("seed"), int)}
+    if set(cells) != set(meta["seeds"]) or len(cells) != len(meta["cells"]):
         problems.append("cells do not match seeds (one cell per seed)")
-    for seed, c in sorted(cells.items(), key=lambda kv: str(kv[0])):
+    for seed, c in sorted(cells.items()):
         delivered = (c.get("cost") or {}).get("samples_delivered") if isinstance(c.get("cost"), dict) else None
         if not isinstance(delivered, int) or delivered != top:
-            problems.append(f"seed {seed}: the learner was trained on {delivered} samples, the budget is {top} (budget overrun or missing cost)")
+            problems.append(f"seed {seed}: the learner was trained on {short_repr(delivered)} samples, the budget is {top} (budget overrun or missing cost)")
+        elif problem := _cost_problem(c):
+            problems.append(f"seed {seed}: {problem}")
+        if not isinstance(c.get("reported"), dict):
+            problems.append(f"seed {seed}: 'reported' must map each budget to its metrics")
     if problems:
         raise SubmissionError(problems)
 
@@ -240,12 +318,12 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
             try:
                 summary = summarize(item_rows(eval_items, preds))
             except ValueError as exc:
-                problems.append(f"seed {seed} budget {budget}: {exc}")
+                problems.append(f"seed {seed} budget {budget}: {' '.join(str(exc).split())[:200]}")
                 continue
-            reported = (cells.get(seed, {}).get("reported") or {}).get(str(budget), {})
+            reported = (cells.get(seed, {}).get("reported") or {}).get(str(budget), {})  # a dict: checked above
             rep_acc = reported.get("accuracy") if isinstance(reported, dict) else None
-            if not isinstance(rep_acc, (int, float)) or abs(rep_acc - summary["accuracy"]) > TOLERANCE:
-                problems.append(f"seed {seed} budget {budget}: reported accuracy {rep_acc} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)")
+            if not _is_finite(rep_acc) or abs(rep_acc - summary["accuracy"]) > TOLERANCE:
+                problems.append(f"seed {seed} budget {budget}: reported accuracy {short_repr(rep_acc)} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)")
             curve.append({"budget": budget, **summary})
         cell = cells.get(seed, {})
         records.append({"track": track.key, "generator_name": meta["generator"], "seed": seed, "status": "complete", "curve": curve,
