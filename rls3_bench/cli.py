@@ -24,6 +24,7 @@ EPILOG = """examples:
   rls3-bench pretrain --track clip-tiny
   rls3-bench run --track clip-tiny --preset smoke
   rls3-bench run --track clip-tiny --generator my_module:MyGenerator --seeds 5
+  xvfb-run -a rls3-bench run --track clip-tiny --backend unity --unity-player ./Room.x86_64
   rls3-bench report --results runs
 """
 
@@ -54,13 +55,37 @@ def _backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--renderer", default="tiny",
                    help="embedded renderer: tiny (default: deterministic everywhere, and 4x faster than EGL on a CPU "
                         "without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)")
+    _unity_args(p)
+
+
+def _unity_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("unity backend (docs/unity.md)")
+    g.add_argument("--unity-player", metavar="PATH", help="Unity player binary built from unity/ (default: wait for the "
+                   "Unity Editor: press Play in the unity/ project)")
+    g.add_argument("--unity-port", type=_positive_int, metavar="PORT",
+                   help="first port to listen on (default: 5005 for a player, the first free one above; 5004 for the Editor)")
+    g.add_argument("--unity-timeout", type=float, metavar="SECONDS", help="wait this long for the player to connect and answer (default: 60)")
+    g.add_argument("--unity-log-dir", metavar="DIR", help="keep the player's log here (Player-<worker>.log)")
+    g.add_argument("--unity-arg", action="append", metavar="ARG", help="extra player argument, repeatable (e.g. --unity-arg=-force-vulkan)")
+
+
+def _backend_options(args, backend: str) -> dict:
+    """Backend-specific constructor arguments from the command line (only the unity backend has any)."""
+    unity = {"player": args.unity_player, "base_port": args.unity_port, "timeout_s": args.unity_timeout,
+             "log_folder": args.unity_log_dir, "player_args": tuple(args.unity_arg or ())}
+    given = {k: v for k, v in unity.items() if v not in (None, ())}
+    if backend != "unity":
+        if given:
+            raise UserError(f"--unity-* options apply to --backend unity only; this command uses the {backend} backend")
+        return {}
+    return given
 
 
 def _open_backend(args):
     from rls3_bench.backends import get_backend_class
 
     cls = get_backend_class(args.backend)
-    return cls(image_size=args.size, renderer=args.renderer)
+    return cls(image_size=args.size, renderer=args.renderer, **_backend_options(args, args.backend))
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -204,6 +229,14 @@ def cmd_run(args) -> int:
         from dataclasses import replace
 
         track = replace(track, device=args.device)
+    if args.backend:
+        from dataclasses import replace
+
+        from rls3_bench.backends import get_backend_class
+
+        get_backend_class(args.backend)  # an unknown name fails here, before any cell starts
+        track = replace(track, backend=args.backend)
+    backend_options = _backend_options(args, track.backend)
     if args.seeds is None:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
@@ -212,7 +245,8 @@ def cmd_run(args) -> int:
         print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
-                             ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads)
+                             ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,
+                             backend_options=backend_options)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
@@ -413,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "scores are bit-identical across executors at equal thread counts")
     p.add_argument("--weights", help="override the track's base weights (a path, a pretrained tag, or 'random')")
     p.add_argument("--device", help="override the track's device (cpu, cuda)")
+    p.add_argument("--backend", help="override the track's simulator backend (embedded, unity; see `rls3-bench ls`)")
+    _unity_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-leaderboard", action="store_true", help="skip the leaderboard and figures at the end")
     p.set_defaults(func=cmd_run)

@@ -165,10 +165,13 @@ def run_cell(
     checkpoint_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     generator_config: dict | None = None,
+    backend_options: dict | None = None,
 ) -> CellResult:
     """Run one cell to the top of ``track.budgets``; resumes from ``checkpoint_dir`` if it holds one.
 
     ``progress(stage, done, total)`` is called with stages "generate", "train", "eval".
+    ``backend_options`` go to the backend the cell opens when ``backend`` is None (e.g. the unity
+    backend's ``player``); machine-specific, so they are not part of the track.
     """
     from rls3_bench.evalsets import load_eval_set
 
@@ -178,7 +181,7 @@ def run_cell(
     if own_backend:
         from rls3_bench.backends import get_backend_class
 
-        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer)
+        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
     learner = learner if learner is not None else make_learner(track, seed)
     items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
     progress = progress or (lambda stage, done, total: None)

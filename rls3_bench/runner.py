@@ -53,7 +53,7 @@ def cell_lock(folder: Path):
 
 
 def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int,
-                 progress: Callable | None = None) -> tuple[dict, dict]:
+                 progress: Callable | None = None, backend_options: dict | None = None) -> tuple[dict, dict]:
     """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task.
 
     ``torch_threads`` is set explicitly because CPU float reductions depend on it: the same cell run
@@ -66,7 +66,8 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
     from rls3_bench.loop import run_cell
 
     t0 = time.perf_counter()
-    res = run_cell(track, generator, seed, checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=progress)
+    res = run_cell(track, generator, seed, checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=progress,
+                   backend_options=backend_options)
     record = res.to_dict()
     predictions = record.pop("predictions")
     record.update({
@@ -83,22 +84,24 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
     return record, predictions
 
 
-def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int, progress=None) -> CellOutcome:
+def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int, progress=None,
+                    backend_options: dict | None = None) -> CellOutcome:
     t0 = time.perf_counter()
     with cell_lock(folder) as mine:
         if not mine:
             return CellOutcome(generator, seed, folder, "skipped-locked", 0.0)
         if (folder / RECORD_FILE).is_file():
             return CellOutcome(generator, seed, folder, "skipped-done", 0.0)
-        record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress)
+        record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress,
+                                           backend_options)
         write_record(folder, record, predictions)
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
         return CellOutcome(generator, seed, folder, record["status"], time.perf_counter() - t0, record.get("failure"))
 
 
 def _local_worker(args) -> CellOutcome:
-    track_dict, generator, seed, folder, threads = args
-    return _run_local_cell(track_from_dict(track_dict), generator, seed, Path(folder), threads)
+    track_dict, generator, seed, folder, threads, backend_options = args
+    return _run_local_cell(track_from_dict(track_dict), generator, seed, Path(folder), threads, backend_options=backend_options)
 
 
 def _generator_dir_name(generator: str) -> str:
@@ -117,10 +120,12 @@ def run_benchmark(
     ray_address: str | None = None,
     show_progress: bool = True,
     threads: int | None = None,
+    backend_options: dict | None = None,
 ) -> list[CellOutcome]:
     """Run every (generator, seed) cell of ``track`` not yet complete under ``results``.
 
     ``threads``: torch threads per cell (default: the machine's cores / local workers; 1 on Ray).
+    ``backend_options``: extra arguments for each cell's backend (e.g. the unity backend's ``player``).
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
@@ -132,16 +137,16 @@ def run_benchmark(
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
     if executor == "ray":
-        return _run_ray(track, cells, ray_address, show_progress, threads or 1)
+        return _run_ray(track, cells, ray_address, show_progress, threads or 1, backend_options)
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     if workers == 1:
-        return _run_sequential(track, cells, show_progress, threads)
+        return _run_sequential(track, cells, show_progress, threads, backend_options)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     outcomes = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        jobs = [(track.to_dict(), g, s, str(f), threads) for g, s, f in cells]
+        jobs = [(track.to_dict(), g, s, str(f), threads, backend_options) for g, s, f in cells]
         bar = _bar(len(jobs), "cells", show_progress)
         for out in pool.map(_local_worker, jobs):
             outcomes.append(out)
@@ -157,7 +162,7 @@ def _bar(total: int, unit: str, show: bool):
     return tqdm(total=total, unit=unit, disable=not show, dynamic_ncols=True)
 
 
-def _run_sequential(track: Track, cells, show_progress: bool, threads: int) -> list[CellOutcome]:
+def _run_sequential(track: Track, cells, show_progress: bool, threads: int, backend_options: dict | None = None) -> list[CellOutcome]:
     top = track.budgets[-1]
     bar = _bar(len(cells) * top, "samples", show_progress)
     outcomes = []
@@ -169,7 +174,7 @@ def _run_sequential(track: Track, cells, show_progress: bool, threads: int) -> l
             bar.set_postfix_str(f"{g} seed {s}: {stage}")
             bar.refresh()
 
-        out = _run_local_cell(track, g, s, folder, threads, progress)
+        out = _run_local_cell(track, g, s, folder, threads, progress, backend_options)
         bar.n = base + top
         bar.refresh()
         outcomes.append(out)
@@ -177,7 +182,8 @@ def _run_sequential(track: Track, cells, show_progress: bool, threads: int) -> l
     return outcomes
 
 
-def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, threads: int) -> list[CellOutcome]:
+def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, threads: int,
+             backend_options: dict | None = None) -> list[CellOutcome]:
     from rls3_bench.errors import require
 
     ray = require("ray", "ray")
@@ -192,7 +198,8 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
     def remote_cell(track_dict, generator, seed):
         # the checkpoint lives on the worker's local disk; the result travels back to the driver
         with tempfile.TemporaryDirectory() as tmp:
-            return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=threads)
+            return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=threads,
+                                backend_options=backend_options)
 
     outcomes = []
     try:
