@@ -96,7 +96,7 @@ def open_unity(mode: str, image_size: int = 64, knobs: dict | None = None, **kwa
         use_this_python()
         args = list(kwargs.pop("player_args", ()))
         for k, v in knobs.items():
-            args += [f"--standin-{k.replace('_', '-')}", str(v)]
+            args += [f"--standin-{k.replace('_', '-')}"] + ([] if v is True else [str(v)])
         kwargs.setdefault("base_port", free_port())
         with UnityBackend(image_size=image_size, player=FAKE_PLAYER, player_args=args, **kwargs) as backend:
             yield backend
