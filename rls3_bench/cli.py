@@ -250,6 +250,10 @@ def cmd_run(args) -> int:
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
+    for o in outcomes:
+        if o.status == "skipped-locked":
+            print(f"rls3-bench: note: cell {o.generator} seed {o.seed} is being run by another process; "
+                  "run this command again after it finishes to include it", file=sys.stderr)
     from rls3_bench.report import print_summary
 
     print_summary(results, track.key)
@@ -488,14 +492,39 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _sigterm_interrupts()
     try:
         return args.func(args)
     except UserError as exc:
         print(f"rls3-bench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only or vanished folder: every write is atomic, so nothing is half-written
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"rls3-bench: error: {exc.strerror or exc}{where}; fix that and run the command again "
+              "(finished results are kept; an interrupted run resumes from its checkpoints)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("rls3-bench: interrupted", file=sys.stderr)
+        print("rls3-bench: interrupted (finished results are kept; run the command again to resume)", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_interrupts():
+    """SIGTERM (kill, a job scheduler's stop) unwinds like Ctrl-C, so worker processes are stopped too.
+    Returns the handler to restore afterwards (None if none was installed)."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 if __name__ == "__main__":  # pragma: no cover

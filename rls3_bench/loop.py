@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import shutil
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ from rls3_bench.tracks import Track
 CHECKPOINT_SCHEMA = 1
 #: delivered samples kept per run (one from each of the first rounds) for the gallery figure
 GALLERY_SIZE = 4
+
+
+class GeneratorFailure(RuntimeError):
+    """A generator raised an exception of its own; its cell is recorded as failed with the reason."""
 
 
 def generator_seed(run_seed: int, generator_name: str) -> int:
@@ -125,34 +130,67 @@ def _feedback_from_json(d: dict | None) -> Feedback | None:
 
 
 class Checkpoints:
-    """Numbered checkpoint folders with a ``LATEST`` pointer written last (atomically), so a crash
-    while writing round r leaves round r-1 as the newest complete checkpoint."""
+    """Numbered checkpoint folders, each sealed by a ``MANIFEST.json`` of its files' SHA-256 and moved
+    into place whole (temp folder + rename). The newest folder whose files match its manifest is the
+    one to resume from; the one before it is kept, so a damaged newest checkpoint (a truncated file, a
+    flipped bit) falls back to the previous round instead of crashing or starting over. ``LATEST``
+    names the newest folder, for people reading the folder."""
+
+    KEEP = 2
+    MANIFEST = "MANIFEST.json"
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    @classmethod
+    def _files(cls, path: Path) -> dict[str, str]:
+        import hashlib
+
+        return {str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
+                for f in sorted(path.rglob("*")) if f.is_file() and f.name != cls.MANIFEST}
+
+    @classmethod
+    def problem(cls, path: Path) -> str | None:
+        """Why the checkpoint folder ``path`` cannot be resumed from, or None."""
+        try:
+            manifest = json.loads((path / cls.MANIFEST).read_text(encoding="utf-8"))
+            files = cls._files(path)
+        except (OSError, ValueError) as exc:
+            return f"no readable manifest ({str(exc)[:80]})"
+        if not isinstance(manifest, dict):
+            return "the manifest is not a mapping"
+        if manifest != files:
+            bad = sorted(set(manifest) ^ set(files) | {k for k in set(manifest) & set(files) if manifest[k] != files[k]})
+            return f"files differ from the manifest: {', '.join(bad)[:120]}"
+        return None
+
     def latest(self) -> Path | None:
-        pointer = self.folder / "LATEST"
-        if not pointer.is_file():
-            return None
-        path = self.folder / pointer.read_text().strip()
-        return path if (path / "loop.json").is_file() else None
+        for path in sorted(self.folder.glob("round-*"), reverse=True):
+            problem = self.problem(path)
+            if problem is None:
+                return path
+            print(f"rls3-bench: warning: checkpoint {path} is damaged ({problem}); resuming from an earlier one", file=sys.stderr)
+        return None
 
     def write(self, round_index: int, write_fn: Callable[[Path], None]) -> None:
-        from rls3_bench.io import atomic_write_text
+        from rls3_bench.io import atomic_write_json, atomic_write_text
 
         name = f"round-{round_index:05d}"
         tmp = self.folder / f".{name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        write_fn(tmp)
-        final = self.folder / name
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        try:
+            tmp.mkdir(parents=True)
+            write_fn(tmp)
+            atomic_write_json(tmp / self.MANIFEST, self._files(tmp))
+            final = self.folder / name
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except BaseException:  # a full disk or an interrupt: leave no half-written folder behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         atomic_write_text(self.folder / "LATEST", name)
-        for old in self.folder.glob("round-*"):
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        for old in sorted(self.folder.glob("round-*"), reverse=True)[self.KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def run_cell(
@@ -208,26 +246,26 @@ def run_cell(
             for r in rows
         ]
 
-    # --- resume ---------------------------------------------------------------------------
-    latest = ckpt.latest() if ckpt else None
-    if latest is not None:
-        state = json.loads((latest / "loop.json").read_text())
-        if state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != track.digest() or state.get("generator") != cls.name or state.get("seed") != seed:
-            raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
-        learner.load(latest / "learner.safetensors")
-        gen.load_state_dict(state["generator_state"])
-        gen.load_extra(latest / "generator")
-        for k, v in state["cost"].items():
-            setattr(cost, k, v) if k != "seconds" else cost.seconds.update(v)
-        restored = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
-        result = restored
-        result.renderer = backend.renderer
-        previous_feedback = _feedback_from_json(state["previous_feedback"])
-        start_round = state["next_round"]
-    else:
-        evaluate(0)
-
     try:
+        # --- resume ---------------------------------------------------------------------------
+        latest = ckpt.latest() if ckpt else None
+        if latest is not None:
+            state = json.loads((latest / "loop.json").read_text())
+            if state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != track.digest() or state.get("generator") != cls.name or state.get("seed") != seed:
+                raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
+            learner.load(latest / "learner.safetensors")
+            gen.load_state_dict(state["generator_state"])
+            gen.load_extra(latest / "generator")
+            for k, v in state["cost"].items():
+                setattr(cost, k, v) if k != "seconds" else cost.seconds.update(v)
+            restored = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
+            result = restored
+            result.renderer = backend.renderer
+            previous_feedback = _feedback_from_json(state["previous_feedback"])
+            start_round = state["next_round"]
+        else:
+            evaluate(0)
+
         for r in range(start_round, n_rounds):
             round_t0 = time.perf_counter()
             before = dict(cost.seconds)
@@ -238,6 +276,10 @@ def run_cell(
                 gen.generate_round(ctx)
             except BudgetViolation as exc:
                 raise BudgetViolation(f"{cls.name}: {exc}") from None
+            except (OSError, MemoryError):
+                raise  # the machine's problem (full disk, memory), not the generator's: re-running resumes the cell
+            except Exception as exc:  # a bug in the generator fails its cell; the other cells of the sweep go on
+                raise GeneratorFailure(f"{cls.name} raised {type(exc).__name__} in round {r}: {' '.join(str(exc).split())[:200]}") from None
             if ctx.remaining:
                 raise BudgetViolation(f"{cls.name}: round {r} delivered {len(ctx.delivered)} of {track.round_size} samples")
             gen_seconds = time.perf_counter() - round_t0
@@ -298,7 +340,7 @@ def run_cell(
                     atomic_write_json(folder / "loop.json", state)
 
                 ckpt.write(r, write)
-    except BudgetViolation as exc:
+    except (BudgetViolation, GeneratorFailure) as exc:
         result.status, result.failure = "failed", str(exc)
     finally:
         if own_backend:

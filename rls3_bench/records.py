@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import platform
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rls3_bench.errors import UserError
-from rls3_bench.io import atomic_write_bytes, atomic_write_json
+from rls3_bench.io import atomic_write_bytes, atomic_write_json, canonical_json, strict_json_loads
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -76,37 +75,96 @@ def prediction_rows_parquet(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
-def read_predictions(path: Path) -> dict[int, list[dict]]:
+def read_predictions(path: Path, expected_sha256: str | None = None) -> dict[int, list[dict]]:
+    """Per-item predictions by budget; with ``expected_sha256`` (the record's ``predictions_sha256``)
+    a changed or damaged file is refused before it is parsed."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        rows = pq.read_table(path).to_pylist()
+        data = Path(path).read_bytes()
+        if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+            raise UserError(f"{path} does not match the checksum in its record.json (damaged or changed); delete that cell folder and re-run it")
+        rows = pq.read_table(pa.BufferReader(data)).to_pylist()
     except (pa.ArrowException, OSError) as exc:
-        raise UserError(f"{path} is not a readable predictions table ({str(exc).splitlines()[0]}); re-run that cell") from None
+        raise UserError(f"{path} is not a readable predictions table ({(str(exc).splitlines() or [''])[0][:120]}); re-run that cell") from None
     out: dict[int, list[dict]] = {}
     for r in rows:
         out.setdefault(int(r.pop("budget")), []).append(r)
     return out
 
 
+def record_digest(record: dict) -> str:
+    """SHA-256 of a record's canonical JSON without its own ``record_sha256`` field."""
+    return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "record_sha256"}).encode("utf-8")).hexdigest()
+
+
 def write_record(folder: Path, record: dict, predictions: dict) -> None:
-    """Predictions first, record last: a record.json on disk means the cell is complete."""
+    """Predictions first, record last: a record.json on disk means the cell is complete. The record
+    carries the predictions' SHA-256 and its own (``record_sha256``), so damage to either is detected."""
     pq_bytes = predictions_parquet(predictions)
     record = {**record, "predictions_sha256": hashlib.sha256(pq_bytes).hexdigest()}
+    record["record_sha256"] = record_digest(record)
     atomic_write_bytes(folder / PREDICTIONS_FILE, pq_bytes)
     atomic_write_json(folder / RECORD_FILE, record)
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _shape_problem(record: dict) -> str | None:
+    """What downstream readers (report, stats, leaderboards, figures) would trip on, or None."""
+    from rls3_bench.samples import TERMS
+
+    if not all(isinstance(record.get(k), str) for k in ("track", "generator", "eval_set", "eval_set_hash")):
+        return "track, generator, eval_set and eval_set_hash must be strings"
+    if not isinstance(record.get("generator_name", record["generator"]), str):
+        return "generator_name must be a string"
+    if not isinstance(record["seed"], int) or isinstance(record["seed"], bool) or record["status"] not in ("complete", "failed"):
+        return "seed must be an integer and status 'complete' or 'failed'"
+    cost = record["cost"]
+    if not isinstance(cost, dict) or not all(isinstance(cost.get(k), int) and not isinstance(cost.get(k), bool) for k in (
+            "scenes_rendered", "invalid_scenes", "feedback_queries", "samples_delivered", "rl_env_steps", "rl_updates")):
+        return "cost must hold integer counters (scenes_rendered, invalid_scenes, feedback_queries, samples_delivered, rl_env_steps, rl_updates)"
+    curve = record["curve"]
+    if not isinstance(curve, list) or not curve:
+        return "curve must be a non-empty list"
+    for point in curve:
+        if not (isinstance(point, dict) and isinstance(point.get("budget"), int) and _is_number(point.get("accuracy"))
+                and isinstance(point.get("per_term"), dict) and all(_is_number(point["per_term"].get(t)) for t in TERMS)
+                and isinstance(point.get("per_complexity"), dict) and all(_is_number(v) for v in point["per_complexity"].values())):
+            return "every curve point needs an integer budget, a numeric accuracy, per_term for the six terms and per_complexity"
+        if "generative" in point and not (isinstance(point["generative"], dict)
+                                          and all(_is_number(point["generative"].get(k)) for k in ("paligemma_score", "exact_match"))):
+            return "a curve point's generative metrics must hold numeric paligemma_score and exact_match"
+    return None
+
+
 def read_record(folder: Path) -> dict:
+    """A cell's record, checked: JSON, schema version, its own checksum, and the fields readers use."""
     path = Path(folder) / RECORD_FILE
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} is not a readable run record ({exc}); delete that cell folder and re-run it") from None
+        record = strict_json_loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
+        raise UserError(f"{path} is not a readable run record ({str(exc)[:120]}); delete that cell folder and re-run it") from None
     if not isinstance(record, dict) or not _REQUIRED <= set(record) or record.get("schema_version") != SCHEMA_VERSION:
         raise UserError(f"{path} is not an rls3-bench run record of schema version {SCHEMA_VERSION}; delete that cell folder and re-run it")
+    if "record_sha256" in record and record["record_sha256"] != record_digest(record):
+        raise UserError(f"{path} does not match its own checksum (damaged or edited); delete that cell folder and re-run it")
+    if problem := _shape_problem(record):
+        raise UserError(f"{path} is malformed: {problem}; delete that cell folder and re-run it")
     return record
+
+
+def verify_cell(folder: Path) -> str | None:
+    """Why a cell's stored result is unusable (unreadable or damaged record or predictions), or None."""
+    try:
+        record = read_record(folder)
+        read_predictions(Path(folder) / PREDICTIONS_FILE, record.get("predictions_sha256"))
+    except UserError as exc:
+        return str(exc)
+    return None
 
 
 def iter_records(results: Path):

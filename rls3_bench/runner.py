@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rls3_bench.errors import UserError
-from rls3_bench.records import RECORD_FILE, cell_dir, provenance, read_record, write_record
+from rls3_bench.records import PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, verify_cell, write_record
 from rls3_bench.tracks import Track, track_from_dict
 
 EXECUTORS = ("local", "ray")
@@ -50,6 +51,21 @@ def cell_lock(folder: Path):
         yield True
     finally:
         fh.close()
+
+
+def cell_done(folder: Path) -> bool:
+    """True if the cell holds a sound result. A damaged one (unreadable record, checksum mismatch) is
+    moved aside as ``*.corrupt``, reported on stderr, and the cell counts as not done, so it re-runs."""
+    if not (folder / RECORD_FILE).is_file():
+        return False
+    problem = verify_cell(folder)
+    if problem is None:
+        return True
+    for name in (RECORD_FILE, PREDICTIONS_FILE):
+        if (folder / name).exists():
+            os.replace(folder / name, folder / f"{name}.corrupt")
+    print(f"rls3-bench: warning: {problem.split('; ')[0]}; moved it aside as *.corrupt and re-running the cell", file=sys.stderr)
+    return False
 
 
 def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int,
@@ -90,7 +106,7 @@ def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch
     with cell_lock(folder) as mine:
         if not mine:
             return CellOutcome(generator, seed, folder, "skipped-locked", 0.0)
-        if (folder / RECORD_FILE).is_file():
+        if cell_done(folder):
             return CellOutcome(generator, seed, folder, "skipped-done", 0.0)
         record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress,
                                            backend_options)
@@ -144,8 +160,13 @@ def run_benchmark(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    from concurrent.futures.process import BrokenProcessPool
+
     outcomes = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    # workers ignore SIGINT: on Ctrl-C (or SIGTERM, or any error) this process stops them itself, so
+    # none is left running a cell; their cell locks go with them and the cells resume when re-run
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+    try:
         jobs = [(track.to_dict(), g, s, str(f), threads, backend_options) for g, s, f in cells]
         bar = _bar(len(jobs), "cells", show_progress)
         for out in pool.map(_local_worker, jobs):
@@ -153,7 +174,36 @@ def run_benchmark(
             bar.set_postfix_str(f"{out.generator} seed {out.seed}: {out.status}")
             bar.update(1)
         bar.close()
+    except BrokenProcessPool:
+        _stop_workers(pool)
+        raise UserError("a worker process died (killed, or out of memory) while running a cell; finished cells are kept: "
+                        "re-run the same command to resume the rest") from None
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
     return outcomes
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool) -> None:
+    """Terminate a process pool's workers now (queued cells are cancelled, running ones killed)."""
+    if hasattr(pool, "terminate_workers"):  # Python >= 3.14
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public way before 3.14
+    for proc in processes:
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
 
 
 def _bar(total: int, unit: str, show: bool):
@@ -205,7 +255,7 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
     try:
         todo = []
         for g, s, folder in cells:
-            if (folder / RECORD_FILE).is_file():
+            if cell_done(folder):
                 outcomes.append(CellOutcome(g, s, folder, "skipped-done", 0.0))
             else:
                 todo.append((g, s, folder, remote_cell.remote(track.to_dict(), g, s)))

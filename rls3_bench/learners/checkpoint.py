@@ -47,9 +47,15 @@ class TorchCheckpointMixin:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"checkpoint {path} does not exist; pass a file written by {type(self).__name__}.save")
-        with safe_open(str(path), framework="pt") as fh:
-            record = json.loads((fh.metadata() or {}).get("rls3_bench", "{}"))
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                record = json.loads((fh.metadata() or {}).get("rls3_bench", "{}"))
+                tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        except Exception as exc:  # SafetensorError (truncated or damaged file), bad JSON metadata
+            raise UserError(f"checkpoint {path} is damaged or not a safetensors file ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:100]}); use an intact checkpoint or start afresh") from None
+        if not isinstance(record, dict):
+            record = {}
         expected = json.loads(json.dumps(self._identity()))  # as JSON stores it (tuples become lists)
         found = {k: record.get(k) for k in expected}
         if record.get("schema_version") != CHECKPOINT_SCHEMA or found != expected:
