@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import atexit
 import base64
+import binascii
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import math
@@ -41,7 +43,6 @@ import signal
 import subprocess
 import time
 import uuid
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,8 @@ def catalogue() -> dict[str, Any]:
     read by ``unity/Assets/Scripts/Catalogue.cs``, so the player builds the same primitives and
     applies the same tolerances as the embedded backend. Frame: the SceneSpec's (z up, metres,
     degrees). ``[]`` for a colour means "the object's colour", ``""`` for a support "not a support"
-    (Unity's JsonUtility has no nulls).
+    (Unity's JsonUtility has no nulls); ``footprint`` is a flat list of (x, y, bottom z) triples (it
+    has no nested arrays either).
     """
     from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS
     from rls3_bench.backends import embedded as emb
@@ -103,7 +105,10 @@ def catalogue() -> dict[str, Any]:
 
     assets = [
         {"id": a.id, "name": a.name, "colour": vec(a.colour),
-         "parts": [{"shape": q.shape, "size": vec(q.size), "offset": vec(q.offset), "colour": vec(q.colour)} for q in a.parts]}
+         "parts": [{"shape": q.shape, "size": vec(q.size), "offset": vec(q.offset), "colour": vec(q.colour)} for q in a.parts],
+         # the embedded backend's ray samples and centre of mass, so both settle objects alike
+         "footprint": [round(float(v), 9) for q in a.parts for v in emb._part_footprint(q).ravel()],
+         "com_xy": [round(float(v), 9) for v in emb.centre_of_mass_xy(a)]}
         for a in ASSETS.values()
     ]
     rooms = [
@@ -126,8 +131,12 @@ def catalogue_digest() -> str:
 
 
 def catalogue_json() -> str:
-    """The text of :data:`CATALOGUE_PATH`: the catalogue plus its digest, indented for review."""
-    return json.dumps({**catalogue(), "digest": catalogue_digest()}, indent=1, sort_keys=True) + "\n"
+    """The text of :data:`CATALOGUE_PATH`: the catalogue plus its digest, indented for review (lists of
+    numbers on one line)."""
+    import re
+
+    text = json.dumps({**catalogue(), "digest": catalogue_digest()}, indent=1, sort_keys=True)
+    return re.sub(r"\[\s+([-0-9.,e\s]+?)\s+\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text) + "\n"
 
 
 # --- scene messages -------------------------------------------------------------------------------
@@ -138,21 +147,32 @@ def encode_request(request_id: int, spec: SceneSpec, min_visible_fraction: float
 
 
 def encode_segmentation(seg: np.ndarray) -> dict[str, Any]:
-    """``(H, W)`` object indices (-1 background) as the graph carries them: raw DEFLATE (no zlib header,
-    what .NET's DeflateStream writes) of uint8 ``index + 1``, rows top to bottom, base64."""
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-    raw = comp.compress((seg.astype(np.int16) + 1).astype(np.uint8).tobytes()) + comp.flush()
-    return {"encoding": "deflate-u8", "height": int(seg.shape[0]), "width": int(seg.shape[1]),
-            "data": base64.b64encode(raw).decode("ascii")}
+    """``(H, W)`` object indices (-1 background) as the graph carries them: a PNG whose red channel is
+    ``index + 1`` (what the C# SegmentationRenderer writes with ``Texture2D.EncodeToPNG``), base64."""
+    from PIL import Image
+
+    rgb = np.zeros(seg.shape + (3,), np.uint8)
+    rgb[..., 0] = (seg.astype(np.int16) + 1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buf, format="PNG", compress_level=1)
+    return {"encoding": "png", "height": int(seg.shape[0]), "width": int(seg.shape[1]),
+            "data": base64.b64encode(buf.getvalue()).decode("ascii")}
 
 
 def decode_segmentation(d: Any, size: int, n_objects: int) -> np.ndarray:
-    if not isinstance(d, dict) or d.get("encoding") != "deflate-u8" or d.get("height") != size or d.get("width") != size:
-        raise ValueError(f"segmentation must be deflate-u8 of {size}x{size}, got {_short(d)}")
-    raw = zlib.decompress(base64.b64decode(d["data"], validate=True), -15)
-    if len(raw) != size * size:
-        raise ValueError(f"segmentation holds {len(raw)} bytes, expected {size * size}")
-    seg = np.frombuffer(raw, dtype=np.uint8).reshape(size, size).astype(np.int16) - 1
+    """The ``(size, size)`` int16 index mask from the graph's PNG (ValueError if it is not one)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not isinstance(d, dict) or d.get("encoding") != "png" or d.get("height") != size or d.get("width") != size:
+        raise ValueError(f"segmentation must be a {size}x{size} png, got {_short(d)}")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(d["data"], validate=True))) as im:
+            if im.format != "PNG" or im.size != (size, size):
+                raise ValueError(f"segmentation image is {im.format} {im.size[0]}x{im.size[1]}, expected a {size}x{size} PNG")
+            red = np.asarray(im.convert("RGB"))[..., 0]
+    except (UnidentifiedImageError, OSError, binascii.Error) as exc:
+        raise ValueError(f"segmentation is not a readable base64 PNG ({exc})") from None
+    seg = red.astype(np.int16) - 1
     if seg.max() >= n_objects:
         raise ValueError(f"segmentation names object index {int(seg.max())} of a {n_objects}-object scene")
     return seg
@@ -572,7 +592,7 @@ class UnityBackend(Backend):
             image = self._frame(rid)
             try:
                 return observation_from_graph(spec, mine[0], image, self._renderer)
-            except (ValueError, KeyError, TypeError, zlib.error, base64.binascii.Error) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise UnityBackendError(f"{self._where()} sent a malformed scene graph for request {rid}: {exc}") from None
         except BaseException:
             self.close()
