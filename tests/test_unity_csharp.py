@@ -101,6 +101,14 @@ def test_the_exported_catalogue_is_current():
     assert all(len(a["footprint"]) % 3 == 0 and len(a["com_xy"]) == 2 for a in data["assets"])
 
 
+def test_write_catalogue_command(tmp_path, capsys):
+    from rls3_bench.backends.unity import catalogue_digest, main
+
+    assert main(["write-catalogue", str(tmp_path / "c.json")]) == 0
+    assert (tmp_path / "c.json").read_text() == (ROOT / "unity/Assets/StreamingAssets/rls3_catalogue.json").read_text()
+    assert catalogue_digest()[:12] in capsys.readouterr().out
+
+
 def test_version_pins_agree():
     """The Unity package, the Editor version and mlagents-envs are the Release 19 set."""
     from rls3_bench.backends.unity import PACKAGE_VERSION

@@ -148,6 +148,7 @@ def test_failure_after_the_backend_is_closed_is_a_clear_error():
 
 def test_bad_arguments_are_refused_up_front():
     for kwargs, match in [({"image_size": 8}, "image_size must be"), ({"timeout_s": 0}, "time-out must be"),
-                          ({"worker_id": 3}, "worker_id must be 0"), ({"worker_id": -1, "player": FAKE_PLAYER}, "non-negative")]:
+                          ({"worker_id": 3}, "worker_id must be 0"), ({"worker_id": -1, "player": FAKE_PLAYER}, "non-negative"),
+                          ({"min_visible_fraction": "0.1"}, "min_visible_fraction must be")]:
         with pytest.raises(UserError, match=match):
             UnityBackend(**kwargs)

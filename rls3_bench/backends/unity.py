@@ -433,7 +433,7 @@ class UnityBackend(Backend):
             raise UserError(f"image_size must be an integer in [{lo}, {hi}], got {image_size!r}")
         if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not 0 < timeout_s <= 86400:
             raise UserError(f"the Unity time-out must be a number of seconds in (0, 86400], got {timeout_s!r}")
-        if not 0.0 <= min_visible_fraction < 1.0:
+        if isinstance(min_visible_fraction, bool) or not isinstance(min_visible_fraction, (int, float)) or not 0.0 <= min_visible_fraction < 1.0:
             raise UserError(f"min_visible_fraction must be in [0, 1), got {min_visible_fraction!r}")
         player_args = [str(a) for a in player_args]
         if "-nographics" in (a.lower() for a in player_args):
