@@ -357,10 +357,17 @@ BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v
 def cmd_report(args) -> int:
     from rls3_bench.report import results_table
 
+    from rls3_bench.report import compare_table, stage_shares
+
     df = results_table(Path(args.results))
     if df.empty:
         raise UserError(f"no complete runs under {args.results}; run `rls3-bench run` first")
     import pandas as pd
+
+    if args.compare:
+        df = compare_table(Path(args.results), args.compare)
+    elif args.stages:
+        df = stage_shares(Path(args.results)).reset_index()
 
     with pd.option_context("display.max_rows", 500, "display.width", 200):
         print(df.to_string(index=False) if not args.csv else df.to_csv(index=False))
@@ -485,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="table of all complete runs under a results folder")
     p.add_argument("--results", default="runs")
     p.add_argument("--csv", action="store_true", help="CSV instead of a text table")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--compare", metavar="GENERATOR", help="paired comparison of GENERATOR with every other generator per budget")
+    what.add_argument("--stages", action="store_true", help="mean seconds and share of each loop stage per generator")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -39,3 +39,61 @@ def print_summary(results: Path, track_key: str) -> None:
     table = df.pivot_table(index="generator", columns="budget", values="accuracy", aggfunc="mean")
     print(f"\nmean 2-way accuracy on {track_key} (seeds: {df.seed.nunique()}):")
     print(table.round(3).to_string())
+
+
+STAGES = ("render", "label_caption", "feedback", "agent", "train", "eval")
+
+
+def stage_shares(results: Path, track_key: str | None = None):
+    """Per generator: mean seconds per cell in each loop stage and each stage's share of their sum
+    (the loop's overhead beyond rendering and training shows up as label_caption/feedback/agent)."""
+    import pandas as pd
+
+    rows = [{"generator": rec["generator_name"], **{s: rec["cost"]["seconds"].get(s, 0.0) for s in STAGES}}
+            for _, rec in iter_records(results) if track_key in (None, rec["track"]) and rec.get("status") == "complete"]
+    if not rows:
+        return pd.DataFrame()
+    mean = pd.DataFrame(rows).groupby("generator").mean()
+    shares = mean.div(mean.sum(axis=1), axis=0).mul(100).add_suffix(" %")
+    return pd.concat([mean.round(1).add_suffix(" s"), shares.round(1)], axis=1)
+
+
+def compare_table(results: Path, generator: str, track_key: str | None = None, seed: int = 0):
+    """``generator`` against every other generator at every budget, paired by seed: mean difference
+    in accuracy, bootstrap CI over whole seeds, exact sign-flip permutation p (and the smallest p the
+    seed count allows), and how many times the other's generation cost ``generator`` spends (seconds
+    of render + label/caption + feedback + agent per delivered sample). No multiplicity correction:
+    this is a per-comparison read-out; the leaderboard applies Holm over its family."""
+    import numpy as np
+    import pandas as pd
+
+    from rls3_bench import stats
+    from rls3_bench.errors import UserError
+    from rls3_bench.leaderboard import long_frame
+
+    records = [rec for _, rec in iter_records(results) if track_key in (None, rec["track"])]
+    df = long_frame(records)
+    if df.empty or generator not in set(df.generator):
+        raise UserError(f"no complete runs of {generator} under {results}; check --compare against `rls3-bench report`")
+    gen_cost = {}
+    for rec in records:
+        c = rec["cost"]
+        secs = sum(c["seconds"][k] for k in ("render", "label_caption", "feedback", "agent"))
+        gen_cost.setdefault(rec["generator_name"], []).append(secs / max(c["samples_delivered"], 1))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for other in sorted(set(df.generator) - {generator}):
+        for budget in sorted(b for b in df.budget.unique() if b > 0):
+            a = df[(df.generator == generator) & (df.budget == budget)].set_index("seed").accuracy
+            b = df[(df.generator == other) & (df.budget == budget)].set_index("seed").accuracy
+            shared = a.index.intersection(b.index).sort_values()
+            if len(shared) < 2:
+                continue
+            c = stats.compare_generators(a.loc[shared].to_numpy(), b.loc[shared].to_numpy(), rng, paired=True)
+            rows.append({"vs": other, "budget": int(budget), "seeds": len(shared), "delta": round(c.delta, 4),
+                         "95% CI": f"[{c.low:+.3f}, {c.high:+.3f}]", "p_perm": round(c.p_perm, 4), "min_p": round(c.min_p, 4),
+                         "wins": int((a.loc[shared] > b.loc[shared]).sum()),
+                         "gen cost x": round(np.mean(gen_cost[generator]) / max(np.mean(gen_cost[other]), 1e-12), 1)})
+    if not rows:
+        raise UserError(f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison needs at least 2 (run more --seeds)")
+    return pd.DataFrame(rows)
