@@ -379,7 +379,9 @@ def cmd_pretrain(args) -> int:
     from rls3_bench.tracks import load_track
 
     track = load_track(args.track)
-    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr)
+    if not 0.0 <= args.object_negatives < float("inf"):
+        raise UserError(f"--object-negatives must be a finite weight >= 0, got {args.object_negatives}")
+    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr, object_negatives=args.object_negatives)
     card = pretrain(track, cfg, out_dir=Path(args.out) if args.out else WEIGHTS_DIR)
     print(json.dumps(card, indent=2))
     return 0
@@ -441,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=8)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--lr", type=float, default=5e-4, help="learning rate from scratch (default: 5e-4)")
+    p.add_argument("--object-negatives", type=float, default=0.0, metavar="W",
+                   help="weight of a ranking term against one object-swapped caption per scene (default: 0, captions only)")
     p.add_argument("--out", help="folder for the weights and their card (default: the package's weights/)")
     p.set_defaults(func=cmd_pretrain)
 

@@ -34,7 +34,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 class PretrainConfig:
     """:param scenes: distinct rendered scenes; :param epochs: passes over them;
     :param batch_size: samples per step; :param seed: the pretrain seed (key of the ``pretrain`` stream);
-    :param lr: learning rate from scratch (higher than the tracks' fine-tuning rate)."""
+    :param lr: learning rate from scratch (higher than the tracks' fine-tuning rate);
+    :param object_negatives: weight of the learner's hard-negative/ranking term over one
+    object-swapped caption per scene (0: captions only). No spatial words either way."""
 
     scenes: int = 3000
     epochs: int = 8
@@ -42,6 +44,7 @@ class PretrainConfig:
     lr: float = 5e-4
     seed: int = 0
     identity_items: int = 300
+    object_negatives: float = 0.0
 
 
 def object_scenes(backend, n: int, rng) -> list[tuple[np.ndarray, object]]:
@@ -58,14 +61,19 @@ def object_scenes(backend, n: int, rng) -> list[tuple[np.ndarray, object]]:
     return out
 
 
+def swap_one_object(spec, rng):
+    """``spec`` with one object replaced by an asset absent from the scene (an object-level negative)."""
+    present = [o.asset for o in spec.objects]
+    absent = sorted(set(ASSETS) - set(present))
+    victim = int(rng.integers(len(present)))
+    return replace(spec, objects=tuple(replace(o, asset=absent[int(rng.integers(len(absent)))]) if i == victim else o for i, o in enumerate(spec.objects)))
+
+
 def identity_items(scenes, rng) -> list[Sample]:
     """2-way object-identity items: true object caption vs one object swapped for an absent one."""
     items = []
     for k, (image, spec) in enumerate(scenes):
-        present = [o.asset for o in spec.objects]
-        absent = sorted(set(ASSETS) - set(present))
-        victim = int(rng.integers(len(present)))
-        swapped = replace(spec, objects=tuple(replace(o, asset=absent[int(rng.integers(len(absent)))]) if i == victim else o for i, o in enumerate(spec.objects)))
+        swapped = swap_one_object(spec, rng)
         items.append(Sample(spec=spec, image=image, subject="", reference="", terms=(), caption=object_caption(spec),
                             negatives=(object_caption(swapped),), negative_kinds=("object",), prompt="caption en",
                             answer=object_caption(spec), sample_id=f"identity-{k}"))
@@ -94,6 +102,9 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
     learner = get_learner_class(track.learner)(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
     images = np.stack([im for im, _ in train])
     texts = [object_caption(spec) for _, spec in train]
+    # drawn from their own stream, so object_negatives=0 leaves every other draw as it was
+    negative_rng = rng_for("pretrain", cfg.seed, 2)
+    negatives = [object_caption(swap_one_object(spec, negative_rng)) for _, spec in train] if cfg.object_negatives > 0 else []
     order_rng = rng_for("pretrain", cfg.seed, 1)
     steps = 0
     for epoch in range(cfg.epochs):
@@ -101,7 +112,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         losses = []
         for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            losses.append(learner.pretrain_step(images[idx], [texts[j] for j in idx]))
+            losses.append(learner.pretrain_step(images[idx], [texts[j] for j in idx], [negatives[j] for j in idx] if negatives else (),
+                                                weight=cfg.object_negatives))
             steps += 1
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}")
     identity = spatial_report(learner, identity_items(held_out, rng))["accuracy"]
@@ -114,7 +126,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "bytes": path.stat().st_size,
-        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}",
+        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}" + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else ""),
         "config": cfg.__dict__,
         "steps": steps,
         "torch_threads": __import__("torch").get_num_threads(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -154,6 +156,20 @@ def test_pretrain_step_lowers_caption_loss(toy):
     images, texts = np.stack([s.image for s in samples]), ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4
     losses = [learner.pretrain_step(images, texts) for _ in range(4)]
     assert losses[-1] < losses[0]
+
+
+def test_pretrain_ranking_term_separates_objects_by_image(toy):
+    """With object negatives, the true object caption's likelihood margin over the swapped one grows."""
+    learner, samples = make(), toy(4)
+    images = np.stack([s.image for s in samples])
+    texts = ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4
+    negatives = ["a photo of the pink vase and the blue bottle in a kitchen ."] * 4
+    items = [replace(s, caption=texts[0], negatives=(negatives[0],)) for s in samples]
+    margin = lambda: float(np.mean([p.score_true - p.score_negative for p in learner.evaluate(items).predictions]))  # noqa: E731
+    before = margin()
+    for _ in range(4):
+        learner.pretrain_step(images, texts, negatives, weight=5.0)
+    assert margin() > before
 
 
 def test_lora_trains_only_adapters(toy):

@@ -409,11 +409,12 @@ class ClipLearner(TorchCheckpointMixin, Learner):
             loss = self.dual_loss(batch)
         return self._optimise(loss)
 
-    def pretrain_step(self, images: np.ndarray, texts: list[str]) -> float:
-        """One contrastive step on object-level captions (base-weight pretraining; no negatives)."""
+    def pretrain_step(self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0) -> float:
+        """One contrastive step on object-level captions (base-weight pretraining), plus ``weight`` x
+        the hard-negative term over ``negatives`` (object-swapped captions) when ``weight > 0``."""
         self.core.train()
         with self._autocast():
-            loss = self._loss(list(images), texts, [], weight=0.0)
+            loss = self._loss(list(images), texts, list(negatives), weight=weight)
         return self._optimise(loss)
 
     # --- evaluation and feedback ----------------------------------------------------------------------

@@ -480,12 +480,21 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
             loss = self.dual_loss(batch)
         return self._optimise(loss)
 
-    def pretrain_step(self, images: np.ndarray, texts: list[str]) -> float:
-        """One LM step on ("caption en" -> text) for object-level captions (base-weight pretraining)."""
+    def pretrain_step(self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0) -> float:
+        """One LM step on ("caption en" -> text) for object-level captions (base-weight pretraining),
+        plus ``weight`` x the ranking term (as in :meth:`dual_loss`) of each text over its negative
+        (one per text, e.g. one object swapped for an absent one) when ``weight > 0``. The LM term
+        alone lets a tiny model learn the captions' language prior and ignore the image; the ranking
+        term can only fall by reading the image."""
+        n = len(texts)
         self.core.train()
         with self._autocast():
             feats = self._image_features(list(images))
-            loss = -self._logliks(feats, [CAPTION_PROMPT] * len(texts), texts).mean()
+            suffixes = list(texts) + (list(negatives) if weight > 0 else [])
+            ll = self._logliks(feats, [CAPTION_PROMPT] * len(suffixes), suffixes)
+            loss = -ll[:n].mean()
+            if weight > 0:
+                loss = loss + weight * F.softplus(ll[n:] - ll[:n]).mean()
         return self._optimise(loss)
 
     # --- evaluation and feedback ----------------------------------------------------------------------
