@@ -355,6 +355,44 @@ def complexity_curves(records: list[dict]):
     return fig, axes
 
 
+@_styled
+def term_curves(records: list[dict]):
+    """Accuracy on each of the six terms vs budget, one panel per term (shared y axis), one line per
+    generator: mean over seeds with ±1 s.d. bands (the per-relation view of ``accuracy_curve``)."""
+    groups = _by_generator(records)
+    colours = generator_colours(groups)
+    cols, rows = 3, 2
+    fig = _figure(2.7 * cols + 0.6, 2.5 * rows + 0.9)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    if not groups:
+        _empty(axes[0], "no records")
+        return fig, axes
+    for ax, term in zip(axes, TERMS):
+        budgets_all = sorted({b for recs in groups.values() for b in _seed_matrix(recs, "per_term", term)[0]})
+        base_x = _budget_axis(ax, budgets_all, 0 in budgets_all)
+        for g, recs in groups.items():
+            budgets, m = _seed_matrix(recs, "per_term", term)
+            mean, sd, _ = _mean_sd(m)
+            ok = np.isfinite(mean)
+            if not ok.any():
+                continue
+            xs = _xs(budgets, base_x)
+            ax.plot(xs[ok], mean[ok], color=colours[g], marker="o", markersize=2.5, linewidth=1.2, label=g)
+            ax.fill_between(xs[ok], (mean - sd)[ok], (mean + sd)[ok], color=colours[g], alpha=0.10, linewidth=0)
+        ax.axhline(0.5, color="#999999", linestyle="--", linewidth=0.7)
+        ax.set_title(f"“{term}”")
+        ax.tick_params(axis="x", labelrotation=45)
+    for i, ax in enumerate(axes):
+        if i % cols == 0:
+            ax.set_ylabel("2-way accuracy")
+    handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5), frameon=False,
+                   title="generator (dashed: chance; leftmost point: base model)", title_fontsize=8)
+    fig.suptitle("Per-term accuracy vs cumulative samples (mean ± 1 s.d. over seeds)", fontsize=10)
+    return fig, axes
+
+
 # --- (d) term distribution of the delivered data --------------------------------------------------
 @_styled
 def term_distribution(records: list[dict]):
@@ -605,7 +643,7 @@ def figure_functions(records: list[dict]) -> dict[str, Callable[[list[dict]], tu
     out: dict[str, Callable] = {"accuracy_curve": accuracy_curve}
     if _has_generative(records):
         out["score_curve"] = functools.partial(accuracy_curve, metric="paligemma_score")
-    out.update({"term_radar": term_radar, "complexity_curves": complexity_curves, "term_distribution": term_distribution,
+    out.update({"term_curves": term_curves, "term_radar": term_radar, "complexity_curves": complexity_curves, "term_distribution": term_distribution,
                 "rl_curves": rl_curves, "gallery": gallery, "accuracy_vs_cost": accuracy_vs_cost})
     return out
 

@@ -87,7 +87,7 @@ def make_records(generative: bool = False) -> list[dict]:
             for g in GENERATORS for s in range(3)]
 
 
-EXPECTED = ("accuracy_curve", "term_radar", "complexity_curves", "term_distribution", "rl_curves", "gallery", "accuracy_vs_cost")
+EXPECTED = ("accuracy_curve", "term_curves", "term_radar", "complexity_curves", "term_distribution", "rl_curves", "gallery", "accuracy_vs_cost")
 
 
 @pytest.fixture(scope="module")
