@@ -236,12 +236,26 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
              backend_options: dict | None = None) -> list[CellOutcome]:
     from rls3_bench.errors import require
 
+    if not ray_address:
+        # A local instance listens on loopback only. Ray turns 127.0.0.1 into the machine's routable
+        # address and binds its servers to every interface, except in its single-machine mode (made
+        # for macOS and Windows), which this switches on: read at import, and by the started servers.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = require("ray", "ray")
     started = False
     if not ray.is_initialized():
-        # a local instance listens on loopback only unless the user points at a cluster
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                 **({} if ray_address else {"_node_ip_address": "127.0.0.1", "num_cpus": os.cpu_count()}))
+        if not ray_address:
+            import ray._private.ray_constants as ray_constants
+
+            ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the line above
+        _check_reachable(ray_address)
+        try:
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
+                     **({} if ray_address else {"_node_ip_address": "127.0.0.1", "num_cpus": os.cpu_count()}))
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray instance"
+            raise UserError(f"cannot start or reach {where} ({' '.join(str(exc).split())[:160]}); check the address "
+                            "(`ray status` on the head node) or leave out --ray-address to start a local one") from None
         started = True
 
     @ray.remote(num_cpus=threads)
@@ -273,6 +287,22 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
         if started:
             ray.shutdown()
     return outcomes
+
+
+def _check_reachable(address: str | None) -> None:
+    """Fail at once when nothing listens at a ``host:port`` cluster address (ray.init retries for minutes)."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"\[?([^\[\]]+?)\]?:(\d+)", address or "")
+    if not match:
+        return  # no address (a local instance), "auto", or a ray:// client address: Ray checks those
+    host, port = match.group(1), int(match.group(2))
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise UserError(f"nothing answers at --ray-address {address} ({exc.strerror or exc}); start the cluster with "
+                        "`ray start --head` there, or leave out --ray-address to start a local one") from None
 
 
 def completed_records(results: Path, track_key: str | None = None) -> list[dict]:

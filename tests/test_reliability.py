@@ -448,3 +448,64 @@ def test_crashing_generator_fails_its_cell_and_the_sweep_goes_on(tmp_path, capsy
     assert len(err) == 1 and "crashing-v1 raised RuntimeError in round 1: boom with a second line" in err[0], err
     rec = json.loads((cell(results, 0, "crashing-v1") / RECORD_FILE).read_text())
     assert rec["status"] == "failed" and "boom" in rec["failure"]
+
+
+# --- services: Ray on loopback ----------------------------------------------------------------
+def test_unreachable_ray_address_is_one_line_at_once(tmp_path, capsys):
+    """ray.init retries an address where nothing listens for minutes; the runner checks it first."""
+    pytest.importorskip("ray")
+    import socket
+
+    from rls3_bench.cli import main
+
+    with socket.socket() as s:  # a port that was free a moment ago
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(cli("--executor", "ray", "--ray-address", f"127.0.0.1:{port}", results=tmp_path / "runs")) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "note:" not in line]
+    assert len(err) == 1 and f"nothing answers at --ray-address 127.0.0.1:{port}" in err[0]
+
+
+@pytest.mark.slow
+def test_local_ray_listens_on_loopback_only_and_leaves_nothing_on_ctrl_c(tmp_path):
+    """The Ray instance a run starts (GCS, raylet, agents, workers) listens on loopback addresses
+    only; Ctrl-C stops it all: exit 130, one line, no process left."""
+    ray = pytest.importorskip("ray")
+    import ipaddress
+
+    import psutil
+
+    assert ray
+    results = tmp_path / "runs"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    proc = subprocess.Popen([sys.executable, "-m", "rls3_bench.cli", *cli("--executor", "ray", results=results,
+                            generator="reliability_generators:Sleepy", seeds="0,1")],
+                            env={**env, "PYTHONPATH": str(FIXTURES)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+    def workers_running() -> bool:
+        names = " ".join(" ".join(p.cmdline()) for p in _descendants(proc.pid) if p.is_running())
+        return "remote_cell" in names or proc.poll() is not None
+
+    _wait_for(workers_running)
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(2.0)
+    children = _descendants(proc.pid)
+    listening = []
+    for p in [psutil.Process(proc.pid), *children]:
+        try:
+            listening += [(p.name(), c.laddr.ip, c.laddr.port) for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        except psutil.Error:
+            pass
+    assert listening  # the GCS and the raylet at least
+
+    def loopback(ip: str) -> bool:
+        addr = ipaddress.ip_address(ip.split("%")[0])
+        return addr.is_loopback or (addr.version == 6 and addr.ipv4_mapped is not None and addr.ipv4_mapped.is_loopback)
+
+    assert all(loopback(ip) for _, ip, _ in listening), listening
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.strip().splitlines()[-1] == "rls3-bench: interrupted (finished results are kept; run the command again to resume)"
+    _assert_no_orphans(children, proc.pid)

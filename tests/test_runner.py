@@ -26,7 +26,7 @@ def _run_cmd(results: Path) -> list[str]:
 
 def comparable(record: dict) -> dict:
     """A record without what legitimately differs between runs: timings and provenance."""
-    drop = {"wall_seconds", "provenance", "round_log"}
+    drop = {"wall_seconds", "provenance", "round_log", "record_sha256"}  # the checksum covers the timings
     out = {k: v for k, v in record.items() if k not in drop}
     out["cost"] = {k: v for k, v in record["cost"].items() if k != "seconds"}
     return out
