@@ -324,7 +324,7 @@ def cmd_validate(args) -> int:
         except SubmissionError as exc:
             bad += 1
             for problem in exc.problems:
-                print(f"rls3-bench: invalid {path}: {problem}", file=sys.stderr)
+                print(f"rls3-bench: invalid {_printable(f'{path}: {problem}')}", file=sys.stderr)
         else:
             print(f"valid: {path} ({sub.meta['generator']} on {sub.meta['track']}, {len(sub.meta['seeds'])} seeds)")
     return 1 if bad else 0
@@ -339,7 +339,7 @@ def cmd_leaderboard(args) -> int:
         try:
             sub = validate(folder)
         except SubmissionError as exc:
-            print(f"rls3-bench: skipped invalid {folder}: {exc.problems[0]}", file=sys.stderr)
+            print(f"rls3-bench: skipped invalid {_printable(f'{folder}: {exc.problems[0]}')}", file=sys.stderr)
             continue
         by_track.setdefault(sub.meta["track"], []).extend(sub.records)
     if not by_track:
@@ -510,11 +510,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"rls3-bench: error: {exc}", file=sys.stderr)
+        print(f"rls3-bench: error: {_printable(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only or vanished folder: every write is atomic, so nothing is half-written
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"rls3-bench: error: {exc.strerror or exc}{where}; fix that and run the command again "
+        print(f"rls3-bench: error: {_printable(f'{exc.strerror or exc}{where}')}; fix that and run the command again "
               "(finished results are kept; an interrupted run resumes from its checkpoints)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -525,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
             import signal
 
             signal.signal(signal.SIGTERM, previous)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a message quoting a path or a name stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _sigterm_interrupts():
