@@ -215,13 +215,15 @@ def run_cell(
 
     cls = get_generator_class(generator)
     gen: Generator = cls(seed=generator_seed(seed, cls.name), config={**track.generator_config.get(cls.name, {}), **(generator_config or {})})
+    learner = learner if learner is not None else make_learner(track, seed)
+    items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
+    # the backend (a Unity player process, maybe) starts last, once nothing above can fail, and is
+    # closed in the finally below whatever happens
     own_backend = backend is None
     if own_backend:
         from rls3_bench.backends import get_backend_class
 
         backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
-    learner = learner if learner is not None else make_learner(track, seed)
-    items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
     progress = progress or (lambda stage, done, total: None)
 
     cost = Cost()
