@@ -459,20 +459,6 @@ def test_fuzz_sample_parquet_rows(sample_file, tmp_path_factory, data):
 
 
 # --- submission bundles -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def track():
-    from rls3_bench.tracks import load_track
-
-    return load_track(str(FIXTURES / "test-track.yaml"))
-
-
-@pytest.fixture(scope="module")
-def items(track):
-    from rls3_bench.evalsets import load_eval_set
-
-    return load_eval_set(track.eval_set, track.eval_set_hash)
-
-
 def make_bundle(folder: Path, track, items, seeds=(0, 1)) -> Path:
     """A valid submission without training: random scores, metrics computed from them."""
     import numpy as np

@@ -21,21 +21,6 @@ import pytest
 from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, discover, validate
 from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def track():
-    from rls3_bench.tracks import load_track
-
-    return load_track(str(FIXTURES / "test-track.yaml"))
-
-
-@pytest.fixture(scope="module")
-def items(track):
-    from rls3_bench.evalsets import load_eval_set
-
-    return load_eval_set(track.eval_set, track.eval_set_hash)
 
 
 @pytest.fixture(scope="module")
