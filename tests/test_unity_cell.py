@@ -109,7 +109,11 @@ def test_cli_run_with_backend_unity_launches_the_player_and_records_the_same_cel
     assert record["renderer"] == "unity/standin-pybullet-tiny" and record["track_config"]["backend"] == "unity"
     assert record["curve"] == expected.curve and record["term_counts"] == expected.term_counts
     assert [g["caption"] for g in record["gallery"]] == [g["caption"] for g in expected.gallery]
-    assert "quitting: status 400" in (tmp_path / "logs" / "Player-0.log").read_text()  # closed cleanly
+    # closed cleanly: the player quit on the close (a status-400 reply when its next request was already
+    # pending, else UNAVAILABLE once the server stopped: which one is a race, both are clean) and exited 0
+    log = (tmp_path / "logs" / "Player-0.log").read_text()
+    assert "quitting: status 400" in log or "quitting: RPC error UNAVAILABLE" in log or "quitting: RPC error CANCELLED" in log, log
+    assert "exit 0" in log, log
 
 
 # --- the RL generator trains through the unity backend ------------------------------------------
