@@ -355,20 +355,19 @@ BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v
 
 
 def cmd_report(args) -> int:
-    from rls3_bench.report import results_table
-
-    from rls3_bench.report import compare_table, stage_shares
-
-    df = results_table(Path(args.results))
-    if df.empty:
-        raise UserError(f"no complete runs under {args.results}; run `rls3-bench run` first")
     import pandas as pd
 
-    if args.compare:
-        df = compare_table(Path(args.results), args.compare)
-    elif args.stages:
-        df = stage_shares(Path(args.results)).reset_index()
+    from rls3_bench.report import compare_table, results_table, stage_shares
 
+    results = Path(args.results)
+    if args.compare:
+        df = compare_table(results, args.compare)
+    elif args.stages:
+        df = stage_shares(results).reset_index()
+    else:
+        df = results_table(results)
+    if df.empty:
+        raise UserError(f"no complete runs under {args.results}; run `rls3-bench run` first")
     with pd.option_context("display.max_rows", 500, "display.width", 200):
         print(df.to_string(index=False) if not args.csv else df.to_csv(index=False))
     return 0

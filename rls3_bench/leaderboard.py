@@ -56,7 +56,7 @@ def _fmt(mean: float, low: float | None = None, high: float | None = None) -> st
     return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _cost_row(records: list[dict]) -> dict:
+def cost_row(records: list[dict]) -> dict:
     """Mean generation cost per delivered sample over a generator's seeds."""
     def per_sample(rec, value):
         return value / max(rec["cost"]["samples_delivered"], 1)
@@ -124,7 +124,7 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderbo
         return " ▲" if hit.delta.iloc[0] > 0 else " ▼"
 
     by_gen = {g: [r for r in records if r["generator_name"] == g and r.get("status") == "complete"] for g in generators}
-    costs = {g: _cost_row(by_gen[g]) for g in generators}
+    costs = {g: cost_row(by_gen[g]) for g in generators}
 
     # --- per-budget display tables ----------------------------------------------------------
     per_budget = {}

@@ -69,17 +69,15 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
 
     from rls3_bench import stats
     from rls3_bench.errors import UserError
-    from rls3_bench.leaderboard import long_frame
+    from rls3_bench.leaderboard import cost_row, long_frame
 
     records = [rec for _, rec in iter_records(results) if track_key in (None, rec["track"])]
     df = long_frame(records)
     if df.empty or generator not in set(df.generator):
         raise UserError(f"no complete runs of {generator} under {results}; check --compare against `rls3-bench report`")
-    gen_cost = {}
-    for rec in records:
-        c = rec["cost"]
-        secs = sum(c["seconds"][k] for k in ("render", "label_caption", "feedback", "agent"))
-        gen_cost.setdefault(rec["generator_name"], []).append(secs / max(c["samples_delivered"], 1))
+    # the leaderboard's own "gen s/sample" (render + label/caption + feedback + agent per delivered sample)
+    gen_cost = {g: cost_row([r for r in records if r["generator_name"] == g and r.get("status") == "complete"])["gen s/sample"]
+                for g in set(df.generator)}
     rng = np.random.default_rng(seed)
     rows = []
     for other in sorted(set(df.generator) - {generator}):
@@ -93,7 +91,7 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
             rows.append({"vs": other, "budget": int(budget), "seeds": len(shared), "delta": round(c.delta, 4),
                          "95% CI": f"[{c.low:+.3f}, {c.high:+.3f}]", "p_perm": round(c.p_perm, 4), "min_p": round(c.min_p, 4),
                          "wins": int((a.loc[shared] > b.loc[shared]).sum()),
-                         "gen cost x": round(np.mean(gen_cost[generator]) / max(np.mean(gen_cost[other]), 1e-12), 1)})
+                         "gen cost x": round(gen_cost[generator] / max(gen_cost[other], 1e-12), 1)})
     if not rows:
         raise UserError(f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison needs at least 2 (run more --seeds)")
     return pd.DataFrame(rows)
