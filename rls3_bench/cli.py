@@ -53,7 +53,7 @@ def _backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="embedded", help="simulator backend (see `rls3-bench ls`; default: embedded)")
     p.add_argument("--size", type=_positive_int, default=128, help="image size in pixels (default: 128)")
     p.add_argument("--renderer", default="tiny",
-                   help="embedded renderer: tiny (default: deterministic everywhere, and 4x faster than EGL on a CPU "
+                   help="embedded renderer: tiny (default: deterministic everywhere, and about 2x faster than EGL at 128 px on a CPU "
                         "without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)")
     _unity_args(p)
 

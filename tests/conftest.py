@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -53,6 +54,33 @@ def toy_samples(n: int, size: int = 64, seed: int = 0) -> list[Sample]:
             )
         )
     return out
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch's thread count is process-global: set it for a block and restore it after. CPU float
+    reductions depend on the thread count, so exact comparisons run at equal counts."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture
+def two_threads():
+    """The reference machine's thread count, for speed benchmarks."""
+    with torch_threads(2):
+        yield
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import pytest
 
 pytest.importorskip("open_clip")
 
+from conftest import torch_threads  # noqa: E402
 from rls3_bench.records import PREDICTIONS_FILE, RECORD_FILE, verify_cell  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -52,12 +53,9 @@ def cli(*args: str, results: Path, generator: str = "uniform-v1", seeds: str = "
 
 @pytest.fixture(scope="module")
 def torch_one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    # module-wide: the module's shared runs and the tests that compare against them run at 1 thread
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

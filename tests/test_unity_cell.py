@@ -21,6 +21,7 @@ from rls3_bench.loop import run_cell  # noqa: E402
 from rls3_bench.relations import label_scene  # noqa: E402
 from rls3_bench.samples import png_bytes  # noqa: E402
 
+from conftest import torch_threads  # noqa: E402
 from unity_standin import FAKE_PLAYER, free_port, open_unity, use_this_python  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -56,24 +57,11 @@ def fingerprint(res) -> str:
                        "scenes": res.cost["scenes_rendered"], "invalid": res.cost["invalid_scenes"]}, sort_keys=True)
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # CPU float reductions depend on the thread count: compare at equal counts
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def embedded_cell(track, items):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as b:
-            rec = Recording(b)
-            res = run_cell(track, "uniform-v1", 0, backend=rec, eval_items=items)
-    finally:
-        torch.set_num_threads(before)
+    with torch_threads(1), EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as b:
+        rec = Recording(b)
+        res = run_cell(track, "uniform-v1", 0, backend=rec, eval_items=items)
     assert res.status == "complete" and [p["budget"] for p in res.curve] == [0, 16, 32]
     return res, rec.seen
 

@@ -37,15 +37,6 @@ def realistic_batch(n: int, size: int = 128):
     return out
 
 
-@pytest.fixture
-def two_threads():
-    # torch's thread count is process-global: set it for the measurement and restore it after
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 def _report(benchmark, n: int) -> None:
     benchmark.extra_info["samples_per_s"] = n / benchmark.stats.stats.mean
 

@@ -20,15 +20,6 @@ pytestmark = pytest.mark.benchmark
 
 
 @pytest.fixture
-def two_threads():
-    # torch's thread count is process-global: set it for the measurement and restore it after
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def learner():
     return PaliGemmaLearner("paligemma-tiny", None, {"batch_size": 16})
 

@@ -9,23 +9,11 @@ from __future__ import annotations
 import pybullet
 import pytest
 
+from bench_scenes import bench_spec, measure_observe
 from rls3_bench.assets import ROOMS
 from rls3_bench.backends.embedded import EmbeddedBackend
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
 
 pytestmark = pytest.mark.benchmark
-
-
-def _spec(room_id: str, dx: float = 0.0) -> SceneSpec:
-    room = ROOMS[room_id]
-    main, shelf, low = room.supports
-    objs = (
-        PlacedObject("green-cup", (main.centre[0] - 0.25 + dx, main.centre[1], main.top)),
-        PlacedObject("blue-bottle", (shelf.centre[0] + 0.2, shelf.centre[1], shelf.top)),
-        PlacedObject("yellow-bowl", (low.centre[0], low.centre[1], low.top)),
-        PlacedObject("red-book", (main.centre[0] + 0.2, main.centre[1], main.top), yaw_deg=30.0),
-    )
-    return SceneSpec(room_id, CameraPose(room.camera_eye, room.camera_target, room.camera_fov_deg), objs)
 
 
 def _backend(renderer: str, size: int) -> EmbeddedBackend:
@@ -43,23 +31,13 @@ def test_scene_rate(benchmark, renderer, size):
     except Exception as exc:  # EGL missing on this machine
         pytest.skip(str(exc))
     with b:
-        specs = [_spec("bedroom", dx) for dx in (0.0, 0.05)]  # alternate so every call re-poses
-        for s in specs:
-            assert b.observe(s).valid
-        state = {"i": 0}
-
-        def observe_next():
-            state["i"] ^= 1
-            return b.observe(specs[state["i"]])
-
-        benchmark.pedantic(observe_next, rounds=30, iterations=1, warmup_rounds=2)
-        benchmark.extra_info["scenes_per_s"] = 1.0 / benchmark.stats.stats.mean
+        benchmark.extra_info["scenes_per_s"] = 1.0 / measure_observe(benchmark, b, rounds=30, warmup_rounds=2)
 
 
 def test_room_switch_reposes_cached_rooms(benchmark):
     """Switching rooms after both are built: parks one room's bodies and re-poses the other's."""
     with EmbeddedBackend(image_size=32, renderer="tiny") as b:
-        a, c = (_spec(r) for r in ("bedroom", "kitchen-a"))
+        a, c = (bench_spec(r) for r in ("bedroom", "kitchen-a"))
         b.observe(a), b.observe(c)
         state = {"flip": False}
 
@@ -84,7 +62,7 @@ def test_room_build(benchmark):
 def test_object_repose(benchmark):
     """Settling a scene's objects onto cached bodies (rays + resets), without rendering."""
     with EmbeddedBackend(image_size=32, renderer="tiny") as b:
-        spec = _spec("bedroom")
+        spec = bench_spec("bedroom")
         b.observe(spec)
         room = b._use_room(spec.room)
 

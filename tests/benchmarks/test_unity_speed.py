@@ -14,40 +14,16 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from rls3_bench.assets import ROOMS  # noqa: E402
+from bench_scenes import measure_observe  # noqa: E402
 from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 
 from unity_standin import open_unity  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
 
 
-def _spec(room_id: str, dx: float = 0.0) -> SceneSpec:
-    """The scene of test_render_speed.py: a bedroom with 4 objects on three surfaces."""
-    room = ROOMS[room_id]
-    main, shelf, low = room.supports[:3]
-    objs = (
-        PlacedObject("green-cup", (main.centre[0] - 0.25 + dx, main.centre[1], main.top)),
-        PlacedObject("blue-bottle", (shelf.centre[0] + 0.2, shelf.centre[1], shelf.top)),
-        PlacedObject("yellow-bowl", (low.centre[0], low.centre[1], low.top)),
-        PlacedObject("red-book", (main.centre[0] + 0.2, main.centre[1], main.top), yaw_deg=30.0),
-    )
-    return SceneSpec(room_id, CameraPose(room.camera_eye, room.camera_target, room.camera_fov_deg), objs)
-
-
 def _measure(benchmark, backend) -> None:
-    specs = [_spec("bedroom", dx) for dx in (0.0, 0.05)]  # alternate so every call re-poses
-    for s in specs:
-        assert backend.observe(s).valid
-    state = {"i": 0}
-
-    def observe_next():
-        state["i"] ^= 1
-        return backend.observe(specs[state["i"]])
-
-    benchmark.pedantic(observe_next, rounds=40, iterations=1, warmup_rounds=3)
-    benchmark.extra_info["steps_per_s"] = 1.0 / benchmark.stats.stats.mean
+    benchmark.extra_info["steps_per_s"] = 1.0 / measure_observe(benchmark, backend, rounds=40, warmup_rounds=3)
 
 
 @pytest.mark.parametrize("size", [128, 224])
