@@ -79,7 +79,17 @@ class Cost:
     samples_delivered: int = 0
     rl_env_steps: int = 0
     rl_updates: int = 0
+    render_cache_hits: int = 0  # renders answered from the harness's observation cache
     seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "label_caption": 0.0, "feedback": 0.0, "train": 0.0, "eval": 0.0, "agent": 0.0})
+
+    def add(self, other: "Cost") -> None:
+        """Add ``other``'s counters and seconds (a round's cost into a run's)."""
+        for k, v in other.__dict__.items():
+            if k == "seconds":
+                for name, secs in v.items():
+                    self.seconds[name] = self.seconds.get(name, 0.0) + secs
+            else:
+                setattr(self, k, getattr(self, k) + v)
 
     def as_dict(self) -> dict:
         return {**{k: v for k, v in self.__dict__.items() if k != "seconds"}, "seconds": dict(self.seconds)}

@@ -20,7 +20,6 @@ import os
 import shutil
 import sys
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,7 +27,8 @@ from typing import Callable
 import numpy as np
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext, get_generator_class
+from rls3_bench.generation import GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, make_generator, produce_round
+from rls3_bench.generator import BudgetViolation, Cost, Generator, get_generator_class
 from rls3_bench.io import atomic_write_json
 from rls3_bench.learners.base import Feedback
 from rls3_bench.metrics import item_rows, summarize
@@ -39,15 +39,6 @@ from rls3_bench.tracks import Track
 CHECKPOINT_SCHEMA = 1
 #: delivered samples kept per run (one from each of the first rounds) for the gallery figure
 GALLERY_SIZE = 4
-
-
-class GeneratorFailure(RuntimeError):
-    """A generator raised an exception of its own; its cell is recorded as failed with the reason."""
-
-
-def generator_seed(run_seed: int, generator_name: str) -> int:
-    """Each generator gets its own stream per run seed (no two generators share samples by accident)."""
-    return int_seed("generator", run_seed, zlib.crc32(generator_name.encode()))
 
 
 def make_learner(track: Track, seed: int, device: str | None = None):
@@ -74,6 +65,7 @@ class CellResult:
     generator_history: list[dict] = field(default_factory=list)
     gallery: list[dict] = field(default_factory=list)         # a few delivered samples (spec + caption)
     renderer: str = ""
+    pipelined: bool = False  # generation ran ahead of training in a worker process (rls3_bench.generation)
     status: str = "complete"
     failure: str | None = None
 
@@ -81,40 +73,6 @@ class CellResult:
         d = dict(self.__dict__)
         d["predictions"] = {str(k): v for k, v in self.predictions.items()}
         return d
-
-
-class Harness:
-    """Renders, labels and captions for generators, counting cost (one per cell)."""
-
-    def __init__(self, backend, cost: Cost) -> None:
-        from rls3_bench.relations import LabelConfig
-
-        self.backend = backend
-        self.cost = cost
-        self.cfg = LabelConfig()
-
-    def render(self, spec, pair: tuple[int, int] | None = None) -> Rendered:
-        from rls3_bench.captions import make_sample
-        from rls3_bench.relations import label_scene
-
-        t0 = time.perf_counter()
-        obs = self.backend.observe(spec)
-        t1 = time.perf_counter()
-        self.cost.scenes_rendered += 1
-        self.cost.seconds["render"] += t1 - t0
-        samples: tuple[Sample, ...] = ()
-        reason = obs.invalid_reason
-        if obs.valid:
-            labels = [p for p in label_scene(obs, self.cfg) if p.captionable]
-            if pair is not None:
-                labels = [p for p in labels if (p.a, p.b) == tuple(pair)]
-            samples = tuple(make_sample(obs, p) for p in labels)
-            if not samples:
-                reason = "requested pair not captionable" if pair is not None else "no captionable pair"
-        if not samples:
-            self.cost.invalid_scenes += 1
-        self.cost.seconds["label_caption"] += time.perf_counter() - t1
-        return Rendered(spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs)
 
 
 def _feedback_to_json(fb: Feedback | None) -> dict | None:
@@ -204,32 +162,29 @@ def run_cell(
     progress: Callable[[str, int, int], None] | None = None,
     generator_config: dict | None = None,
     backend_options: dict | None = None,
+    pipeline: bool = True,
 ) -> CellResult:
     """Run one cell to the top of ``track.budgets``; resumes from ``checkpoint_dir`` if it holds one.
 
     ``progress(stage, done, total)`` is called with stages "generate", "train", "eval".
     ``backend_options`` go to the backend the cell opens when ``backend`` is None (e.g. the unity
     backend's ``player``); machine-specific, so they are not part of the track.
+    ``pipeline``: make an open-loop generator's rounds in a worker process while the learner trains
+    (:mod:`rls3_bench.generation`; same records, less wall time). Only when the cell opens its own
+    backend; a given ``backend`` lives in this process, so generation then runs inline.
     """
     from rls3_bench.evalsets import load_eval_set
 
     cls = get_generator_class(generator)
-    gen: Generator = cls(seed=generator_seed(seed, cls.name), config={**track.generator_config.get(cls.name, {}), **(generator_config or {})})
+    gen: Generator = make_generator(cls, seed, track.generator_config, generator_config)
     learner = learner if learner is not None else make_learner(track, seed)
     items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
-    # the backend (a Unity player process, maybe) starts last, once nothing above can fail, and is
-    # closed in the finally below whatever happens
-    own_backend = backend is None
-    if own_backend:
-        from rls3_bench.backends import get_backend_class
-
-        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
+    pipelined = pipeline and backend is None and can_run_ahead(cls)
     progress = progress or (lambda stage, done, total: None)
 
     cost = Cost()
-    result = CellResult(track=track.key, generator=generator, generator_name=cls.name, seed=seed, renderer=backend.renderer,
+    result = CellResult(track=track.key, generator=generator, generator_name=cls.name, seed=seed, renderer="",
                         term_counts={t: 0 for t in TERMS}, complexity_counts={"1": 0, "2": 0, "3": 0})
-    harness = Harness(backend, cost)
     n_rounds = track.budgets[-1] // track.round_size
     batch_size = int(track.recipe.get("batch_size", 32))
     previous_feedback: Feedback | None = None
@@ -248,47 +203,57 @@ def run_cell(
             for r in rows
         ]
 
+    # --- resume -------------------------------------------------------------------------------
+    latest = ckpt.latest() if ckpt else None
+    if latest is not None:
+        state = json.loads((latest / "loop.json").read_text())
+        if state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != track.digest() or state.get("generator") != cls.name or state.get("seed") != seed:
+            raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
+        learner.load(latest / "learner.safetensors")
+        gen.load_state_dict(state["generator_state"])
+        gen.load_extra(latest / "generator")
+        for k, v in state["cost"].items():
+            setattr(cost, k, v) if k != "seconds" else cost.seconds.update(v)
+        result = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
+        previous_feedback = _feedback_from_json(state["previous_feedback"])
+        start_round = state["next_round"]
+
+    # the backend (a Unity player process, maybe) starts last, once nothing above can fail, and is
+    # closed in the finally below whatever happens; a pipelined cell's backend lives in its worker
+    own_backend = backend is None and not pipelined
+    if own_backend:
+        from rls3_bench.backends import get_backend_class
+
+        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
+    if backend is not None:
+        result.renderer = backend.renderer
+    result.pipelined = pipelined
+    worker = None
     try:
-        # --- resume ---------------------------------------------------------------------------
-        latest = ckpt.latest() if ckpt else None
-        if latest is not None:
-            state = json.loads((latest / "loop.json").read_text())
-            if state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != track.digest() or state.get("generator") != cls.name or state.get("seed") != seed:
-                raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
-            learner.load(latest / "learner.safetensors")
-            gen.load_state_dict(state["generator_state"])
-            gen.load_extra(latest / "generator")
-            for k, v in state["cost"].items():
-                setattr(cost, k, v) if k != "seconds" else cost.seconds.update(v)
-            restored = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
-            result = restored
-            result.renderer = backend.renderer
-            previous_feedback = _feedback_from_json(state["previous_feedback"])
-            start_round = state["next_round"]
+        if pipelined:
+            worker = GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options)
+            worker.__enter__()
+            next_round = worker.next_round
         else:
+            harness = Harness(backend, Cost())
+            rounds = iter(range(start_round, n_rounds))
+            next_round = lambda: produce_round(gen, harness, next(rounds), track.round_size,  # noqa: E731
+                                               previous_feedback if cls.closed_loop else None,
+                                               learner.feedback if cls.closed_loop else None)
+        if latest is None:
             evaluate(0)
 
         for r in range(start_round, n_rounds):
             round_t0 = time.perf_counter()
-            before = dict(cost.seconds)
             progress("generate", r * track.round_size, track.budgets[-1])
-            ctx = RoundContext(r, track.round_size, previous_feedback if cls.closed_loop else None, harness.render,
-                               learner.feedback if cls.closed_loop else None, cost)
-            try:
-                gen.generate_round(ctx)
-            except BudgetViolation as exc:
-                raise BudgetViolation(f"{cls.name}: {exc}") from None
-            except (OSError, MemoryError):
-                raise  # the machine's problem (full disk, memory), not the generator's: re-running resumes the cell
-            except Exception as exc:  # a bug in the generator fails its cell; the other cells of the sweep go on
-                raise GeneratorFailure(f"{cls.name} raised {type(exc).__name__} in round {r}: {' '.join(str(exc).split())[:200]}") from None
-            if ctx.remaining:
-                raise BudgetViolation(f"{cls.name}: round {r} delivered {len(ctx.delivered)} of {track.round_size} samples")
-            gen_seconds = time.perf_counter() - round_t0
-            # what the generator spent outside rendering, labelling and queries is its own (agent) time
-            harness_seconds = sum(cost.seconds[k] - before[k] for k in ("render", "label_caption", "feedback"))
-            cost.seconds["agent"] += max(gen_seconds - harness_seconds, 0.0)
-            delivered = list(ctx.delivered)
+            t = time.perf_counter()
+            out: RoundOutput = next_round()
+            # how long the learner waited for this round's data: all of generation when inline, only
+            # what the worker did not get done during the previous round's training when pipelined
+            cost.seconds["generation_wait"] = cost.seconds.get("generation_wait", 0.0) + time.perf_counter() - t
+            cost.add(out.cost)
+            result.renderer = out.renderer
+            delivered = out.delivered
             for s in delivered:
                 result.complexity_counts[str(s.complexity)] += 1
                 for t in s.terms:
@@ -325,28 +290,28 @@ def run_cell(
                 evaluate(budget)
             result.round_log.append({"round": r, "budget": budget, "train_loss": float(np.mean(losses)), "feedback_error": fb_error,
                                      "seconds": time.perf_counter() - round_t0})
-            extra = gen.extra_cost()
-            cost.rl_env_steps = int(extra.get("rl_env_steps", 0))
-            cost.rl_updates = int(extra.get("rl_updates", 0))
+            cost.rl_env_steps = int(out.extra_cost.get("rl_env_steps", 0))
+            cost.rl_updates = int(out.extra_cost.get("rl_updates", 0))
             result.cost = cost.as_dict()
-            result.generator_history = list(getattr(gen, "history", []))
+            result.generator_history = list(out.history)
             if ckpt is not None:
-                state = {"schema_version": CHECKPOINT_SCHEMA, "track_digest": track.digest(), "generator": cls.name, "seed": seed,
-                         "next_round": r + 1, "generator_state": gen.state_dict(), "cost": cost.as_dict(),
-                         "previous_feedback": _feedback_to_json(previous_feedback), "result": result.to_dict()}
+                ckpt_state = {"schema_version": CHECKPOINT_SCHEMA, "track_digest": track.digest(), "generator": cls.name, "seed": seed,
+                              "next_round": r + 1, "generator_state": out.generator_state, "cost": cost.as_dict(),
+                              "previous_feedback": _feedback_to_json(previous_feedback), "result": result.to_dict()}
 
                 def write(folder: Path) -> None:
                     learner.save(folder / "learner.safetensors")
                     (folder / "generator").mkdir()
                     gen.save_extra(folder / "generator")
-                    atomic_write_json(folder / "loop.json", state)
+                    atomic_write_json(folder / "loop.json", ckpt_state)
 
                 ckpt.write(r, write)
     except (BudgetViolation, GeneratorFailure) as exc:
         result.status, result.failure = "failed", str(exc)
     finally:
+        if worker is not None:
+            worker.__exit__(None, None, None)
         if own_backend:
             backend.close()
     result.cost = cost.as_dict()
-    result.generator_history = list(getattr(gen, "history", []))
     return result

@@ -69,10 +69,11 @@ def cell_done(folder: Path) -> bool:
 
 
 def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int,
-                 progress: Callable | None = None, backend_options: dict | None = None) -> tuple[dict, dict]:
+                 progress: Callable | None = None, cell_options: dict | None = None) -> tuple[dict, dict]:
     """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task.
 
-    ``torch_threads`` is set explicitly because CPU float reductions depend on it: the same cell run
+    ``cell_options`` are :func:`rls3_bench.loop.run_cell`'s machine-side options (``backend_options``,
+    ``pipeline``). ``torch_threads`` is set explicitly because CPU float reductions depend on it: the same cell run
     with the same thread count gives bit-identical scores on any executor.
     """
     import torch
@@ -83,7 +84,7 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
 
     t0 = time.perf_counter()
     res = run_cell(track, generator, seed, checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=progress,
-                   backend_options=backend_options)
+                   **(cell_options or {}))
     record = res.to_dict()
     predictions = record.pop("predictions")
     record.update({
@@ -101,7 +102,7 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
 
 
 def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int, progress=None,
-                    backend_options: dict | None = None) -> CellOutcome:
+                    cell_options: dict | None = None) -> CellOutcome:
     t0 = time.perf_counter()
     with cell_lock(folder) as mine:
         if not mine:
@@ -109,15 +110,15 @@ def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch
         if cell_done(folder):
             return CellOutcome(generator, seed, folder, "skipped-done", 0.0)
         record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress,
-                                           backend_options)
+                                           cell_options)
         write_record(folder, record, predictions)
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
         return CellOutcome(generator, seed, folder, record["status"], time.perf_counter() - t0, record.get("failure"))
 
 
 def _local_worker(args) -> CellOutcome:
-    track_dict, generator, seed, folder, threads, backend_options = args
-    return _run_local_cell(track_from_dict(track_dict), generator, seed, Path(folder), threads, backend_options=backend_options)
+    track_dict, generator, seed, folder, threads, cell_options = args
+    return _run_local_cell(track_from_dict(track_dict), generator, seed, Path(folder), threads, cell_options=cell_options)
 
 
 def _generator_dir_name(generator: str) -> str:
@@ -136,12 +137,13 @@ def run_benchmark(
     ray_address: str | None = None,
     show_progress: bool = True,
     threads: int | None = None,
-    backend_options: dict | None = None,
+    cell_options: dict | None = None,
 ) -> list[CellOutcome]:
     """Run every (generator, seed) cell of ``track`` not yet complete under ``results``.
 
     ``threads``: torch threads per cell (default: the machine's cores / local workers; 1 on Ray).
-    ``backend_options``: extra arguments for each cell's backend (e.g. the unity backend's ``player``).
+    ``cell_options``: :func:`rls3_bench.loop.run_cell` options for every cell: ``backend_options``
+    (e.g. the unity backend's ``player``), ``pipeline`` (default True).
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
@@ -153,10 +155,10 @@ def run_benchmark(
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
     if executor == "ray":
-        return _run_ray(track, cells, ray_address, show_progress, threads or 1, backend_options)
+        return _run_ray(track, cells, ray_address, show_progress, threads or 1, cell_options)
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     if workers == 1:
-        return _run_sequential(track, cells, show_progress, threads, backend_options)
+        return _run_sequential(track, cells, show_progress, threads, cell_options)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -167,7 +169,7 @@ def run_benchmark(
     # none is left running a cell; their cell locks go with them and the cells resume when re-run
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
     try:
-        jobs = [(track.to_dict(), g, s, str(f), threads, backend_options) for g, s, f in cells]
+        jobs = [(track.to_dict(), g, s, str(f), threads, cell_options) for g, s, f in cells]
         bar = _bar(len(jobs), "cells", show_progress)
         for out in pool.map(_local_worker, jobs):
             outcomes.append(out)
@@ -212,7 +214,7 @@ def _bar(total: int, unit: str, show: bool):
     return tqdm(total=total, unit=unit, disable=not show, dynamic_ncols=True)
 
 
-def _run_sequential(track: Track, cells, show_progress: bool, threads: int, backend_options: dict | None = None) -> list[CellOutcome]:
+def _run_sequential(track: Track, cells, show_progress: bool, threads: int, cell_options: dict | None = None) -> list[CellOutcome]:
     top = track.budgets[-1]
     bar = _bar(len(cells) * top, "samples", show_progress)
     outcomes = []
@@ -224,7 +226,7 @@ def _run_sequential(track: Track, cells, show_progress: bool, threads: int, back
             bar.set_postfix_str(f"{g} seed {s}: {stage}")
             bar.refresh()
 
-        out = _run_local_cell(track, g, s, folder, threads, progress, backend_options)
+        out = _run_local_cell(track, g, s, folder, threads, progress, cell_options)
         bar.n = base + top
         bar.refresh()
         outcomes.append(out)
@@ -233,7 +235,7 @@ def _run_sequential(track: Track, cells, show_progress: bool, threads: int, back
 
 
 def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, threads: int,
-             backend_options: dict | None = None) -> list[CellOutcome]:
+             cell_options: dict | None = None) -> list[CellOutcome]:
     from rls3_bench.errors import require
 
     if not ray_address:
@@ -263,7 +265,7 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
         # the checkpoint lives on the worker's local disk; the result travels back to the driver
         with tempfile.TemporaryDirectory() as tmp:
             return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=threads,
-                                backend_options=backend_options)
+                                cell_options=cell_options)
 
     outcomes = []
     try:

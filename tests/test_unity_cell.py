@@ -113,7 +113,7 @@ def _sac_rounds(backend, rounds=(12, 12)):
     pytest.importorskip("stable_baselines3")
     from rls3_bench.generator import Cost, RoundContext
     from rls3_bench.learners.base import Feedback, term_error_rates
-    from rls3_bench.loop import Harness
+    from rls3_bench.generation import Harness
 
     from rls3_generators.rls3_agent import SacGenerator
 

@@ -1,0 +1,221 @@
+"""The harness's generation side of the loop: render + label + caption for generators (with an
+observation cache), one round of a generator, and a worker process that runs an open-loop
+generator's rounds ahead of the learner.
+
+Why a worker: open-loop generators never read the learner, so round r+1's scenes do not depend on
+training on round r. :class:`GenerationWorker` runs such a generator (its own backend, same seed and
+state) in a separate process up to ``depth`` rounds ahead and hands the loop each round's samples,
+cost and generator state; the loop trains, evaluates and checkpoints exactly as it does inline. The
+generator's random stream is the same, so the samples are the same, in the same order
+(tests/test_pipelining.py compares whole records). Closed-loop generators stay inline: their rounds
+depend on feedback about the newest data, and their queries on the newest learner.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from rls3_bench.errors import UserError
+from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext
+from rls3_bench.samples import Sample
+from rls3_bench.seeds import int_seed
+
+#: observations kept by a harness's cache; a 128-px observation is ~70 kB, so ~20 MB at most
+CACHE_SIZE = 256
+
+
+class GeneratorFailure(RuntimeError):
+    """A generator raised an exception of its own; its cell is recorded as failed with the reason."""
+
+
+def generator_seed(run_seed: int, generator_name: str) -> int:
+    """Each generator gets its own stream per run seed (no two generators share samples by accident)."""
+    return int_seed("generator", run_seed, zlib.crc32(generator_name.encode()))
+
+
+def make_generator(cls: type[Generator], seed: int, track_config: dict, config: dict | None = None) -> Generator:
+    return cls(seed=generator_seed(seed, cls.name), config={**track_config.get(cls.name, {}), **(config or {})})
+
+
+class Harness:
+    """Renders, labels and captions for generators, counting cost into ``self.cost``.
+
+    Observations are cached by the spec's digest (LRU, :data:`CACHE_SIZE`): an RL agent's edit that
+    is rejected or undone asks for a scene it has seen. Backends are deterministic per spec, so a hit
+    returns what a render would; it still counts as a rendered scene (the generator asked for it),
+    with its seconds saved and ``render_cache_hits`` counted.
+    """
+
+    def __init__(self, backend, cost: Cost, cache_size: int = CACHE_SIZE) -> None:
+        from rls3_bench.relations import LabelConfig
+
+        self.backend = backend
+        self.cost = cost
+        self.cfg = LabelConfig()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, object] = OrderedDict()
+
+    def observe(self, spec):
+        key = spec.digest()
+        obs = self._cache.get(key)
+        if obs is not None:
+            self._cache.move_to_end(key)
+            self.cost.render_cache_hits += 1
+            return obs
+        t0 = time.perf_counter()
+        obs = self.backend.observe(spec)
+        self.cost.seconds["render"] += time.perf_counter() - t0
+        if self.cache_size:
+            self._cache[key] = obs
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return obs
+
+    def render(self, spec, pair: tuple[int, int] | None = None) -> Rendered:
+        from rls3_bench.captions import make_sample
+        from rls3_bench.relations import label_scene
+
+        obs = self.observe(spec)
+        self.cost.scenes_rendered += 1
+        t1 = time.perf_counter()
+        samples: tuple[Sample, ...] = ()
+        reason = obs.invalid_reason
+        if obs.valid:
+            labels = [p for p in label_scene(obs, self.cfg) if p.captionable]
+            if pair is not None:
+                labels = [p for p in labels if (p.a, p.b) == tuple(pair)]
+            samples = tuple(make_sample(obs, p) for p in labels)
+            if not samples:
+                reason = "requested pair not captionable" if pair is not None else "no captionable pair"
+        if not samples:
+            self.cost.invalid_scenes += 1
+        self.cost.seconds["label_caption"] += time.perf_counter() - t1
+        return Rendered(spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs)
+
+
+@dataclass
+class RoundOutput:
+    """One generated round, as the loop consumes it (picklable: it crosses from the worker)."""
+
+    round_index: int
+    delivered: list[Sample]
+    cost: Cost                      # this round's generation cost only (the loop adds it up)
+    generator_state: dict           # the generator's state_dict after the round (for checkpoints)
+    renderer: str                   # the backend's renderer, recorded with the run
+    extra_cost: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, previous_feedback=None, query_fn=None) -> RoundOutput:
+    """Run ``gen`` for round ``r`` against ``harness`` (whose cost is reset to this round's)."""
+    cost = harness.cost = Cost()
+    t0 = time.perf_counter()
+    ctx = RoundContext(r, n_samples, previous_feedback, harness.render, query_fn, cost)
+    name = type(gen).name
+    try:
+        gen.generate_round(ctx)
+    except BudgetViolation as exc:
+        raise BudgetViolation(f"{name}: {exc}") from None
+    except (OSError, MemoryError):
+        raise  # the machine's problem (full disk, memory), not the generator's: re-running resumes the cell
+    except Exception as exc:  # a bug in the generator fails its cell; the other cells of the sweep go on
+        raise GeneratorFailure(f"{name} raised {type(exc).__name__} in round {r}: {' '.join(str(exc).split())[:200]}") from None
+    if ctx.remaining:
+        raise BudgetViolation(f"{name}: round {r} delivered {len(ctx.delivered)} of {n_samples} samples")
+    # what the generator spent outside rendering, labelling and queries is its own (agent) time
+    harness_seconds = sum(cost.seconds[k] for k in ("render", "label_caption", "feedback"))
+    cost.seconds["agent"] += max(time.perf_counter() - t0 - harness_seconds, 0.0)
+    return RoundOutput(r, list(ctx.delivered), cost, gen.state_dict(), harness.backend.renderer, dict(gen.extra_cost()), list(getattr(gen, "history", [])))
+
+
+def can_run_ahead(cls: type[Generator]) -> bool:
+    """Open loop, all state in ``state_dict`` (a generator with files of its own stays inline), and
+    importable by a fresh process (a class defined inside a function is not)."""
+    import pickle
+
+    if cls.closed_loop or cls.save_extra is not Generator.save_extra or cls.load_extra is not Generator.load_extra:
+        return False
+    try:
+        pickle.dumps(cls)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
+                 start_round: int, n_rounds: int, backend_options: dict | None) -> None:
+    """The worker process: generate rounds ``start_round..n_rounds-1`` into ``queue``, then "done"."""
+    import signal
+
+    from rls3_bench.backends import get_backend_class
+    from rls3_bench.tracks import track_from_dict
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the loop's process stops this one on Ctrl-C
+    track = track_from_dict(track_dict)
+    try:
+        gen = make_generator(cls, seed, track.generator_config, config)
+        if state is not None:
+            gen.load_state_dict(state)
+        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
+        try:
+            harness = Harness(backend, Cost())
+            for r in range(start_round, n_rounds):
+                queue.put(("round", produce_round(gen, harness, r, track.round_size)))
+        finally:
+            backend.close()
+        queue.put(("done", None))
+    except (BudgetViolation, GeneratorFailure) as exc:
+        queue.put((type(exc).__name__, str(exc)))
+    except BaseException as exc:  # anything else is re-raised in the loop's process with its message
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class GenerationWorker:
+    """An open-loop generator's rounds, made ``depth`` rounds ahead in a spawned process.
+
+    Use as a context manager; :meth:`next_round` returns rounds in order. The process is stopped on
+    exit whatever happens (it holds only its own backend, nothing on disk).
+    """
+
+    POLL_SECONDS = 1.0
+
+    def __init__(self, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
+                 start_round: int, n_rounds: int, backend_options: dict | None = None, depth: int = 2) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # never fork a process that holds torch threads
+        self._queue = ctx.Queue(maxsize=depth)
+        self._proc = ctx.Process(target=_worker_main, name="rls3-generation", daemon=True,
+                                 args=(self._queue, track_dict, cls, seed, config, state, start_round, n_rounds, backend_options))
+
+    def __enter__(self) -> "GenerationWorker":
+        self._proc.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join(timeout=10)
+        self._queue.close()
+        self._queue.cancel_join_thread()
+
+    def next_round(self) -> RoundOutput:
+        import queue as queue_mod
+
+        while True:
+            try:
+                kind, payload = self._queue.get(timeout=self.POLL_SECONDS)
+                break
+            except queue_mod.Empty:
+                if not self._proc.is_alive():
+                    raise UserError(f"the generation worker process died (exit code {self._proc.exitcode}); re-run the same command to resume the cell") from None
+        if kind == "round":
+            return payload
+        if kind == "BudgetViolation":
+            raise BudgetViolation(payload)
+        if kind == "GeneratorFailure":
+            raise GeneratorFailure(payload)
+        raise RuntimeError(f"generation worker: {payload}" if kind == "error" else "generation worker finished early")

@@ -1,0 +1,163 @@
+"""Generation ahead of training (rls3_bench.generation): a pipelined cell gives the same record as an
+inline one, resumes the same, reports a generator's failure or a dead worker, and the harness's
+observation cache returns what a render would."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.sampling import random_spec
+
+pytest.importorskip("transformers")
+
+from rls3_bench.errors import UserError  # noqa: E402
+from rls3_bench.loop import run_cell  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def backend(track):
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as b:
+        yield b
+
+
+COUNTERS = ("scenes_rendered", "invalid_scenes", "samples_delivered", "feedback_queries", "rl_env_steps", "rl_updates")
+
+
+def _record(res) -> str:
+    """Everything a cell decides (not its timings)."""
+    return json.dumps({"curve": res.curve, "predictions": res.predictions, "terms": res.term_counts,
+                       "complexity": res.complexity_counts, "gallery": res.gallery, "status": res.status,
+                       "renderer": res.renderer, "train_loss": [r["train_loss"] for r in res.round_log],
+                       "cost": {k: res.cost[k] for k in COUNTERS}}, sort_keys=True)
+
+
+@pytest.mark.parametrize("generator", ["uniform-v1", "balanced-v1"])
+def test_pipelined_cell_equals_inline(track, items, backend, generator, one_thread):
+    inline = run_cell(track, generator, 5, backend=backend, eval_items=items)
+    ahead = run_cell(track, generator, 5, eval_items=items)
+    assert not inline.pipelined and ahead.pipelined
+    assert ahead.status == "complete" and ahead.cost["samples_delivered"] == 32
+    assert _record(ahead) == _record(inline)
+    # the learner waits for data inline; it waits less when the worker runs ahead (not asserted: timing)
+    assert ahead.cost["seconds"]["generation_wait"] > 0 and inline.cost["seconds"]["generation_wait"] > 0
+
+
+def test_closed_loop_generators_stay_inline(track, items):
+    res = run_cell(track, "weakness-v1", 0, eval_items=items)
+    assert not res.pipelined and res.status == "complete" and res.cost["feedback_queries"] > 0
+
+
+def test_pipeline_false_runs_inline(track, items):
+    res = run_cell(track, "uniform-v1", 0, eval_items=items, pipeline=False)
+    assert not res.pipelined and res.status == "complete"
+
+
+def test_pipelined_resume_equals_uninterrupted(track, items, tmp_path, one_thread):
+    full = run_cell(track, "uniform-v1", 2, eval_items=items)
+    ckpt = tmp_path / "ckpt"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_round(stage, done, total):
+        if stage == "generate" and done >= 16:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_cell(track, "uniform-v1", 2, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
+    assert (ckpt / "LATEST").read_text() == "round-00000"
+    resumed = run_cell(track, "uniform-v1", 2, eval_items=items, checkpoint_dir=ckpt)
+    assert resumed.pipelined and _record(resumed) == _record(full)
+
+
+class Lazy(Generator):
+    """Delivers one sample per round of 16: the worker reports the budget violation."""
+
+    name = "lazy-ahead-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while not (scene := ctx.render(random_spec(self.rng))).valid:
+            pass
+        ctx.deliver(scene.samples[:1])
+
+
+class Crashing(Generator):
+    name = "crashing-ahead-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        if ctx.round_index == 1:
+            raise KeyError("no such room")
+        while ctx.remaining:
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                ctx.deliver(scene.samples[:1])
+
+
+class Dying(Generator):
+    name = "dying-ahead-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        os._exit(3)  # the worker process vanishes without a word
+
+
+@pytest.mark.parametrize("cls, reason", [
+    (Lazy, "round 0 delivered 1 of 16 samples"),
+    (Crashing, "crashing-ahead-v1 raised KeyError in round 1: 'no such room'"),
+])
+def test_failures_in_the_worker_fail_the_cell_with_their_reason(track, items, cls, reason):
+    res = run_cell(track, f"{__name__}:{cls.__name__}", 0, eval_items=items)
+    assert res.pipelined and res.status == "failed" and reason in res.failure, res.failure
+    assert res.cost["samples_delivered"] == (16 if cls is Crashing else 0)  # round 0 trained, nothing after
+
+
+def test_a_dead_worker_is_a_clear_error(track, items):
+    with pytest.raises(UserError, match=r"generation worker process died \(exit code 3\).*re-run"):
+        run_cell(track, f"{__name__}:Dying", 0, eval_items=items)
+
+
+def test_a_class_a_fresh_process_cannot_import_runs_inline(track, items, monkeypatch):
+    import sys
+    import types
+
+    class Local(Generator):  # defined in a function: not picklable by reference
+        name = "local-v1"
+
+        def generate_round(self, ctx: RoundContext) -> None:
+            while ctx.remaining:
+                scene = ctx.render(random_spec(self.rng))
+                if scene.valid:
+                    ctx.deliver(scene.samples[:1])
+
+    mod = types.ModuleType("local_gens")
+    mod.Local = Local
+    monkeypatch.setitem(sys.modules, "local_gens", mod)
+    res = run_cell(track, "local_gens:Local", 0, eval_items=items)
+    assert res.status == "complete" and not res.pipelined
+
+
+def test_observation_cache_returns_what_a_render_would(backend, track):
+    import numpy as np
+
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.generation import Harness
+    from rls3_bench.generator import Cost
+
+    rng = np.random.default_rng(4)
+    specs = [random_spec(rng) for _ in range(3)]
+    harness = Harness(backend, Cost(), cache_size=2)
+    first = [harness.render(s) for s in specs]          # the third evicts the first (LRU of 2)
+    again = harness.render(specs[2])
+    assert harness.cost.render_cache_hits == 1 and harness.cost.scenes_rendered == 4
+    assert again.observation is first[2].observation
+    assert [s.sample_id for s in again.samples] == [s.sample_id for s in first[2].samples]
+    harness.render(specs[0])                            # evicted: rendered afresh
+    assert harness.cost.render_cache_hits == 1
+    with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as fresh:
+        obs = fresh.observe(specs[2])
+    assert np.array_equal(obs.image, again.observation.image) and np.array_equal(obs.segmentation, again.observation.segmentation)
