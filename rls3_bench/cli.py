@@ -246,7 +246,7 @@ def cmd_run(args) -> int:
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
                              ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,
-                             cell_options={"backend_options": backend_options, "pipeline": not args.no_pipeline})
+                             cell_options={"backend_options": backend_options, "pipeline": args.pipeline})
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
@@ -464,8 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", help="override the track's simulator backend (embedded, unity; see `rls3-bench ls`)")
     _unity_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-pipeline", action="store_true", help="generate each round inline instead of ahead of training in a "
-                   "worker process (open-loop generators; same records, more wall time; docs/performance.md)")
+    p.add_argument("--pipeline", default="auto", help="auto (default), on or off: make open-loop generators' rounds ahead of "
+                   "training in a worker process per cell; auto: only where it gets a core of its own (same records either "
+                   "way; docs/performance.md)")
     p.add_argument("--no-leaderboard", action="store_true", help="skip the leaderboard and figures at the end")
     p.set_defaults(func=cmd_run)
 

@@ -101,6 +101,22 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
     return record, predictions
 
 
+PIPELINE_MODES = ("auto", "on", "off")
+
+
+def resolve_pipeline(mode: str, workers: int, threads: int, cores: int | None = None) -> bool:
+    """Whether cells run their open-loop generator ahead of training (rls3_bench.generation).
+
+    "auto": only where every cell's generation worker gets a core of its own beside its torch
+    threads. Measured on 2 cores (docs/performance.md): one cell on 1 thread, 1.44x faster; but where
+    the cells' threads already fill the cores (2 workers x 1 thread, or 1 x 2), the worker only
+    competes for them (0-5 % slower), so "auto" leaves those inline. Records are the same either way.
+    """
+    if mode != "auto":
+        return mode == "on"
+    return (cores or os.cpu_count() or 1) >= workers * (threads + 1)
+
+
 def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int, progress=None,
                     cell_options: dict | None = None) -> CellOutcome:
     t0 = time.perf_counter()
@@ -143,7 +159,7 @@ def run_benchmark(
 
     ``threads``: torch threads per cell (default: the machine's cores / local workers; 1 on Ray).
     ``cell_options``: :func:`rls3_bench.loop.run_cell` options for every cell: ``backend_options``
-    (e.g. the unity backend's ``player``), ``pipeline`` (default True).
+    (e.g. the unity backend's ``player``), ``pipeline`` (auto, on, off: :func:`resolve_pipeline`).
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
@@ -154,9 +170,15 @@ def run_benchmark(
     cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
+    cell_options = dict(cell_options or {})
+    if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
+        raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
     if executor == "ray":
+        # on Ray, a pipelined cell reserves a CPU for its generation worker; "auto" keeps cells inline
+        cell_options["pipeline"] = cell_options.get("pipeline", "auto") == "on"
         return _run_ray(track, cells, ray_address, show_progress, threads or 1, cell_options)
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    cell_options["pipeline"] = resolve_pipeline(cell_options.get("pipeline", "auto"), workers, threads)
     if workers == 1:
         return _run_sequential(track, cells, show_progress, threads, cell_options)
     import multiprocessing as mp
@@ -260,7 +282,7 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
                             "(`ray status` on the head node) or leave out --ray-address to start a local one") from None
         started = True
 
-    @ray.remote(num_cpus=threads)
+    @ray.remote(num_cpus=threads + int(bool((cell_options or {}).get("pipeline"))))
     def remote_cell(track_dict, generator, seed):
         # the checkpoint lives on the worker's local disk; the result travels back to the driver
         with tempfile.TemporaryDirectory() as tmp:

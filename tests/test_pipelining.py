@@ -17,6 +17,8 @@ pytest.importorskip("transformers")
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.loop import run_cell  # noqa: E402
 
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
 
 @pytest.fixture(scope="module")
 def backend(track):
@@ -161,3 +163,27 @@ def test_observation_cache_returns_what_a_render_would(backend, track):
     with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as fresh:
         obs = fresh.observe(specs[2])
     assert np.array_equal(obs.image, again.observation.image) and np.array_equal(obs.segmentation, again.observation.segmentation)
+
+
+@pytest.mark.parametrize("mode, workers, threads, cores, expected", [
+    ("auto", 1, 1, 2, True),    # one cell on one thread: the worker gets the second core
+    ("auto", 1, 2, 2, False),   # the cell's threads fill the cores
+    ("auto", 2, 1, 2, False),   # two cells fill them
+    ("auto", 4, 3, 16, True),
+    ("on", 2, 1, 2, True),
+    ("off", 1, 1, 16, False),
+])
+def test_auto_pipelines_only_where_the_worker_gets_a_core(mode, workers, threads, cores, expected):
+    from rls3_bench.runner import resolve_pipeline
+
+    assert resolve_pipeline(mode, workers, threads, cores) is expected
+
+
+def test_bad_pipeline_mode_is_a_one_line_error(tmp_path, capsys):
+    from rls3_bench.cli import main
+
+    code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "uniform-v1", "--seeds", "1",
+                 "--results", str(tmp_path), "--no-progress", "--pipeline", "sometimes"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--pipeline must be one of auto, on, off, got 'sometimes'" in err
+    assert not any(tmp_path.iterdir())  # refused before any cell started

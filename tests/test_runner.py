@@ -55,7 +55,10 @@ def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (results / CELL / "record.json").exists() or proc.returncode == 0
+    if (results / CELL / "record.json").exists():  # the cell finished before the kill landed (e.g. during exit)
+        from rls3_bench.records import verify_cell
+
+        assert verify_cell(results / CELL) is None  # then its record is whole, never half-written
     done = subprocess.run(_run_cmd(results), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert comparable(_record(results)) == comparable(_record(uninterrupted))
