@@ -1,4 +1,5 @@
-"""What the scene-rate benchmarks share: the benchmark scene and the alternating-observe measurement."""
+"""What the benchmarks share: the benchmark scene, the alternating-observe measurement, and the rate
+that ``table.py`` reads back (``<unit>_per_s`` in ``extra_info``; items per call = rate x mean)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def measure_observe(benchmark, backend, rounds: int, warmup_rounds: int) -> floa
 
     benchmark.pedantic(observe_next, rounds=rounds, iterations=1, warmup_rounds=warmup_rounds)
     return benchmark.stats.stats.mean
+
+
+def report_rate(benchmark, items: int, unit: str) -> float:
+    """Record ``<unit>_per_s`` = items per call / mean seconds (what ``table.py`` prints); returns it."""
+    rate = items / benchmark.stats.stats.mean
+    benchmark.extra_info[f"{unit}_per_s"] = rate
+    return rate
