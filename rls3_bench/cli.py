@@ -246,7 +246,8 @@ def cmd_run(args) -> int:
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
                              ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,
-                             cell_options={"backend_options": backend_options, "pipeline": args.pipeline})
+                             cell_options={"backend_options": backend_options, "pipeline": args.pipeline,
+                                           "render_workers": args.render_workers})
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
@@ -464,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", help="override the track's simulator backend (embedded, unity; see `rls3-bench ls`)")
     _unity_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--render-workers", type=_positive_int, default=1, help="render processes per cell for generators that "
+                   "propose scenes in batches (ctx.render_many; embedded backend; default: 1)")
     p.add_argument("--pipeline", default="auto", help="auto (default), on or off: make open-loop generators' rounds ahead of "
                    "training in a worker process per cell; auto: only where it gets a core of its own (same records either "
                    "way; docs/performance.md)")

@@ -58,42 +58,54 @@ class Harness:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, object] = OrderedDict()
 
-    def observe(self, spec):
-        key = spec.digest()
-        obs = self._cache.get(key)
-        if obs is not None:
+    def _observe_all(self, specs) -> list:
+        """Observations of ``specs`` in order: cached ones from the cache, the rest rendered in one
+        batch (on the render workers when the backend is a :class:`rls3_bench.render_pool.RenderPool`)."""
+        keys = [s.digest() for s in specs]
+        todo = {}
+        for key, spec in zip(keys, specs):
+            if key not in self._cache and key not in todo:
+                todo[key] = spec
+        self.cost.render_cache_hits += len(keys) - len(todo)
+        if todo:
+            t0 = time.perf_counter()
+            many = getattr(self.backend, "observe_many", None)
+            fresh = many(list(todo.values())) if many is not None else [self.backend.observe(s) for s in todo.values()]
+            self.cost.seconds["render"] += time.perf_counter() - t0
+            for key, obs in zip(todo, fresh):
+                self._cache[key] = obs
+        out = [self._cache[key] for key in keys]
+        for key in keys:
             self._cache.move_to_end(key)
-            self.cost.render_cache_hits += 1
-            return obs
-        t0 = time.perf_counter()
-        obs = self.backend.observe(spec)
-        self.cost.seconds["render"] += time.perf_counter() - t0
-        if self.cache_size:
-            self._cache[key] = obs
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return obs
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return out
 
     def render(self, spec, pair: tuple[int, int] | None = None) -> Rendered:
+        return self.render_many([spec], [pair])[0]
+
+    def render_many(self, specs, pairs) -> list[Rendered]:
         from rls3_bench.captions import make_sample
         from rls3_bench.relations import label_scene
 
-        obs = self.observe(spec)
-        self.cost.scenes_rendered += 1
-        t1 = time.perf_counter()
-        samples: tuple[Sample, ...] = ()
-        reason = obs.invalid_reason
-        if obs.valid:
-            labels = [p for p in label_scene(obs, self.cfg) if p.captionable]
-            if pair is not None:
-                labels = [p for p in labels if (p.a, p.b) == tuple(pair)]
-            samples = tuple(make_sample(obs, p) for p in labels)
+        out = []
+        for spec, pair, obs in zip(specs, pairs, self._observe_all(specs)):
+            self.cost.scenes_rendered += 1
+            t1 = time.perf_counter()
+            samples: tuple[Sample, ...] = ()
+            reason = obs.invalid_reason
+            if obs.valid:
+                labels = [p for p in label_scene(obs, self.cfg) if p.captionable]
+                if pair is not None:
+                    labels = [p for p in labels if (p.a, p.b) == tuple(pair)]
+                samples = tuple(make_sample(obs, p) for p in labels)
+                if not samples:
+                    reason = "requested pair not captionable" if pair is not None else "no captionable pair"
             if not samples:
-                reason = "requested pair not captionable" if pair is not None else "no captionable pair"
-        if not samples:
-            self.cost.invalid_scenes += 1
-        self.cost.seconds["label_caption"] += time.perf_counter() - t1
-        return Rendered(spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs)
+                self.cost.invalid_scenes += 1
+            self.cost.seconds["label_caption"] += time.perf_counter() - t1
+            out.append(Rendered(spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs))
+        return out
 
 
 @dataclass
@@ -113,7 +125,7 @@ def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, prev
     """Run ``gen`` for round ``r`` against ``harness`` (whose cost is reset to this round's)."""
     cost = harness.cost = Cost()
     t0 = time.perf_counter()
-    ctx = RoundContext(r, n_samples, previous_feedback, harness.render, query_fn, cost)
+    ctx = RoundContext(r, n_samples, previous_feedback, harness.render, query_fn, cost, harness.render_many)
     name = type(gen).name
     try:
         gen.generate_round(ctx)
@@ -131,6 +143,21 @@ def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, prev
     return RoundOutput(r, list(ctx.delivered), cost, gen.state_dict(), harness.backend.renderer, dict(gen.extra_cost()), list(getattr(gen, "history", [])))
 
 
+def open_backend(track, backend_options: dict | None = None, render_workers: int = 1):
+    """The cell's simulator: the track's backend, or a pool of ``render_workers`` of them."""
+    from rls3_bench.backends import get_backend_class
+
+    options = {"image_size": track.image_size, "renderer": track.renderer, **(backend_options or {})}
+    if render_workers == 1:
+        return get_backend_class(track.backend)(**options)
+    if track.backend != "embedded":
+        raise UserError(f"--render-workers {render_workers} needs the embedded backend (each {track.backend} player takes a "
+                        "port of its own); run cells side by side with --workers instead")
+    from rls3_bench.render_pool import RenderPool
+
+    return RenderPool(render_workers, track.backend, **options)
+
+
 def can_run_ahead(cls: type[Generator]) -> bool:
     """Open loop, all state in ``state_dict`` (a generator with files of its own stays inline), and
     importable by a fresh process (a class defined inside a function is not)."""
@@ -145,32 +172,51 @@ def can_run_ahead(cls: type[Generator]) -> bool:
     return True
 
 
+class _Orphaned(BaseException):
+    """The generation worker's loop process is gone (killed outright)."""
+
+
 def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
-                 start_round: int, n_rounds: int, backend_options: dict | None) -> None:
+                 start_round: int, n_rounds: int, backend_options: dict | None, render_workers: int) -> None:
     """The worker process: generate rounds ``start_round..n_rounds-1`` into ``queue``, then "done"."""
+    import os
+    import queue as queue_mod
     import signal
 
-    from rls3_bench.backends import get_backend_class
     from rls3_bench.tracks import track_from_dict
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the loop's process stops this one on Ctrl-C
-    track = track_from_dict(track_dict)
+    parent = os.getppid()
+
+    def put(item) -> None:
+        while True:  # a full queue whose reader was killed (kill -9) must not keep this process forever
+            try:
+                return queue.put(item, timeout=0.5)
+            except queue_mod.Full:
+                if os.getppid() != parent:
+                    raise _Orphaned  # unwinds through the backend's close (and its render workers')
+
     try:
+        track = track_from_dict(track_dict)
         gen = make_generator(cls, seed, track.generator_config, config)
         if state is not None:
             gen.load_state_dict(state)
-        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
-        try:
+        with open_backend(track, backend_options, render_workers) as backend:
             harness = Harness(backend, Cost())
             for r in range(start_round, n_rounds):
-                queue.put(("round", produce_round(gen, harness, r, track.round_size)))
-        finally:
-            backend.close()
-        queue.put(("done", None))
+                put(("round", produce_round(gen, harness, r, track.round_size)))
+        put(("done", None))
+    except _Orphaned:
+        os._exit(0)
     except (BudgetViolation, GeneratorFailure) as exc:
-        queue.put((type(exc).__name__, str(exc)))
+        put((type(exc).__name__, str(exc)))
     except BaseException as exc:  # anything else is re-raised in the loop's process with its message
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+        put(("error", f"{type(exc).__name__}: {exc}"))
+    # Stay until the loop stops this process (GenerationWorker.__exit__), so the queue's feeder thread
+    # can hand over the last rounds however slowly they are read; leave at once if the loop is gone.
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)
 
 
 class GenerationWorker:
@@ -183,13 +229,15 @@ class GenerationWorker:
     POLL_SECONDS = 1.0
 
     def __init__(self, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
-                 start_round: int, n_rounds: int, backend_options: dict | None = None, depth: int = 2) -> None:
+                 start_round: int, n_rounds: int, backend_options: dict | None = None, render_workers: int = 1, depth: int = 2) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # never fork a process that holds torch threads
         self._queue = ctx.Queue(maxsize=depth)
-        self._proc = ctx.Process(target=_worker_main, name="rls3-generation", daemon=True,
-                                 args=(self._queue, track_dict, cls, seed, config, state, start_round, n_rounds, backend_options))
+        # not a daemon: it may start render workers of its own; __exit__ stops it in every case, and it
+        # exits by itself if this process is killed outright
+        self._proc = ctx.Process(target=_worker_main, name="rls3-generation",
+                                 args=(self._queue, track_dict, cls, seed, config, state, start_round, n_rounds, backend_options, render_workers))
 
     def __enter__(self) -> "GenerationWorker":
         self._proc.start()

@@ -3,7 +3,7 @@ gives it.
 
 A generator fills one round at a time. The harness hands it a :class:`RoundContext`; the generator
 proposes scenes through ``ctx.render`` (the harness renders, labels and captions them, and counts
-the cost), may ask the learner about samples through ``ctx.query`` (closed loop; every query is
+the cost; ``ctx.render_many`` for a batch, on several cores), may ask the learner about samples through ``ctx.query`` (closed loop; every query is
 counted), and hands exactly ``ctx.n_samples`` of the samples it got back to ``ctx.deliver``. Those are
 what the learner trains on. The harness enforces the budget: it refuses a delivery beyond
 ``n_samples``, a sample it did not produce in this round, or one delivered twice, and the run stops
@@ -106,11 +106,13 @@ class RoundContext:
         render_fn: Callable[[SceneSpec, tuple[int, int] | None], Rendered],
         query_fn: Callable[[Sequence[Sample]], Feedback] | None,
         cost: Cost,
+        render_many_fn: Callable[[Sequence[SceneSpec], Sequence[tuple[int, int] | None]], list[Rendered]] | None = None,
     ) -> None:
         self.round_index = round_index
         self.n_samples = n_samples
         self.previous_feedback = previous_feedback
         self._render_fn = render_fn
+        self._render_many_fn = render_many_fn
         self._query_fn = query_fn
         self._cost = cost
         self._produced: dict[str, Sample] = {}
@@ -128,9 +130,22 @@ class RoundContext:
 
     def render(self, spec: SceneSpec, pair: tuple[int, int] | None = None) -> Rendered:
         """Render and label ``spec``; samples for every captionable pair, or just ``pair`` (a, b)."""
-        out = self._render_fn(spec, pair)
-        for s in out.samples:
-            self._produced[s.sample_id] = s
+        return self.render_many([spec], [pair])[0]
+
+    def render_many(self, specs: Sequence[SceneSpec], pairs: Sequence[tuple[int, int] | None] | None = None) -> list[Rendered]:
+        """:meth:`render` for a batch, in order; rendered on the cell's render workers in parallel
+        when it has more than one (``rls3-bench run --render-workers N``), so a generator that can
+        propose scenes in batches scales with cores. Costs the same as rendering them one by one."""
+        pairs = list(pairs) if pairs is not None else [None] * len(specs)
+        if len(pairs) != len(specs):
+            raise ValueError(f"render_many: {len(specs)} specs but {len(pairs)} pairs")
+        if self._render_many_fn is not None:
+            out = self._render_many_fn(specs, pairs)
+        else:
+            out = [self._render_fn(spec, pair) for spec, pair in zip(specs, pairs)]
+        for rendered in out:
+            for s in rendered.samples:
+                self._produced[s.sample_id] = s
         return out
 
     def query(self, samples: Sequence[Sample]) -> Feedback:

@@ -27,7 +27,8 @@ from typing import Callable
 import numpy as np
 
 from rls3_bench.errors import UserError
-from rls3_bench.generation import GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, make_generator, produce_round
+from rls3_bench.generation import (GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, make_generator, open_backend,
+                                   produce_round)
 from rls3_bench.generator import BudgetViolation, Cost, Generator, get_generator_class
 from rls3_bench.io import atomic_write_json
 from rls3_bench.learners.base import Feedback
@@ -163,12 +164,14 @@ def run_cell(
     generator_config: dict | None = None,
     backend_options: dict | None = None,
     pipeline: bool = True,
+    render_workers: int = 1,
 ) -> CellResult:
     """Run one cell to the top of ``track.budgets``; resumes from ``checkpoint_dir`` if it holds one.
 
     ``progress(stage, done, total)`` is called with stages "generate", "train", "eval".
     ``backend_options`` go to the backend the cell opens when ``backend`` is None (e.g. the unity
-    backend's ``player``); machine-specific, so they are not part of the track.
+    backend's ``player``); machine-specific, so they are not part of the track; so is ``render_workers``:
+    render processes for batches a generator proposes with ``ctx.render_many`` (results unchanged).
     ``pipeline``: make an open-loop generator's rounds in a worker process while the learner trains
     (:mod:`rls3_bench.generation`; same records, less wall time). Only when the cell opens its own
     backend; a given ``backend`` lives in this process, so generation then runs inline.
@@ -222,16 +225,15 @@ def run_cell(
     # closed in the finally below whatever happens; a pipelined cell's backend lives in its worker
     own_backend = backend is None and not pipelined
     if own_backend:
-        from rls3_bench.backends import get_backend_class
-
-        backend = get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer, **(backend_options or {}))
+        backend = open_backend(track, backend_options, render_workers)
     if backend is not None:
         result.renderer = backend.renderer
     result.pipelined = pipelined
     worker = None
     try:
         if pipelined:
-            worker = GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options)
+            worker = GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options,
+                                      render_workers)
             worker.__enter__()
             next_round = worker.next_round
         else:

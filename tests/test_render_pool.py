@@ -1,0 +1,141 @@
+"""Render workers (rls3_bench.render_pool) and ``ctx.render_many``: the same observations and the
+same cell records on any number of workers, in order; a generation worker that outlives its loop
+process goes away by itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.sampling import random_spec
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_pool_renders_what_one_backend_renders_in_order(track):
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.render_pool import RenderPool
+
+    rng = np.random.default_rng(11)
+    specs = [random_spec(rng) for _ in range(12)]
+    with EmbeddedBackend(image_size=64, renderer="tiny") as one, RenderPool(2, "embedded", image_size=64, renderer="tiny") as pool:
+        expected = [one.observe(s) for s in specs]
+        got = pool.observe_many(specs)
+        assert pool.renderer == one.renderer
+    assert [o.spec for o in got] == specs
+    for e, g in zip(expected, got):
+        assert (e.valid, e.invalid_reason) == (g.valid, g.invalid_reason)
+        assert np.array_equal(e.image, g.image) and np.array_equal(e.segmentation, g.segmentation)
+
+
+class BatchUniform(Generator):
+    """Proposes 8 random scenes at a time and delivers one sample of each valid one."""
+
+    name = "batch-uniform-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while ctx.remaining:
+            for scene in ctx.render_many([random_spec(self.rng) for _ in range(8)]):
+                if scene.valid and ctx.remaining:
+                    ctx.deliver([scene.samples[int(self.rng.integers(len(scene.samples)))]])
+
+
+pytest.importorskip("transformers")
+
+
+def _decided(res) -> str:
+    return json.dumps({"curve": res.curve, "predictions": res.predictions, "gallery": res.gallery, "terms": res.term_counts,
+                       "counters": {k: v for k, v in res.cost.items() if k != "seconds"}}, sort_keys=True)
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_render_workers_do_not_change_a_cell(track, items, pipeline, one_thread):
+    from rls3_bench.loop import run_cell
+
+    gen = f"{__name__}:BatchUniform"
+    one = run_cell(track, gen, 0, eval_items=items, pipeline=pipeline)
+    two = run_cell(track, gen, 0, eval_items=items, pipeline=pipeline, render_workers=2)
+    assert one.status == two.status == "complete" and one.pipelined == two.pipelined == pipeline
+    assert one.cost["scenes_rendered"] % 8 == 0  # whole batches were rendered
+    assert _decided(one) == _decided(two)
+
+
+def test_render_many_checks_its_pairs():
+    from rls3_bench.generator import Cost
+
+    ctx = RoundContext(0, 1, None, lambda spec, pair: None, None, Cost())
+    with pytest.raises(ValueError, match="2 specs but 1 pairs"):
+        ctx.render_many([random_spec(np.random.default_rng(0))] * 2, [None])
+
+
+def test_batch_duplicates_render_once(track):
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.generation import Harness
+    from rls3_bench.generator import Cost
+
+    spec = random_spec(np.random.default_rng(3))
+    with EmbeddedBackend(image_size=64, renderer="tiny") as b:
+        harness = Harness(b, Cost())
+        out = harness.render_many([spec, spec], [None, None])
+    assert out[0].observation is out[1].observation
+    assert harness.cost.scenes_rendered == 2 and harness.cost.render_cache_hits == 1
+
+
+def test_render_workers_need_the_embedded_backend(track):
+    import dataclasses
+
+    from rls3_bench.errors import UserError
+    from rls3_bench.generation import open_backend
+
+    with pytest.raises(UserError, match="needs the embedded backend.*--workers"):
+        open_backend(dataclasses.replace(track, backend="unity"), {}, render_workers=2)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_generation_worker_leaves_when_its_loop_process_is_killed(tmp_path):
+    """kill -9 of a pipelined run must not leave its generation worker (or that worker's render
+    workers) running forever."""
+    cmd = [sys.executable, "-m", "rls3_bench.cli", "run", "--track", str(FIXTURES / "test-track.yaml"),
+           "--generator", "uniform-v1", "--seeds", "1", "--results", str(tmp_path), "--no-progress", "--no-leaderboard",
+           "--threads", "1", "--pipeline", "on", "--render-workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    family: list[int] = []
+    while time.time() < deadline and proc.poll() is None:
+        family = [c for c in _children(proc.pid)]
+        family += [g for c in family for g in _children(c)]
+        if len(family) >= 3:  # the generation worker and its two render workers (and the resource tracker)
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before its generation worker could be seen"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
+                                         for p in family if Path(f"/proc/{p}/stat").exists()):
+        time.sleep(0.2)
+    alive = [p for p in family if Path(f"/proc/{p}/stat").exists() and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    for p in alive:  # do not leave them to the rest of the suite
+        os.kill(p, signal.SIGKILL)
+    assert not alive, f"{len(alive)} of the killed run's processes still running"
