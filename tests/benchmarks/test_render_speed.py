@@ -9,7 +9,7 @@ from __future__ import annotations
 import pybullet
 import pytest
 
-from bench_scenes import bench_spec, measure_observe
+from bench_scenes import bench_spec, measure_observe, report_rate
 from rls3_bench.assets import ROOMS
 from rls3_bench.backends.embedded import EmbeddedBackend
 
@@ -71,3 +71,21 @@ def test_object_repose(benchmark):
             return b._settle(spec.objects, bodies, room)
 
         benchmark.pedantic(settle, rounds=200, iterations=1, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_render_pool_scaling(benchmark, workers):
+    """Scenes/s vs render workers: a batch of 256 independent random scenes (all rooms, valid or not),
+    rendered in order by a RenderPool, 128 px TinyRenderer; every worker is warm (rooms built)."""
+    import numpy as np
+
+    from rls3_bench.render_pool import RenderPool
+    from rls3_bench.sampling import random_spec
+
+    rng = np.random.default_rng(0)
+    specs = [random_spec(rng) for _ in range(256)]
+    with RenderPool(workers, "embedded", image_size=128, renderer="tiny") as pool:
+        pool.observe_many(specs)  # warm-up: every worker builds the rooms it meets
+        out = benchmark.pedantic(pool.observe_many, args=(specs,), rounds=3, iterations=1)
+    assert [o.spec for o in out] == specs
+    report_rate(benchmark, len(specs), "scenes")

@@ -1,0 +1,125 @@
+"""How a run's cost grows: wall time vs budget (one cell), and peak memory per track.
+
+    python tests/benchmarks/measure_scaling.py budget [--budgets 128,256,512,1024] [--threads 1]
+    python tests/benchmarks/measure_scaling.py memory [--tracks clip-tiny,paligemma-tiny,clip-vit-b-32]
+
+``budget``: one uniform-v1 cell of clip-tiny per budget B, evaluated at 0 and B only (so each run has
+the same evaluation cost), inline; prints seconds per stage and a least-squares line
+wall = a + b * B with its R^2 (cost should be linear in the budget).
+
+``memory``: per track, in a fresh process: build the learner (full-size tracks with random weights,
+nothing is downloaded), train one step at the track's batch size on its image size and evaluate
+64 items; for the tiny tracks also a whole cell to 128 samples. Prints the peak resident memory
+(this process and, for the cell, its children) in MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def _track(name: str, **changes):
+    from rls3_bench.tracks import load_track
+
+    return dataclasses.replace(load_track(name), presets={}, **changes)
+
+
+def budget_curve(budgets: list[int], threads: int) -> None:
+    import numpy as np
+    import torch
+
+    from rls3_bench.evalsets import load_eval_set
+    from rls3_bench.loop import run_cell
+
+    torch.set_num_threads(threads)
+    base = _track("clip-tiny")
+    items = load_eval_set(base.eval_set, base.eval_set_hash)
+    rows = []
+    for b in budgets:
+        t0 = time.perf_counter()
+        res = run_cell(dataclasses.replace(base, budgets=(b,)), "uniform-v1", 0, eval_items=items, pipeline=False)
+        rows.append((b, time.perf_counter() - t0, res.cost["seconds"]))
+    fit = np.polyfit([r[0] for r in rows], [r[1] for r in rows], 1)
+    pred = np.polyval(fit, [r[0] for r in rows])
+    walls = np.array([r[1] for r in rows])
+    r2 = 1 - ((walls - pred) ** 2).sum() / ((walls - walls.mean()) ** 2).sum()
+    print(f"# clip-tiny, uniform-v1, seed 0, inline, torch threads {threads}, {os.cpu_count()} cores; evaluated at 0 and B (720 items each)")
+    print("| budget | wall s | render s | label+caption s | train s | eval s | wall s / sample (excl. eval) |")
+    print("|---|---|---|---|---|---|---|")
+    for b, wall, s in rows:
+        print(f"| {b} | {wall:.1f} | {s['render']:.1f} | {s['label_caption']:.1f} | {s['train']:.1f} | {s['eval']:.1f} | {(wall - s['eval']) / b * 1000:.1f} ms |")
+    print(f"\nwall = {fit[1]:.1f} s + {fit[0] * 1000:.1f} ms x budget  (R^2 = {r2:.4f})")
+
+
+_MEMORY_CHILD = r"""
+import json, resource, sys, time
+import torch
+torch.set_num_threads(1)
+from rls3_bench.evalsets import load_eval_set
+from rls3_bench.loop import make_learner, run_cell
+sys.path.insert(0, sys.argv[3])
+from measure_scaling import _track
+name, weights = sys.argv[1], sys.argv[2]
+track = _track(name, device="cpu", **({"weights": None} if weights == "random" else {}))
+items = load_eval_set("spatial-v1-mini")
+out = {"track": name, "weights": weights}
+if sys.argv[4] == "cell":
+    res = run_cell(_track(name, budgets=(128,)), "uniform-v1", 0, eval_items=items, pipeline=False)
+    assert res.status == "complete"
+else:
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.pipeline import uniform_samples
+    from rls3_bench.seeds import rng_for
+    with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as b:
+        batch = uniform_samples(b, rng_for("generator", 0), int(track.recipe.get("batch_size", 32)))
+    learner = make_learner(track, 0)
+    t = time.perf_counter(); learner.train_step(batch); out["train_step_s"] = time.perf_counter() - t
+    t = time.perf_counter(); learner.evaluate(items[:64]); out["eval_64_s"] = time.perf_counter() - t
+    out["batch"] = len(batch)
+out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["children_peak_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def memory(tracks: list[str]) -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    print(f"# peak resident memory, CPU, torch threads 1, {os.cpu_count()} cores; one fresh process per row")
+    print("| track | what | weights | batch | train step s | eval 64 s | peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name in tracks:
+        tiny = name.endswith("-tiny")
+        for what in (["step", "cell"] if tiny else ["step"]):
+            weights = "base" if tiny else "random"
+            done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, name, weights, here, what], capture_output=True, text=True)
+            if done.returncode:
+                print(f"| {name} | {what} | {weights} | - | - | - | failed: {done.stderr.strip().splitlines()[-1][:80]} |")
+                continue
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            label = "train step + eval 64" if what == "step" else "whole cell to 128 samples"
+            secs = [f"{r[k]:.2f}" if k in r else "-" for k in ("train_step_s", "eval_64_s")]
+            print(f"| {name} | {label} | {weights} | {r.get('batch', '-')} | {secs[0]} | {secs[1]} | {r['peak_mib']:.0f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("part", choices=["budget", "memory"])
+    p.add_argument("--budgets", default="128,256,512,1024")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tracks", default="clip-tiny,paligemma-tiny,clip-vit-b-32")
+    args = p.parse_args(argv)
+    if args.part == "budget":
+        budget_curve([int(b) for b in args.budgets.split(",")], args.threads)
+    else:
+        memory(args.tracks.split(","))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
