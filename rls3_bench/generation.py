@@ -49,13 +49,13 @@ class Harness:
     with its seconds saved and ``render_cache_hits`` counted.
     """
 
-    def __init__(self, backend, cost: Cost, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, backend, cost: Cost, cache_size: int | None = None) -> None:
         from rls3_bench.relations import LabelConfig
 
         self.backend = backend
         self.cost = cost
         self.cfg = LabelConfig()
-        self.cache_size = cache_size
+        self.cache_size = CACHE_SIZE if cache_size is None else cache_size
         self._cache: OrderedDict[str, object] = OrderedDict()
 
     def _observe_all(self, specs) -> list:

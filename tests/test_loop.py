@@ -129,8 +129,10 @@ def test_contributed_generator_runs_through_the_cli(tmp_path, monkeypatch, capsy
     assert set(k for k, v in rec["term_counts"].items() if v) <= {"left", "right"}
 
 
-def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path):
-    full = run_cell(track, "weakness-v1", 1, backend=backend, eval_items=items)
+@pytest.mark.parametrize("generator, pipelined", [("weakness-v1", False), ("uniform-v1", True)])
+def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path, generator, pipelined):
+    backend = None if pipelined else backend  # a cell that opens its own backend runs an open-loop generator ahead
+    full = run_cell(track, generator, 1, backend=backend, eval_items=items)
     ckpt = tmp_path / "ckpt"
 
     class Stop(Exception):
@@ -141,8 +143,9 @@ def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path)
             raise Stop
 
     with pytest.raises(Stop):
-        run_cell(track, "weakness-v1", 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
+        run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
     assert (ckpt / "LATEST").read_text() == "round-00000"
-    resumed = run_cell(track, "weakness-v1", 1, backend=backend, eval_items=items, checkpoint_dir=ckpt)
+    resumed = run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt)
+    assert resumed.pipelined == full.pipelined == pipelined
     assert _fingerprint(resumed) == _fingerprint(full)
     assert resumed.cost["samples_delivered"] == 32 and resumed.cost["feedback_queries"] == full.cost["feedback_queries"]

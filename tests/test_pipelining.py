@@ -1,5 +1,5 @@
 """Generation ahead of training (rls3_bench.generation): a pipelined cell gives the same record as an
-inline one, resumes the same, reports a generator's failure or a dead worker, and the harness's
+inline one (resuming: tests/test_loop.py), reports a generator's failure or a dead worker, and the harness's
 observation cache returns what a render would."""
 
 from __future__ import annotations
@@ -60,24 +60,6 @@ def test_pipeline_false_runs_inline(track, items):
     assert not res.pipelined and res.status == "complete"
 
 
-def test_pipelined_resume_equals_uninterrupted(track, items, tmp_path, one_thread):
-    full = run_cell(track, "uniform-v1", 2, eval_items=items)
-    ckpt = tmp_path / "ckpt"
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_first_round(stage, done, total):
-        if stage == "generate" and done >= 16:
-            raise Stop
-
-    with pytest.raises(Stop):
-        run_cell(track, "uniform-v1", 2, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
-    assert (ckpt / "LATEST").read_text() == "round-00000"
-    resumed = run_cell(track, "uniform-v1", 2, eval_items=items, checkpoint_dir=ckpt)
-    assert resumed.pipelined and _record(resumed) == _record(full)
-
-
 class Lazy(Generator):
     """Delivers one sample per round of 16: the worker reports the budget violation."""
 
@@ -89,18 +71,6 @@ class Lazy(Generator):
         ctx.deliver(scene.samples[:1])
 
 
-class Crashing(Generator):
-    name = "crashing-ahead-v1"
-
-    def generate_round(self, ctx: RoundContext) -> None:
-        if ctx.round_index == 1:
-            raise KeyError("no such room")
-        while ctx.remaining:
-            scene = ctx.render(random_spec(self.rng))
-            if scene.valid:
-                ctx.deliver(scene.samples[:1])
-
-
 class Dying(Generator):
     name = "dying-ahead-v1"
 
@@ -108,14 +78,15 @@ class Dying(Generator):
         os._exit(3)  # the worker process vanishes without a word
 
 
-@pytest.mark.parametrize("cls, reason", [
-    (Lazy, "round 0 delivered 1 of 16 samples"),
-    (Crashing, "crashing-ahead-v1 raised KeyError in round 1: 'no such room'"),
+@pytest.mark.parametrize("generator, reason, delivered", [
+    (f"{__name__}:Lazy", "round 0 delivered 1 of 16 samples", 0),
+    ("reliability_generators:Crashing", "crashing-v1 raised RuntimeError in round 1: boom with a second line", 16),
 ])
-def test_failures_in_the_worker_fail_the_cell_with_their_reason(track, items, cls, reason):
-    res = run_cell(track, f"{__name__}:{cls.__name__}", 0, eval_items=items)
+def test_failures_in_the_worker_fail_the_cell_with_their_reason(track, items, generator, reason, delivered, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))  # the worker process inherits sys.path
+    res = run_cell(track, generator, 0, eval_items=items)
     assert res.pipelined and res.status == "failed" and reason in res.failure, res.failure
-    assert res.cost["samples_delivered"] == (16 if cls is Crashing else 0)  # round 0 trained, nothing after
+    assert res.cost["samples_delivered"] == delivered  # the rounds before the failure trained, nothing after
 
 
 def test_a_dead_worker_is_a_clear_error(track, items):

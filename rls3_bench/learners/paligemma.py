@@ -89,6 +89,8 @@ MODELS: dict[str, _ModelSpec] = {
         base_hint="rls3-bench pretrain --track paligemma-tiny",
     ),
     "paligemma-3b": _ModelSpec(config_file=None, hub_id="google/paligemma-3b-pt-224"),
+    # paligemma-3b's shapes with the tiny vocabulary: random weights only, for speed/memory figures
+    "paligemma-3b-shape": _ModelSpec(config_file="paligemma-3b-shape.json", hub_id=None),
 }
 
 

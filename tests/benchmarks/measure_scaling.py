@@ -2,6 +2,7 @@
 
     python tests/benchmarks/measure_scaling.py budget [--budgets 128,256,512,1024] [--threads 1]
     python tests/benchmarks/measure_scaling.py memory [--tracks clip-tiny,paligemma-tiny,clip-vit-b-32]
+    python tests/benchmarks/measure_scaling.py cache [--budgets 256]
 
 ``budget``: one uniform-v1 cell of clip-tiny per budget B, evaluated at 0 and B only (so each run has
 the same evaluation cost), inline; prints seconds per stage and a least-squares line
@@ -11,6 +12,9 @@ wall = a + b * B with its R^2 (cost should be linear in the budget).
 nothing is downloaded), train one step at the track's batch size on its image size and evaluate
 64 items; for the tiny tracks also a whole cell to 128 samples. Prints the peak resident memory
 (this process and, for the cell, its children) in MiB.
+
+``cache``: every built-in generator's clip-tiny cell (spatial-v1-mini, inline) with the harness's
+observation cache on and off, side by side: hits per rendered scene, render seconds, same records.
 """
 
 from __future__ import annotations
@@ -107,15 +111,46 @@ def memory(tracks: list[str]) -> None:
             print(f"| {name} | {label} | {weights} | {r.get('batch', '-')} | {secs[0]} | {secs[1]} | {r['peak_mib']:.0f} |")
 
 
+def cache_effect(budget: int, threads: int) -> None:
+    import torch
+
+    import rls3_bench.generation as generation
+    from rls3_bench.evalsets import load_eval_set
+    from rls3_bench.cli import BUILTIN_GENERATORS
+    from rls3_bench.loop import run_cell
+
+    torch.set_num_threads(threads)
+    track = _track("clip-tiny", budgets=(budget,))
+    items = load_eval_set("spatial-v1-mini")
+    size = generation.CACHE_SIZE
+    print(f"# clip-tiny to {budget} samples, spatial-v1-mini, inline, torch threads {threads}; cache of {size} observations vs none")
+    print("| generator | scenes rendered | cache hits | render s, cache off | render s, cache on | same records |")
+    print("|---|---|---|---|---|---|")
+    for name in BUILTIN_GENERATORS:
+        runs = {}
+        for cache in (0, size):
+            generation.CACHE_SIZE = cache
+            res = run_cell(track, name, 0, eval_items=items, pipeline=False)
+            decided = json.dumps({"curve": res.curve, "predictions": res.predictions, "gallery": res.gallery,
+                                  "counters": {k: v for k, v in res.cost.items() if k not in ("seconds", "render_cache_hits")}}, sort_keys=True)
+            runs[cache] = (res.cost, decided)
+        generation.CACHE_SIZE = size
+        off, on = runs[0][0], runs[size][0]
+        print(f"| {name} | {on['scenes_rendered']} | {on['render_cache_hits']} ({on['render_cache_hits'] / on['scenes_rendered']:.1%}) | "
+              f"{off['seconds']['render']:.1f} | {on['seconds']['render']:.1f} | {runs[0][1] == runs[size][1]} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("part", choices=["budget", "memory"])
+    p.add_argument("part", choices=["budget", "memory", "cache"])
     p.add_argument("--budgets", default="128,256,512,1024")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tracks", default="clip-tiny,paligemma-tiny,clip-vit-b-32")
     args = p.parse_args(argv)
     if args.part == "budget":
         budget_curve([int(b) for b in args.budgets.split(",")], args.threads)
+    elif args.part == "cache":
+        cache_effect(int(args.budgets.split(",")[-1]) if args.budgets != p.get_default("budgets") else 256, args.threads)
     else:
         memory(args.tracks.split(","))
     return 0
