@@ -43,10 +43,11 @@ def make_generator(cls: type[Generator], seed: int, track_config: dict, config: 
 class Harness:
     """Renders, labels and captions for generators, counting cost into ``self.cost``.
 
-    Observations are cached by the spec's digest (LRU, :data:`CACHE_SIZE`): an RL agent's edit that
-    is rejected or undone asks for a scene it has seen. Backends are deterministic per spec, so a hit
-    returns what a render would; it still counts as a rendered scene (the generator asked for it),
-    with its seconds saved and ``render_cache_hits`` counted.
+    Observations are cached by the spec's digest (LRU, :data:`CACHE_SIZE`), for generators that
+    propose a scene again and duplicates within a ``render_many`` batch (no built-in repeats a spec:
+    0 hits measured, docs/performance.md). Backends are deterministic per spec, so a hit returns what
+    a render would; it still counts as a rendered scene (the generator asked for it), with its
+    seconds saved and ``render_cache_hits`` counted.
     """
 
     def __init__(self, backend, cost: Cost, cache_size: int | None = None) -> None:
@@ -172,8 +173,9 @@ def can_run_ahead(cls: type[Generator]) -> bool:
     return True
 
 
-class _Orphaned(BaseException):
-    """The generation worker's loop process is gone (killed outright)."""
+class _Stop(BaseException):
+    """The generation worker's loop process is gone (killed outright): unwind through the backend's
+    close (and its render workers') and exit."""
 
 
 def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
@@ -194,28 +196,31 @@ def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, confi
                 return queue.put(item, timeout=0.5)
             except queue_mod.Full:
                 if os.getppid() != parent:
-                    raise _Orphaned  # unwinds through the backend's close (and its render workers')
+                    raise _Stop
 
     try:
-        track = track_from_dict(track_dict)
-        gen = make_generator(cls, seed, track.generator_config, config)
-        if state is not None:
-            gen.load_state_dict(state)
-        with open_backend(track, backend_options, render_workers) as backend:
-            harness = Harness(backend, Cost())
-            for r in range(start_round, n_rounds):
-                put(("round", produce_round(gen, harness, r, track.round_size)))
-        put(("done", None))
-    except _Orphaned:
-        os._exit(0)
-    except (BudgetViolation, GeneratorFailure) as exc:
-        put((type(exc).__name__, str(exc)))
-    except BaseException as exc:  # anything else is re-raised in the loop's process with its message
-        put(("error", f"{type(exc).__name__}: {exc}"))
-    # Stay until the loop stops this process (GenerationWorker.__exit__), so the queue's feeder thread
-    # can hand over the last rounds however slowly they are read; leave at once if the loop is gone.
-    while os.getppid() == parent:
-        time.sleep(0.2)
+        try:
+            track = track_from_dict(track_dict)
+            gen = make_generator(cls, seed, track.generator_config, config)
+            if state is not None:
+                gen.load_state_dict(state)
+            with open_backend(track, backend_options, render_workers) as backend:
+                harness = Harness(backend, Cost())
+                for r in range(start_round, n_rounds):
+                    put(("round", produce_round(gen, harness, r, track.round_size)))
+            put(("done", None))
+        except _Stop:
+            raise
+        except (BudgetViolation, GeneratorFailure) as exc:
+            put((type(exc).__name__, str(exc)))
+        except BaseException as exc:  # anything else is re-raised in the loop's process with its message
+            put(("error", f"{type(exc).__name__}: {exc}"))
+        # Stay until the loop stops this process (GenerationWorker.__exit__), so the queue's feeder
+        # thread can hand over the last rounds however slowly they are read; leave if the loop is gone.
+        while os.getppid() == parent:
+            time.sleep(0.2)
+    except _Stop:
+        pass
     os._exit(0)
 
 
@@ -245,8 +250,11 @@ class GenerationWorker:
 
     def __exit__(self, *exc) -> None:
         if self._proc.is_alive():
-            self._proc.terminate()
+            self._proc.terminate()  # its render workers, if any, exit with it (tests/test_render_pool.py)
         self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
         self._queue.close()
         self._queue.cancel_join_thread()
 

@@ -62,8 +62,13 @@ def test_render_workers_do_not_change_a_cell(track, items, pipeline, one_thread)
     from rls3_bench.loop import run_cell
 
     gen = f"{__name__}:BatchUniform"
+    before = set(_children(os.getpid()))
     one = run_cell(track, gen, 0, eval_items=items, pipeline=pipeline)
     two = run_cell(track, gen, 0, eval_items=items, pipeline=pipeline, render_workers=2)
+    deadline = time.time() + 10
+    while (left := _workers_left(before)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not left, "render or generation workers outlived their cell"
     assert one.status == two.status == "complete" and one.pipelined == two.pipelined == pipeline
     assert one.cost["scenes_rendered"] % 8 == 0  # whole batches were rendered
     assert _decided(one) == _decided(two)
@@ -112,6 +117,20 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _workers_left(before: set[int]) -> list[int]:
+    """This process's children that were not there before, other than multiprocessing's resource tracker."""
+    left = []
+    for pid in set(_children(os.getpid())) - before:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"resource_tracker" not in cmdline and state != "Z":
+            left.append(pid)
+    return left
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_generation_worker_leaves_when_its_loop_process_is_killed(tmp_path):
     """kill -9 of a pipelined run must not leave its generation worker (or that worker's render
@@ -139,3 +158,33 @@ def test_generation_worker_leaves_when_its_loop_process_is_killed(tmp_path):
     for p in alive:  # do not leave them to the rest of the suite
         os.kill(p, signal.SIGKILL)
     assert not alive, f"{len(alive)} of the killed run's processes still running"
+
+
+class Stalled(Generator):
+    """Renders one batch, then stalls: a worker that is stopped mid-round."""
+
+    name = "stalled-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        ctx.render_many([random_spec(self.rng) for _ in range(4)])
+        time.sleep(120)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_stopping_a_generation_worker_mid_round_stops_its_render_workers(track):
+    from rls3_bench.generation import GenerationWorker
+
+    with GenerationWorker(track.to_dict(), Stalled, 0, None, None, 0, 2, render_workers=2) as worker:
+        deadline = time.time() + 60
+        while len(pool := _children(worker._proc.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(pool) >= 2, "the worker's render workers never started"
+        time.sleep(1.0)  # let it reach the stall
+    deadline = time.time() + 10
+    alive = pool
+    while alive and time.time() < deadline:
+        alive = [p for p in pool if Path(f"/proc/{p}/stat").exists() and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        time.sleep(0.1)
+    for p in alive:
+        os.kill(p, signal.SIGKILL)
+    assert not alive, "render workers outlived their stopped generation worker"
