@@ -171,7 +171,8 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[str, Path | None]:
         return "random", None
     if weights == "base":
         if spec.base_weights is None:
-            raise UserError(f"model '{name}' has no project base weights; pass --weights DIR or a hub id such as '{spec.hub_id}'")
+            hint = f"a hub id such as '{spec.hub_id}'" if spec.hub_id else "'random' (it exists for speed measurements)"
+            raise UserError(f"model '{name}' has no project base weights; pass --weights DIR or {hint}")
         if not spec.base_weights.is_file():
             raise UserError(f"base weights {spec.base_weights} are missing; build them with `{spec.base_hint}` or pass --weights PATH")
         return "file", spec.base_weights
