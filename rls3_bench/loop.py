@@ -163,7 +163,7 @@ def run_cell(
     progress: Callable[[str, int, int], None] | None = None,
     generator_config: dict | None = None,
     backend_options: dict | None = None,
-    pipeline: bool = True,
+    pipeline: bool = False,
     render_workers: int = 1,
 ) -> CellResult:
     """Run one cell to the top of ``track.budgets``; resumes from ``checkpoint_dir`` if it holds one.
@@ -173,8 +173,11 @@ def run_cell(
     backend's ``player``); machine-specific, so they are not part of the track; so is ``render_workers``:
     render processes for batches a generator proposes with ``ctx.render_many`` (results unchanged).
     ``pipeline``: make an open-loop generator's rounds in a worker process while the learner trains
-    (:mod:`rls3_bench.generation`; same records, less wall time). Only when the cell opens its own
-    backend; a given ``backend`` lives in this process, so generation then runs inline.
+    (:mod:`rls3_bench.generation`; same records, less wall time; the CLI's ``--pipeline`` decides).
+    Only when the cell opens its own backend; a given ``backend`` lives in this process, so
+    generation then runs inline. Worker processes are spawned, and a spawned process re-imports the
+    main module: a script that turns this (or ``render_workers``) on must keep its top-level code under
+    ``if __name__ == "__main__":``.
     """
     from rls3_bench.evalsets import load_eval_set
 

@@ -132,7 +132,7 @@ def test_contributed_generator_runs_through_the_cli(tmp_path, monkeypatch, capsy
 @pytest.mark.parametrize("generator, pipelined", [("weakness-v1", False), ("uniform-v1", True)])
 def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path, generator, pipelined):
     backend = None if pipelined else backend  # a cell that opens its own backend runs an open-loop generator ahead
-    full = run_cell(track, generator, 1, backend=backend, eval_items=items)
+    full = run_cell(track, generator, 1, backend=backend, eval_items=items, pipeline=pipelined)
     ckpt = tmp_path / "ckpt"
 
     class Stop(Exception):
@@ -143,9 +143,10 @@ def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path,
             raise Stop
 
     with pytest.raises(Stop):
-        run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
+        run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round,
+                 pipeline=pipelined)
     assert (ckpt / "LATEST").read_text() == "round-00000"
-    resumed = run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt)
+    resumed = run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, pipeline=pipelined)
     assert resumed.pipelined == full.pipelined == pipelined
     assert _fingerprint(resumed) == _fingerprint(full)
     assert resumed.cost["samples_delivered"] == 32 and resumed.cost["feedback_queries"] == full.cost["feedback_queries"]

@@ -42,7 +42,7 @@ def _record(res) -> str:
 @pytest.mark.parametrize("generator", ["uniform-v1", "balanced-v1"])
 def test_pipelined_cell_equals_inline(track, items, backend, generator, one_thread):
     inline = run_cell(track, generator, 5, backend=backend, eval_items=items)
-    ahead = run_cell(track, generator, 5, eval_items=items)
+    ahead = run_cell(track, generator, 5, eval_items=items, pipeline=True)
     assert not inline.pipelined and ahead.pipelined
     assert ahead.status == "complete" and ahead.cost["samples_delivered"] == 32
     assert _record(ahead) == _record(inline)
@@ -51,12 +51,12 @@ def test_pipelined_cell_equals_inline(track, items, backend, generator, one_thre
 
 
 def test_closed_loop_generators_stay_inline(track, items):
-    res = run_cell(track, "weakness-v1", 0, eval_items=items)
+    res = run_cell(track, "weakness-v1", 0, eval_items=items, pipeline=True)
     assert not res.pipelined and res.status == "complete" and res.cost["feedback_queries"] > 0
 
 
-def test_pipeline_false_runs_inline(track, items):
-    res = run_cell(track, "uniform-v1", 0, eval_items=items, pipeline=False)
+def test_run_cell_is_inline_unless_asked(track, items):
+    res = run_cell(track, "uniform-v1", 0, eval_items=items)  # library default; the CLI's --pipeline decides
     assert not res.pipelined and res.status == "complete"
 
 
@@ -84,14 +84,14 @@ class Dying(Generator):
 ])
 def test_failures_in_the_worker_fail_the_cell_with_their_reason(track, items, generator, reason, delivered, monkeypatch):
     monkeypatch.syspath_prepend(str(FIXTURES))  # the worker process inherits sys.path
-    res = run_cell(track, generator, 0, eval_items=items)
+    res = run_cell(track, generator, 0, eval_items=items, pipeline=True)
     assert res.pipelined and res.status == "failed" and reason in res.failure, res.failure
     assert res.cost["samples_delivered"] == delivered  # the rounds before the failure trained, nothing after
 
 
 def test_a_dead_worker_is_a_clear_error(track, items):
     with pytest.raises(UserError, match=r"generation worker process died \(exit code 3\).*re-run"):
-        run_cell(track, f"{__name__}:Dying", 0, eval_items=items)
+        run_cell(track, f"{__name__}:Dying", 0, eval_items=items, pipeline=True)
 
 
 def test_a_class_a_fresh_process_cannot_import_runs_inline(track, items, monkeypatch):
@@ -110,7 +110,7 @@ def test_a_class_a_fresh_process_cannot_import_runs_inline(track, items, monkeyp
     mod = types.ModuleType("local_gens")
     mod.Local = Local
     monkeypatch.setitem(sys.modules, "local_gens", mod)
-    res = run_cell(track, "local_gens:Local", 0, eval_items=items)
+    res = run_cell(track, "local_gens:Local", 0, eval_items=items, pipeline=True)
     assert res.status == "complete" and not res.pipelined
 
 
