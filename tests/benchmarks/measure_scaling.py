@@ -1,12 +1,16 @@
 """How a run's cost grows: wall time vs budget (one cell), and peak memory per track.
 
-    python tests/benchmarks/measure_scaling.py budget [--budgets 128,256,512,1024] [--threads 1]
+    python tests/benchmarks/measure_scaling.py budget [--budgets 128,256,512,1024] [--threads 1] [--plot PNG]
+    python tests/benchmarks/measure_scaling.py workers [--workers 1,2,3,4] [--plot PNG]
     python tests/benchmarks/measure_scaling.py memory [--tracks clip-tiny,paligemma-tiny,clip-vit-b-32]
     python tests/benchmarks/measure_scaling.py cache [--budgets 256]
 
 ``budget``: one uniform-v1 cell of clip-tiny per budget B, evaluated at 0 and B only (so each run has
 the same evaluation cost), inline; prints seconds per stage and a least-squares line
 wall = a + b * B with its R^2 (cost should be linear in the budget).
+
+``workers``: scenes/s of a RenderPool vs its worker count (256 independent random specs, 128 px,
+warm workers, best of 3), each worker count side by side in one run.
 
 ``memory``: per track, in a fresh process: build the learner (full-size tracks with random weights,
 nothing is downloaded), train one step at the track's batch size on its image size and evaluate
@@ -34,7 +38,57 @@ def _track(name: str, **changes):
     return dataclasses.replace(load_track(name), presets={}, **changes)
 
 
-def budget_curve(budgets: list[int], threads: int) -> None:
+def _plot(path: str | None, x, y, xlabel: str, ylabel: str, title: str, fit=None) -> None:
+    """A small line plot of a scaling curve (and its fitted line) for docs/performance.md."""
+    if not path:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.0), dpi=120)
+    ax.plot(x, y, "o-", label="measured")
+    if fit is not None:
+        ax.plot(x, fit, "--", color="grey", label="least-squares line")
+        ax.legend(frameon=False, fontsize=8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"plot: {path}")
+
+
+def worker_curve(workers: list[int], plot: str | None) -> None:
+    import numpy as np
+
+    from rls3_bench.render_pool import RenderPool
+    from rls3_bench.sampling import random_spec
+
+    rng = np.random.default_rng(0)
+    specs = [random_spec(rng) for _ in range(256)]
+    rates = []
+    for w in workers:
+        with RenderPool(w, "embedded", image_size=128, renderer="tiny") as pool:
+            pool.observe_many(specs)  # warm: rooms built in every worker
+            best = min(_timed(pool.observe_many, specs) for _ in range(3))
+        rates.append(len(specs) / best)
+    print(f"# RenderPool, 256 random specs, 128 px TinyRenderer, {os.cpu_count()} cores, best of 3")
+    print("| render workers | scenes/s | vs 1 |")
+    print("|---|---|---|")
+    for w, r in zip(workers, rates):
+        print(f"| {w} | {r:.0f} | {r / rates[0]:.2f}x |")
+    _plot(plot, workers, rates, "render workers", "scenes / s", f"render workers on {os.cpu_count()} cores")
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def budget_curve(budgets: list[int], threads: int, plot: str | None = None) -> None:
     import numpy as np
     import torch
 
@@ -59,6 +113,7 @@ def budget_curve(budgets: list[int], threads: int) -> None:
     for b, wall, s in rows:
         print(f"| {b} | {wall:.1f} | {s['render']:.1f} | {s['label_caption']:.1f} | {s['train']:.1f} | {s['eval']:.1f} | {(wall - s['eval']) / b * 1000:.1f} ms |")
     print(f"\nwall = {fit[1]:.1f} s + {fit[0] * 1000:.1f} ms x budget  (R^2 = {r2:.4f})")
+    _plot(plot, [r[0] for r in rows], walls, "budget (samples)", "cell wall time (s)", "clip-tiny cell, uniform-v1", fit=pred)
 
 
 _MEMORY_CHILD = r"""
@@ -142,13 +197,17 @@ def cache_effect(budget: int, threads: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("part", choices=["budget", "memory", "cache"])
+    p.add_argument("part", choices=["budget", "workers", "memory", "cache"])
+    p.add_argument("--workers", default="1,2,3,4")
+    p.add_argument("--plot", help="also draw the curve into this PNG (budget, workers)")
     p.add_argument("--budgets", default="128,256,512,1024")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tracks", default="clip-tiny,paligemma-tiny,clip-vit-b-32")
     args = p.parse_args(argv)
     if args.part == "budget":
-        budget_curve([int(b) for b in args.budgets.split(",")], args.threads)
+        budget_curve([int(b) for b in args.budgets.split(",")], args.threads, args.plot)
+    elif args.part == "workers":
+        worker_curve([int(w) for w in args.workers.split(",")], args.plot)
     elif args.part == "cache":
         cache_effect(int(args.budgets.split(",")[-1]) if args.budgets != p.get_default("budgets") else 256, args.threads)
     else:
