@@ -113,7 +113,6 @@ class Harness:
 class RoundOutput:
     """One generated round, as the loop consumes it (picklable: it crosses from the worker)."""
 
-    round_index: int
     delivered: list[Sample]
     cost: Cost                      # this round's generation cost only (the loop adds it up)
     generator_state: dict           # the generator's state_dict after the round (for checkpoints)
@@ -141,7 +140,7 @@ def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, prev
     # what the generator spent outside rendering, labelling and queries is its own (agent) time
     harness_seconds = sum(cost.seconds[k] for k in ("render", "label_caption", "feedback"))
     cost.seconds["agent"] += max(time.perf_counter() - t0 - harness_seconds, 0.0)
-    return RoundOutput(r, list(ctx.delivered), cost, gen.state_dict(), harness.backend.renderer, dict(gen.extra_cost()), list(getattr(gen, "history", [])))
+    return RoundOutput(list(ctx.delivered), cost, gen.state_dict(), harness.backend.renderer, dict(gen.extra_cost()), list(getattr(gen, "history", [])))
 
 
 def open_backend(track, backend_options: dict | None = None, render_workers: int = 1):

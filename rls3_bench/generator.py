@@ -80,7 +80,9 @@ class Cost:
     rl_env_steps: int = 0
     rl_updates: int = 0
     render_cache_hits: int = 0  # renders answered from the harness's observation cache
-    seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "label_caption": 0.0, "feedback": 0.0, "train": 0.0, "eval": 0.0, "agent": 0.0})
+    # generation_wait: how long the learner waited for data (all of generation inline, less when pipelined)
+    seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "label_caption": 0.0, "feedback": 0.0, "train": 0.0, "eval": 0.0,
+                                                               "agent": 0.0, "generation_wait": 0.0})
 
     def add(self, other: "Cost") -> None:
         """Add ``other``'s counters and seconds (a round's cost into a run's)."""

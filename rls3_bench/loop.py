@@ -15,6 +15,7 @@ and :func:`run_cell` continues from the newest complete one.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -73,6 +74,14 @@ class CellResult:
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["predictions"] = {str(k): v for k, v in self.predictions.items()}
+        return d
+
+    def decided(self) -> dict:
+        """What the cell decided: data, scores, losses, counters; not how it ran (timings, cache hits,
+        pipelined or not). Equal for the same seed and thread count on one machine type."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("cost", "round_log", "pipelined")}
+        d["cost"] = {k: v for k, v in self.cost.items() if k not in ("seconds", "render_cache_hits")}
+        d["round_log"] = [{k: v for k, v in r.items() if k != "seconds"} for r in self.round_log]
         return d
 
 
@@ -224,22 +233,20 @@ def run_cell(
         previous_feedback = _feedback_from_json(state["previous_feedback"])
         start_round = state["next_round"]
 
-    # the backend (a Unity player process, maybe) starts last, once nothing above can fail, and is
-    # closed in the finally below whatever happens; a pipelined cell's backend lives in its worker
-    own_backend = backend is None and not pipelined
-    if own_backend:
-        backend = open_backend(track, backend_options, render_workers)
-    if backend is not None:
-        result.renderer = backend.renderer
+    # the backend (a Unity player process, maybe) or the generation worker starts last, once nothing
+    # above can fail, and is closed by the finally below whatever happens; a pipelined cell's backend
+    # lives in its worker
     result.pipelined = pipelined
-    worker = None
+    resources = contextlib.ExitStack()
     try:
         if pipelined:
-            worker = GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options,
-                                      render_workers)
-            worker.__enter__()
-            next_round = worker.next_round
+            next_round = resources.enter_context(
+                GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options,
+                                 render_workers)).next_round
         else:
+            if backend is None:
+                backend = resources.enter_context(open_backend(track, backend_options, render_workers))
+            result.renderer = backend.renderer
             harness = Harness(backend, Cost())
             rounds = iter(range(start_round, n_rounds))
             next_round = lambda: produce_round(gen, harness, next(rounds), track.round_size,  # noqa: E731
@@ -255,7 +262,7 @@ def run_cell(
             out: RoundOutput = next_round()
             # how long the learner waited for this round's data: all of generation when inline, only
             # what the worker did not get done during the previous round's training when pipelined
-            cost.seconds["generation_wait"] = cost.seconds.get("generation_wait", 0.0) + time.perf_counter() - t
+            cost.seconds["generation_wait"] += time.perf_counter() - t
             cost.add(out.cost)
             result.renderer = out.renderer
             delivered = out.delivered
@@ -314,9 +321,6 @@ def run_cell(
     except (BudgetViolation, GeneratorFailure) as exc:
         result.status, result.failure = "failed", str(exc)
     finally:
-        if worker is not None:
-            worker.__exit__(None, None, None)
-        if own_backend:
-            backend.close()
+        resources.close()
     result.cost = cost.as_dict()
     return result

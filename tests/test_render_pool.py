@@ -4,7 +4,6 @@ process goes away by itself."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -52,11 +51,6 @@ class BatchUniform(Generator):
 pytest.importorskip("transformers")
 
 
-def _decided(res) -> str:
-    return json.dumps({"curve": res.curve, "predictions": res.predictions, "gallery": res.gallery, "terms": res.term_counts,
-                       "counters": {k: v for k, v in res.cost.items() if k != "seconds"}}, sort_keys=True)
-
-
 @pytest.mark.parametrize("pipeline", [False, True])
 def test_render_workers_do_not_change_a_cell(track, items, pipeline, one_thread):
     from rls3_bench.loop import run_cell
@@ -71,7 +65,7 @@ def test_render_workers_do_not_change_a_cell(track, items, pipeline, one_thread)
     assert not left, "render or generation workers outlived their cell"
     assert one.status == two.status == "complete" and one.pipelined == two.pipelined == pipeline
     assert one.cost["scenes_rendered"] % 8 == 0  # whole batches were rendered
-    assert _decided(one) == _decided(two)
+    assert one.decided() == two.decided()
 
 
 def test_render_many_checks_its_pairs():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -54,16 +53,14 @@ def learner_only(track, seed: int, rounds: list, items: list) -> float:
     return time.perf_counter() - t0
 
 
-def whole_cell(track, generator: str, seed: int, items: list, pipeline: bool) -> tuple[float, str]:
+def whole_cell(track, generator: str, seed: int, items: list, pipeline: bool) -> tuple[float, dict]:
     from rls3_bench.loop import run_cell
 
     t0 = time.perf_counter()
     res = run_cell(track, generator, seed, eval_items=items, pipeline=pipeline)
     wall = time.perf_counter() - t0
     assert res.status == "complete" and res.pipelined == pipeline, (res.status, res.failure)
-    decided = {"curve": res.curve, "predictions": res.predictions, "gallery": res.gallery, "terms": res.term_counts,
-               "counters": {k: v for k, v in res.cost.items() if k != "seconds"}}
-    return wall, json.dumps(decided, sort_keys=True)
+    return wall, res.decided()
 
 
 def main(argv: list[str] | None = None) -> int:

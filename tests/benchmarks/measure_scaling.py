@@ -186,9 +186,7 @@ def cache_effect(budget: int, threads: int) -> None:
         for cache in (0, size):
             generation.CACHE_SIZE = cache
             res = run_cell(track, name, 0, eval_items=items, pipeline=False)
-            decided = json.dumps({"curve": res.curve, "predictions": res.predictions, "gallery": res.gallery,
-                                  "counters": {k: v for k, v in res.cost.items() if k not in ("seconds", "render_cache_hits")}}, sort_keys=True)
-            runs[cache] = (res.cost, decided)
+            runs[cache] = (res.cost, res.decided())
         generation.CACHE_SIZE = size
         off, on = runs[0][0], runs[size][0]
         print(f"| {name} | {on['scenes_rendered']} | {on['render_cache_hits']} ({on['render_cache_hits'] / on['scenes_rendered']:.1%}) | "
