@@ -45,7 +45,8 @@ class RenderPool:
         from rls3_bench.backends import get_backend_class
 
         self.width = workers
-        self._local = get_backend_class(backend)(**options)  # also names the renderer; renders when width is 1
+        # names the renderer and renders single specs (ctx.render) without a round trip to a worker
+        self._local = get_backend_class(backend)(**options)
         self._pool = None
         if workers > 1:
             import multiprocessing as mp
