@@ -39,6 +39,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"learning rate {value} must be finite and > 0")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -381,7 +401,8 @@ def cmd_pretrain(args) -> int:
     track = load_track(args.track)
     if not 0.0 <= args.object_negatives < float("inf"):
         raise UserError(f"--object-negatives must be a finite weight >= 0, got {args.object_negatives}")
-    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr, object_negatives=args.object_negatives)
+    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr, object_negatives=args.object_negatives,
+                         vision_epochs=args.vision_epochs, vision_lr=args.vision_lr)
     card = pretrain(track, cfg, out_dir=Path(args.out) if args.out else WEIGHTS_DIR)
     print(json.dumps(card, indent=2))
     return 0
@@ -442,9 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenes", type=_positive_int, default=3000)
     p.add_argument("--epochs", type=_positive_int, default=8)
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--lr", type=float, default=5e-4, help="learning rate from scratch (default: 5e-4)")
+    p.add_argument("--lr", type=_learning_rate, default=5e-4, help="learning rate from scratch (default: 5e-4)")
     p.add_argument("--object-negatives", type=float, default=0.0, metavar="W",
                    help="weight of a ranking term against one object-swapped caption per scene (default: 0, captions only)")
+    p.add_argument("--vision-epochs", type=_non_negative_int, default=0, metavar="N",
+                   help="first train the vision tower to classify which objects and room a scene holds, N passes "
+                        "(paligemma only; default: 0, no vision stage)")
+    p.add_argument("--vision-lr", type=_learning_rate, default=5e-4, help="learning rate of the vision stage (default: 5e-4)")
     p.add_argument("--out", help="folder for the weights and their card (default: the package's weights/)")
     p.set_defaults(func=cmd_pretrain)
 

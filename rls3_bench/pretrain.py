@@ -6,6 +6,15 @@ the green cup, the plate and the vase in a kitchen."), and trains the track's mo
 random init with the learner's own ``pretrain_step``. The weights are exported as fp16 safetensors
 into ``rls3_bench/weights/`` with a JSON card (command, seed, data size, hash, measured accuracies).
 
+An optional **vision stage** comes first (``--vision-epochs N``, the paligemma-tiny recipe): the
+learner's vision tower, through an attention-pooling probe, is trained to classify which assets and
+which room a scene holds (multi-label, binary cross-entropy), as PaLI/PaliGemma start from an image
+encoder pretrained on its own; the probe is then discarded and the caption stage trains the rest with
+the tower frozen. Why: a captioning loss alone lets a tiny model from scratch learn the captions'
+language prior and the room but not the small objects (tried at length, see
+``weights/paligemma-tiny-base.json``), while object-presence labels give the tower a direct signal.
+Neither stage sees a spatial word or a position.
+
 Two checks go into the card: **object identity** (2-way: the image's true object caption vs the same
 caption with one object replaced by an absent one; should be high) and **spatial accuracy** on the
 validation eval set per term (should be near chance: the base knows objects, not relations, as real
@@ -36,7 +45,9 @@ class PretrainConfig:
     :param batch_size: samples per step; :param seed: the pretrain seed (key of the ``pretrain`` stream);
     :param lr: learning rate from scratch (higher than the tracks' fine-tuning rate);
     :param object_negatives: weight of the learner's hard-negative/ranking term over one
-    object-swapped caption per scene (0: captions only). No spatial words either way."""
+    object-swapped caption per scene (0: captions only). No spatial words either way.
+    :param vision_epochs: passes of the vision stage over the same scenes (0: no vision stage);
+    :param vision_lr: its learning rate (AdamW over the tower and the probe)."""
 
     scenes: int = 3000
     epochs: int = 8
@@ -45,6 +56,8 @@ class PretrainConfig:
     seed: int = 0
     identity_items: int = 300
     object_negatives: float = 0.0
+    vision_epochs: int = 0
+    vision_lr: float = 5e-4
 
 
 def object_scenes(backend, n: int, rng) -> list[tuple[np.ndarray, object]]:
@@ -80,6 +93,75 @@ def identity_items(scenes, rng) -> list[Sample]:
     return items
 
 
+def object_labels(spec) -> np.ndarray:
+    """Multi-hot target of the vision stage: which assets (sorted names), then which room (one-hot)."""
+    assets, rooms = sorted(ASSETS), sorted(ROOMS)
+    y = np.zeros(len(assets) + len(rooms), np.float32)
+    for o in spec.objects:
+        y[assets.index(o.asset)] = 1.0
+    y[len(assets) + rooms.index(spec.room)] = 1.0
+    return y
+
+
+def _object_probe(width: int, n_labels: int, heads: int):
+    """Attention pooling with one learned query (as SigLIP's MAP head), then a linear multi-label
+    classifier: small objects cover one or two of the 64 patches, which mean pooling would dilute."""
+    import torch
+
+    class ObjectProbe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = torch.nn.Parameter(torch.randn(1, 1, width) * width**-0.5)
+            self.attention = torch.nn.MultiheadAttention(width, heads, batch_first=True)
+            self.norm = torch.nn.LayerNorm(width)
+            self.out = torch.nn.Linear(width, n_labels)
+
+        def forward(self, tokens):
+            pooled, _ = self.attention(self.query.expand(len(tokens), -1, -1), tokens, tokens, need_weights=False)
+            return self.out(self.norm(pooled[:, 0]))
+
+    return ObjectProbe()
+
+
+def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConfig, seed: int, log=print) -> float:
+    """Train ``learner``'s vision tower to tell which assets and room a scene holds (see the module
+    docstring); returns the probe's micro F1 over those labels on ``held_out`` (image, spec) pairs
+    (0 for a probe that never says present)."""
+    import torch
+
+    from rls3_bench.errors import UserError
+
+    if not hasattr(learner, "vision_tokens"):
+        raise UserError(f"learner '{learner.name}' has no vision stage; run pretrain without --vision-epochs")
+    targets = torch.from_numpy(np.stack([object_labels(s) for s in specs]))
+    with torch.no_grad():
+        width = int(learner.vision_tokens(images[:1]).shape[-1])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probe = _object_probe(width, targets.shape[1], heads=4).to(learner.device)
+    params = learner.vision_parameters() + list(probe.parameters())
+    optimizer = torch.optim.AdamW(params, lr=cfg.vision_lr, weight_decay=0.01)
+    order_rng = rng_for("pretrain", cfg.seed, 3)
+    for epoch in range(cfg.vision_epochs):
+        order = order_rng.permutation(len(images))
+        losses = []
+        for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(probe(learner.vision_tokens(images[idx])), targets[idx].to(learner.device))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+        log(f"vision epoch {epoch + 1}/{cfg.vision_epochs}: loss {np.mean(losses):.4f}")
+    with torch.no_grad():
+        truth = torch.from_numpy(np.stack([object_labels(s) for _, s in held_out]))
+        predicted = torch.cat([probe(learner.vision_tokens(np.stack([im for im, _ in held_out[i : i + 64]]))).cpu() > 0 for i in range(0, len(held_out), 64)])
+    truth = truth.bool()
+    true_pos = float((predicted & truth).sum())
+    return 2 * true_pos / max(float(predicted.sum() + truth.sum()), 1.0)
+
+
 def spatial_report(learner, items) -> dict:
     from rls3_bench.metrics import item_rows, summarize
 
@@ -101,6 +183,10 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
     recipe = {**track.recipe, "lr": cfg.lr}
     learner = get_learner_class(track.learner)(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
     images = np.stack([im for im, _ in train])
+    probe_f1 = None
+    if cfg.vision_epochs > 0:
+        probe_f1 = vision_stage(learner, images, [spec for _, spec in train], held_out, cfg, seed=int_seed("pretrain", cfg.seed, 3), log=log)
+        learner.freeze_vision(True)
     texts = [object_caption(spec) for _, spec in train]
     # drawn from their own stream, so object_negatives=0 leaves every other draw as it was
     negative_rng = rng_for("pretrain", cfg.seed, 2)
@@ -116,6 +202,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
                                                 weight=cfg.object_negatives))
             steps += 1
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}")
+    if cfg.vision_epochs > 0:
+        learner.freeze_vision(False)
     identity = spatial_report(learner, identity_items(held_out, rng))["accuracy"]
     val = spatial_report(learner, load_eval_set(track.val_set or track.eval_set))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,12 +214,14 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "bytes": path.stat().st_size,
-        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}" + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else ""),
+        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}" + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else "")
+        + (f" --vision-epochs {cfg.vision_epochs} --vision-lr {cfg.vision_lr}" if cfg.vision_epochs else ""),
         "config": cfg.__dict__,
         "steps": steps,
         "torch_threads": __import__("torch").get_num_threads(),
         "seconds": round(time.perf_counter() - t0, 1),
         "object_identity_accuracy": identity,
+        **({"vision_probe_f1": probe_f1} if probe_f1 is not None else {}),
         "spatial_val_accuracy": val["accuracy"],
         "spatial_val_per_term": val["per_term"],
         "spatial_val_per_complexity": val["per_complexity"],

@@ -244,7 +244,7 @@ OPTIONS = {
     "preview": ["-n", "--seed", "--cols", "-o", "--backend", "--size", "--renderer"],
     "export": ["-n", "--seed", "-o", "--backend", "--size", "--renderer"],
     "evalset": ["--cache-dir"],
-    "pretrain": ["--track", "--scenes", "--epochs", "--seed", "--lr", "--out"],
+    "pretrain": ["--track", "--scenes", "--epochs", "--seed", "--lr", "--object-negatives", "--vision-epochs", "--vision-lr", "--out"],
     "run": ["--track", "--preset", "--generator", "--seeds", "--seed-list", "--results", "--executor", "--workers",
             "--ray-address", "--threads", "--weights", "--device", "--no-progress", "--no-leaderboard"],
     "figures": ["--results", "--track", "--out"],

@@ -483,6 +483,22 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
             loss = self.dual_loss(batch)
         return self._optimise(loss)
 
+    # --- base-weight pretraining (rls3_bench.pretrain) --------------------------------------------------
+
+    def vision_tokens(self, images) -> Any:
+        """``(B, N, D)`` patch tokens of the SigLIP tower (before the projector), with gradient: what
+        the pretraining vision stage trains a probe on."""
+        self.core.train()
+        return self.core.model.vision_tower(pixel_values(list(images), self.image_size).to(self.device)).last_hidden_state
+
+    def vision_parameters(self) -> list:
+        return list(self.core.model.vision_tower.parameters())
+
+    def freeze_vision(self, frozen: bool = True) -> None:
+        """Stop (or resume) training the vision tower; AdamW skips parameters without gradients."""
+        for p in self.vision_parameters():
+            p.requires_grad_(not frozen)
+
     def pretrain_step(self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0) -> float:
         """One LM step on ("caption en" -> text) for object-level captions (base-weight pretraining),
         plus ``weight`` x the ranking term (as in :meth:`dual_loss`) of each text over its negative

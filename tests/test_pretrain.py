@@ -1,0 +1,120 @@
+"""Base-weight pretraining: the vision stage's labels, that it trains the tower, the frozen caption
+stage, and a whole (tiny) `pretrain` run with its weight card."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from rls3_bench import pretrain as pt  # noqa: E402
+from rls3_bench.assets import ASSETS, ROOMS  # noqa: E402
+from rls3_bench.errors import UserError  # noqa: E402
+from rls3_bench.learners import paligemma as pg  # noqa: E402
+from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec  # noqa: E402
+
+CAMERA = CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9))
+
+
+def spec(room: str, *assets: str) -> SceneSpec:
+    return SceneSpec(room=room, camera=CAMERA, objects=tuple(PlacedObject(a, (0.3 * i, 0.0, 0.9)) for i, a in enumerate(assets)))
+
+
+def test_object_labels_name_the_assets_and_the_room():
+    y = pt.object_labels(spec("bedroom", "vase", "green-cup"))
+    assets, rooms = sorted(ASSETS), sorted(ROOMS)
+    assert y.shape == (len(assets) + len(rooms),) and y.dtype == np.float32
+    on = {i for i in range(len(y)) if y[i] == 1.0}
+    assert on == {assets.index("vase"), assets.index("green-cup"), len(assets) + rooms.index("bedroom")}
+    assert set(np.unique(y)) == {0.0, 1.0}
+
+
+def squares(n: int, seed: int = 0):
+    """Images with a red and/or a blue square standing for the pink bowl and the blue bottle, and the
+    matching specs: which objects are present is visible, so the vision stage has something to learn."""
+    rng = np.random.default_rng(seed)
+    images, specs = [], []
+    for _ in range(n):
+        present = [a for a in ("pink-bowl", "blue-bottle") if rng.integers(2)] or ["pink-bowl"]
+        img = np.full((128, 128, 3), 128, np.uint8)
+        for asset in present:
+            x, y = rng.integers(0, 108, size=2)
+            img[y : y + 20, x : x + 20] = (220, 30, 30) if asset == "pink-bowl" else (30, 30, 220)
+        images.append(img)
+        specs.append(spec("kitchen-a", *present))
+    return np.stack(images), specs
+
+
+def test_vision_stage_trains_the_tower_and_reports_f1():
+    learner = pg.PaliGemmaLearner("paligemma-tiny", None, {}, seed=0)
+    before = [p.detach().clone() for p in learner.vision_parameters()]
+    lm_before = learner.core.model.language_model.embed_tokens.weight.detach().clone()
+    images, specs = squares(16)
+    held_out = list(zip(*squares(8, seed=1)))
+    losses = []
+    cfg = pt.PretrainConfig(batch_size=8, vision_epochs=6, vision_lr=1e-3)
+    f1 = pt.vision_stage(learner, images, specs, held_out, cfg, seed=0, log=losses.append)
+    values = [float(line.rsplit(" ", 1)[1]) for line in losses]
+    assert len(values) == 6 and values[-1] < values[0]
+    assert 0.0 <= f1 <= 1.0
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.vision_parameters()))
+    # the probe trains the tower only: the language model is untouched
+    assert torch.equal(lm_before, learner.core.model.language_model.embed_tokens.weight)
+
+
+def test_frozen_vision_keeps_the_tower_while_the_caption_stage_trains_the_rest(toy):
+    learner = pg.PaliGemmaLearner("paligemma-tiny", None, {"lr": 3e-3}, seed=0)
+    images = np.stack([s.image for s in toy(4)])
+    tower = [p.detach().clone() for p in learner.vision_parameters()]
+    projector = learner.core.model.multi_modal_projector.linear.weight.detach().clone()
+    learner.freeze_vision(True)
+    learner.pretrain_step(images, ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4)
+    assert all(torch.equal(a, b) for a, b in zip(tower, learner.vision_parameters()))
+    assert not torch.equal(projector, learner.core.model.multi_modal_projector.linear.weight)
+    learner.freeze_vision(False)
+    learner.pretrain_step(images, ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4)
+    assert any(not torch.equal(a, b) for a, b in zip(tower, learner.vision_parameters()))
+
+
+def test_vision_stage_is_refused_for_a_learner_without_one():
+    class NoVision:
+        name = "clip"
+
+    with pytest.raises(UserError, match="no vision stage.*without --vision-epochs"):
+        pt.vision_stage(NoVision(), np.zeros((1, 8, 8, 3), np.uint8), [], [], pt.PretrainConfig(vision_epochs=1), seed=0)
+
+
+def test_pretrain_with_a_vision_stage_writes_loadable_weights_and_a_card(tmp_path):
+    from rls3_bench.tracks import load_track
+
+    track = dataclasses.replace(load_track("paligemma-tiny"), val_set="spatial-v1-mini")
+    cfg = pt.PretrainConfig(scenes=8, epochs=1, batch_size=4, identity_items=4, vision_epochs=1)
+    card = pt.pretrain(track, cfg, out_dir=tmp_path, log=lambda line: None)
+    weights = tmp_path / "paligemma-tiny-base.safetensors"
+    assert json.loads((tmp_path / "paligemma-tiny-base.json").read_text()) == card
+    assert card["command"].endswith("--vision-epochs 1 --vision-lr 0.0005")
+    assert 0.0 <= card["vision_probe_f1"] <= 1.0 and 0.0 <= card["object_identity_accuracy"] <= 1.0
+    assert card["steps"] == 2  # caption stage: 8 scenes / batch 4, one epoch
+    loaded = pg.PaliGemmaLearner("paligemma-tiny", str(weights), {}, seed=1)
+    assert all(p.requires_grad for p in loaded.vision_parameters())
+
+
+@pytest.mark.parametrize("card_path", sorted(pt.WEIGHTS_DIR.glob("*-base.json")), ids=lambda p: p.stem)
+def test_shipped_base_weights_match_their_card(card_path):
+    """The committed weights are the ones the card describes (its hash and size), made by a
+    command this CLI accepts."""
+    import hashlib
+
+    from rls3_bench.cli import build_parser
+
+    card = json.loads(card_path.read_text())
+    data = (pt.WEIGHTS_DIR / card["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == card["sha256"] and len(data) == card["bytes"]
+    args = build_parser().parse_args(card["command"].split()[1:])
+    assert (args.scenes, args.epochs, args.seed, args.lr) == tuple(card["config"][k] for k in ("scenes", "epochs", "seed", "lr"))
+    assert args.vision_epochs == card["config"].get("vision_epochs", 0)
