@@ -127,12 +127,13 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderbo
     costs = {g: cost_row(by_gen[g]) for g in generators}
 
     # --- per-budget display tables ----------------------------------------------------------
+    # one interval per (generator, budget), shown wherever that accuracy is (per-budget table, summary)
+    accuracy_ci = {(g, b): stats.seed_mean_ci(seeds_of(g, b).to_numpy(), rng) for b in budgets for g in generators}
     per_budget = {}
     for b in budgets:
         rows = []
         for g in generators:
-            acc = seeds_of(g, b)
-            ci = stats.seed_mean_ci(acc.to_numpy(), rng)
+            acc, ci = seeds_of(g, b), accuracy_ci[g, b]
             row = {"generator": g, "seeds": len(acc), "accuracy [95% CI]": _fmt(ci.mean, ci.low, ci.high) + mark(g, b)}
             for t in TERMS:
                 row[t] = _fmt(seeds_of(g, b, t).mean()) + mark(g, b, t)
@@ -150,7 +151,7 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderbo
         wide = df[df.generator == g].pivot_table(index="seed", columns="budget", values="accuracy")
         ladder = [b for b in budgets if b in wide.columns]
         row = {"generator": g, "seeds": len(wide), "base": _fmt(wide[0].mean()) if 0 in wide.columns else ""}
-        top = stats.seed_mean_ci(wide[budgets[-1]].to_numpy(), rng)
+        top = accuracy_ci[g, budgets[-1]]
         row[f"accuracy @ {budgets[-1]}"] = _fmt(top.mean, top.low, top.high) + mark(g, budgets[-1])
         if len(ladder) >= 2:
             au = stats.seed_mean_ci(stats.aulc(np.array(ladder), wide[ladder].to_numpy()), rng)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,24 @@ def test_leaderboard_from_records(results, tmp_path):
     assert "uniform-v1" in text and "## Budget 32 samples" in text
     again = write_leaderboard(build_leaderboard([r for _, r in iter_records(results)]), tmp_path / "lb2")
     assert again["markdown"].read_text() == text  # tables are reproducible bit for bit
+    # the summary's top-budget interval is the per-budget table's, not a second bootstrap
+    top = lb.per_budget[32].set_index("generator")["accuracy [95% CI]"]
+    assert lb.summary.set_index("generator")["accuracy @ 32"].to_dict() == top.to_dict()
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir()))
+def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_path):
+    """leaderboards/<track>/ is generated: rebuilding it from the committed submissions gives the same
+    table, and each generator's top-budget interval is the same in the summary and its budget table."""
+    from rls3_bench.submissions import discover
+
+    records = [r for folder in discover(REPO / "leaderboards" / "submissions" / track_key) for r in validate(folder).records]
+    lb = build_leaderboard(records)
+    paths = write_leaderboard(lb, tmp_path / track_key)
+    assert paths["markdown"].read_text() == (REPO / "leaderboards" / track_key / "leaderboard.md").read_text()
+    top = lb.budgets[-1]
+    summary = lb.summary.set_index("generator")[f"accuracy @ {top}"]
+    assert summary.to_dict() == lb.per_budget[top].set_index("generator")["accuracy [95% CI]"].to_dict()
