@@ -93,6 +93,13 @@ def identity_items(scenes, rng) -> list[Sample]:
     return items
 
 
+def _whole_batches(order_rng, n: int, batch_size: int):
+    """One pass over ``n`` items in a fresh random order, as index arrays of ``batch_size`` (the
+    remainder that does not fill a batch is left out of that pass)."""
+    order = order_rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+
+
 def object_labels(spec) -> np.ndarray:
     """Multi-hot target of the vision stage: which assets (sorted names), then which room (one-hot)."""
     assets, rooms = sorted(ASSETS), sorted(ROOMS)
@@ -143,10 +150,8 @@ def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConf
     optimizer = torch.optim.AdamW(params, lr=cfg.vision_lr, weight_decay=0.01)
     order_rng = rng_for("pretrain", cfg.seed, 3)
     for epoch in range(cfg.vision_epochs):
-        order = order_rng.permutation(len(images))
         losses = []
-        for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
+        for idx in _whole_batches(order_rng, len(images), cfg.batch_size):
             loss = torch.nn.functional.binary_cross_entropy_with_logits(probe(learner.vision_tokens(images[idx])), targets[idx].to(learner.device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -194,10 +199,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
     order_rng = rng_for("pretrain", cfg.seed, 1)
     steps = 0
     for epoch in range(cfg.epochs):
-        order = order_rng.permutation(len(train))
         losses = []
-        for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
+        for idx in _whole_batches(order_rng, len(train), cfg.batch_size):
             losses.append(learner.pretrain_step(images[idx], [texts[j] for j in idx], [negatives[j] for j in idx] if negatives else (),
                                                 weight=cfg.object_negatives))
             steps += 1

@@ -111,16 +111,23 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (its state follows the parenthesised command name)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _workers_left(before: set[int]) -> list[int]:
     """This process's children that were not there before, other than multiprocessing's resource tracker."""
     left = []
     for pid in set(_children(os.getpid())) - before:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"resource_tracker" not in cmdline and state != "Z":
+        if b"resource_tracker" not in cmdline and _running(pid):
             left.append(pid)
     return left
 
@@ -145,10 +152,9 @@ def test_generation_worker_leaves_when_its_loop_process_is_killed(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 20
-    while time.time() < deadline and any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
-                                         for p in family if Path(f"/proc/{p}/stat").exists()):
+    while time.time() < deadline and any(_running(p) for p in family):
         time.sleep(0.2)
-    alive = [p for p in family if Path(f"/proc/{p}/stat").exists() and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    alive = [p for p in family if _running(p)]
     for p in alive:  # do not leave them to the rest of the suite
         os.kill(p, signal.SIGKILL)
     assert not alive, f"{len(alive)} of the killed run's processes still running"
@@ -177,7 +183,7 @@ def test_stopping_a_generation_worker_mid_round_stops_its_render_workers(track):
     deadline = time.time() + 10
     alive = pool
     while alive and time.time() < deadline:
-        alive = [p for p in pool if Path(f"/proc/{p}/stat").exists() and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        alive = [p for p in pool if _running(p)]
         time.sleep(0.1)
     for p in alive:
         os.kill(p, signal.SIGKILL)
