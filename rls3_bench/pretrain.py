@@ -130,16 +130,20 @@ def _object_probe(width: int, n_labels: int, heads: int):
     return ObjectProbe()
 
 
+def _require_vision_stage(learner_cls) -> None:
+    from rls3_bench.errors import UserError
+
+    if not hasattr(learner_cls, "vision_tokens"):
+        raise UserError(f"learner '{learner_cls.name}' has no vision stage; run pretrain without --vision-epochs")
+
+
 def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConfig, seed: int, log=print) -> float:
     """Train ``learner``'s vision tower to tell which assets and room a scene holds (see the module
     docstring); returns the probe's micro F1 over those labels on ``held_out`` (image, spec) pairs
     (0 for a probe that never says present)."""
     import torch
 
-    from rls3_bench.errors import UserError
-
-    if not hasattr(learner, "vision_tokens"):
-        raise UserError(f"learner '{learner.name}' has no vision stage; run pretrain without --vision-epochs")
+    _require_vision_stage(type(learner))
     targets = torch.from_numpy(np.stack([object_labels(s) for s in specs]))
     with torch.no_grad():
         width = int(learner.vision_tokens(images[:1]).shape[-1])
@@ -179,6 +183,9 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
     from rls3_bench.evalsets import load_eval_set
     from rls3_bench.learners import get_learner_class
 
+    learner_cls = get_learner_class(track.learner)
+    if cfg.vision_epochs > 0:
+        _require_vision_stage(learner_cls)  # before minutes of rendering
     t0 = time.perf_counter()
     rng = rng_for("pretrain", cfg.seed)
     with get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer) as backend:
@@ -186,7 +193,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         held_out = object_scenes(backend, cfg.identity_items, rng)
     log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
     recipe = {**track.recipe, "lr": cfg.lr}
-    learner = get_learner_class(track.learner)(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
+    learner = learner_cls(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
     images = np.stack([im for im, _ in train])
     probe_f1 = None
     if cfg.vision_epochs > 0:

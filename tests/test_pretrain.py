@@ -118,3 +118,16 @@ def test_shipped_base_weights_match_their_card(card_path):
     args = build_parser().parse_args(card["command"].split()[1:])
     assert (args.scenes, args.epochs, args.seed, args.lr) == tuple(card["config"][k] for k in ("scenes", "epochs", "seed", "lr"))
     assert args.vision_epochs == card["config"].get("vision_epochs", 0)
+
+
+def test_a_vision_stage_for_a_learner_without_one_is_refused_before_rendering(tmp_path, monkeypatch):
+    import rls3_bench.backends as backends
+    from rls3_bench.tracks import load_track
+
+    def no_backend(name):
+        raise AssertionError("a backend was opened before the refusal")
+
+    monkeypatch.setattr(backends, "get_backend_class", no_backend)
+    with pytest.raises(UserError, match="learner 'clip' has no vision stage"):
+        pt.pretrain(load_track("clip-tiny"), pt.PretrainConfig(vision_epochs=1), out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
