@@ -7,13 +7,13 @@ metadata, so ``datasets.load_dataset("parquet", data_files=...)`` decodes it as 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from rls3_bench.errors import UserError
 from rls3_bench.io import atomic_write_bytes
+from rls3_bench.parquet import read_table, table_bytes
 from rls3_bench.samples import Sample, image_from_png, png_bytes
 from rls3_bench.scene import SceneSpec
 
@@ -66,23 +66,18 @@ def samples_to_table(samples: Sequence[Sample]):
 
 def write_samples(path: str | Path, samples: Sequence[Sample]) -> Path:
     """Write samples to Parquet atomically (temp file + rename)."""
-    import pyarrow.parquet as pq
-
-    buf = io.BytesIO()
-    pq.write_table(samples_to_table(samples), buf, compression="zstd")
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, table_bytes(samples_to_table(samples)))
 
 
 def read_samples(path: str | Path) -> list[Sample]:
     """Read a sample table; a missing, corrupt or foreign file raises one clear UserError."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"sample file {path} does not exist; check the path")
     try:
-        table = pq.read_table(path)
+        table = read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise UserError(f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]}); regenerate it") from None
     meta = table.schema.metadata or {}

@@ -11,7 +11,6 @@ Layout::
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import platform
 import subprocess
@@ -22,6 +21,7 @@ from typing import Any
 
 from rls3_bench.errors import UserError
 from rls3_bench.io import atomic_write_bytes, atomic_write_json, canonical_json, strict_json_loads
+from rls3_bench.parquet import read_table, table_bytes
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -64,28 +64,24 @@ def prediction_rows_parquet(rows: list[dict]) -> bytes:
     """Prediction rows as Parquet: budget, item_id, scores, predicted_terms, and seed if rows carry
     one (submissions pool several seeds in one table)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     columns = {"seed": pa.int64()} if rows and "seed" in rows[0] else {}
     columns.update({"budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64(),
                     "predicted_terms": pa.list_(pa.string())})
     table = pa.table({name: pa.array([r[name] for r in rows], typ) for name, typ in columns.items()})
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
+    return table_bytes(table)
 
 
 def read_predictions(path: Path, expected_sha256: str | None = None) -> dict[int, list[dict]]:
     """Per-item predictions by budget; with ``expected_sha256`` (the record's ``predictions_sha256``)
     a changed or damaged file is refused before it is parsed."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
         data = Path(path).read_bytes()
         if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
             raise UserError(f"{path} does not match the checksum in its record.json (damaged or changed); delete that cell folder and re-run it")
-        rows = pq.read_table(pa.BufferReader(data)).to_pylist()
+        rows = read_table(data).to_pylist()
     except (pa.ArrowException, OSError) as exc:
         raise UserError(f"{path} is not a readable predictions table ({(str(exc).splitlines() or [''])[0][:120]}); re-run that cell") from None
     out: dict[int, list[dict]] = {}

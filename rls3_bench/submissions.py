@@ -30,6 +30,7 @@ import numpy as np
 
 from rls3_bench.errors import UserError, short_repr
 from rls3_bench.io import atomic_write_bytes, atomic_write_json, strict_json_loads
+from rls3_bench.parquet import read_footer, read_table
 
 SCHEMA_VERSION = 1
 META_FILE = "submission.json"
@@ -189,16 +190,14 @@ def _read_meta(raw: bytes) -> tuple[dict | None, list[str]]:
 
 def _read_predictions(raw: bytes) -> tuple[list[dict] | None, list[str]]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     expected = {"seed": pa.int64(), "budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64()}
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(raw))
-        footer = parquet.metadata
+        footer = read_footer(raw)
         decoded = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
         if footer.num_rows > MAX_PREDICTION_ROWS or decoded > MAX_DECODED_PARQUET_BYTES:
             return None, [f"{PRED_FILE} holds {footer.num_rows} rows ({decoded} bytes decoded), over the limit of {MAX_PREDICTION_ROWS} rows and {MAX_DECODED_PARQUET_BYTES} bytes"]
-        table = parquet.read()
+        table = read_table(raw)
     except (pa.ArrowException, OSError, ValueError) as exc:
         return None, [f"{PRED_FILE} is not a readable Parquet file ({' '.join(str(exc).split())[:120]})"]
     expected["predicted_terms"] = pa.list_(pa.string())

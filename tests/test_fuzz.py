@@ -23,6 +23,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from rls3_bench.parquet import read_table
 from rls3_bench.errors import UserError
 
 #: examples per fuzz test: a modest default run, and HYPOTHESIS_PROFILE=long for the report's numbers
@@ -451,7 +452,7 @@ def edited_rows(draw, rows: list[dict]):
 def test_fuzz_sample_parquet_rows(sample_file, tmp_path_factory, data):
     import pyarrow.parquet as pq
 
-    table = pq.read_table(sample_file)
+    table = read_table(sample_file)
     rows = data.draw(edited_rows(table.to_pylist()))
     path = tmp_path_factory.mktemp("bad") / "s.parquet"
     pq.write_table(_table_with(rows, table.schema.metadata), path)
@@ -553,7 +554,7 @@ def test_fuzz_submission_parquet(bundle, track, items, tmp_path_factory, data):
     if data.draw(st.booleans()):
         (folder / PRED_FILE).write_bytes(data.draw(damaged_bytes((bundle / PRED_FILE).read_bytes())))
     else:
-        table = pq.read_table(bundle / PRED_FILE)
+        table = read_table(bundle / PRED_FILE)
         rows = table.to_pylist()
         # edit a few rows around a random place (the whole table is 432 rows)
         start = data.draw(st.integers(0, len(rows) - 8))

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("open_clip")
 
+from rls3_bench.parquet import read_table  # noqa: E402
 from rls3_bench.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
 from rls3_bench.runner import run_benchmark  # noqa: E402
 from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
@@ -78,7 +79,7 @@ def test_duplicated_items(bundle, track, items):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(bundle / PRED_FILE)
+    table = read_table(bundle / PRED_FILE)
     pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), bundle / PRED_FILE)
     _check(bundle, track, items, "duplicated items")
 
@@ -86,7 +87,7 @@ def test_duplicated_items(bundle, track, items):
 def test_missing_items(bundle, track, items):
     import pyarrow.parquet as pq
 
-    table = pq.read_table(bundle / PRED_FILE)
+    table = read_table(bundle / PRED_FILE)
     pq.write_table(table.slice(1), bundle / PRED_FILE)
     _check(bundle, track, items, "missing")
 

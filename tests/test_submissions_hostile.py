@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from rls3_bench.parquet import read_table
 from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, discover, validate
 from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
 
@@ -67,7 +68,7 @@ def test_pickled_extension_type_is_never_unpickled(bundle, track, items, tmp_pat
     import pyarrow.parquet as pq
 
     marker = tmp_path / "pwned"
-    table = pq.read_table(bundle / PRED_FILE)
+    table = read_table(bundle / PRED_FILE)
     meta = {b"ARROW:extension:name": b"arrow.py_extension_type", b"ARROW:extension:metadata": pickle.dumps(_Evil(str(marker)))}
     fields = [f.with_metadata(meta) if f.name == "score_true" else f for f in table.schema]
     pq.write_table(pa.Table.from_arrays(table.columns, schema=pa.schema(fields)), bundle / PRED_FILE)
@@ -195,7 +196,7 @@ def test_item_ids_are_data_not_paths(bundle, track, items):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(bundle / PRED_FILE)
+    table = read_table(bundle / PRED_FILE)
     ids = table.column("item_id").to_pylist()
     ids[0] = "../../../../etc/passwd"
     table = table.set_column(table.schema.get_field_index("item_id"), "item_id", pa.array(ids))
