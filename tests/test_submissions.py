@@ -160,13 +160,16 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir()))
 def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_path):
     """leaderboards/<track>/ is generated: rebuilding it from the committed submissions gives the same
-    table, and each generator's top-budget interval is the same in the summary and its budget table."""
+    table, which is also the table of the run's own write-up in docs/results/<track>-ladder/; each
+    generator's top-budget interval is the same in the summary and its budget table."""
     from rls3_bench.submissions import discover
 
     records = [r for folder in discover(REPO / "leaderboards" / "submissions" / track_key) for r in validate(folder).records]
     lb = build_leaderboard(records)
     paths = write_leaderboard(lb, tmp_path / track_key)
-    assert paths["markdown"].read_text() == (REPO / "leaderboards" / track_key / "leaderboard.md").read_text()
+    rebuilt = paths["markdown"].read_text()
+    assert rebuilt == (REPO / "leaderboards" / track_key / "leaderboard.md").read_text()
+    assert (REPO / "docs" / "results" / f"{track_key}-ladder" / "leaderboard.md").read_text().startswith(rebuilt)
     top = lb.budgets[-1]
     summary = lb.summary.set_index("generator")[f"accuracy @ {top}"]
     assert summary.to_dict() == lb.per_budget[top].set_index("generator")["accuracy [95% CI]"].to_dict()
