@@ -241,14 +241,16 @@ def test_hugging_face_directory_weights(toy, tmp_path):
     "model, weights",
     [("paligemma-3b", "google/paligemma-3b-pt-224"), ("paligemma-3b", None), ("paligemma-tiny", "google/paligemma-3b-pt-224")],
 )
-def test_missing_hub_weights_fail_fast_offline(model, weights):
+def test_missing_hub_weights_fail_fast_offline(model, weights, no_network):
     start = time.perf_counter()
     with pytest.raises(UserError) as err:
         pg.PaliGemmaLearner(model, weights, {})
     elapsed = time.perf_counter() - start
     message = str(err.value)
     assert "\n" not in message and "google/paligemma-3b-pt-224" in message and "--weights" in message
-    assert elapsed < 1.0  # the point: no network retry loop (those take 20-140 s)
+    # fast because nothing is tried over the network (no_network fails the test on any connect;
+    # hub retries take 20-140 s); the time is reported, not asserted
+    print(f"missing {weights or 'default'} weights of {model} refused in {elapsed:.3f}s")
 
 
 def test_missing_base_weights_name_the_pretrain_command(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from rls3_bench import pretrain as pt  # noqa: E402
 from rls3_bench.assets import ASSETS, ROOMS  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402
+from rls3_bench.learners.base import verified_base_weights  # noqa: E402
 from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 
 CAMERA = CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9))
@@ -102,6 +103,7 @@ def test_pretrain_with_a_vision_stage_writes_loadable_weights_and_a_card(tmp_pat
     assert card["steps"] == 2  # caption stage: 8 scenes / batch 4, one epoch
     loaded = pg.PaliGemmaLearner("paligemma-tiny", str(weights), {}, seed=1)
     assert all(p.requires_grad for p in loaded.vision_parameters())
+    assert verified_base_weights(weights, "hint") == weights  # what pretrain writes passes the base check
 
 
 @pytest.mark.parametrize("card_path", sorted(pt.WEIGHTS_DIR.glob("*-base.json")), ids=lambda p: p.stem)
@@ -118,6 +120,51 @@ def test_shipped_base_weights_match_their_card(card_path):
     args = build_parser().parse_args(card["command"].split()[1:])
     assert (args.scenes, args.epochs, args.seed, args.lr) == tuple(card["config"][k] for k in ("scenes", "epochs", "seed", "lr"))
     assert args.vision_epochs == card["config"].get("vision_epochs", 0)
+
+
+@pytest.fixture
+def base_copy(tmp_path):
+    """A copy of the shipped clip-tiny base and its card, free to damage."""
+    import shutil
+
+    for name in ("clip-tiny-base.safetensors", "clip-tiny-base.json"):
+        shutil.copy(pt.WEIGHTS_DIR / name, tmp_path / name)
+    return tmp_path / "clip-tiny-base.safetensors"
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda w: w.write_bytes(w.read_bytes()[:-1] + bytes([w.read_bytes()[-1] ^ 1])), "do not match their card clip-tiny-base.json"),
+        (lambda w: w.write_bytes(w.read_bytes()[: w.stat().st_size // 2]), "do not match their card"),
+        (lambda w: w.with_suffix(".json").unlink(), "have no readable card clip-tiny-base.json"),
+        (lambda w: w.with_suffix(".json").write_text("{not json"), "have no readable card"),
+        (lambda w: w.unlink(), "are missing; build them with `rls3-bench pretrain --track clip-tiny`"),
+    ],
+    ids=["bit-flip", "cut-in-half", "card-missing", "card-garbled", "weights-missing"],
+)
+def test_damaged_base_weights_are_refused_with_one_line(base_copy, damage, match):
+    """The base a track runs on is checked against its card: a flipped bit, a cut file, a missing or
+    garbled card each give one line naming the file and how to restore or rebuild it."""
+    hint = "rls3-bench pretrain --track clip-tiny"
+    assert verified_base_weights(base_copy, hint) == base_copy
+    damage(base_copy)
+    with pytest.raises(UserError, match=match) as err:
+        verified_base_weights(base_copy, hint)
+    assert "\n" not in str(err.value) and ("git checkout" in str(err.value) or "pass --weights PATH" in str(err.value))
+
+
+def test_both_learners_check_their_base_before_loading_it(base_copy, monkeypatch):
+    """weights="base" goes through the check in both learners (a damaged copy stands in for the base)."""
+    from rls3_bench.learners import clip as cl
+
+    base_copy.write_bytes(base_copy.read_bytes()[:-8] + bytes(8))
+    monkeypatch.setitem(cl.TINY_MODELS, "clip-tiny", dataclasses.replace(cl.TINY_MODELS["clip-tiny"], base_weights=base_copy))
+    with pytest.raises(UserError, match="do not match their card"):
+        cl.ClipLearner("clip-tiny", "base", {})
+    monkeypatch.setitem(pg.MODELS, "paligemma-tiny", dataclasses.replace(pg.MODELS["paligemma-tiny"], base_weights=base_copy))
+    with pytest.raises(UserError, match="do not match their card"):
+        pg.PaliGemmaLearner("paligemma-tiny", "base", {})
 
 
 def test_a_vision_stage_for_a_learner_without_one_is_refused_before_rendering(tmp_path, monkeypatch):

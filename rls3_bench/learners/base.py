@@ -8,13 +8,37 @@ shared by all tracks), and gives closed-loop generators per-sample feedback.
 from __future__ import annotations
 
 import abc
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from rls3_bench.errors import UserError
+from rls3_bench.io import strict_json_loads
 from rls3_bench.samples import TERMS, Sample
+
+
+def verified_base_weights(path: Path, build_hint: str) -> Path:
+    """A tiny track's base weights, checked against the card ``rls3-bench pretrain`` wrote beside them
+    (``<name>.json``: sha256 and size). The base is part of what a track version means, so weights
+    that were damaged, cut short, or replaced without their card (e.g. a pretrain run stopped between
+    its two writes) are refused before any cell runs on them."""
+    card_path = path.with_suffix(".json")
+    if not path.is_file():
+        raise UserError(f"base weights {path} are missing; build them with `{build_hint}` or pass --weights PATH")
+    try:
+        card = strict_json_loads(card_path.read_bytes())
+        want = str(card["sha256"])
+    except (OSError, ValueError, TypeError, KeyError):
+        raise UserError(f"base weights {path} have no readable card {card_path.name} (its sha256); restore both with "
+                        f"`git checkout -- {path.parent}` or rebuild them with `{build_hint}`") from None
+    got = hashlib.sha256(path.read_bytes()).hexdigest()
+    if got != want:
+        raise UserError(f"base weights {path} do not match their card {card_path.name} (sha256 {got[:12]}..., card {want[:12]}...): "
+                        f"damaged or replaced; restore both with `git checkout -- {path.parent}` or rebuild them with `{build_hint}`")
+    return path
 
 
 @dataclass(frozen=True)

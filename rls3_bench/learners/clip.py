@@ -57,7 +57,7 @@ import numpy as np
 
 from rls3_bench.errors import UserError, require
 from rls3_bench.io import atomic_write_bytes
-from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates
+from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, verified_base_weights
 from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 from rls3_bench.samples import Sample
 
@@ -199,9 +199,7 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
         spec = TINY_MODELS.get(name)
         if spec is None:
             raise UserError(f"model '{name}' has no project base weights; pass --weights PATH or an open_clip tag ({_tags_hint(name)})")
-        if not spec.base_weights.is_file():
-            raise UserError(f"base weights {spec.base_weights} are missing; build them with `{spec.base_hint}` or pass --weights PATH")
-        return spec.base_weights, {}
+        return verified_base_weights(spec.base_weights, spec.base_hint), {}
     path = Path(weights).expanduser()
     if path.is_file():
         return path, {}

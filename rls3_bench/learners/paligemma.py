@@ -43,7 +43,7 @@ import numpy as np
 from rls3_bench.answers import parse_terms
 from rls3_bench.errors import UserError, require
 from rls3_bench.io import atomic_write_bytes
-from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates
+from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, verified_base_weights
 from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 from rls3_bench.samples import Sample
 
@@ -173,9 +173,7 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[str, Path | None]:
         if spec.base_weights is None:
             hint = f"a hub id such as '{spec.hub_id}'" if spec.hub_id else "'random' (it exists for speed measurements)"
             raise UserError(f"model '{name}' has no project base weights; pass --weights DIR or {hint}")
-        if not spec.base_weights.is_file():
-            raise UserError(f"base weights {spec.base_weights} are missing; build them with `{spec.base_hint}` or pass --weights PATH")
-        return "file", spec.base_weights
+        return "file", verified_base_weights(spec.base_weights, spec.base_hint)
     path = Path(weights).expanduser()
     if path.is_file():
         return "file", path
