@@ -4,10 +4,11 @@ Why: a process that decoded a table on Arrow's pools sometimes dies at interpret
 work is done, with ``terminate called without an active exception`` (SIGABRT, exit -6): a pool
 worker's ``std::thread`` is still joinable when static destructors run (apache/arrow#34314; not
 jemalloc: the system allocator aborts as well). A CI run of this suite failed on it once (a sweep
-process of ``tests/test_reliability.py`` exited -6 after printing its results). Measured with pyarrow 26.0.1 on 2
-cores, short processes that write a small table and read it back four times: 35 of 600 aborted with
-``pq.read_table``'s defaults, 0 of 600 through this module. The tables here are a few MB at most, so
-threads buy nothing. ``tests/test_parquet.py`` checks that a round trip here starts no thread.
+process of ``tests/test_reliability.py`` exited -6 after printing its results). Measured with
+pyarrow 26.0.1 on 2 cores, short processes that write a small table and read it back four times:
+35 of 600 aborted with ``pq.read_table``'s defaults, 0 of 600 through this module. The tables here
+are a few MB at most, so threads buy nothing. ``tests/test_parquet.py`` checks that a round trip
+here starts no thread.
 """
 
 from __future__ import annotations

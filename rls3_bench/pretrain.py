@@ -33,6 +33,7 @@ import numpy as np
 from rls3_bench.assets import ASSETS, ROOMS
 from rls3_bench.captions import object_caption
 from rls3_bench.io import atomic_write_json
+from rls3_bench.learners.base import weights_card
 from rls3_bench.samples import Sample
 from rls3_bench.seeds import int_seed, rng_for
 
@@ -236,5 +237,5 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIG
         "spatial_val_per_term": val["per_term"],
         "spatial_val_per_complexity": val["per_complexity"],
     }
-    atomic_write_json(out_dir / f"{track.model}-base.json", card)
+    atomic_write_json(weights_card(path), card)
     return card

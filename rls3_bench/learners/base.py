@@ -20,12 +20,18 @@ from rls3_bench.io import strict_json_loads
 from rls3_bench.samples import TERMS, Sample
 
 
+def weights_card(weights: Path) -> Path:
+    """Where the card of a base-weights file lives (``<name>.json`` beside it): written by
+    ``rls3-bench pretrain``, read by :func:`verified_base_weights`."""
+    return weights.with_suffix(".json")
+
+
 def verified_base_weights(path: Path, build_hint: str) -> Path:
-    """A tiny track's base weights, checked against the card ``rls3-bench pretrain`` wrote beside them
-    (``<name>.json``: sha256 and size). The base is part of what a track version means, so weights
-    that were damaged, cut short, or replaced without their card (e.g. a pretrain run stopped between
-    its two writes) are refused before any cell runs on them."""
-    card_path = path.with_suffix(".json")
+    """A tiny track's base weights, checked against the sha256 in the card ``rls3-bench pretrain``
+    wrote beside them. The base is part of what a track version means, so weights that were damaged,
+    cut short, or replaced without their card (e.g. a pretrain run stopped between its two writes)
+    are refused before any cell runs on them."""
+    card_path = weights_card(path)
     if not path.is_file():
         raise UserError(f"base weights {path} are missing; build them with `{build_hint}` or pass --weights PATH")
     try:
