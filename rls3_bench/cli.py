@@ -253,6 +253,12 @@ def cmd_run(args) -> int:
     seeds = _seed_list(args)
     if len(seeds) < track.min_seeds:
         print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
+    if args.executor == "local":
+        # missing weights or GPU fail here, before any cell folder exists; on Ray the cells' own
+        # machines hold the weights and GPUs, so each cell checks there
+        from rls3_bench.learners import get_learner_class
+
+        get_learner_class(track.learner).check_setup(track.model, track.weights, dict(track.recipe), track.device)
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
                              ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,

@@ -27,6 +27,17 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+@pytest.fixture
+def empty_caches(monkeypatch, tmp_path):
+    """An empty HF cache and an empty ~/.cache/clip, whatever this machine has cached."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
 def toy_samples(n: int, size: int = 64, seed: int = 0) -> list[Sample]:
     """Synthetic left/right samples: a red and a blue square on grey; no simulator needed.
 

@@ -93,3 +93,30 @@ def test_preview_and_export(tmp_path, capsys):
 
     df = read_table(data).to_pandas(use_threads=False)  # a pandas frame, as a datasets user reads it
     assert len(df) == 5 and set(df.columns) >= {"caption", "negatives", "image", "terms", "spec"}
+
+
+# --- run: what cannot start fails before any cell folder exists ------------------------------------
+
+
+@pytest.mark.parametrize("track, fragment", [
+    ("clip-vit-b-32", "open_clip weights 'ViT-B-32' / 'openai' are not in the local cache"),
+    ("paligemma-3b", "weights 'google/paligemma-3b-pt-224' are not in the local Hugging Face cache"),
+])
+def test_run_with_missing_weights_fails_before_any_cell(track, fragment, tmp_path, capsys, empty_caches, no_network):
+    results = tmp_path / "runs"
+    code = main(["run", "--track", track, "--device", "cpu", "--results", str(results), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("rls3-bench: error:") and fragment in err and "--weights" in err and err.count("\n") == 1
+    assert not results.exists()  # no cell folder, no lock file, no progress bar
+
+
+def test_run_on_a_missing_gpu_fails_before_any_cell(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    results = tmp_path / "runs"
+    code = main(["run", "--track", "clip-tiny", "--preset", "smoke", "--device", "cuda", "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2 and "CUDA is not available; use --device cpu" in err and err.count("\n") == 1
+    assert not results.exists()

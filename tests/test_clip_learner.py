@@ -48,17 +48,6 @@ def learner():
     return make()
 
 
-@pytest.fixture
-def empty_caches(monkeypatch, tmp_path):
-    """An empty HF cache and an empty ~/.cache/clip, whatever this machine has cached."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return tmp_path
-
-
 # --- model, tokenizer, preprocessing ----------------------------------------------------------------
 
 
@@ -284,10 +273,12 @@ def test_cached_pretrained_tag_is_loaded_offline(toy, tmp_path, monkeypatch, emp
 # --- user errors ------------------------------------------------------------------------------------
 
 
-def test_uncached_tag_fails_fast_offline(empty_caches, no_network):
+@pytest.mark.parametrize("refuse", [lambda: cl.ClipLearner("ViT-B-32", "openai", {}),
+                                    lambda: cl.ClipLearner.check_setup("ViT-B-32", "openai", {}, "cpu")], ids=["build", "check_setup"])
+def test_uncached_tag_fails_fast_offline(refuse, empty_caches, no_network):
     t0 = time.perf_counter()
     with pytest.raises(UserError) as err:
-        cl.ClipLearner("ViT-B-32", "openai", {})
+        refuse()
     elapsed = time.perf_counter() - t0
     message = str(err.value)
     assert "\n" not in message and "'ViT-B-32' / 'openai'" in message
@@ -326,11 +317,20 @@ def test_unknown_architecture_says_how_to_list_names():
     assert "did you mean ViT-B-32" in str(err.value) and "open_clip.list_models()" in str(err.value)
 
 
-def test_bad_recipe_and_device():
+@pytest.mark.parametrize("make_it", [cl.ClipLearner, lambda m, w, r, device: cl.ClipLearner.check_setup(m, w, r, device)],
+                         ids=["build", "check_setup"])
+def test_bad_recipe_device_and_architecture(make_it):
     with pytest.raises(UserError, match="unknown CLIP recipe keys \\['lora_r'\\]"):
-        cl.ClipLearner("clip-tiny", None, {"lora_r": 4})
+        make_it("clip-tiny", None, {"lora_r": 4}, device="cpu")
     with pytest.raises(UserError, match="not a torch device"):
-        cl.ClipLearner("clip-tiny", None, {}, device="tpu!")
+        make_it("clip-tiny", None, {}, device="tpu!")
+    with pytest.raises(UserError, match="unknown open_clip architecture 'ViT-B-33'"):
+        make_it("ViT-B-33", None, {}, device="cpu")
+
+
+def test_check_setup_accepts_what_builds():
+    cl.ClipLearner.check_setup("clip-tiny", "base", {"lr": 5e-4}, "cpu")  # the shipped base, verified against its card
+    cl.ClipLearner.check_setup("ViT-B-32", None, {}, "cpu")  # random init needs no weights
 
 
 # --- full-size architecture -------------------------------------------------------------------------

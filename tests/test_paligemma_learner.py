@@ -241,10 +241,11 @@ def test_hugging_face_directory_weights(toy, tmp_path):
     "model, weights",
     [("paligemma-3b", "google/paligemma-3b-pt-224"), ("paligemma-3b", None), ("paligemma-tiny", "google/paligemma-3b-pt-224")],
 )
-def test_missing_hub_weights_fail_fast_offline(model, weights, no_network):
+@pytest.mark.parametrize("via", ["build", "check_setup"])
+def test_missing_hub_weights_fail_fast_offline(model, weights, via, no_network):
     start = time.perf_counter()
     with pytest.raises(UserError) as err:
-        pg.PaliGemmaLearner(model, weights, {})
+        pg.PaliGemmaLearner(model, weights, {}) if via == "build" else pg.PaliGemmaLearner.check_setup(model, weights, {}, "cpu")
     elapsed = time.perf_counter() - start
     message = str(err.value)
     assert "\n" not in message and "google/paligemma-3b-pt-224" in message and "--weights" in message
@@ -272,3 +273,9 @@ def test_bad_arguments_are_user_errors(kwargs, match):
     args = {"model": "paligemma-tiny", "weights": None, "recipe": {}, **kwargs}
     with pytest.raises(UserError, match=match):
         pg.PaliGemmaLearner(**args)
+    with pytest.raises(UserError, match=match):  # the same refusal before anything is built
+        pg.PaliGemmaLearner.check_setup(args["model"], args["weights"], args["recipe"], "cpu")
+
+
+def test_check_setup_accepts_what_builds():
+    pg.PaliGemmaLearner.check_setup("paligemma-tiny", "base", {"hard_negative_weight": 10.0}, "cpu")

@@ -98,10 +98,31 @@ def term_error_rates(samples: Sequence[Sample], correct: np.ndarray) -> dict[str
     return out
 
 
+def torch_device(device: str):
+    """The ``torch.device`` named ``device``, or a one-line UserError: not a device name, or CUDA
+    asked for on a machine without it."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"device '{device}' is not a torch device; use 'cpu' or 'cuda[:i]'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+    return dev
+
+
 class Learner(abc.ABC):
     """A fine-tunable model. Construct with a model config, a recipe, a device and a seed."""
 
     name: str = ""
+
+    @classmethod
+    def check_setup(cls, model: str, weights: str | None, recipe: dict, device: str) -> None:
+        """Raise the one-line UserError the constructor would raise for an unknown model, missing or
+        damaged weights, a bad recipe or an unusable device, without building the model (milliseconds;
+        nothing downloaded). ``rls3-bench run`` calls it before a sweep starts, so such a run fails
+        before any cell folder exists. The default checks nothing; the constructor still does."""
 
     @abc.abstractmethod
     def train_step(self, batch: Sequence[Sample]) -> float:

@@ -57,7 +57,7 @@ import numpy as np
 
 from rls3_bench.errors import UserError, require
 from rls3_bench.io import atomic_write_bytes
-from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, verified_base_weights
+from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, torch_device, verified_base_weights
 from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 from rls3_bench.samples import Sample
 
@@ -317,7 +317,7 @@ class ClipLearner(TorchCheckpointMixin, Learner):
     def __init__(self, model: str, weights: str | None, recipe: dict, device: str = "cpu", seed: int = 0):
         self.model_name, self.weights, self.seed = model, weights, int(seed)
         self.recipe = _resolve_recipe(recipe)
-        self.device = self._check_device(device)
+        self.device = torch_device(device)
         core, self.tokenizer = build_model(model, weights, self.seed)
         self.core = core.to(self.device)
         preprocess = open_clip.get_model_preprocess_cfg(self.core)
@@ -326,15 +326,12 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         self.optimizer = self._make_optimizer()
         self.steps = 0
 
-    @staticmethod
-    def _check_device(device: str):
-        try:
-            dev = torch.device(device)
-        except RuntimeError:
-            raise UserError(f"device '{device}' is not a torch device; use 'cpu' or 'cuda[:i]'") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UserError(f"device '{device}' requested but CUDA is not available; use --device cpu")
-        return dev
+    @classmethod
+    def check_setup(cls, model: str, weights: str | None, recipe: dict, device: str) -> None:
+        _resolve_recipe(recipe)
+        torch_device(device)
+        check_architecture(model)
+        _resolve_weights(model, weights)
 
     def _make_optimizer(self):
         named = list(self.core.named_parameters())

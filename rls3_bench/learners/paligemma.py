@@ -43,7 +43,7 @@ import numpy as np
 from rls3_bench.answers import parse_terms
 from rls3_bench.errors import UserError, require
 from rls3_bench.io import atomic_write_bytes
-from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, verified_base_weights
+from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, torch_device, verified_base_weights
 from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 from rls3_bench.samples import Sample
 
@@ -166,6 +166,8 @@ def _architecture(name: str):
 
 def _resolve_weights(name: str, weights: str | None) -> tuple[str, Path | None]:
     """Classify ``weights``: ("random", None), ("file", path) or ("dir", path)."""
+    if name not in MODELS:
+        raise UserError(f"unknown PaliGemma model '{name}'; choose one of {sorted(MODELS)}")
     spec = MODELS[name]
     if weights is None:
         return "random", None
@@ -213,8 +215,6 @@ def _load_weights_file(model, path: Path, name: str) -> None:
 def build_model(name: str, weights: str | None, seed: int):
     """(model, tokenizer) for a model name and a weights source; random init is seeded by ``seed``
     without touching torch's global RNG."""
-    if name not in MODELS:
-        raise UserError(f"unknown PaliGemma model '{name}'; choose one of {sorted(MODELS)}")
     kind, path = _resolve_weights(name, weights)
     if kind == "dir":
         model = transformers.PaliGemmaForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype=torch.float32)
@@ -340,7 +340,7 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
         self.model_name, self.seed = model, int(seed)
         self.weights = None if weights is None else str(weights)  # a string, so checkpoints record it as JSON
         self.recipe = _resolve_recipe(recipe)
-        self.device = self._check_device(device)
+        self.device = torch_device(device)
         core, self.tokenizer = build_model(model, self.weights, self.seed)
         self.core = core.to(self.device)  # the PaliGemmaForConditionalGeneration (LoRA layers injected in place)
         self.peft = self._maybe_lora()
@@ -353,15 +353,12 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
         self.n_image_tokens = (vision.image_size // vision.patch_size) ** 2
         self.image_token_id = int(self.core.config.image_token_id)
 
-    @staticmethod
-    def _check_device(device: str):
-        try:
-            dev = torch.device(device)
-        except RuntimeError:
-            raise UserError(f"device '{device}' is not a torch device; use 'cpu' or 'cuda[:i]'") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UserError(f"device '{device}' requested but CUDA is not available; use --device cpu")
-        return dev
+    @classmethod
+    def check_setup(cls, model: str, weights: str | None, recipe: dict, device: str) -> None:
+        _resolve_recipe(recipe)
+        torch_device(device)
+        if _resolve_weights(model, weights)[0] != "dir":
+            _architecture(model)  # the config (and tokenizer) come from the hub cache for a full-size model
 
     def _maybe_lora(self):
         """Wrap the language model's linear layers with LoRA when ``lora_r > 0`` (vision tower and
