@@ -41,7 +41,7 @@ import numpy as np
 
 from rls3_bench.errors import UserError
 from rls3_bench.generator import Generator, RoundContext
-from rls3_bench.samples import Sample
+from rls3_bench.labels.sample import Sample
 
 from rls3_generators.rls3_env import SceneEditEnv
 

@@ -7,7 +7,7 @@ and every learner query it makes is counted by the harness, like any generator's
 
 **Episode.** :meth:`reset` moves to the next room of the cycle ``sorted(ROOMS)`` (rooms are cycled
 over episodes, as in the paper) and draws a random valid scene of :data:`ACTIVE_OBJECTS` distinct
-assets with :func:`rls3_bench.sampling.random_spec` (re-drawn until ``ctx.render`` calls it valid,
+assets with :func:`rls3_bench.scene.random_scenes.random_spec` (re-drawn until ``ctx.render`` calls it valid,
 at most ``max_reset_tries`` times). The camera drawn there stays fixed for the episode: the agent
 edits objects, not the view. The initial scene yields no sample (it is not an agent step).
 
@@ -54,11 +54,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius
 from rls3_bench.generator import RoundContext
-from rls3_bench.samples import TERMS, Sample
-from rls3_bench.sampling import random_spec
-from rls3_bench.scene import PlacedObject, SceneSpec
+from rls3_bench.labels.sample import TERMS, Sample
+from rls3_bench.scene.random_scenes import random_spec
+from rls3_bench.scene.spec import PlacedObject, SceneSpec
 
 ROOM_IDS: tuple[str, ...] = tuple(sorted(ROOMS))
 ASSET_IDS: tuple[str, ...] = tuple(sorted(ASSETS))

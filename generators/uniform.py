@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rls3_bench.generator import Generator, RoundContext
-from rls3_bench.sampling import random_spec
+from rls3_bench.scene.random_scenes import random_spec
 
 
 class UniformGenerator(Generator):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from rls3_bench.construct import balanced_targets
+from rls3_bench.scene.construct import balanced_targets
 from rls3_bench.generator import Generator, RoundContext
 
 from rls3_generators.targeted import deliver_target

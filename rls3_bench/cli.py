@@ -100,9 +100,9 @@ def _open_backend(args):
 
 # --- commands -------------------------------------------------------------------------------
 def cmd_ls(args) -> int:
-    from rls3_bench.assets import ASSETS, ROOMS
+    from rls3_bench.scene.assets import ASSETS, ROOMS
     from rls3_bench.backends import BACKENDS
-    from rls3_bench.evalsets import EVAL_SETS
+    from rls3_bench.data.evalsets import EVAL_SETS
     from rls3_bench.learners import LEARNERS
 
     sections = {
@@ -120,7 +120,7 @@ def cmd_ls(args) -> int:
 
 
 def _read_spec(path: str):
-    from rls3_bench.scene import SceneSpec
+    from rls3_bench.scene.spec import SceneSpec
 
     p = Path(path)
     if not p.is_file():
@@ -135,11 +135,11 @@ def _read_spec(path: str):
 def cmd_render(args) -> int:
     from PIL import Image
 
-    from rls3_bench.captions import make_sample
-    from rls3_bench.io import atomic_write_bytes
-    from rls3_bench.pipeline import observe_and_label
-    from rls3_bench.sampling import random_spec
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.labels.captions import make_sample
+    from rls3_bench.data.atomic import atomic_write_bytes
+    from rls3_bench.labels.annotate import observe_and_label
+    from rls3_bench.scene.random_scenes import random_spec
+    from rls3_bench.harness.seeds import rng_for
 
     if (args.spec is None) == (args.seed is None):
         raise UserError("give exactly one of --spec FILE or --seed N")
@@ -168,11 +168,11 @@ def cmd_render(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from rls3_bench.assets import ROOMS
-    from rls3_bench.io import atomic_write_bytes
-    from rls3_bench.pipeline import uniform_samples
-    from rls3_bench.preview import contact_sheet
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.scene.assets import ROOMS
+    from rls3_bench.data.atomic import atomic_write_bytes
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.data.preview import contact_sheet
+    from rls3_bench.harness.seeds import rng_for
 
     with _open_backend(args) as backend:
         samples = uniform_samples(backend, rng_for("preview", args.seed), args.n, room_ids=sorted(ROOMS))
@@ -186,9 +186,9 @@ def cmd_preview(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from rls3_bench.datasets import write_samples
-    from rls3_bench.pipeline import uniform_samples
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.data.sample_tables import write_samples
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.harness.seeds import rng_for
 
     with _open_backend(args) as backend:
         samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
@@ -198,8 +198,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_evalset(args) -> int:
-    from rls3_bench.datasets import content_hash
-    from rls3_bench.evalsets import load_eval_set
+    from rls3_bench.data.sample_tables import content_hash
+    from rls3_bench.data.evalsets import load_eval_set
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     by_k: dict[int, int] = {}
@@ -223,8 +223,8 @@ def _seed_list(args) -> list[int]:
 
 def cmd_run(args) -> int:
     from rls3_bench.generator import generator_names
-    from rls3_bench.runner import run_benchmark
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.sweep import run_benchmark
+    from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
     preset_seeds = None
@@ -271,7 +271,7 @@ def cmd_run(args) -> int:
         if o.status == "skipped-locked":
             print(f"rls3-bench: note: cell {o.generator} seed {o.seed} is being run by another process; "
                   "run this command again after it finishes to include it", file=sys.stderr)
-    from rls3_bench.report import print_summary
+    from rls3_bench.analysis.report import print_summary
 
     print_summary(results, track.key)
     if not args.no_leaderboard:
@@ -282,9 +282,9 @@ def cmd_run(args) -> int:
 
 def publish_results(results: Path, track_key: str, out: Path) -> dict:
     """Leaderboard tables and figures from the complete records of one track in a results folder."""
-    from rls3_bench.figures import make_figures
-    from rls3_bench.leaderboard import build_leaderboard, write_leaderboard
-    from rls3_bench.runner import completed_records
+    from rls3_bench.analysis.figures import make_figures
+    from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard
+    from rls3_bench.harness.sweep import completed_records
 
     records = [r for r in completed_records(results, track_key) if r["status"] == "complete"]
     if not records:
@@ -298,8 +298,8 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
 
 
 def cmd_figures(args) -> int:
-    from rls3_bench.figures import make_figures
-    from rls3_bench.runner import completed_records
+    from rls3_bench.analysis.figures import make_figures
+    from rls3_bench.harness.sweep import completed_records
 
     records = [r for r in completed_records(Path(args.results), None) if r["status"] == "complete" and (args.track is None or r["track"].startswith(args.track))]
     if not records:
@@ -314,8 +314,8 @@ def cmd_figures(args) -> int:
 
 def cmd_submit(args) -> int:
     from rls3_bench.generator import get_generator_class
-    from rls3_bench.submissions import pack, validate
-    from rls3_bench.tracks import load_track
+    from rls3_bench.analysis.submissions import pack, validate
+    from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
     name = get_generator_class(args.generator).name
@@ -332,7 +332,7 @@ def cmd_submit(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from rls3_bench.submissions import SubmissionError, validate
+    from rls3_bench.analysis.submissions import SubmissionError, validate
 
     bad = 0
     for path in args.paths:
@@ -348,8 +348,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from rls3_bench.leaderboard import build_leaderboard, write_leaderboard
-    from rls3_bench.submissions import SubmissionError, discover, validate
+    from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard
+    from rls3_bench.analysis.submissions import SubmissionError, discover, validate
 
     by_track: dict[str, list[dict]] = {}
     for folder in discover(Path(args.submissions)):
@@ -374,7 +374,7 @@ BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v
 def cmd_report(args) -> int:
     import pandas as pd
 
-    from rls3_bench.report import compare_table, results_table, stage_shares
+    from rls3_bench.analysis.report import compare_table, results_table, stage_shares
 
     results = Path(args.results)
     if args.compare:
@@ -391,8 +391,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from rls3_bench.pretrain import WEIGHTS_DIR, PretrainConfig, pretrain
-    from rls3_bench.tracks import load_track
+    from rls3_bench.learners.pretrain import WEIGHTS_DIR, PretrainConfig, pretrain
+    from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
     if not 0.0 <= args.object_negatives < float("inf"):

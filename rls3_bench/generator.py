@@ -16,7 +16,7 @@ before fine-tuning on them (the paper's process 3).
 Writing one::
 
     from rls3_bench.generator import Generator, RoundContext
-    from rls3_bench.sampling import random_spec
+    from rls3_bench.scene.random_scenes import random_spec
 
     class MyGenerator(Generator):
         name = "my-generator-v1"
@@ -42,8 +42,8 @@ import numpy as np
 
 from rls3_bench.errors import UserError
 from rls3_bench.learners.base import Feedback
-from rls3_bench.samples import Sample
-from rls3_bench.scene import SceneSpec
+from rls3_bench.labels.sample import Sample
+from rls3_bench.scene.spec import SceneSpec
 
 API_VERSION = 1
 
@@ -219,7 +219,7 @@ class Generator(abc.ABC):
 
 
 # --- registry -------------------------------------------------------------------------------
-from rls3_bench.registry import Registry  # noqa: E402  (after Generator, which it checks against)
+from rls3_bench.harness.registry import Registry  # noqa: E402  (after Generator, which it checks against)
 
 GENERATORS: Registry = Registry("generator", base=Generator)
 for _name, _path in {

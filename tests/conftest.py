@@ -12,8 +12,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 import pytest
 
-from rls3_bench.samples import Sample
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.labels.sample import Sample
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="module")
 def track():
     """The small test track (tests/fixtures/test-track.yaml)."""
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.tracks import load_track
 
     return load_track(str(FIXTURES / "test-track.yaml"))
 
@@ -125,6 +125,6 @@ def track():
 @pytest.fixture(scope="module")
 def items(track):
     """The test track's eval set."""
-    from rls3_bench.evalsets import load_eval_set
+    from rls3_bench.data.evalsets import load_eval_set
 
     return load_eval_set(track.eval_set, track.eval_set_hash)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rls3_bench.answers import paligemma_score, parse_terms
+from rls3_bench.learners.answers import paligemma_score, parse_terms
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from rls3_bench.captions import caption, negatives, object_caption, question, relation_phrase
-from rls3_bench.relations import OPPOSITE
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.labels.captions import caption, negatives, object_caption, question, relation_phrase
+from rls3_bench.labels.relations import OPPOSITE
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 ALL_TERMS = ("left", "right", "above", "below", "in front", "behind")
 
@@ -88,8 +88,8 @@ def test_prompt_answer_and_object_caption():
 
 def test_every_caption_is_in_the_tokenizer_vocabulary():
     """The tiny tracks' word-level tokenizer must cover every text the suite produces."""
-    from rls3_bench.assets import ASSETS
-    from rls3_bench.vocab import build_tokenizer
+    from rls3_bench.scene.assets import ASSETS
+    from rls3_bench.learners.vocab import build_tokenizer
 
     pytest.importorskip("tokenizers")
     tok = build_tokenizer()

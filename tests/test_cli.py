@@ -31,8 +31,8 @@ def test_render_seed_writes_png_and_captions(tmp_path, capsys):
 
 
 def _spec_file(tmp_path, mutate):
-    from rls3_bench.sampling import random_spec
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.scene.random_scenes import random_spec
+    from rls3_bench.harness.seeds import rng_for
 
     d = json.loads(random_spec(rng_for("preview", 0)).to_json())
     mutate(d)
@@ -89,7 +89,7 @@ def test_preview_and_export(tmp_path, capsys):
     assert sheet.stat().st_size > 1000
     data = tmp_path / "d.parquet"
     assert main(["export", "-n", "5", "--seed", "0", "-o", str(data), "--renderer", "tiny"]) == 0
-    from rls3_bench.parquet import read_table
+    from rls3_bench.data.parquet import read_table
 
     df = read_table(data).to_pandas(use_threads=False)  # a pandas frame, as a datasets user reads it
     assert len(df) == 5 and set(df.columns) >= {"caption", "negatives", "image", "terms", "spec"}

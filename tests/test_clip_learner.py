@@ -14,7 +14,7 @@ from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import get_learner_class  # noqa: E402
 from rls3_bench.learners import clip as cl  # noqa: E402
 from rls3_bench.learners.base import ItemPrediction, term_error_rates  # noqa: E402
-from rls3_bench.vocab import vocabulary  # noqa: E402
+from rls3_bench.learners.vocab import vocabulary  # noqa: E402
 
 FAST = {"lr": 1e-3, "batch_size": 8}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rls3_bench.assets import ASSETS, ROOMS
+from rls3_bench.scene.assets import ASSETS, ROOMS
 from rls3_bench.backends.embedded import EmbeddedBackend, project_points
 from rls3_bench.errors import UserError
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 SIZE = 128
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def fresh_process_fingerprint(spec: SceneSpec, renderer: str) -> dict:
     """Observe ``spec`` in a new interpreter (nothing built or rendered before it)."""
     code = (
         "import json, sys\n"
-        "from rls3_bench.scene import SceneSpec\n"
+        "from rls3_bench.scene.spec import SceneSpec\n"
         "from rls3_bench.backends.embedded import EmbeddedBackend\n"
         "from tests.test_embedded_backend import _fingerprint\n"
         f"with EmbeddedBackend(image_size={SIZE}, renderer={renderer!r}) as b:\n"

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
-from rls3_bench.datasets import content_hash, read_samples, write_samples
+from rls3_bench.data.sample_tables import content_hash, read_samples, write_samples
 from rls3_bench.errors import UserError
-from rls3_bench.construct import balanced_targets as schedule
-from rls3_bench.evalsets import EVAL_SETS, build_eval_set, load_eval_set
-from rls3_bench.samples import TERMS
+from rls3_bench.scene.construct import balanced_targets as schedule
+from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set, load_eval_set
+from rls3_bench.labels.sample import TERMS
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_mini_set_matches_its_schedule_and_released_hash(mini):
 
 def test_rebuild_in_another_process_is_identical(mini, tmp_path):
     code = (
-        "from rls3_bench.evalsets import EVAL_SETS, build_eval_set; from rls3_bench.datasets import content_hash;"
+        "from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set; from rls3_bench.data.sample_tables import content_hash;"
         "print(content_hash(build_eval_set(EVAL_SETS['spatial-v1-mini'])))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

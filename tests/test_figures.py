@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from rls3_bench import figures
-from rls3_bench.samples import TERMS
+from rls3_bench.analysis import figures
+from rls3_bench.labels.sample import TERMS
 
 BUDGETS = (0, 256, 512, 1024, 2048)
 GENERATORS = {  # name -> (gain per octave, term weights of the delivered data, closed-loop RL?)

@@ -23,7 +23,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rls3_bench.parquet import read_table
+from rls3_bench.data.parquet import read_table
 from rls3_bench.errors import UserError
 
 #: examples per fuzz test: a modest default run, and HYPOTHESIS_PROFILE=long for the report's numbers
@@ -115,14 +115,14 @@ def json_text(value) -> str:
 
 # --- SceneSpec JSON ---------------------------------------------------------------------------
 def _valid_spec_dict() -> dict:
-    from rls3_bench.sampling import random_spec
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.scene.random_scenes import random_spec
+    from rls3_bench.harness.seeds import rng_for
 
     return json.loads(random_spec(rng_for("preview", 0)).to_json())
 
 
 def _check_spec(text: str) -> None:
-    from rls3_bench.scene import SceneSpec
+    from rls3_bench.scene.spec import SceneSpec
 
     try:
         spec = SceneSpec.from_json(text)
@@ -153,7 +153,7 @@ yaml_values = st.recursive(yaml_scalars, lambda c: st.lists(c, max_size=4) | st.
 
 
 def _check_track_file(path: Path) -> None:
-    from rls3_bench.tracks import load_track, track_from_dict
+    from rls3_bench.harness.tracks import load_track, track_from_dict
 
     try:
         track = load_track(str(path))
@@ -183,7 +183,7 @@ def test_fuzz_track_yaml_mutated(tmp_path_factory, doc):
 @FUZZ
 @given(st.text(max_size=60))
 def test_fuzz_track_names(name):
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.tracks import load_track
 
     assume(not Path(name).is_file() or not name.strip())
     try:
@@ -279,10 +279,10 @@ def argvs(draw):
 def cli_sandbox(tmp_path, monkeypatch):
     """A working directory with a few input files; every costly step replaced by ``_Reached``."""
     import rls3_bench.cli as cli
-    import rls3_bench.evalsets as evalsets
-    import rls3_bench.pretrain as pretrain
-    import rls3_bench.runner as runner
-    import rls3_bench.submissions as submissions
+    import rls3_bench.data.evalsets as evalsets
+    import rls3_bench.learners.pretrain as pretrain
+    import rls3_bench.harness.sweep as runner
+    import rls3_bench.analysis.submissions as submissions
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.json").write_text(json.dumps(_valid_spec_dict()))
@@ -334,7 +334,7 @@ def test_fuzz_cli_arguments(cli_sandbox, capsys, argv):
 
 # --- run records ------------------------------------------------------------------------------
 def _valid_record() -> dict:
-    from rls3_bench.samples import TERMS
+    from rls3_bench.labels.sample import TERMS
 
     point = {"budget": 16, "accuracy": 0.5, "n_items": 72, "per_term": {t: 0.5 for t in TERMS},
              "per_complexity": {"1": 0.5, "2": 0.5, "3": 0.5}, "per_negative": {"flip": 0.5, "swap": 0.5}}
@@ -347,7 +347,7 @@ def _valid_record() -> dict:
 
 @pytest.fixture(scope="module")
 def record_folder(tmp_path_factory):
-    from rls3_bench.records import write_record
+    from rls3_bench.harness.records import write_record
 
     folder = tmp_path_factory.mktemp("results") / "test-track-v1" / "uniform-v1" / "seed-0"
     write_record(folder, _valid_record(), {0: [], 16: []})
@@ -358,8 +358,8 @@ def record_folder(tmp_path_factory):
 @given(st.data())
 def test_fuzz_run_record(record_folder, data):
     """A damaged or edited record.json is refused with one line by every reader (report included)."""
-    from rls3_bench.records import RECORD_FILE, read_record
-    from rls3_bench.report import results_table
+    from rls3_bench.harness.records import RECORD_FILE, read_record
+    from rls3_bench.analysis.report import results_table
 
     good = (record_folder / RECORD_FILE).read_bytes()
     if data.draw(st.booleans()):
@@ -384,7 +384,7 @@ def test_fuzz_run_record(record_folder, data):
 @pytest.fixture(scope="module")
 def sample_file(tmp_path_factory):
     from conftest import toy_samples
-    from rls3_bench.datasets import write_samples
+    from rls3_bench.data.sample_tables import write_samples
 
     path = tmp_path_factory.mktemp("samples") / "s.parquet"
     write_samples(path, toy_samples(3, size=16))
@@ -392,7 +392,7 @@ def sample_file(tmp_path_factory):
 
 
 def _check_samples(path: Path) -> None:
-    from rls3_bench.datasets import read_samples
+    from rls3_bench.data.sample_tables import read_samples
 
     try:
         read_samples(path)
@@ -464,10 +464,10 @@ def make_bundle(folder: Path, track, items, seeds=(0, 1)) -> Path:
     """A valid submission without training: random scores, metrics computed from them."""
     import numpy as np
 
-    from rls3_bench.io import atomic_write_bytes, atomic_write_json
-    from rls3_bench.metrics import item_rows, summarize
-    from rls3_bench.records import prediction_rows_parquet
-    from rls3_bench.submissions import META_FILE, PRED_FILE
+    from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json
+    from rls3_bench.analysis.metrics import item_rows, summarize
+    from rls3_bench.harness.records import prediction_rows_parquet
+    from rls3_bench.analysis.submissions import META_FILE, PRED_FILE
 
     budgets = [0, *track.budgets]
     rng = np.random.default_rng(0)
@@ -499,7 +499,7 @@ def bundle(tmp_path_factory, track, items):
 
 
 def _check_bundle(folder: Path, track, items) -> None:
-    from rls3_bench.submissions import SubmissionError, validate
+    from rls3_bench.analysis.submissions import SubmissionError, validate
 
     try:
         validate(folder, items, track)
@@ -520,7 +520,7 @@ def _copy_bundle(bundle: Path, dest: Path) -> Path:
 
 
 def test_synthetic_bundle_is_valid(bundle, track, items):
-    from rls3_bench.submissions import validate
+    from rls3_bench.analysis.submissions import validate
 
     assert validate(bundle, items, track).meta["seeds"] == [0, 1]
 
@@ -528,7 +528,7 @@ def test_synthetic_bundle_is_valid(bundle, track, items):
 @FUZZ
 @given(st.data())
 def test_fuzz_submission_json(bundle, track, items, tmp_path_factory, data):
-    from rls3_bench.submissions import META_FILE
+    from rls3_bench.analysis.submissions import META_FILE
 
     folder = _copy_bundle(bundle, tmp_path_factory.mktemp("sub"))
     good = (bundle / META_FILE).read_bytes()
@@ -548,7 +548,7 @@ def test_fuzz_submission_json(bundle, track, items, tmp_path_factory, data):
 def test_fuzz_submission_parquet(bundle, track, items, tmp_path_factory, data):
     import pyarrow.parquet as pq
 
-    from rls3_bench.submissions import PRED_FILE
+    from rls3_bench.analysis.submissions import PRED_FILE
 
     folder = _copy_bundle(bundle, tmp_path_factory.mktemp("sub"))
     if data.draw(st.booleans()):

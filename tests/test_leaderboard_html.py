@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rls3_bench.html import render_leaderboard_html, table_id
+from rls3_bench.analysis.html_page import render_leaderboard_html, table_id
 
 pytestmark = pytest.mark.browser
 
@@ -116,8 +116,8 @@ def test_update_screenshot(browser, tmp_path):
     sys.path.insert(0, str(Path(__file__).parent))
     from test_figures import make_records
 
-    from rls3_bench.figures import make_figures
-    from rls3_bench.leaderboard import build_leaderboard
+    from rls3_bench.analysis.figures import make_figures
+    from rls3_bench.analysis.leaderboard import build_leaderboard
 
     records = make_records()
     figures = {k: v for k, v in make_figures(records, tmp_path / "figures", formats=("png",)).items()}

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from rls3_bench.generator import Generator, RoundContext
-from rls3_bench.sampling import random_spec
+from rls3_bench.scene.random_scenes import random_spec
 
 pytest.importorskip("transformers")
 
-from rls3_bench.loop import run_cell  # noqa: E402
+from rls3_bench.harness.cell import run_cell  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from rls3_bench.answers import parse_terms  # noqa: E402
+from rls3_bench.learners.answers import parse_terms  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import get_learner_class  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402

@@ -1,5 +1,5 @@
 """Parquet reads and writes start no Arrow thread: a pool worker alive at interpreter exit can abort a
-finished process with SIGABRT (rls3_bench/parquet.py says why and what was measured)."""
+finished process with SIGABRT (rls3_bench/data/parquet.py says why and what was measured)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _ROUND_TRIP = """
 import os, sys
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rls3_bench.parquet import read_footer, read_table, table_bytes
+from rls3_bench.data.parquet import read_footer, read_table, table_bytes
 
 def threads():
     return len(os.listdir("/proc/self/task"))

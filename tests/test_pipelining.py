@@ -1,4 +1,4 @@
-"""Generation ahead of training (rls3_bench.generation): a pipelined cell gives the same record as an
+"""Generation ahead of training (rls3_bench.harness.generation): a pipelined cell gives the same record as an
 inline one (resuming: tests/test_loop.py), reports a generator's failure or a dead worker, and the harness's
 observation cache returns what a render would."""
 
@@ -9,12 +9,12 @@ import os
 import pytest
 
 from rls3_bench.generator import Generator, RoundContext
-from rls3_bench.sampling import random_spec
+from rls3_bench.scene.random_scenes import random_spec
 
 pytest.importorskip("transformers")
 
 from rls3_bench.errors import UserError  # noqa: E402
-from rls3_bench.loop import run_cell  # noqa: E402
+from rls3_bench.harness.cell import run_cell  # noqa: E402
 
 FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 
@@ -106,7 +106,7 @@ def test_observation_cache_returns_what_a_render_would(backend, track):
     import numpy as np
 
     from rls3_bench.backends.embedded import EmbeddedBackend
-    from rls3_bench.generation import Harness
+    from rls3_bench.harness.generation import Harness
     from rls3_bench.generator import Cost
 
     rng = np.random.default_rng(4)
@@ -133,7 +133,7 @@ def test_observation_cache_returns_what_a_render_would(backend, track):
     ("off", 1, 1, 16, False),
 ])
 def test_auto_pipelines_only_where_the_worker_gets_a_core(mode, workers, threads, cores, expected):
-    from rls3_bench.runner import resolve_pipeline
+    from rls3_bench.harness.sweep import resolve_pipeline
 
     assert resolve_pipeline(mode, workers, threads, cores) is expected
 

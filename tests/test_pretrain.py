@@ -12,12 +12,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rls3_bench import pretrain as pt  # noqa: E402
-from rls3_bench.assets import ASSETS, ROOMS  # noqa: E402
+from rls3_bench.learners import pretrain as pt  # noqa: E402
+from rls3_bench.scene.assets import ASSETS, ROOMS  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402
 from rls3_bench.learners.base import verified_base_weights  # noqa: E402
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec  # noqa: E402
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 
 CAMERA = CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9))
 
@@ -91,7 +91,7 @@ def test_vision_stage_is_refused_for_a_learner_without_one():
 
 
 def test_pretrain_with_a_vision_stage_writes_loadable_weights_and_a_card(tmp_path):
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.tracks import load_track
 
     track = dataclasses.replace(load_track("paligemma-tiny"), val_set="spatial-v1-mini")
     cfg = pt.PretrainConfig(scenes=8, epochs=1, batch_size=4, identity_items=4, vision_epochs=1)
@@ -169,7 +169,7 @@ def test_both_learners_check_their_base_before_loading_it(base_copy, monkeypatch
 
 def test_a_vision_stage_for_a_learner_without_one_is_refused_before_rendering(tmp_path, monkeypatch):
     import rls3_bench.backends as backends
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.tracks import load_track
 
     def no_backend(name):
         raise AssertionError("a backend was opened before the refusal")

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from rls3_bench.backends.base import ObjectState
-from rls3_bench.relations import AMBIGUOUS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, vertical_relation
-from rls3_bench.scene import CameraPose
+from rls3_bench.labels.relations import AMBIGUOUS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, vertical_relation
+from rls3_bench.scene.spec import CameraPose
 
 CAM = CameraPose(eye=(0.0, -2.0, 1.5), target=(0.0, 0.0, 0.8))  # looking along +y
 CFG = LabelConfig()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from rls3_bench.pipeline import observe_and_label
-from rls3_bench.sampling import random_spec
-from rls3_bench.seeds import rng_for
+from rls3_bench.labels.annotate import observe_and_label
+from rls3_bench.scene.random_scenes import random_spec
+from rls3_bench.harness.seeds import rng_for
 
 THRESHOLD = 0.98
 

@@ -23,8 +23,8 @@ import pytest
 pytest.importorskip("open_clip")
 
 from conftest import torch_threads  # noqa: E402
-from rls3_bench.parquet import read_table  # noqa: E402
-from rls3_bench.records import PREDICTIONS_FILE, RECORD_FILE, verify_cell  # noqa: E402
+from rls3_bench.data.parquet import read_table  # noqa: E402
+from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, verify_cell  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRACK = str(FIXTURES / "test-track.yaml")
@@ -62,8 +62,8 @@ def torch_one_thread():
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, torch_one_thread):
     """uniform-v1, seeds 0 and 1, run once without faults (one torch thread, like the CLI runs below)."""
-    from rls3_bench.runner import run_benchmark
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.sweep import run_benchmark
+    from rls3_bench.harness.tracks import load_track
 
     results = tmp_path_factory.mktemp("reference")
     outcomes = run_benchmark(load_track(TRACK), ["uniform-v1"], [0, 1], results, show_progress=False, threads=1)
@@ -83,8 +83,8 @@ def record(results: Path, seed: int) -> dict:
 @pytest.fixture(scope="module")
 def checkpointed(tmp_path_factory, torch_one_thread):
     """A cell run to its end with checkpoints kept (round-00000 and round-00001), and its result."""
-    from rls3_bench.loop import run_cell
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.cell import run_cell
+    from rls3_bench.harness.tracks import load_track
 
     folder = tmp_path_factory.mktemp("ckpt") / "checkpoint"
     result = run_cell(load_track(TRACK), "uniform-v1", 0, checkpoint_dir=folder)
@@ -119,8 +119,8 @@ DAMAGE = {
 def test_damaged_checkpoint_falls_back_to_the_last_good_one(checkpointed, tmp_path, capsys, damage):
     """A damaged newest checkpoint is detected by its manifest; the cell resumes from the previous
     round (or afresh when none is sound) and ends with the same result, bit for bit."""
-    from rls3_bench.loop import Checkpoints, run_cell
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.cell import Checkpoints, run_cell
+    from rls3_bench.harness.tracks import load_track
 
     source, expected = checkpointed
     ck = tmp_path / "checkpoint"
@@ -138,8 +138,8 @@ def test_damaged_checkpoint_falls_back_to_the_last_good_one(checkpointed, tmp_pa
 def test_damaged_learner_checkpoint_file_is_one_line(checkpointed, tmp_path):
     """Loading a cut safetensors file directly (the learner API) gives a UserError, not a SafetensorError."""
     from rls3_bench.errors import UserError
-    from rls3_bench.loop import make_learner
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.cell import make_learner
+    from rls3_bench.harness.tracks import load_track
 
     bad = tmp_path / "learner.safetensors"
     shutil.copyfile(checkpointed[0] / "round-00001" / "learner.safetensors", bad)
@@ -166,9 +166,9 @@ RECORD_DAMAGE = {
 def test_damaged_record_is_set_aside_and_its_cell_rerun(reference, tmp_path, monkeypatch, capsys, damage):
     """A finished cell whose record or predictions no longer match their checksums is not trusted:
     its files are kept as *.corrupt, the cell runs again, and the other cells are not touched."""
-    import rls3_bench.runner as runner
-    from rls3_bench.runner import run_benchmark
-    from rls3_bench.tracks import load_track
+    import rls3_bench.harness.sweep as runner
+    from rls3_bench.harness.sweep import run_benchmark
+    from rls3_bench.harness.tracks import load_track
 
     results = tmp_path / "runs"
     shutil.copytree(reference, results)
@@ -176,7 +176,7 @@ def test_damaged_record_is_set_aside_and_its_cell_rerun(reference, tmp_path, mon
     untouched = snapshot(cell(results, 1))
     assert verify_cell(cell(results, 0)) is not None
     good = json.loads((cell(reference, 0) / RECORD_FILE).read_text())
-    from rls3_bench.records import read_predictions
+    from rls3_bench.harness.records import read_predictions
 
     good_predictions = read_predictions(cell(reference, 0) / PREDICTIONS_FILE)
     calls = []
@@ -240,7 +240,7 @@ def test_full_disk_stops_cleanly_and_the_run_resumes(reference, tmp_path, monkey
     assert snapshot(cell(results, 0)) == before
     assert not (cell(results, 1) / RECORD_FILE).exists() and leftovers(results) == []
     ck = cell(results, 1) / "checkpoint"
-    from rls3_bench.loop import Checkpoints
+    from rls3_bench.harness.cell import Checkpoints
 
     assert [p.name for p in ck.glob("round-*") if Checkpoints.problem(p) is None]  # the last good state is there
     monkeypatch.undo()
@@ -298,9 +298,9 @@ def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
 _FAKE_RUN = """
 import json, os, sys, time
 from pathlib import Path
-import rls3_bench.runner as runner
-from rls3_bench.records import read_predictions
-from rls3_bench.tracks import load_track
+import rls3_bench.harness.sweep as runner
+from rls3_bench.harness.records import read_predictions
+from rls3_bench.harness.tracks import load_track
 
 track, ref, results, log, order = sys.argv[1:6]
 good = json.loads((Path(ref) / "record.json").read_text())

@@ -1,4 +1,4 @@
-"""Render workers (rls3_bench.render_pool) and ``ctx.render_many``: the same observations and the
+"""Render workers (rls3_bench.backends.render_pool) and ``ctx.render_many``: the same observations and the
 same cell records on any number of workers, in order; a generation worker that outlives its loop
 process goes away by itself."""
 
@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from rls3_bench.generator import Generator, RoundContext
-from rls3_bench.sampling import random_spec
+from rls3_bench.scene.random_scenes import random_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_pool_renders_what_one_backend_renders_in_order(track):
     from rls3_bench.backends.embedded import EmbeddedBackend
-    from rls3_bench.render_pool import RenderPool
+    from rls3_bench.backends.render_pool import RenderPool
 
     rng = np.random.default_rng(11)
     specs = [random_spec(rng) for _ in range(12)]
@@ -53,7 +53,7 @@ pytest.importorskip("transformers")
 
 @pytest.mark.parametrize("pipeline", [False, True])
 def test_render_workers_do_not_change_a_cell(track, items, pipeline, one_thread):
-    from rls3_bench.loop import run_cell
+    from rls3_bench.harness.cell import run_cell
 
     gen = f"{__name__}:BatchUniform"
     before = set(_children(os.getpid()))
@@ -78,7 +78,7 @@ def test_render_many_checks_its_pairs():
 
 def test_batch_duplicates_render_once(track):
     from rls3_bench.backends.embedded import EmbeddedBackend
-    from rls3_bench.generation import Harness
+    from rls3_bench.harness.generation import Harness
     from rls3_bench.generator import Cost
 
     spec = random_spec(np.random.default_rng(3))
@@ -93,7 +93,7 @@ def test_render_workers_need_the_embedded_backend(track):
     import dataclasses
 
     from rls3_bench.errors import UserError
-    from rls3_bench.generation import open_backend
+    from rls3_bench.harness.generation import open_backend
 
     with pytest.raises(UserError, match="needs the embedded backend.*--workers"):
         open_backend(dataclasses.replace(track, backend="unity"), {}, render_workers=2)
@@ -172,7 +172,7 @@ class Stalled(Generator):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_stopping_a_generation_worker_mid_round_stops_its_render_workers(track):
-    from rls3_bench.generation import GenerationWorker
+    from rls3_bench.harness.generation import GenerationWorker
 
     with GenerationWorker(track.to_dict(), Stalled, 0, None, None, 0, 2, render_workers=2) as worker:
         deadline = time.time() + 60

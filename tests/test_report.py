@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rls3_bench.errors import UserError
-from rls3_bench.records import write_record
-from rls3_bench.report import STAGES, compare_table, stage_shares
+from rls3_bench.harness.records import write_record
+from rls3_bench.analysis.report import STAGES, compare_table, stage_shares
 from test_figures import make_records
 
 

@@ -17,13 +17,13 @@ pytest.importorskip("stable_baselines3")
 
 import torch  # noqa: E402
 
-from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
-from rls3_bench.captions import make_sample  # noqa: E402
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
+from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.generator import Cost, Rendered, RoundContext  # noqa: E402
 from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
-from rls3_bench.pipeline import observe_and_label  # noqa: E402
-from rls3_bench.samples import TERMS  # noqa: E402
+from rls3_bench.labels.annotate import observe_and_label  # noqa: E402
+from rls3_bench.labels.sample import TERMS  # noqa: E402
 
 from rls3_generators.rls3_agent import RandomAgentGenerator, SacGenerator  # noqa: E402
 from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, SceneEditEnv, bin_index  # noqa: E402
@@ -295,15 +295,15 @@ E2E_TRACK = {
 
 def _e2e(budgets):
     pytest.importorskip("open_clip")
-    from rls3_bench.evalsets import load_eval_set
-    from rls3_bench.tracks import track_from_dict
+    from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.harness.tracks import track_from_dict
 
     track = track_from_dict({**E2E_TRACK, "budgets": budgets})
     return track, load_eval_set(track.eval_set, track.eval_set_hash)[:8]  # a few items: the loop, not the metric, is tested
 
 
 def test_sac_round_through_the_loop_with_clip(backend):
-    from rls3_bench.loop import run_cell
+    from rls3_bench.harness.cell import run_cell
 
     track, items = _e2e([16])
     res = run_cell(track, "rls3-sac-v1", 0, backend=backend, eval_items=items)
@@ -316,7 +316,7 @@ def test_sac_round_through_the_loop_with_clip(backend):
 
 @pytest.mark.slow
 def test_sac_through_the_loop_with_clip_resumes_exactly(backend, tmp_path):
-    from rls3_bench.loop import run_cell
+    from rls3_bench.harness.cell import run_cell
 
     track, items = _e2e([16, 32])
     full = run_cell(track, "rls3-sac-v1", 0, backend=backend, eval_items=items)

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("open_clip")
 
-from rls3_bench.parquet import read_table  # noqa: E402
+from rls3_bench.data.parquet import read_table  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRACK = str(FIXTURES / "test-track.yaml")
@@ -58,7 +58,7 @@ def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
         proc.send_signal(signal.SIGKILL)
     proc.wait()
     if (results / CELL / "record.json").exists():  # the cell finished before the kill landed (e.g. during exit)
-        from rls3_bench.records import verify_cell
+        from rls3_bench.harness.records import verify_cell
 
         assert verify_cell(results / CELL) is None  # then its record is whole, never half-written
     done = subprocess.run(_run_cmd(results), capture_output=True, text=True)
@@ -76,8 +76,8 @@ def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
 
 def test_ray_executor_gives_the_local_records(uninterrupted, tmp_path):
     pytest.importorskip("ray")
-    from rls3_bench.runner import run_benchmark
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.sweep import run_benchmark
+    from rls3_bench.harness.tracks import load_track
 
     results = tmp_path / "ray"
     outcomes = run_benchmark(load_track(TRACK), ["weakness-v1"], [0], results, executor="ray", show_progress=False, threads=1)

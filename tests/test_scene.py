@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rls3_bench.errors import SpecError
-from rls3_bench.sampling import random_spec
-from rls3_bench.scene import SceneSpec
-from rls3_bench.seeds import rng_for
+from rls3_bench.scene.random_scenes import random_spec
+from rls3_bench.scene.spec import SceneSpec
+from rls3_bench.harness.seeds import rng_for
 
 
 def test_round_trip_and_digest_for_random_specs():

@@ -1,4 +1,4 @@
-"""Known answers for rls3_bench.stats, plus a seeded size check of the permutation test.
+"""Known answers for rls3_bench.analysis.stats, plus a seeded size check of the permutation test.
 
 Hand computations here (itertools enumeration, binomial on discordant counts, textbook Holm) are the
 reference; the module under test delegates to scipy / statsmodels.
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st_h
 from scipy import stats as sps
 
-from rls3_bench import stats as st
+from rls3_bench.analysis import stats as st
 
 # --------------------------------------------------------------------------------------------------
 # permutation tests: hand enumeration

@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("open_clip")
 
-from rls3_bench.parquet import read_table  # noqa: E402
-from rls3_bench.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
-from rls3_bench.runner import run_benchmark  # noqa: E402
-from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
+from rls3_bench.data.parquet import read_table  # noqa: E402
+from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
+from rls3_bench.harness.sweep import run_benchmark  # noqa: E402
+from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
 
 
 
@@ -42,7 +42,7 @@ def _check(bundle, track, items, fragment):
 def test_valid_bundle_and_rescored_records(bundle, track, items, results):
     sub = validate(bundle, items, track)
     assert sub.meta["generator"] == "balanced-v1" and sub.meta["seeds"] == [0, 1]
-    from rls3_bench.records import iter_records
+    from rls3_bench.harness.records import iter_records
 
     runs = {r["seed"]: r for _, r in iter_records(results) if r["generator_name"] == "balanced-v1"}
     for rec in sub.records:
@@ -122,7 +122,7 @@ def test_paths_escaping_and_extra_files(bundle, track, items, tmp_path):
 
 
 def test_oversized_file(bundle, track, items, monkeypatch):
-    import rls3_bench.submissions as subs
+    import rls3_bench.analysis.submissions as subs
 
     monkeypatch.setattr(subs, "MAX_PARQUET_BYTES", 100)
     _check(bundle, track, items, "over the 100-byte limit")
@@ -138,7 +138,7 @@ def test_cli_validate_prints_one_line_per_problem(bundle, capsys):
 
 
 def test_leaderboard_from_records(results, tmp_path):
-    from rls3_bench.records import iter_records
+    from rls3_bench.harness.records import iter_records
 
     lb = build_leaderboard([r for _, r in iter_records(results)])
     assert lb.budgets == (16, 32) and set(lb.summary.generator) == {"uniform-v1", "balanced-v1"}
@@ -162,7 +162,7 @@ def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_
     """leaderboards/<track>/ is generated: rebuilding it from the committed submissions gives the same
     table, which is also the table of the run's own write-up in docs/results/<track>-ladder/; each
     generator's top-budget interval is the same in the summary and its budget table."""
-    from rls3_bench.submissions import discover
+    from rls3_bench.analysis.submissions import discover
 
     records = [r for folder in discover(REPO / "leaderboards" / "submissions" / track_key) for r in validate(folder).records]
     lb = build_leaderboard(records)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from rls3_bench.parquet import read_table
-from rls3_bench.submissions import META_FILE, PRED_FILE, SubmissionError, discover, validate
+from rls3_bench.data.parquet import read_table
+from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, discover, validate
 from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
@@ -95,7 +95,7 @@ def test_decompression_bomb_is_refused_from_the_footer(bundle, track, items):
 
 
 def test_decoded_size_limit(bundle, track, items, monkeypatch):
-    import rls3_bench.submissions as subs
+    import rls3_bench.analysis.submissions as subs
 
     monkeypatch.setattr(subs, "MAX_DECODED_PARQUET_BYTES", 1000)
     rejected(bundle, track, items, "bytes decoded), over the limit")
@@ -109,7 +109,7 @@ def test_sparse_huge_file_is_refused_without_reading(bundle, track, items):
 
 
 def test_bundle_size_limit(bundle, track, items, monkeypatch):
-    import rls3_bench.submissions as subs
+    import rls3_bench.analysis.submissions as subs
 
     monkeypatch.setattr(subs, "MAX_BUNDLE_BYTES", (bundle / PRED_FILE).stat().st_size + 10)
     rejected(bundle, track, items, "for both files together")
@@ -213,7 +213,7 @@ def test_many_problems_are_capped(bundle, track, items):
 
 def test_leaderboard_skips_a_hostile_bundle_and_builds_the_rest(good, tmp_path, track, items, monkeypatch, capsys):
     """One line per skipped bundle; the valid one still makes the table."""
-    import rls3_bench.submissions as subs
+    import rls3_bench.analysis.submissions as subs
     from rls3_bench.cli import main
 
     root = tmp_path / "subs"

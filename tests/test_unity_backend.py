@@ -20,11 +20,11 @@ from rls3_bench.backends.unity import (  # noqa: E402
     SCENE_GRAPH_CHANNEL, SCENE_REQUEST_CHANNEL, UnityBackend, UnityBackendError, decode_segmentation, encode_request,
     encode_segmentation, observation_from_graph,
 )
-from rls3_bench.captions import make_sample  # noqa: E402
+from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
-from rls3_bench.relations import label_scene  # noqa: E402
-from rls3_bench.sampling import random_spec  # noqa: E402
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec  # noqa: E402
+from rls3_bench.labels.relations import label_scene  # noqa: E402
+from rls3_bench.scene.random_scenes import random_spec  # noqa: E402
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 
 from unity_standin import FAKE_PLAYER, free_port, open_unity, port_is_free, use_this_python  # noqa: E402
 from unity_standin.standin import SideChannels, StandinPlayer, scene_graph  # noqa: E402

@@ -16,10 +16,10 @@ torch = pytest.importorskip("torch")
 
 from rls3_bench.backends.base import Backend  # noqa: E402
 from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
-from rls3_bench.captions import make_sample  # noqa: E402
-from rls3_bench.loop import run_cell  # noqa: E402
-from rls3_bench.relations import label_scene  # noqa: E402
-from rls3_bench.samples import png_bytes  # noqa: E402
+from rls3_bench.labels.captions import make_sample  # noqa: E402
+from rls3_bench.harness.cell import run_cell  # noqa: E402
+from rls3_bench.labels.relations import label_scene  # noqa: E402
+from rls3_bench.labels.sample import png_bytes  # noqa: E402
 
 from conftest import torch_threads  # noqa: E402
 from unity_standin import FAKE_PLAYER, free_port, open_unity, use_this_python  # noqa: E402
@@ -84,7 +84,7 @@ def test_uniform_cell_through_unity_gives_the_embedded_labels_captions_and_score
 
 def test_cli_run_with_backend_unity_launches_the_player_and_records_the_same_cell(tmp_path, embedded_cell, one_thread):
     from rls3_bench.cli import main
-    from rls3_bench.records import cell_dir, read_record
+    from rls3_bench.harness.records import cell_dir, read_record
 
     use_this_python()
     expected, _ = embedded_cell
@@ -113,7 +113,7 @@ def _sac_rounds(backend, rounds=(12, 12)):
     pytest.importorskip("stable_baselines3")
     from rls3_bench.generator import Cost, RoundContext
     from rls3_bench.learners.base import Feedback, term_error_rates
-    from rls3_bench.generation import Harness
+    from rls3_bench.harness.generation import Harness
 
     from rls3_generators.rls3_agent import SacGenerator
 
@@ -148,8 +148,8 @@ def test_sac_agent_trains_through_the_unity_backend_as_through_the_embedded_one(
 @pytest.mark.slow
 def test_sac_cell_with_clip_through_the_unity_player(tmp_path):
     """rls3-sac-v1 in a whole cell (real CLIP learner, its feedback as reward) with a launched player."""
-    from rls3_bench.evalsets import load_eval_set
-    from rls3_bench.tracks import track_from_dict
+    from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.harness.tracks import track_from_dict
 
     use_this_python()
     track = track_from_dict({
@@ -170,8 +170,8 @@ def test_sac_cell_with_clip_through_the_unity_player(tmp_path):
 def test_clip_tiny_smallest_budget_through_the_cli(tmp_path):
     """The shipped clip-tiny track at its smallest budget (128), uniform-v1, with --backend unity."""
     from rls3_bench.cli import main
-    from rls3_bench.records import cell_dir, read_record
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.records import cell_dir, read_record
+    from rls3_bench.harness.tracks import load_track
 
     use_this_python()
     track = load_track("clip-tiny")

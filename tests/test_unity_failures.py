@@ -17,7 +17,7 @@ pytest.importorskip("mlagents_envs")
 
 from rls3_bench.backends.unity import UnityBackend, UnityBackendError  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
-from rls3_bench.sampling import random_spec  # noqa: E402
+from rls3_bench.scene.random_scenes import random_spec  # noqa: E402
 
 from unity_standin import FAKE_PLAYER, free_port, open_unity, port_is_free, processes_mentioning, use_this_python  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rls3_bench.registry import Registry
+from rls3_bench.harness.registry import Registry
 
 BACKENDS: Registry = Registry("backend")
 BACKENDS.register("embedded", "rls3_bench.backends.embedded:EmbeddedBackend")

@@ -1,6 +1,6 @@
 """The backend interface every simulator implements.
 
-A backend is a context manager that turns a :class:`~rls3_bench.scene.SceneSpec` into an
+A backend is a context manager that turns a :class:`~rls3_bench.scene.spec.SceneSpec` into an
 :class:`Observation`: the RGB image, per-pixel object ids (segmentation), the settled pose and
 visibility of each object, and whether the scene is valid. Backends hold expensive state (a physics
 world, a Unity process), so one instance renders many specs.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rls3_bench.scene import SceneSpec
+from rls3_bench.scene.spec import SceneSpec
 
 
 @dataclass(frozen=True)

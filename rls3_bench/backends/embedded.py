@@ -35,10 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as p
 
-from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
 from rls3_bench.backends.base import Backend, Observation, ObjectState
 from rls3_bench.errors import UserError
-from rls3_bench.scene import ROOM_HALF_EXTENT_M, ROOM_HEIGHT_M, CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.spec import ROOM_HALF_EXTENT_M, ROOM_HEIGHT_M, CameraPose, PlacedObject, SceneSpec
 
 RENDERERS = ("auto", "tiny", "egl")
 IMAGE_SIZE_RANGE = (16, 2048)

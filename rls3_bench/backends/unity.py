@@ -5,7 +5,7 @@ communication API 1.5.0) through the real :class:`mlagents_envs.environment.Unit
 is the gRPC server, the player the client (``docs/unity.md`` has the whole picture). One
 :meth:`UnityBackend.observe` is one environment step:
 
-1. The :class:`~rls3_bench.scene.SceneSpec` goes to the player as UTF-8 JSON on the *scene request*
+1. The :class:`~rls3_bench.scene.spec.SceneSpec` goes to the player as UTF-8 JSON on the *scene request*
    side channel, queued before ``env.step()``; the C# side reads side channels before it applies the
    step (``RpcCommunicator.UpdateEnvironmentWithInput``), so the request is there when the agent acts.
 2. The player's ``RoomAgent`` places the objects in the room, settles them, checks validity, renders
@@ -50,8 +50,8 @@ import numpy as np
 
 from rls3_bench.backends.base import Backend, Observation, ObjectState
 from rls3_bench.errors import UserError, require
-from rls3_bench.io import canonical_json
-from rls3_bench.scene import SceneSpec
+from rls3_bench.data.atomic import canonical_json
+from rls3_bench.scene.spec import SceneSpec
 
 # --- protocol constants (the C# side has the same values, see unity/Assets/Scripts/) ------------
 #: ML-Agents communication API and C# package of Release 19; a player must speak a compatible API.
@@ -97,7 +97,7 @@ def catalogue() -> dict[str, Any]:
     (Unity's JsonUtility has no nulls); ``footprint`` is a flat list of (x, y, bottom z) triples (it
     has no nested arrays either).
     """
-    from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS
+    from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS
     from rls3_bench.backends import embedded as emb
 
     def vec(v):
@@ -685,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("write-catalogue", help=f"write the asset catalogue the player is built with (default: {CATALOGUE_PATH})")
     p.add_argument("path", nargs="?", default=str(CATALOGUE_PATH))
     args = parser.parse_args(argv)
-    from rls3_bench.io import atomic_write_text
+    from rls3_bench.data.atomic import atomic_write_text
 
     atomic_write_text(args.path, catalogue_json())
     print(f"wrote {args.path} (digest {catalogue_digest()[:12]})")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rls3_bench.registry import Registry
+from rls3_bench.harness.registry import Registry
 
 LEARNERS: Registry = Registry("learner")
 LEARNERS.register("clip", "rls3_bench.learners.clip:ClipLearner")

@@ -1,7 +1,7 @@
 """The learner interface the loop uses, and the records it returns.
 
 A learner wraps one model (CLIP via open_clip, PaliGemma via transformers). It fine-tunes on batches
-of :class:`~rls3_bench.samples.Sample`, scores true-vs-corrupted captions (2-way accuracy, the metric
+of :class:`~rls3_bench.labels.sample.Sample`, scores true-vs-corrupted captions (2-way accuracy, the metric
 shared by all tracks), and gives closed-loop generators per-sample feedback.
 """
 
@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from rls3_bench.errors import UserError
-from rls3_bench.io import strict_json_loads
-from rls3_bench.samples import TERMS, Sample
+from rls3_bench.data.atomic import strict_json_loads
+from rls3_bench.labels.sample import TERMS, Sample
 
 
 def weights_card(weights: Path) -> Path:
@@ -54,7 +54,7 @@ class Feedback:
     :param loss: ``(n,)`` per-sample training loss (no gradient step taken).
     :param correct: ``(n,)`` bool, the true caption outscored its first negative.
     :param term_error: per term, the error rate over the samples whose caption has that term
-        (NaN where no sample had it). Keys are :data:`~rls3_bench.samples.TERMS`.
+        (NaN where no sample had it). Keys are :data:`~rls3_bench.labels.sample.TERMS`.
     :param queries: model forward passes (images x captions) spent computing this.
     """
 
@@ -82,7 +82,7 @@ class ItemPrediction:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Per-item predictions on an eval set; metrics are computed from them (see rls3_bench.metrics)."""
+    """Per-item predictions on an eval set; metrics are computed from them (see rls3_bench.analysis.metrics)."""
 
     predictions: tuple[ItemPrediction, ...]
     queries: int

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rls3_bench.errors import UserError
-from rls3_bench.io import atomic_write_bytes
+from rls3_bench.data.atomic import atomic_write_bytes
 
 CHECKPOINT_SCHEMA = 1
 

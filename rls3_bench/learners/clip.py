@@ -4,7 +4,7 @@ Two kinds of model share this adapter:
 
 * ``clip-tiny`` (embedded CPU track): open_clip's own ``CLIP`` class built from
   ``model_configs/clip-tiny.json`` (registered with ``open_clip.add_model_config``), with a text tower
-  over the project's word-level caption vocabulary (:mod:`rls3_bench.vocab`): ids ``<pad>`` = 0,
+  over the project's word-level caption vocabulary (:mod:`rls3_bench.learners.vocab`): ids ``<pad>`` = 0,
   each text ends in ``<eos>`` and is pooled there (``pool_type: eos``). Weights: random (seeded), the
   project's ``base`` weights, or a file written by :meth:`ClipLearner.export_weights`.
 * any open_clip architecture name (``ViT-B-32``, ...), with open_clip's tokenizer for it. Weights:
@@ -56,10 +56,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from rls3_bench.errors import UserError, require
-from rls3_bench.io import atomic_write_bytes
+from rls3_bench.data.atomic import atomic_write_bytes
 from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, torch_device, verified_base_weights
 from rls3_bench.learners.checkpoint import TorchCheckpointMixin
-from rls3_bench.samples import Sample
+from rls3_bench.labels.sample import Sample
 
 torch = require("torch", "clip")
 open_clip = require("open_clip", "clip")
@@ -109,8 +109,8 @@ def _register_tiny_configs() -> None:
 
 def tiny_text_cfg(name: str) -> dict[str, Any]:
     """The text tower config of a tiny model with vocabulary size and pad/eos ids taken from
-    :mod:`rls3_bench.vocab`, so they cannot drift from the tokenizer."""
-    from rls3_bench.vocab import vocabulary
+    :mod:`rls3_bench.learners.vocab`, so they cannot drift from the tokenizer."""
+    from rls3_bench.learners.vocab import vocabulary
 
     _register_tiny_configs()
     vocab = vocabulary()
@@ -127,7 +127,7 @@ class VocabTokenizer:
     """
 
     def __init__(self, context_length: int):
-        from rls3_bench.vocab import build_tokenizer, vocabulary
+        from rls3_bench.learners.vocab import build_tokenizer, vocabulary
 
         self.context_length = int(context_length)
         self._tok = build_tokenizer()

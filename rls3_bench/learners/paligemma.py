@@ -4,7 +4,7 @@ Two models share this adapter:
 
 * ``paligemma-tiny`` (embedded CPU track): the real PaliGemma classes with a tiny SigLIP + Gemma
   (``model_configs/paligemma-tiny.json``) over the project's word-level caption vocabulary
-  (:mod:`rls3_bench.vocab`), plus the prompt/answer separator ``"\\n"``. Weights: random (seeded),
+  (:mod:`rls3_bench.learners.vocab`), plus the prompt/answer separator ``"\\n"``. Weights: random (seeded),
   the project's ``base`` weights, or a file written by :meth:`PaliGemmaLearner.export_weights`.
 * ``paligemma-3b`` (GPU track): the ``google/paligemma-3b-pt-224`` architecture and Gemma tokenizer,
   loaded only from a local directory or the local Hugging Face cache (never downloaded here).
@@ -40,12 +40,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rls3_bench.answers import parse_terms
+from rls3_bench.learners.answers import parse_terms
 from rls3_bench.errors import UserError, require
-from rls3_bench.io import atomic_write_bytes
+from rls3_bench.data.atomic import atomic_write_bytes
 from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, torch_device, verified_base_weights
 from rls3_bench.learners.checkpoint import TorchCheckpointMixin
-from rls3_bench.samples import Sample
+from rls3_bench.labels.sample import Sample
 
 torch = require("torch", "paligemma")
 transformers = require("transformers", "paligemma")
@@ -75,7 +75,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
 class _ModelSpec:
     """Where a model's architecture and its named weights come from."""
 
-    config_file: str | None  # tiny models: JSON under model_configs/ (vocabulary from rls3_bench.vocab)
+    config_file: str | None  # tiny models: JSON under model_configs/ (vocabulary from rls3_bench.learners.vocab)
     hub_id: str | None  # full-size models: architecture + tokenizer from this repo in the local HF cache
     base_weights: Path | None = None  # what weights="base" means
     base_hint: str = ""  # how to produce the base weights
@@ -103,7 +103,7 @@ def tiny_tokenizer():
     The specials are registered as added tokens so that "<image><bos>..." splits into them before
     the punctuation pre-tokenizer sees "<"; "\\n" is added because whitespace splitting would drop it.
     """
-    from rls3_bench.vocab import build_tokenizer
+    from rls3_bench.learners.vocab import build_tokenizer
 
     tok = transformers.PreTrainedTokenizerFast(
         tokenizer_object=build_tokenizer(),  # copied by the wrapper, so the cached original stays as is
@@ -119,7 +119,7 @@ def tiny_tokenizer():
 
 def tiny_config(name: str, tokenizer) -> Any:
     """A PaliGemmaConfig from ``model_configs/<name>.json``, with vocabulary and special ids filled in
-    from ``tokenizer`` (so they cannot drift from :mod:`rls3_bench.vocab`)."""
+    from ``tokenizer`` (so they cannot drift from :mod:`rls3_bench.learners.vocab`)."""
     spec = json.loads((_PACKAGE / "model_configs" / MODELS[name].config_file).read_text())
     spec.pop("description", None)
     ids = {
@@ -478,7 +478,7 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
             loss = self.dual_loss(batch)
         return self._optimise(loss)
 
-    # --- base-weight pretraining (rls3_bench.pretrain) --------------------------------------------------
+    # --- base-weight pretraining (rls3_bench.learners.pretrain) --------------------------------------------------
 
     def vision_tokens(self, images) -> Any:
         """``(B, N, D)`` patch tokens of the SigLIP tower (before the projector), with gradient: what

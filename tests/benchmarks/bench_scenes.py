@@ -3,8 +3,8 @@ that ``table.py`` reads back (``<unit>_per_s`` in ``extra_info``; items per call
 
 from __future__ import annotations
 
-from rls3_bench.assets import ROOMS
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.assets import ROOMS
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 
 def bench_spec(room_id: str, dx: float = 0.0) -> SceneSpec:

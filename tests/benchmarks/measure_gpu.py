@@ -62,8 +62,8 @@ def train_figures(model: str, device: str, batch: int, steps: int, lora_r: int =
     from torch.utils.flop_counter import FlopCounterMode
 
     from rls3_bench.backends.embedded import EmbeddedBackend
-    from rls3_bench.pipeline import uniform_samples
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.harness.seeds import rng_for
 
     with EmbeddedBackend(image_size=128, renderer="tiny") as b:
         samples = uniform_samples(b, rng_for("generator", 0), batch)

@@ -22,7 +22,7 @@ import time
 def generation_only(track, generator: str, seed: int) -> tuple[float, list]:
     """All rounds of the cell's generator, inline, no learner: (seconds, rounds of samples)."""
     from rls3_bench.backends import get_backend_class
-    from rls3_bench.generation import Harness, make_generator, produce_round
+    from rls3_bench.harness.generation import Harness, make_generator, produce_round
     from rls3_bench.generator import Cost, get_generator_class
 
     gen = make_generator(get_generator_class(generator), seed, track.generator_config)
@@ -35,8 +35,8 @@ def generation_only(track, generator: str, seed: int) -> tuple[float, list]:
 
 def learner_only(track, seed: int, rounds: list, items: list) -> float:
     """The cell's training and evaluation schedule on already generated rounds: seconds."""
-    from rls3_bench.loop import make_learner
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.harness.cell import make_learner
+    from rls3_bench.harness.seeds import rng_for
 
     learner = make_learner(track, seed)
     batch = int(track.recipe.get("batch_size", 32))
@@ -54,7 +54,7 @@ def learner_only(track, seed: int, rounds: list, items: list) -> float:
 
 
 def whole_cell(track, generator: str, seed: int, items: list, pipeline: bool) -> tuple[float, dict]:
-    from rls3_bench.loop import run_cell
+    from rls3_bench.harness.cell import run_cell
 
     t0 = time.perf_counter()
     res = run_cell(track, generator, seed, eval_items=items, pipeline=pipeline)
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from rls3_bench.evalsets import load_eval_set
-    from rls3_bench.tracks import load_track
+    from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.harness.tracks import load_track
 
     torch.set_num_threads(args.threads)
     track = load_track(args.track)

@@ -33,7 +33,7 @@ import time
 
 
 def _track(name: str, **changes):
-    from rls3_bench.tracks import load_track
+    from rls3_bench.harness.tracks import load_track
 
     return dataclasses.replace(load_track(name), presets={}, **changes)
 
@@ -63,8 +63,8 @@ def _plot(path: str | None, x, y, xlabel: str, ylabel: str, title: str, fit=None
 def worker_curve(workers: list[int], plot: str | None) -> None:
     import numpy as np
 
-    from rls3_bench.render_pool import RenderPool
-    from rls3_bench.sampling import random_spec
+    from rls3_bench.backends.render_pool import RenderPool
+    from rls3_bench.scene.random_scenes import random_spec
 
     rng = np.random.default_rng(0)
     specs = [random_spec(rng) for _ in range(256)]
@@ -92,8 +92,8 @@ def budget_curve(budgets: list[int], threads: int, plot: str | None = None) -> N
     import numpy as np
     import torch
 
-    from rls3_bench.evalsets import load_eval_set
-    from rls3_bench.loop import run_cell
+    from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.harness.cell import run_cell
 
     torch.set_num_threads(threads)
     base = _track("clip-tiny")
@@ -120,8 +120,8 @@ _MEMORY_CHILD = r"""
 import json, resource, sys, time
 import torch
 torch.set_num_threads(1)
-from rls3_bench.evalsets import load_eval_set
-from rls3_bench.loop import make_learner, run_cell
+from rls3_bench.data.evalsets import load_eval_set
+from rls3_bench.harness.cell import make_learner, run_cell
 sys.path.insert(0, sys.argv[3])
 from measure_scaling import _track
 name, weights = sys.argv[1], sys.argv[2]
@@ -133,8 +133,8 @@ if sys.argv[4] == "cell":
     assert res.status == "complete"
 else:
     from rls3_bench.backends.embedded import EmbeddedBackend
-    from rls3_bench.pipeline import uniform_samples
-    from rls3_bench.seeds import rng_for
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.harness.seeds import rng_for
     with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as b:
         batch = uniform_samples(b, rng_for("generator", 0), int(track.recipe.get("batch_size", 32)))
     learner = make_learner(track, 0)
@@ -169,10 +169,10 @@ def memory(tracks: list[str]) -> None:
 def cache_effect(budget: int, threads: int) -> None:
     import torch
 
-    import rls3_bench.generation as generation
-    from rls3_bench.evalsets import load_eval_set
+    import rls3_bench.harness.generation as generation
+    from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.cli import BUILTIN_GENERATORS
-    from rls3_bench.loop import run_cell
+    from rls3_bench.harness.cell import run_cell
 
     torch.set_num_threads(threads)
     track = _track("clip-tiny", budgets=(budget,))

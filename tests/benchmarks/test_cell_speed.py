@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("open_clip")
 
 from bench_scenes import report_rate  # noqa: E402
-from rls3_bench.evalsets import EVAL_SETS, load_eval_set  # noqa: E402
-from rls3_bench.loop import run_cell  # noqa: E402
-from rls3_bench.tracks import load_track  # noqa: E402
+from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set  # noqa: E402
+from rls3_bench.harness.cell import run_cell  # noqa: E402
+from rls3_bench.harness.tracks import load_track  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
 

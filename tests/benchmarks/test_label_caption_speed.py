@@ -12,8 +12,8 @@ import pytest
 
 from bench_scenes import bench_spec, report_rate
 from rls3_bench.backends.embedded import EmbeddedBackend
-from rls3_bench.captions import make_sample
-from rls3_bench.relations import LabelConfig, label_scene
+from rls3_bench.labels.captions import make_sample
+from rls3_bench.labels.relations import LabelConfig, label_scene
 
 pytestmark = pytest.mark.benchmark
 

@@ -10,7 +10,7 @@ import pybullet
 import pytest
 
 from bench_scenes import bench_spec, measure_observe, report_rate
-from rls3_bench.assets import ROOMS
+from rls3_bench.scene.assets import ROOMS
 from rls3_bench.backends.embedded import EmbeddedBackend
 
 pytestmark = pytest.mark.benchmark
@@ -79,8 +79,8 @@ def test_render_pool_scaling(benchmark, workers):
     rendered in order by a RenderPool, 128 px TinyRenderer; every worker is warm (rooms built)."""
     import numpy as np
 
-    from rls3_bench.render_pool import RenderPool
-    from rls3_bench.sampling import random_spec
+    from rls3_bench.backends.render_pool import RenderPool
+    from rls3_bench.scene.random_scenes import random_spec
 
     rng = np.random.default_rng(0)
     specs = [random_spec(rng) for _ in range(256)]

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from bench_scenes import report_rate  # noqa: E402
 from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
-from rls3_bench.generation import Harness  # noqa: E402
+from rls3_bench.harness.generation import Harness  # noqa: E402
 from rls3_bench.generator import Cost, RoundContext  # noqa: E402
 
 from rls3_generators.rls3_agent import SacGenerator  # noqa: E402

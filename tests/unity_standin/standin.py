@@ -254,7 +254,7 @@ class StandinPlayer:
         if req is None:
             return
         from rls3_bench.errors import UserError
-        from rls3_bench.scene import SceneSpec
+        from rls3_bench.scene.spec import SceneSpec
 
         rid = req.get("request_id")
         try:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
-from rls3_bench.scene import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 #: camera jitter around the room's default pose (m), so scenes are not all seen from one spot
 CAMERA_JITTER_M = 0.08

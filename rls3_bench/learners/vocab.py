@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rls3_bench.assets import ASSETS, ROOMS
+from rls3_bench.scene.assets import ASSETS, ROOMS
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<bos>", "<unk>", "<image>")
 

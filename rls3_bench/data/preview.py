@@ -7,7 +7,7 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from rls3_bench.samples import Sample
+from rls3_bench.labels.sample import Sample
 
 
 def contact_sheet(samples: Sequence[Sample], cols: int = 4, tile: int = 256) -> Image.Image:

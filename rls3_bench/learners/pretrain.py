@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rls3_bench.assets import ASSETS, ROOMS
-from rls3_bench.captions import object_caption
-from rls3_bench.io import atomic_write_json
+from rls3_bench.scene.assets import ASSETS, ROOMS
+from rls3_bench.labels.captions import object_caption
+from rls3_bench.data.atomic import atomic_write_json
 from rls3_bench.learners.base import weights_card
-from rls3_bench.samples import Sample
-from rls3_bench.seeds import int_seed, rng_for
+from rls3_bench.labels.sample import Sample
+from rls3_bench.harness.seeds import int_seed, rng_for
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class PretrainConfig:
 
 def object_scenes(backend, n: int, rng) -> list[tuple[np.ndarray, object]]:
     """``n`` (image, spec) pairs of uniformly random valid scenes, rooms cycled."""
-    from rls3_bench.sampling import random_spec
+    from rls3_bench.scene.random_scenes import random_spec
 
     rooms = sorted(ROOMS)
     out = []
@@ -173,7 +173,7 @@ def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConf
 
 
 def spatial_report(learner, items) -> dict:
-    from rls3_bench.metrics import item_rows, summarize
+    from rls3_bench.analysis.metrics import item_rows, summarize
 
     return summarize(item_rows(items, learner.evaluate(items).predictions))
 
@@ -181,7 +181,7 @@ def spatial_report(learner, items) -> dict:
 def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIGHTS_DIR, log=print) -> dict:
     """Train and export base weights for ``track`` (a tiny track); returns the weight card."""
     from rls3_bench.backends import get_backend_class
-    from rls3_bench.evalsets import load_eval_set
+    from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.learners import get_learner_class
 
     learner_cls = get_learner_class(track.learner)

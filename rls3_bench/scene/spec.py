@@ -20,7 +20,7 @@ from typing import Any
 
 from rls3_bench.errors import SpecError
 from rls3_bench.errors import short_repr as _short
-from rls3_bench.io import canonical_json
+from rls3_bench.data.atomic import canonical_json
 
 SCHEMA_VERSION = 1
 
@@ -82,7 +82,7 @@ class CameraPose:
 class PlacedObject:
     """One object of the asset catalogue placed in the room.
 
-    :param asset: asset id from :data:`rls3_bench.assets.ASSETS` (e.g. ``"green-cup"``).
+    :param asset: asset id from :data:`rls3_bench.scene.assets.ASSETS` (e.g. ``"green-cup"``).
     :param position: bottom-centre before settling (m, world frame), see the module docstring.
     :param yaw_deg: rotation about the vertical axis (degrees).
     :param scale: uniform scale factor in :data:`SCALE_RANGE`.
@@ -98,7 +98,7 @@ class PlacedObject:
     colour: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
-        from rls3_bench.assets import ASSETS
+        from rls3_bench.scene.assets import ASSETS
 
         if not isinstance(self.asset, str) or self.asset not in ASSETS:
             raise SpecError(f"unknown asset {_short(self.asset)}; valid assets: {', '.join(sorted(ASSETS))}")
@@ -133,7 +133,7 @@ class SceneSpec:
     schema_version: int = field(default=SCHEMA_VERSION)
 
     def __post_init__(self) -> None:
-        from rls3_bench.assets import ROOMS
+        from rls3_bench.scene.assets import ROOMS
 
         if self.schema_version != SCHEMA_VERSION or isinstance(self.schema_version, bool):
             raise SpecError(f"SceneSpec schema_version {_short(self.schema_version)} is not supported (this is version {SCHEMA_VERSION}); regenerate the spec with this release")

@@ -7,7 +7,7 @@ whose hash differs.
 
 Balance: the same number of items per complexity (1, 2, 3 terms) and, within each complexity, the
 same number of occurrences of each of the six terms. Items follow a schedule of target term sets
-(:func:`rls3_bench.construct.balanced_targets`); each is made by targeted construction (rls3_bench.construct), rendered, and kept
+(:func:`rls3_bench.scene.construct.balanced_targets`); each is made by targeted construction (rls3_bench.scene.construct), rendered, and kept
 only if the labeler's own label of the pair equals the target, so the label is always the
 geometry's. Rooms rotate over items. Every third item uses the A/B-swap negative, the others a
 single-term flip.
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rls3_bench.errors import UserError
-from rls3_bench.samples import Sample
-from rls3_bench.seeds import rng_for
+from rls3_bench.labels.sample import Sample
+from rls3_bench.harness.seeds import rng_for
 
 #: hard cap on scenes tried per item, so an unreachable target fails loudly instead of looping
 MAX_SCENES_PER_ITEM = 400
@@ -38,7 +38,7 @@ class EvalSetSpec:
 
     :param name: registry name, ``<family>-v<version>-<split>``.
     :param split_key: seed key of the split (test and validation draw disjoint streams).
-    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.construct.balanced_targets`).
+    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.scene.construct.balanced_targets`).
     :param image_size: render size (px).
     :param renderer: renderer the images (and so the hash) belong to.
     :param content_hash: the hash of the released set; loading checks it (None only while a new
@@ -74,9 +74,9 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
 
 def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
     """Render the eval set from scratch (deterministic). Uses an embedded backend unless given one."""
-    from rls3_bench.assets import ROOMS
-    from rls3_bench.construct import balanced_targets, construct_spec
-    from rls3_bench.pipeline import observe_and_label, sample_for_pair
+    from rls3_bench.scene.assets import ROOMS
+    from rls3_bench.scene.construct import balanced_targets, construct_spec
+    from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
 
     own = backend is None
     if own:
@@ -122,7 +122,7 @@ def load_eval_set(name: str, expected_hash: str | None = None, cache_dir: Path |
     A cached file whose hash is wrong is rebuilt (and the rebuilt set must match), so a corrupted
     cache never reaches an evaluation.
     """
-    from rls3_bench.datasets import content_hash, read_samples, write_samples
+    from rls3_bench.data.sample_tables import content_hash, read_samples, write_samples
 
     if name not in EVAL_SETS:
         raise UserError(f"unknown eval set {name!r}; valid: {', '.join(sorted(EVAL_SETS))}")

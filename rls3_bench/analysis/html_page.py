@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from rls3_bench.io import atomic_write_text
+from rls3_bench.data.atomic import atomic_write_text
 
 _CSS = """
 :root { color-scheme: light; --line: #d0d7de; --head: #f3f5f7; --accent: #1f5fa8; }

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rls3_bench.errors import UserError
-from rls3_bench.records import PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, verify_cell, write_record
-from rls3_bench.tracks import Track, track_from_dict
+from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, verify_cell, write_record
+from rls3_bench.harness.tracks import Track, track_from_dict
 
 EXECUTORS = ("local", "ray")
 
@@ -72,7 +72,7 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
                  progress: Callable | None = None, cell_options: dict | None = None) -> tuple[dict, dict]:
     """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task.
 
-    ``cell_options`` are :func:`rls3_bench.loop.run_cell`'s machine-side options (``backend_options``,
+    ``cell_options`` are :func:`rls3_bench.harness.cell.run_cell`'s machine-side options (``backend_options``,
     ``pipeline``). ``torch_threads`` is set explicitly because CPU float reductions depend on it: the same cell run
     with the same thread count gives bit-identical scores on any executor.
     """
@@ -80,7 +80,7 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
 
     torch.set_num_threads(torch_threads)
     track = track_from_dict(track_dict)
-    from rls3_bench.loop import run_cell
+    from rls3_bench.harness.cell import run_cell
 
     t0 = time.perf_counter()
     res = run_cell(track, generator, seed, checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=progress,
@@ -105,7 +105,7 @@ PIPELINE_MODES = ("auto", "on", "off")
 
 
 def resolve_pipeline(mode: str, workers: int, threads: int, cores: int | None = None) -> bool:
-    """Whether cells run their open-loop generator ahead of training (rls3_bench.generation).
+    """Whether cells run their open-loop generator ahead of training (rls3_bench.harness.generation).
 
     "auto": only where every cell's generation worker gets a core of its own beside its torch
     threads. Measured on 2 cores (docs/performance.md): one cell on 1 thread, 1.44x faster; but where
@@ -158,7 +158,7 @@ def run_benchmark(
     """Run every (generator, seed) cell of ``track`` not yet complete under ``results``.
 
     ``threads``: torch threads per cell (default: the machine's cores / local workers; 1 on Ray).
-    ``cell_options``: :func:`rls3_bench.loop.run_cell` options for every cell: ``backend_options``
+    ``cell_options``: :func:`rls3_bench.harness.cell.run_cell` options for every cell: ``backend_options``
     (e.g. the unity backend's ``player``), ``pipeline`` (auto, on, off: :func:`resolve_pipeline`).
     """
     if executor not in EXECUTORS:
@@ -330,7 +330,7 @@ def _check_reachable(address: str | None) -> None:
 
 
 def completed_records(results: Path, track_key: str | None = None) -> list[dict]:
-    from rls3_bench.records import iter_records
+    from rls3_bench.harness.records import iter_records
 
     return [rec for _, rec in iter_records(results) if track_key is None or rec["track"] == track_key]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from rls3_bench.backends.base import Observation
-from rls3_bench.scene import SceneSpec
+from rls3_bench.scene.spec import SceneSpec
 
 _backend = None  # the worker process's backend
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rls3_bench.records import iter_records
-from rls3_bench.samples import TERMS
+from rls3_bench.harness.records import iter_records
+from rls3_bench.labels.sample import TERMS
 
 
 def results_table(results: Path):
@@ -67,9 +67,9 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
     import numpy as np
     import pandas as pd
 
-    from rls3_bench import stats
+    from rls3_bench.analysis import stats
     from rls3_bench.errors import UserError
-    from rls3_bench.leaderboard import cost_row, long_frame
+    from rls3_bench.analysis.leaderboard import cost_row, long_frame
 
     records = [rec for _, rec in iter_records(results) if track_key in (None, rec["track"])]
     df = long_frame(records)

@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rls3_bench.samples import TERMS, Sample
+from rls3_bench.labels.sample import TERMS, Sample
 
 
 def item_rows(items: Sequence[Sample], predictions: Iterable) -> list[dict]:
@@ -51,7 +51,7 @@ def _acc(rows: list[dict]) -> float:
 def summarize(rows: list[dict]) -> dict:
     """Overall 2-way accuracy, per term (items whose caption has the term), per complexity, per
     negative kind; for generative learners also per-term precision/recall/F1, exact match and the
-    PaliGemma score (see rls3_bench.answers)."""
+    PaliGemma score (see rls3_bench.learners.answers)."""
     out = {
         "accuracy": _acc(rows),
         "n_items": len(rows),
@@ -60,7 +60,7 @@ def summarize(rows: list[dict]) -> dict:
         "per_negative": {k: _acc([r for r in rows if r["negative_kind"] == k]) for k in ("flip", "swap")},
     }
     if rows and all(r["predicted_terms"] is not None for r in rows):
-        from rls3_bench.answers import paligemma_score
+        from rls3_bench.learners.answers import paligemma_score
 
         gen = {}
         for t in TERMS:

@@ -28,15 +28,15 @@ from typing import Callable
 import numpy as np
 
 from rls3_bench.errors import UserError
-from rls3_bench.generation import (GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, make_generator, open_backend,
+from rls3_bench.harness.generation import (GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, make_generator, open_backend,
                                    produce_round)
 from rls3_bench.generator import BudgetViolation, Cost, Generator, get_generator_class
-from rls3_bench.io import atomic_write_json
+from rls3_bench.data.atomic import atomic_write_json
 from rls3_bench.learners.base import Feedback
-from rls3_bench.metrics import item_rows, summarize
-from rls3_bench.samples import TERMS, Sample, png_bytes
-from rls3_bench.seeds import int_seed, rng_for
-from rls3_bench.tracks import Track
+from rls3_bench.analysis.metrics import item_rows, summarize
+from rls3_bench.labels.sample import TERMS, Sample, png_bytes
+from rls3_bench.harness.seeds import int_seed, rng_for
+from rls3_bench.harness.tracks import Track
 
 CHECKPOINT_SCHEMA = 1
 #: delivered samples kept per run (one from each of the first rounds) for the gallery figure
@@ -67,7 +67,7 @@ class CellResult:
     generator_history: list[dict] = field(default_factory=list)
     gallery: list[dict] = field(default_factory=list)         # a few delivered samples (spec + caption)
     renderer: str = ""
-    pipelined: bool = False  # generation ran ahead of training in a worker process (rls3_bench.generation)
+    pipelined: bool = False  # generation ran ahead of training in a worker process (rls3_bench.harness.generation)
     status: str = "complete"
     failure: str | None = None
 
@@ -141,7 +141,7 @@ class Checkpoints:
         return None
 
     def write(self, round_index: int, write_fn: Callable[[Path], None]) -> None:
-        from rls3_bench.io import atomic_write_json, atomic_write_text
+        from rls3_bench.data.atomic import atomic_write_json, atomic_write_text
 
         name = f"round-{round_index:05d}"
         tmp = self.folder / f".{name}.tmp-{os.getpid()}"
@@ -182,13 +182,13 @@ def run_cell(
     backend's ``player``); machine-specific, so they are not part of the track; so is ``render_workers``:
     render processes for batches a generator proposes with ``ctx.render_many`` (results unchanged).
     ``pipeline``: make an open-loop generator's rounds in a worker process while the learner trains
-    (:mod:`rls3_bench.generation`; same records, less wall time; the CLI's ``--pipeline`` decides).
+    (:mod:`rls3_bench.harness.generation`; same records, less wall time; the CLI's ``--pipeline`` decides).
     Only when the cell opens its own backend; a given ``backend`` lives in this process, so
     generation then runs inline. Worker processes are spawned, and a spawned process re-imports the
     main module: a script that turns this (or ``render_workers``) on must keep its top-level code under
     ``if __name__ == "__main__":``.
     """
-    from rls3_bench.evalsets import load_eval_set
+    from rls3_bench.data.evalsets import load_eval_set
 
     cls = get_generator_class(generator)
     gen: Generator = make_generator(cls, seed, track.generator_config, generator_config)

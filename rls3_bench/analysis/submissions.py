@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from rls3_bench.errors import UserError, short_repr
-from rls3_bench.io import atomic_write_bytes, atomic_write_json, strict_json_loads
-from rls3_bench.parquet import read_footer, read_table
+from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, strict_json_loads
+from rls3_bench.data.parquet import read_footer, read_table
 
 SCHEMA_VERSION = 1
 META_FILE = "submission.json"
@@ -64,7 +64,7 @@ class SubmissionError(UserError):
 # --- packing ------------------------------------------------------------------------------------
 def pack(results: Path, track_key: str, generator: str, out: Path, authors: list[str], code_reference: str) -> Path:
     """Bundle the complete records of ``generator`` on ``track_key`` under ``results`` into ``out``."""
-    from rls3_bench.records import PREDICTIONS_FILE, iter_records, prediction_rows_parquet, read_predictions
+    from rls3_bench.harness.records import PREDICTIONS_FILE, iter_records, prediction_rows_parquet, read_predictions
 
     cells = [(folder, rec) for folder, rec in iter_records(results) if rec["track"] == track_key and rec["generator_name"] == generator]
     if not cells:
@@ -244,8 +244,8 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     """Check a submission completely; raise SubmissionError listing every problem found.
 
     ``track`` defaults to the built-in track the submission names (tests pass their own)."""
-    from rls3_bench.metrics import item_rows, summarize
-    from rls3_bench.tracks import builtin_track_names, load_track
+    from rls3_bench.analysis.metrics import item_rows, summarize
+    from rls3_bench.harness.tracks import builtin_track_names, load_track
 
     folder = Path(folder)
     problems = _check_files(folder)
@@ -291,7 +291,7 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
         raise SubmissionError(problems)
 
     if eval_items is None:
-        from rls3_bench.evalsets import load_eval_set
+        from rls3_bench.data.evalsets import load_eval_set
 
         eval_items = load_eval_set(track.eval_set, track.eval_set_hash)
     grouped: dict[tuple[int, int], list[dict]] = {}

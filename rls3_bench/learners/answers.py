@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from rls3_bench.samples import TERMS
+from rls3_bench.labels.sample import TERMS
 
 #: The three independent axes of a relation and the terms each can take (an axis may also be empty).
 AXES: dict[str, tuple[str, str]] = {

@@ -38,8 +38,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from rls3_bench.io import atomic_write_bytes
-from rls3_bench.samples import TERMS
+from rls3_bench.data.atomic import atomic_write_bytes
+from rls3_bench.labels.sample import TERMS
 
 COMPLEXITIES = ("1", "2", "3")
 #: radar axes in this order put each term opposite its opposite (left/right, above/below, front/behind)

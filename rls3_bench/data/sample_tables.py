@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from rls3_bench.errors import UserError
-from rls3_bench.io import atomic_write_bytes
-from rls3_bench.parquet import read_table, table_bytes
-from rls3_bench.samples import Sample, image_from_png, png_bytes
-from rls3_bench.scene import SceneSpec
+from rls3_bench.data.atomic import atomic_write_bytes
+from rls3_bench.data.parquet import read_table, table_bytes
+from rls3_bench.labels.sample import Sample, image_from_png, png_bytes
+from rls3_bench.scene.spec import SceneSpec
 
 SCHEMA_VERSION = 1
 _LIST_COLUMNS = ("terms", "negatives", "negative_kinds")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from rls3_bench.scene import SceneSpec
+from rls3_bench.scene.spec import SceneSpec
 
 #: The six atomic spatial terms (paper): the order is the canonical one used in tables and arrays.
 TERMS: tuple[str, ...] = ("left", "right", "above", "below", "in front", "behind")

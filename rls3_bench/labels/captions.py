@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
-from rls3_bench.assets import ASSETS, ROOMS
-from rls3_bench.relations import OPPOSITE, PairLabel
-from rls3_bench.samples import Sample
+from rls3_bench.scene.assets import ASSETS, ROOMS
+from rls3_bench.labels.relations import OPPOSITE, PairLabel
+from rls3_bench.labels.sample import Sample
 from rls3_bench.backends.base import Observation
 
 _PHRASE = {"left": "to the left", "right": "to the right", "above": "above", "below": "below", "in front": "in front", "behind": "behind"}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rls3_bench.backends.base import Observation, ObjectState
-from rls3_bench.scene import CameraPose
+from rls3_bench.scene.spec import CameraPose
 
 OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above", "in front": "behind", "behind": "in front"}
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from rls3_bench.errors import UserError
-from rls3_bench.io import atomic_write_bytes, atomic_write_json, canonical_json, strict_json_loads
-from rls3_bench.parquet import read_table, table_bytes
+from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, canonical_json, strict_json_loads
+from rls3_bench.data.parquet import read_table, table_bytes
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -111,7 +111,7 @@ def _is_number(x) -> bool:
 
 def _shape_problem(record: dict) -> str | None:
     """What downstream readers (report, stats, leaderboards, figures) would trip on, or None."""
-    from rls3_bench.samples import TERMS
+    from rls3_bench.labels.sample import TERMS
 
     if not all(isinstance(record.get(k), str) for k in ("track", "generator", "eval_set", "eval_set_hash")):
         return "track, generator, eval_set and eval_set_hash must be strings"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rls3_bench.samples import TERMS
+from rls3_bench.labels.sample import TERMS
 
 BASELINE = "uniform-v1"
 #: matched seeds from which the paired test is used (below it the paired test cannot reach 0.05)
@@ -74,7 +74,7 @@ def cost_row(records: list[dict]) -> dict:
 
 
 def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderboard:
-    from rls3_bench import stats
+    from rls3_bench.analysis import stats
 
     if not records:
         raise ValueError("no records")
@@ -184,7 +184,7 @@ def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relativ
 
 def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] | None = None) -> dict[str, Path]:
     """Markdown, CSV and HTML tables into ``out_dir`` (atomically)."""
-    from rls3_bench.io import atomic_write_text
+    from rls3_bench.data.atomic import atomic_write_text
 
     out_dir = Path(out_dir)
     paths = {
@@ -196,7 +196,7 @@ def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] |
         "long_csv": atomic_write_text(out_dir / "per_seed.csv", lb.long.to_csv(index=False)),
     }
     try:
-        from rls3_bench.html import render_leaderboard_html
+        from rls3_bench.analysis.html_page import render_leaderboard_html
     except ImportError:  # pragma: no cover - html.py ships with the package
         return paths
     tables = {"summary": lb.summary, **{f"budget {b}": lb.per_budget[b] for b in reversed(lb.budgets)}}

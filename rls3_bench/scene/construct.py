@@ -8,7 +8,7 @@ never a wrong label.
 Recipe: pick supports for A and B that give the vertical term (same surface for none, a surface
 higher by more than B's height for above, stacking when there is no horizontal term); place B at a
 random point of its surface; place A at distance r from B at an angle near the target sector's
-centre, in the pair's viewing frame (see rls3_bench.relations); add random distractors.
+centre, in the pair's viewing frame (see rls3_bench.labels.relations); add random distractors.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import math
 
 import numpy as np
 
-from rls3_bench.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
-from rls3_bench.samples import TERMS
-from rls3_bench.scene import PlacedObject, SceneSpec
-from rls3_bench.sampling import STACK_BASES, jittered_camera, random_object, point_on_surface, stacked_on
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.labels.sample import TERMS
+from rls3_bench.scene.spec import PlacedObject, SceneSpec
+from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, random_object, point_on_surface, stacked_on
 
 #: target sector centres (degrees; 0 = right, 90 = behind), keyed by (depth, lateral)
 SECTOR_CENTRES: dict[tuple[str | None, str | None], float] = {

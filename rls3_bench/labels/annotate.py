@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rls3_bench.backends.base import Backend, Observation
-from rls3_bench.captions import make_sample
-from rls3_bench.relations import LabelConfig, PairLabel, label_scene
-from rls3_bench.samples import Sample
-from rls3_bench.scene import SceneSpec
+from rls3_bench.labels.captions import make_sample
+from rls3_bench.labels.relations import LabelConfig, PairLabel, label_scene
+from rls3_bench.labels.sample import Sample
+from rls3_bench.scene.spec import SceneSpec
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def uniform_samples(backend: Backend, rng, n: int, room_ids: list[str] | None = 
     ``room_ids`` cycles the rooms in order (scene k uses ``room_ids[k % len]``), as the paper cycles
     its indoor scenes; ``None`` draws the room at random.
     """
-    from rls3_bench.sampling import random_spec
+    from rls3_bench.scene.random_scenes import random_spec
 
     out: list[Sample] = []
     while len(out) < n:

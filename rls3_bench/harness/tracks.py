@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rls3_bench.errors import UserError, short_repr
-from rls3_bench.io import canonical_json
+from rls3_bench.data.atomic import canonical_json
 
 _FIELDS = {"name", "version", "description", "learner", "model", "weights", "recipe", "round_size", "epochs_per_round",
            "backend", "image_size", "renderer", "eval_set", "eval_set_hash", "val_set", "budgets", "min_seeds",

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from rls3_bench.errors import UserError
 from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext
-from rls3_bench.samples import Sample
-from rls3_bench.seeds import int_seed
+from rls3_bench.labels.sample import Sample
+from rls3_bench.harness.seeds import int_seed
 
 #: observations kept by a harness's cache; a 128-px observation is ~70 kB, so ~20 MB at most
 CACHE_SIZE = 256
@@ -51,7 +51,7 @@ class Harness:
     """
 
     def __init__(self, backend, cost: Cost, cache_size: int | None = None) -> None:
-        from rls3_bench.relations import LabelConfig
+        from rls3_bench.labels.relations import LabelConfig
 
         self.backend = backend
         self.cost = cost
@@ -61,7 +61,7 @@ class Harness:
 
     def _observe_all(self, specs) -> list:
         """Observations of ``specs`` in order: cached ones from the cache, the rest rendered in one
-        batch (on the render workers when the backend is a :class:`rls3_bench.render_pool.RenderPool`)."""
+        batch (on the render workers when the backend is a :class:`rls3_bench.backends.render_pool.RenderPool`)."""
         keys = [s.digest() for s in specs]
         todo = {}
         for key, spec in zip(keys, specs):
@@ -86,8 +86,8 @@ class Harness:
         return self.render_many([spec], [pair])[0]
 
     def render_many(self, specs, pairs) -> list[Rendered]:
-        from rls3_bench.captions import make_sample
-        from rls3_bench.relations import label_scene
+        from rls3_bench.labels.captions import make_sample
+        from rls3_bench.labels.relations import label_scene
 
         out = []
         for spec, pair, obs in zip(specs, pairs, self._observe_all(specs)):
@@ -153,7 +153,7 @@ def open_backend(track, backend_options: dict | None = None, render_workers: int
     if track.backend != "embedded":
         raise UserError(f"--render-workers {render_workers} needs the embedded backend (each {track.backend} player takes a "
                         "port of its own); run cells side by side with --workers instead")
-    from rls3_bench.render_pool import RenderPool
+    from rls3_bench.backends.render_pool import RenderPool
 
     return RenderPool(render_workers, track.backend, **options)
 
@@ -184,7 +184,7 @@ def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, confi
     import queue as queue_mod
     import signal
 
-    from rls3_bench.tracks import track_from_dict
+    from rls3_bench.harness.tracks import track_from_dict
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the loop's process stops this one on Ctrl-C
     parent = os.getppid()

@@ -1,0 +1,1 @@
+"""Data on disk: frozen hashed eval sets, sample tables (Parquet), contact sheets, atomic writes."""
