@@ -9,7 +9,7 @@ import math
 import pytest
 
 from rls3_bench.backends.base import ObjectState
-from rls3_bench.labels.relations import AMBIGUOUS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, vertical_relation
+from rls3_bench.labels.relations import AMBIGUOUS, LABELLERS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, object_centre, vertical_relation
 from rls3_bench.scene.spec import CameraPose
 
 CAM = CameraPose(eye=(0.0, -2.0, 1.5), target=(0.0, 0.0, 0.8))  # looking along +y
@@ -118,3 +118,64 @@ def test_three_term_label_and_uncaptionable_pairs():
     assert lab.captionable
     amb = label_pair(CAM, box(0.0, 0.0, z0=0.6, height=0.25), b, 0, 1, CFG)  # ambiguous vertical
     assert not amb.captionable
+
+
+# --- labeller version 2 ---------------------------------------------------------------------------
+V2 = LABELLERS[2]
+
+
+def test_labeller_versions_are_named_and_v1_is_the_default():
+    assert LABELLERS[1] == LabelConfig() and LABELLERS[2].version == 2
+    with pytest.raises(ValueError, match="labeller version"):
+        LabelConfig(version=3)
+
+
+@pytest.mark.parametrize(
+    "a_ext, b_ext, v1, v2",
+    [
+        # a cup on a 1.5 cm plate: A's bottom is B's top (above) and the bottoms are 1.5 cm apart
+        # (same height): version 1 says above with no margin, version 2 gives no label
+        ((0.815, 0.905), (0.80, 0.815), "above", AMBIGUOUS),
+        # kitchen-a: a cup on the bread box (top 1.03) vs a plate on the bar stool (top 1.02)
+        ((1.03, 1.12), (1.02, 1.035), "above", AMBIGUOUS),
+        # bottoms 8 mm apart, A's bottom 2 mm short of B's top: same height in version 1, within
+        # the band of "above" in version 2
+        ((1.038, 1.128), (1.03, 1.045), None, AMBIGUOUS),
+        # clear cases keep their labels
+        ((0.90, 1.00), (0.80, 0.90), "above", "above"),      # on a 10 cm object
+        ((1.12, 1.20), (0.74, 0.80), "above", "above"),      # shelf over table
+        ((0.80, 0.85), (0.80, 1.00), None, None),            # same table
+        ((0.80, 1.00), (0.80, 0.815), None, None),           # a vase beside a plate: above misses by 1 cm
+        ((0.50, 0.77), (0.74, 0.80), AMBIGUOUS, AMBIGUOUS),  # overlapping extents, different heights
+        # inside the band of the same-height rule (bottoms 2.3 cm apart)
+        ((0.823, 0.95), (0.80, 0.90), AMBIGUOUS, AMBIGUOUS),
+    ],
+)
+def test_vertical_band_of_labeller_2(a_ext, b_ext, v1, v2):
+    assert vertical_relation(*a_ext, *b_ext, CFG) == v1
+    assert vertical_relation(*a_ext, *b_ext, V2) == v2
+    assert vertical_relation(*b_ext, *a_ext, V2) == (OPPOSITE.get(v2, v2) if v2 else None)
+
+
+def teapot(x, y, yaw, aabb_xy):
+    """The orange teapot (spout along its +x) at (x, y) turned by ``yaw``, with a given world box."""
+    (x0, y0), (x1, y1) = aabb_xy
+    return ObjectState("orange-teapot", (x, y, 0.8), yaw, (x0, y0, 0.8), (x1, y1, 0.937), "table", 100, (0.0, 0.0))
+
+
+def test_labeller_2_measures_from_the_objects_own_box_whatever_box_the_backend_reports():
+    """The teapot's own box runs from -0.06 to +0.105 along its spout axis (centre +0.0225). Two
+    backends report different world boxes for it (the bounds of its rotated own box vs the tight
+    bounds of its parts); version 2's centre comes from the pose alone, so both give one label."""
+    own = teapot(0.0, 0.0, 90.0, ((-0.06, -0.06), (0.06, 0.105)))
+    tight = teapot(0.0, 0.0, 90.0, ((-0.06, -0.06), (0.06, 0.083)))
+    for state in (own, tight):
+        assert object_centre(state, V2)[:2] == pytest.approx((0.0, 0.0225))
+    assert object_centre(own, CFG)[1] == pytest.approx(0.0225)
+    assert object_centre(tight, CFG)[1] == pytest.approx(0.0115)
+    # a plate straight in front of the teapot's own-box centre by 7.05 cm: the tight box's centre,
+    # 1.1 cm nearer, falls inside the horizontal margin (0.03-0.07 m), in version 1 only
+    b = box(0.0, 0.0225 - 0.0705, z0=0.8, half=0.1, height=0.015, name="plate")
+    v1_labels = {label_pair(CAM, s, b, 0, 1, CFG).depth for s in (own, tight)}
+    v2_labels = {label_pair(CAM, s, b, 0, 1, V2).depth for s in (own, tight)}
+    assert v1_labels == {"behind", AMBIGUOUS} and v2_labels == {"behind"}
