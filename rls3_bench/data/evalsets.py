@@ -85,9 +85,9 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
         EvalSetSpec("spatial-v2-test", version=2, split_key=0, per_complexity=240, labeller=2,
                     content_hash=None),
         EvalSetSpec("spatial-v2-val", version=2, split_key=1, per_complexity=72, labeller=2,
-                    content_hash=None),
+                    content_hash="737eb72b1e91a023b623b63ff979cf8c502eaf82fe6ceb9d96be54dddb4e0ce3"),
         EvalSetSpec("spatial-v2-mini", version=2, split_key=2, per_complexity=24, labeller=2,
-                    content_hash=None),
+                    content_hash="5e1fe922d856be9c11a01e27cb20f8aed262c5a1996ab3e2cb298b74918849cb"),
     )
 }
 
