@@ -83,7 +83,7 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
                     content_hash="2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49"),
         # minimal pairs (twins), labeller 2; no track points at these yet
         EvalSetSpec("spatial-v2-test", version=2, split_key=0, per_complexity=240, labeller=2,
-                    content_hash=None),
+                    content_hash="94a82345d741b18dd1dc269f567251d14b151f32f8d2c03912dd9616ab447b9d"),
         EvalSetSpec("spatial-v2-val", version=2, split_key=1, per_complexity=72, labeller=2,
                     content_hash="737eb72b1e91a023b623b63ff979cf8c502eaf82fe6ceb9d96be54dddb4e0ce3"),
         EvalSetSpec("spatial-v2-mini", version=2, split_key=2, per_complexity=24, labeller=2,
