@@ -25,7 +25,9 @@ Conventions (documented in docs/relations.md, tested on hand-built scenes and ag
 * **Object centre.** Version 1 takes the centre of the world axis-aligned box the backend reports;
   version 2 takes the centre of the object's own box (the box around its parts in its own frame),
   placed at its settled position and turned by its settled yaw: a pose both backends report
-  identically, whereas their world boxes differ for rotated objects with handles and spouts.
+  identically, whereas their world boxes differ for turned objects with handles and spouts (the
+  embedded backend bounds the turned own box, whose centre this is; the Unity player bounds the
+  turned parts).
 * **Versions.** :data:`LABELLERS` maps each labeller version to its config. Generators' data and
   the v1 eval sets use version 1; a labelling change gets a new version, so old labels keep their
   meaning.
