@@ -37,7 +37,8 @@ from rls3_bench.errors import UserError
 from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import rng_for
 
-#: hard cap on scenes tried per item, so an unreachable target fails loudly instead of looping
+#: hard cap on scenes tried per item (per minimal-pair group in version 2), so an unreachable target
+#: fails loudly instead of looping
 MAX_SCENES_PER_ITEM = 400
 #: scenes tried for a twin before its first scene is given up and the group starts again
 TWIN_TRIES = 8
@@ -49,7 +50,8 @@ class EvalSetSpec:
 
     :param name: registry name, ``<family>-v<version>-<split>``.
     :param split_key: seed key of the split (test and validation draw disjoint streams).
-    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.scene.construct.balanced_targets`).
+    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.scene.construct.balanced_targets`
+        and, for minimal pairs, :func:`rls3_bench.scene.construct.twin_groups`).
     :param image_size: render size (px).
     :param renderer: renderer the images (and so the hash) belong to.
     :param labeller: labeller version (:data:`rls3_bench.labels.relations.LABELLERS`).
@@ -100,7 +102,7 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
 
         backend = EmbeddedBackend(image_size=spec.image_size, renderer=spec.renderer)
     try:
-        return (_build_single(spec, backend) if spec.version == 1 else _build_twins(spec, backend))
+        return _build_single(spec, backend) if spec.version == 1 else _build_twins(spec, backend)
     finally:
         if own:
             backend.close()
@@ -111,6 +113,7 @@ def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:
     from rls3_bench.scene.assets import ROOMS
     from rls3_bench.scene.construct import balanced_targets, construct_spec
     from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
+    from rls3_bench.labels.relations import LABELLERS
 
     rng = rng_for("eval", spec.version, spec.split_key)
     targets = balanced_targets(spec.per_complexity)
@@ -126,7 +129,7 @@ def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:
             if made is None:
                 continue
             scene, a, b = made
-            labelled = observe_and_label(backend, scene)
+            labelled = observe_and_label(backend, scene, LABELLERS[spec.labeller])
             pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
             if pair is not None and pair.terms == target:
                 items.append(sample_for_pair(labelled, pair, first_negative="swap" if len(items) % 3 == 2 else None))

@@ -38,12 +38,14 @@ Conventions (documented in docs/relations.md, tested on hand-built scenes and ag
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from rls3_bench.backends.base import Observation, ObjectState
+from rls3_bench.scene.assets import ASSETS
 from rls3_bench.scene.spec import CameraPose
 
 OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above", "in front": "behind", "behind": "in front"}
@@ -121,23 +123,23 @@ class PairLabel:
         return tuple(t for t in (self.vertical, self.depth, self.lateral) if t not in (None, AMBIGUOUS))
 
 
-def _own_box_centre_offset(asset_id: str) -> np.ndarray:
-    """Centre of the asset's own box (around its parts, in its frame) relative to its bottom centre."""
-    from rls3_bench.scene.assets import ASSETS
-
+@functools.lru_cache(maxsize=None)
+def _own_box_centre_offset(asset_id: str) -> tuple[float, float, float]:
+    """Centre of the asset's own box (around its parts, in its frame) relative to its bottom centre, at scale 1."""
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for part in ASSETS[asset_id].parts:
         half = {"box": part.size, "cylinder": (part.size[0], part.size[0], part.size[1] / 2), "sphere": (part.size[0],) * 3}[part.shape]
         lo = np.minimum(lo, np.asarray(part.offset) - half)
         hi = np.maximum(hi, np.asarray(part.offset) + half)
-    return (lo + hi) / 2.0
+    return tuple(float(v) for v in (lo + hi) / 2.0)
 
 
-def object_centre(state: ObjectState, cfg: LabelConfig) -> np.ndarray:
-    """The point relations are measured from (see "Object centre" in the module docstring)."""
+def object_centre(state: ObjectState, cfg: LabelConfig, scale: float = 1.0) -> np.ndarray:
+    """The point relations are measured from (see "Object centre" in the module docstring);
+    ``scale`` is the object's scale in the spec (version 2 scales its own box by it)."""
     if cfg.version == 1:
         return (np.asarray(state.aabb_min) + np.asarray(state.aabb_max)) / 2.0
-    off = _own_box_centre_offset(state.asset)
+    off = scale * np.asarray(_own_box_centre_offset(state.asset))
     c, s = math.cos(math.radians(state.yaw_deg)), math.sin(math.radians(state.yaw_deg))
     return np.asarray(state.position, dtype=float) + np.array([c * off[0] - s * off[1], s * off[0] + c * off[1], off[2]])
 
@@ -195,8 +197,10 @@ def _vertical_banded(a_min_z: float, a_max_z: float, b_min_z: float, b_max_z: fl
     return AMBIGUOUS
 
 
-def label_pair(camera: CameraPose, a: ObjectState, b: ObjectState, ia: int, ib: int, cfg: LabelConfig = LabelConfig()) -> PairLabel:
-    depth, lateral = horizontal_relation(camera, object_centre(a, cfg), object_centre(b, cfg), cfg)
+def label_pair(camera: CameraPose, a: ObjectState, b: ObjectState, ia: int, ib: int, cfg: LabelConfig = LabelConfig(),
+               scales: tuple[float, float] = (1.0, 1.0)) -> PairLabel:
+    """The label of "A is <terms> B"; ``scales`` are A's and B's scales in the spec."""
+    depth, lateral = horizontal_relation(camera, object_centre(a, cfg, scales[0]), object_centre(b, cfg, scales[1]), cfg)
     vertical = vertical_relation(a.aabb_min[2], a.aabb_max[2], b.aabb_min[2], b.aabb_max[2], cfg)
     return PairLabel(ia, ib, vertical, depth, lateral)
 
@@ -209,7 +213,7 @@ def label_scene(obs: Observation, cfg: LabelConfig = LabelConfig(), min_visible_
     n = len(obs.objects) if active_only is None else min(active_only, len(obs.objects))
     visible = [i for i in range(n) if obs.objects[i].visible_pixels >= min_visible_pixels]
     return [
-        label_pair(obs.spec.camera, obs.objects[i], obs.objects[j], i, j, cfg)
+        label_pair(obs.spec.camera, obs.objects[i], obs.objects[j], i, j, cfg, (obs.spec.objects[i].scale, obs.spec.objects[j].scale))
         for i in visible
         for j in visible
         if i != j
