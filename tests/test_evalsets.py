@@ -73,3 +73,64 @@ def test_datasets_library_reads_the_image_column(tmp_path, mini):
     path = write_samples(tmp_path / "d.parquet", mini[:3])
     ds = datasets.load_dataset("parquet", data_files=str(path), split="train")
     assert ds[0]["image"].size == (128, 128) and ds[0]["caption"] == mini[0].caption
+
+
+# --- v2: minimal pairs ----------------------------------------------------------------------------
+from rls3_bench.analysis.metrics import group_score, item_rows  # noqa: E402
+from rls3_bench.scene.construct import twin_groups, twin_target  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mini2():
+    return build_eval_set(EVAL_SETS["spatial-v2-mini"])
+
+
+def test_twin_schedule_balances_terms_within_each_complexity():
+    for per in (24, 72, 240):
+        groups = twin_groups(per)
+        items = [t for target, kind in groups for t in (target, twin_target(target, kind)[0])]
+        for k in (1, 2, 3):
+            counts = Counter(t for s in items if len(s) == k for t in s)
+            assert sum(len(s) == k for s in items) == per
+            assert set(counts) == set(TERMS) and len(set(counts.values())) == 1, (k, counts)
+    assert twin_target(("above", "left"), "flip:left") == (("above", "right"), False)
+    assert twin_target(("above", "left"), "swap") == (("above", "left"), True)
+    with pytest.raises(ValueError, match="does not apply"):
+        twin_target(("above",), "flip:left")
+
+
+def test_v2_mini_is_made_of_twins_with_the_released_hash(mini2):
+    assert len(mini2) == 72 and content_hash(mini2) == EVAL_SETS["spatial-v2-mini"].content_hash
+    assert Counter(len(s.terms) for s in mini2) == {1: 24, 2: 24, 3: 24}
+    groups = {}
+    for s in mini2:
+        groups.setdefault(s.group, []).append(s)
+    assert len(groups) == 36
+    for first, twin in groups.values():
+        # the same two captions, each true in one twin: same room, camera and objects
+        assert (first.caption, first.negatives[0]) == (twin.negatives[0], twin.caption)
+        assert first.spec.room == twin.spec.room and first.spec.camera == twin.spec.camera
+        assert sorted(o.asset for o in first.spec.objects) == sorted(o.asset for o in twin.spec.objects)
+        assert first.negative_kinds[0].split(":")[0] == twin.negative_kinds[0].split(":")[0]
+
+
+def test_v2_labels_are_labeller_2s_labels_of_the_stored_scenes(mini2):
+    """Re-render every stored scene and relabel it: each item's terms are the geometry's (labeller 2)."""
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.labels.annotate import observe_and_label
+    from rls3_bench.labels.relations import LABELLERS
+
+    with EmbeddedBackend(image_size=128, renderer="tiny") as backend:
+        for s in mini2:
+            a, b = (int(x) for x in s.sample_id.split(":")[-2:])
+            pairs = {(p.a, p.b): p.terms for p in observe_and_label(backend, s.spec, LABELLERS[2]).pairs}
+            assert pairs.get((a, b)) == s.terms, s.sample_id
+
+
+def test_group_score_counts_groups_with_every_twin_right(mini2):
+    """A text-only model gets item accuracy 0.5 and group score 0 on twins; an oracle gets 1 and 1."""
+    text_only = [{"item_id": s.sample_id, "score_true": float(len(s.caption)), "score_negative": float(len(s.negatives[0]))} for s in mini2]
+    oracle = [{"item_id": s.sample_id, "score_true": 1.0, "score_negative": 0.0} for s in mini2]
+    rows = item_rows(mini2, text_only)
+    assert sum(r["correct"] for r in rows) <= 36 and group_score(mini2, rows) == 0.0
+    assert group_score(mini2, item_rows(mini2, oracle)) == 1.0

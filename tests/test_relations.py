@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from rls3_bench.backends.base import ObjectState
-from rls3_bench.labels.relations import AMBIGUOUS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, vertical_relation
+from rls3_bench.labels.relations import AMBIGUOUS, LABELLERS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, object_centre, vertical_relation
 from rls3_bench.scene.spec import CameraPose
 
 CAM = CameraPose(eye=(0.0, -2.0, 1.5), target=(0.0, 0.0, 0.8))  # looking along +y
@@ -118,3 +119,95 @@ def test_three_term_label_and_uncaptionable_pairs():
     assert lab.captionable
     amb = label_pair(CAM, box(0.0, 0.0, z0=0.6, height=0.25), b, 0, 1, CFG)  # ambiguous vertical
     assert not amb.captionable
+
+
+# --- labeller version 2 ---------------------------------------------------------------------------
+V2 = LABELLERS[2]
+
+
+def test_labeller_versions_are_named_and_v1_is_the_default():
+    assert LABELLERS[1] == LabelConfig() and LABELLERS[2].version == 2
+    with pytest.raises(ValueError, match="labeller version"):
+        LabelConfig(version=3)
+
+
+@pytest.mark.parametrize(
+    "a_ext, b_ext, v1, v2",
+    [
+        # a cup on a 1.5 cm plate: A's bottom is B's top (above) and the bottoms are 1.5 cm apart
+        # (same height): version 1 says above with no margin, version 2 gives no label
+        ((0.815, 0.905), (0.80, 0.815), "above", AMBIGUOUS),
+        # kitchen-a: a cup on the bread box (top 1.03) vs a plate on the bar stool (top 1.02)
+        ((1.03, 1.12), (1.02, 1.035), "above", AMBIGUOUS),
+        # bottoms 8 mm apart, A's bottom 2 mm short of B's top: same height in version 1, within
+        # the band of "above" in version 2
+        ((1.038, 1.128), (1.03, 1.045), None, AMBIGUOUS),
+        # clear cases keep their labels
+        ((0.90, 1.00), (0.80, 0.90), "above", "above"),      # on a 10 cm object
+        ((1.12, 1.20), (0.74, 0.80), "above", "above"),      # shelf over table
+        ((0.80, 0.85), (0.80, 1.00), None, None),            # same table
+        ((0.80, 1.00), (0.80, 0.815), None, None),           # a vase beside a plate: above misses by 1 cm
+        ((0.50, 0.77), (0.74, 0.80), AMBIGUOUS, AMBIGUOUS),  # overlapping extents, different heights
+        # inside the band of the same-height rule (bottoms 2.3 cm apart)
+        ((0.823, 0.95), (0.80, 0.90), AMBIGUOUS, AMBIGUOUS),
+    ],
+)
+def test_vertical_band_of_labeller_2(a_ext, b_ext, v1, v2):
+    assert vertical_relation(*a_ext, *b_ext, CFG) == v1
+    assert vertical_relation(*a_ext, *b_ext, V2) == v2
+    assert vertical_relation(*b_ext, *a_ext, V2) == (OPPOSITE.get(v2, v2) if v2 else None)
+
+
+def _turned_box(centre, half, yaw_deg):
+    """World xy bounds of a box (local centre, half extents) turned by ``yaw_deg`` about the origin."""
+    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    cx, cy = c * centre[0] - s * centre[1], s * centre[0] + c * centre[1]
+    hx, hy = abs(c) * half[0] + abs(s) * half[1], abs(s) * half[0] + abs(c) * half[1]
+    return (cx - hx, cy - hy), (cx + hx, cy + hy)
+
+
+def _part_bounds(part, half, yaw_deg):
+    """World xy bounds of one part: a box's grow as it turns; a sphere's or upright cylinder's do
+    not (only its centre turns)."""
+    if part.shape == "box":
+        return _turned_box(part.offset[:2], half, yaw_deg)
+    (cx, cy), _ = _turned_box(part.offset[:2], (0.0, 0.0), yaw_deg)
+    return (cx - half[0], cy - half[1]), (cx + half[0], cy + half[1])
+
+
+def teapot_boxes(yaw_deg):
+    """The orange teapot's two candidate world boxes (xy) at the origin: the bounds of its own box
+    turned by the yaw (the embedded backend's) and the union of its turned parts' bounds (the Unity
+    player's, ScenePlacer.Aabb: every collider's bounds encapsulated)."""
+    from rls3_bench.scene.assets import ASSETS
+
+    parts = ASSETS["orange-teapot"].parts
+    halves = [p.size[:2] if p.shape == "box" else (p.size[0], p.size[0]) for p in parts]
+    lo = [min(p.offset[k] - h[k] for p, h in zip(parts, halves)) for k in (0, 1)]
+    hi = [max(p.offset[k] + h[k] for p, h in zip(parts, halves)) for k in (0, 1)]
+    own = _turned_box(((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2), ((hi[0] - lo[0]) / 2, (hi[1] - lo[1]) / 2), yaw_deg)
+    each = [_part_bounds(p, h, yaw_deg) for p, h in zip(parts, halves)]
+    tight = (tuple(min(b[0][k] for b in each) for k in (0, 1)), tuple(max(b[1][k] for b in each) for k in (0, 1)))
+    return own, tight
+
+
+def teapot(yaw, box_xy):
+    (x0, y0), (x1, y1) = box_xy
+    return ObjectState("orange-teapot", (0.0, 0.0, 0.8), yaw, (x0, y0, 0.8), (x1, y1, 0.937), "table", 100, (0.0, 0.0))
+
+
+def test_labeller_2_measures_from_the_objects_own_box_whatever_box_the_backend_reports():
+    """Turned 45 deg, the teapot's two world boxes have centres 8 mm apart (its spout sticks out of
+    the sphere). Version 2's centre comes from the pose alone, so both backends give one label."""
+    own_box, tight_box = teapot_boxes(45.0)
+    own, tight = teapot(45.0, own_box), teapot(45.0, tight_box)
+    centre = object_centre(own, V2)[:2]
+    assert tuple(object_centre(tight, V2)[:2]) == tuple(centre)
+    assert object_centre(own, CFG)[:2] == pytest.approx(centre)  # the embedded backend's box
+    assert 0.006 < float(np.linalg.norm(object_centre(tight, CFG)[:2] - centre)) < 0.01
+    # a plate straight in front of the own-box centre by 7.05 cm: the tight box's centre is nearer
+    # to it, inside the horizontal margin (0.03-0.07 m), so version 1 labels depend on the backend
+    b = box(float(centre[0]), float(centre[1]) - 0.0705, z0=0.8, half=0.1, height=0.015, name="plate")
+    v1_labels = {label_pair(CAM, s, b, 0, 1, CFG).depth for s in (own, tight)}
+    v2_labels = {label_pair(CAM, s, b, 0, 1, V2).depth for s in (own, tight)}
+    assert v1_labels == {"behind", AMBIGUOUS} and v2_labels == {"behind"}

@@ -6,6 +6,7 @@ recomputed from what is stored.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -76,3 +77,14 @@ def summarize(rows: list[dict]) -> dict:
             "paligemma_score": float(np.mean([paligemma_score(r["terms"], r["predicted_terms"]) for r in rows])),
         }
     return out
+
+
+def group_score(items: Sequence[Sample], rows: list[dict]) -> float:
+    """Fraction of minimal-pair groups (:attr:`Sample.group`) whose items are all answered right,
+    Winoground's group score: an image-free model scores 0 on a twin-built set, where its item
+    accuracy is exactly 0.5."""
+    correct = {r["item_id"]: r["correct"] for r in rows}
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for s in items:
+        groups[s.group].append(correct[s.sample_id])
+    return float(np.mean([all(g) for g in groups.values()])) if groups else float("nan")

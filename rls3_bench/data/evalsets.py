@@ -12,6 +12,15 @@ only if the labeler's own label of the pair equals the target, so the label is a
 geometry's. Rooms rotate over items. Every third item uses the A/B-swap negative, the others a
 single-term flip.
 
+Version 2 (``spatial-v2-*``) is made of minimal pairs, so that no image-free scorer beats chance:
+every item has a twin with the same two objects (and the same distractors), room and camera in
+which the other of its two captions is true: a flip group reverses one term of (A, B), a swap group
+states the same terms of (B, A). Both items of a group ask the same two captions, so any scorer that
+reads only text is right on exactly one of them. Groups follow :func:`rls3_bench.scene.construct.twin_groups`
+(term-balanced per complexity); both scenes are built by targeted construction and kept only if
+the labeller's labels equal both targets. Version 2 uses labeller version 2
+(:data:`rls3_bench.labels.relations.LABELLERS`).
+
 One exclusion, by necessity: "above and in front" and "below and behind" *without* a lateral term do
 not occur, because in these rooms the higher object's support hides the lower object standing
 straight behind it. The 2-term schedule weights the other vertical+depth pairs double so the six
@@ -28,8 +37,11 @@ from rls3_bench.errors import UserError
 from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import rng_for
 
-#: hard cap on scenes tried per item, so an unreachable target fails loudly instead of looping
+#: hard cap on scenes tried per item (per minimal-pair group in version 2), so an unreachable target
+#: fails loudly instead of looping
 MAX_SCENES_PER_ITEM = 400
+#: scenes tried for a twin before its first scene is given up and the group starts again
+TWIN_TRIES = 8
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,11 @@ class EvalSetSpec:
 
     :param name: registry name, ``<family>-v<version>-<split>``.
     :param split_key: seed key of the split (test and validation draw disjoint streams).
-    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.scene.construct.balanced_targets`).
+    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.scene.construct.balanced_targets`
+        and, for minimal pairs, :func:`rls3_bench.scene.construct.twin_groups`).
     :param image_size: render size (px).
     :param renderer: renderer the images (and so the hash) belong to.
+    :param labeller: labeller version (:data:`rls3_bench.labels.relations.LABELLERS`).
     :param content_hash: the hash of the released set; loading checks it (None only while a new
         version is being made).
     """
@@ -52,6 +66,7 @@ class EvalSetSpec:
     image_size: int = 128
     renderer: str = "tiny"
     content_hash: str | None = None
+    labeller: int = 1
 
     def __post_init__(self) -> None:
         if self.per_complexity % 24:
@@ -68,47 +83,127 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
         # a small set for smoke runs and tests (same recipe, its own seeds)
         EvalSetSpec("spatial-v1-mini", version=1, split_key=2, per_complexity=24,
                     content_hash="2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49"),
+        # minimal pairs (twins), labeller 2; no track points at these yet
+        EvalSetSpec("spatial-v2-test", version=2, split_key=0, per_complexity=240, labeller=2,
+                    content_hash="94a82345d741b18dd1dc269f567251d14b151f32f8d2c03912dd9616ab447b9d"),
+        EvalSetSpec("spatial-v2-val", version=2, split_key=1, per_complexity=72, labeller=2,
+                    content_hash="737eb72b1e91a023b623b63ff979cf8c502eaf82fe6ceb9d96be54dddb4e0ce3"),
+        EvalSetSpec("spatial-v2-mini", version=2, split_key=2, per_complexity=24, labeller=2,
+                    content_hash="5e1fe922d856be9c11a01e27cb20f8aed262c5a1996ab3e2cb298b74918849cb"),
     )
 }
 
 
 def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
     """Render the eval set from scratch (deterministic). Uses an embedded backend unless given one."""
-    from rls3_bench.scene.assets import ROOMS
-    from rls3_bench.scene.construct import balanced_targets, construct_spec
-    from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
-
     own = backend is None
     if own:
         from rls3_bench.backends.embedded import EmbeddedBackend
 
         backend = EmbeddedBackend(image_size=spec.image_size, renderer=spec.renderer)
+    try:
+        return _build_single(spec, backend) if spec.version == 1 else _build_twins(spec, backend)
+    finally:
+        if own:
+            backend.close()
+
+
+def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:
+    """Version 1: one item per target, every third with the swap negative."""
+    from rls3_bench.scene.assets import ROOMS
+    from rls3_bench.scene.construct import balanced_targets, construct_spec
+    from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
+    from rls3_bench.labels.relations import LABELLERS
+
     rng = rng_for("eval", spec.version, spec.split_key)
     targets = balanced_targets(spec.per_complexity)
     order = rng.permutation(len(targets))
     rooms = sorted(ROOMS)
     items: list[Sample] = []
-    try:
-        for i in order:
-            target = targets[int(i)]
-            for attempt in range(MAX_SCENES_PER_ITEM):
-                # rotate rooms over items, and move on to the next room after repeated failures
-                room = rooms[(len(items) + attempt // 20) % len(rooms)]
-                made = construct_spec(target, rng, room, attempts=50)
-                if made is None:
-                    continue
-                scene, a, b = made
-                labelled = observe_and_label(backend, scene)
-                pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
-                if pair is not None and pair.terms == target:
-                    items.append(sample_for_pair(labelled, pair, swap_first=len(items) % 3 == 2))
-                    break
-            else:
-                raise RuntimeError(f"eval set {spec.name}: no scene for {target} after {MAX_SCENES_PER_ITEM} tries")
-    finally:
-        if own:
-            backend.close()
+    for i in order:
+        target = targets[int(i)]
+        for attempt in range(MAX_SCENES_PER_ITEM):
+            # rotate rooms over items, and move on to the next room after repeated failures
+            room = rooms[(len(items) + attempt // 20) % len(rooms)]
+            made = construct_spec(target, rng, room, attempts=50)
+            if made is None:
+                continue
+            scene, a, b = made
+            labelled = observe_and_label(backend, scene, LABELLERS[spec.labeller])
+            pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
+            if pair is not None and pair.terms == target:
+                items.append(sample_for_pair(labelled, pair, first_negative="swap" if len(items) % 3 == 2 else None))
+                break
+        else:
+            raise RuntimeError(f"eval set {spec.name}: no scene for {target} after {MAX_SCENES_PER_ITEM} tries")
     return items
+
+
+def _build_twins(spec: EvalSetSpec, backend) -> list[Sample]:
+    """Version 2: minimal-pair groups; a group's two items are consecutive (first scene, twin)."""
+    from rls3_bench.labels.relations import LABELLERS, OPPOSITE
+    from rls3_bench.scene.assets import ROOMS
+    from rls3_bench.scene.construct import twin_groups, twin_target
+    from rls3_bench.scene.random_scenes import jittered_camera
+
+    cfg = LABELLERS[spec.labeller]
+    rng = rng_for("eval", spec.version, spec.split_key)
+    groups = twin_groups(spec.per_complexity)
+    order = rng.permutation(len(groups))
+    rooms = sorted(ROOMS)
+    items: list[Sample] = []
+    for n, i in enumerate(order):
+        target, kind = groups[int(i)]
+        twin_terms, exchanged = twin_target(target, kind)
+        twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
+        for attempt in range(MAX_SCENES_PER_ITEM):
+            room = rooms[(n + attempt // 20) % len(rooms)]
+            camera = jittered_camera(ROOMS[room], rng)
+            assets = _group_assets(target, cfg, rng)
+            first = _labelled_item(backend, cfg, target, kind, rng, room, camera, assets)
+            if first is None:
+                continue
+            twin_assets = (assets[1], assets[0], *assets[2:]) if exchanged else assets
+            twin = next((t for t in (_labelled_item(backend, cfg, twin_terms, twin_kind, rng, room, camera, twin_assets)
+                                     for _ in range(TWIN_TRIES)) if t is not None), None)
+            if twin is not None:
+                items += [first, twin]
+                break
+        else:
+            raise RuntimeError(f"eval set {spec.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries")
+    return items
+
+
+def _group_assets(target: tuple[str, ...], cfg, rng) -> tuple[str, ...]:
+    """A, B and a distractor. A stacked group puts each of A and B on the other in turn, so both
+    must be stack bases thick enough for the labeller to tell "on it" from "beside it"."""
+    from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, asset_height
+    from rls3_bench.scene.random_scenes import STACK_BASES
+
+    names = sorted(ASSETS)
+    if set(target) <= {"above", "below"}:
+        bases = [b for b in STACK_BASES if asset_height(ASSETS[b]) > cfg.vertical_margin_m + cfg.vertical_band_m]
+        a, b = (bases[k] for k in rng.choice(len(bases), size=2, replace=False))
+        rest = [x for x in names if x not in (a, b)]
+        return (a, b, *(rest[k] for k in rng.choice(len(rest), size=ACTIVE_OBJECTS - 2, replace=False)))
+    return tuple(names[k] for k in rng.choice(len(names), size=ACTIVE_OBJECTS, replace=False))
+
+
+def _labelled_item(backend, cfg, terms, kind: str, rng, room: str, camera, assets) -> Sample | None:
+    """The item "A is <terms> B" (A, B = ``assets[:2]``) with negative ``kind`` first, from one
+    constructed scene, or None unless the labeller's label of the pair is exactly ``terms``."""
+    from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
+    from rls3_bench.scene.construct import construct_spec
+
+    made = construct_spec(terms, rng, room, attempts=50, camera=camera, assets=assets)
+    if made is None:
+        return None
+    scene, a, b = made
+    labelled = observe_and_label(backend, scene, cfg)
+    pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
+    if pair is None or pair.terms != tuple(terms):
+        return None
+    return sample_for_pair(labelled, pair, first_negative=kind)
 
 
 def default_cache_dir() -> Path:

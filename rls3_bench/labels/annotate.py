@@ -34,8 +34,8 @@ def observe_and_label(backend: Backend, spec: SceneSpec, cfg: LabelConfig = Labe
     return Labelled(obs, tuple(p for p in label_scene(obs, cfg) if p.captionable))
 
 
-def sample_for_pair(labelled: Labelled, pair: PairLabel, swap_first: bool = False) -> Sample:
-    return make_sample(labelled.observation, pair, swap_first=swap_first)
+def sample_for_pair(labelled: Labelled, pair: PairLabel, first_negative: str | None = None) -> Sample:
+    return make_sample(labelled.observation, pair, first_negative=first_negative)
 
 
 def uniform_samples(backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = LabelConfig()) -> list[Sample]:

@@ -76,10 +76,11 @@ def object_caption(obs_or_spec) -> str:
     return f"a photo of the {listed} in {article} {room}."
 
 
-def make_sample(obs: Observation, label: PairLabel, swap_first: bool = False) -> Sample:
+def make_sample(obs: Observation, label: PairLabel, first_negative: str | None = None) -> Sample:
     """The Sample for one captionable pair of an observation.
 
-    ``swap_first`` puts the swap negative first, so eval sets can control the mix of negative kinds.
+    ``first_negative`` (a kind: ``"swap"`` or ``"flip:<term>"``) puts that negative first, so eval
+    sets control which negative 2-way evaluation uses; the others keep their order.
     """
     if not label.captionable:
         raise ValueError(f"pair {label} has an unlabelled axis or no relation; it cannot be captioned")
@@ -88,8 +89,12 @@ def make_sample(obs: Observation, label: PairLabel, swap_first: bool = False) ->
     reference = ASSETS[spec.objects[label.b].asset].name
     sample_id = f"{spec.digest()[:16]}:{label.a}:{label.b}"
     negs = negatives(subject, reference, label.terms, sample_id)
-    if swap_first:
-        negs = (negs[1], negs[0], *negs[2:])
+    if first_negative is not None:
+        kinds = [kind for kind, _ in negs]
+        if first_negative not in kinds:
+            raise ValueError(f"no negative of kind {first_negative!r} for terms {label.terms}; kinds: {kinds}")
+        k = kinds.index(first_negative)
+        negs = (negs[k], *negs[:k], *negs[k + 1:])
     return Sample(
         spec=spec,
         image=obs.image,

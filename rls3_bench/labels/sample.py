@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +49,15 @@ class Sample:
     def complexity(self) -> int:
         """Number of terms in the caption (1, 2 or 3)."""
         return len(self.terms)
+
+    @property
+    def group(self) -> str:
+        """Minimal-pair group id: items of one room and camera that ask the same two captions (the
+        true one and ``negatives[0]``) share it. In a v2 eval set a group is a scene and its twin, in
+        which the other caption is true; elsewhere a group is usually a single item. Derived from the
+        item itself, so stored tables and content hashes carry it without a column of their own."""
+        key = json.dumps([self.spec.room, list(self.spec.camera.eye), list(self.spec.camera.target), sorted((self.caption, self.negatives[0]))])
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 def png_bytes(image: np.ndarray) -> bytes:

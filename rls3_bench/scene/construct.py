@@ -18,8 +18,9 @@ import math
 import numpy as np
 
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import TERMS
-from rls3_bench.scene.spec import PlacedObject, SceneSpec
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, random_object, point_on_surface, stacked_on
 
 #: target sector centres (degrees; 0 = right, 90 = behind), keyed by (depth, lateral)
@@ -81,34 +82,43 @@ def _vertical_options(room: Room, vertical: str | None, a_asset: str, b_asset: s
     return [(sa, sb) for sa in sup for sb in sup if sb.top >= sa.top + asset_height(ASSETS[a_asset]) + VERTICAL_CLEARANCE_M]
 
 
-def _stacked_pair(vertical: str, room: Room, rng: np.random.Generator, others: list[str]) -> tuple[PlacedObject, PlacedObject, int, int]:
+def _stacked_pair(vertical: str, room: Room, rng: np.random.Generator, base_asset: str, top_asset: str) -> tuple[PlacedObject, PlacedObject, int, int]:
     """Pure above/below: one object on a flat-topped base. Returns (first, second, index_a, index_b)."""
-    base_asset = STACK_BASES[int(rng.integers(len(STACK_BASES)))]
-    top_asset = next(a for a in others if a != base_asset)
     base = random_object(base_asset, room, rng)
     top = stacked_on(top_asset, base, rng)
     # the base goes first so it is settled before the object dropped on it
     return (base, top, 1, 0) if vertical == "above" else (base, top, 0, 1)
 
 
-def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS, attempts: int = 30) -> tuple[SceneSpec, int, int] | None:
+def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS, attempts: int = 30,
+                   camera: CameraPose | None = None, assets: tuple[str, ...] | None = None) -> tuple[SceneSpec, int, int] | None:
     """A spec meant to have ``spec.objects[a]`` <terms> ``spec.objects[b]``, as ``(spec, a, b)``.
 
-    Returns None when ``attempts`` random tries found no placement (some targets are impossible in
-    some rooms, e.g. "above and in front" where every higher surface is at the back).
+    ``camera`` and ``assets`` (A, B, then the distractors) fix what is otherwise drawn at random, so
+    minimal-pair twins can share them; a stacked target then needs its lower object in
+    :data:`STACK_BASES`. Returns None when ``attempts`` random tries found no placement (some targets
+    are impossible in some rooms, e.g. "above and in front" where every higher surface is at the back).
     """
     vertical, depth, lateral = split_terms(terms)
     room = ROOMS[room_id] if room_id else ROOMS[sorted(ROOMS)[int(rng.integers(len(ROOMS)))]]
-    camera = jittered_camera(room, rng)
+    camera = jittered_camera(room, rng) if camera is None else camera
     eye_xy = np.asarray(camera.eye[:2])
     names = sorted(ASSETS)
     for _ in range(attempts):
-        assets = [names[i] for i in rng.choice(len(names), size=max(n_objects, 3), replace=False)]
+        if assets is None:
+            drawn = [names[i] for i in rng.choice(len(names), size=max(n_objects, 3), replace=False)]
+            base_asset = STACK_BASES[int(rng.integers(len(STACK_BASES)))] if depth is None and lateral is None else None
+            top_asset = next((a for a in drawn if a != base_asset), None)
+        else:
+            drawn = list(assets)
+            base_asset, top_asset = (drawn[1], drawn[0]) if vertical == "above" else (drawn[0], drawn[1])
         if depth is None and lateral is None:
-            first, second, ia, ib = _stacked_pair(vertical, room, rng, assets)
+            if base_asset not in STACK_BASES:
+                return None
+            first, second, ia, ib = _stacked_pair(vertical, room, rng, base_asset, top_asset)
             pair = [first, second]
         else:
-            a_asset, b_asset = assets[0], assets[1]
+            a_asset, b_asset = drawn[0], drawn[1]
             options = _vertical_options(room, vertical, a_asset, b_asset)
             if not options:
                 continue
@@ -126,7 +136,7 @@ def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, 
             a_obj, b_obj = (anchor_obj, other_obj) if a_first else (other_obj, anchor_obj)
             pair, ia, ib = [a_obj, b_obj], 0, 1
         used = {o.asset for o in pair}
-        distractors = [random_object(a, room, rng) for a in assets if a not in used][: n_objects - 2]
+        distractors = [random_object(a, room, rng) for a in drawn if a not in used][: n_objects - 2]
         return SceneSpec(room.id, camera, tuple(pair + distractors)), ia, ib
     return None
 
@@ -148,4 +158,55 @@ def balanced_targets(per_complexity: int) -> list[tuple[str, ...]]:
         if per_complexity % len(combos):
             raise ValueError(f"per_complexity must be a multiple of {len(combos)}")
         out += combos * (per_complexity // len(combos))
+    return out
+
+
+def twin_target(terms, kind: str) -> tuple[tuple[str, ...], bool]:
+    """The twin of a minimal pair: (its target terms, whether A and B exchange roles).
+
+    A flip (``"flip:<term>"``) reverses that term for the same pair (A, B), so the flipped caption is
+    true in the twin; a swap keeps the terms for the pair (B, A), so "B is <terms> A" is true in the
+    twin. Either way the twin's true caption is the first scene's negative and vice versa.
+    """
+    terms = tuple(terms)
+    if kind == "swap":
+        return terms, True
+    flipped = kind.removeprefix("flip:")
+    if not kind.startswith("flip:") or flipped not in terms:
+        raise ValueError(f"negative kind {kind!r} does not apply to {terms}")
+    return tuple(OPPOSITE[t] if t == flipped else t for t in terms), False
+
+
+def twin_groups(per_complexity: int) -> list[tuple[tuple[str, ...], str]]:
+    """(target, negative kind) of each minimal-pair group, ``per_complexity // 2`` groups (two items
+    each) per complexity, every term equally often within one.
+
+    A flip group holds a term and its opposite, a swap group the same terms twice (A and B exchange
+    roles). Per unit of 12 groups (24 items) -- complexity 1: per axis, one flip group from each
+    side and a swap group of each term. Complexity 2: vertical and depth flips on vertical+lateral
+    and depth+lateral targets, lateral flips on both, and the two visible vertical+depth pairs as
+    swaps (their flips, "above and in front" or "below and behind", cannot be seen).
+    Complexity 3: one flip per axis on two complementary combinations (alternating between two
+    choices of them unit by unit) and six swaps.
+    """
+    if per_complexity % 24:
+        raise ValueError("per_complexity must be a multiple of 24 (units of 12 minimal-pair groups)")
+    one = [((t,), k) for t in TERMS for k in (f"flip:{t}", "swap")]
+    two = [(("above", l), "flip:above") for l in ("left", "right")]
+    two += [(("in front", l), "flip:in front") for l in ("left", "right")]
+    two += [((x, "left"), "flip:left") for x in ("above", "below", "in front", "behind")]
+    two += [(("above", "behind"), "swap"), (("below", "in front"), "swap")] * 2
+    flips3 = [
+        (("above", "in front", "left"), "flip:above"), (("below", "behind", "right"), "flip:below"),
+        (("above", "in front", "left"), "flip:in front"), (("below", "behind", "right"), "flip:behind"),
+        (("above", "in front", "left"), "flip:left"), (("below", "behind", "right"), "flip:right"),
+    ]
+    mirrored3 = [((v, d, OPPOSITE[l]), f"flip:{OPPOSITE[l]}" if k == f"flip:{l}" else k) for (v, d, l), k in flips3]
+    swaps3 = [(c, "swap") for c in (("above", "in front", "left"), ("below", "behind", "right"), ("above", "behind", "right"),
+                                      ("below", "in front", "left"), ("above", "in front", "right"), ("below", "behind", "left"))]
+    out: list[tuple[tuple[str, ...], str]] = []
+    units = per_complexity // 24
+    out += one * units + two * units
+    for u in range(units):
+        out += (flips3 if u % 2 == 0 else mirrored3) + swaps3
     return out

@@ -1,0 +1,151 @@
+"""Object-prior blind baseline: an image-free scorer fitted on a generator's delivered captions.
+
+The scorer counts, for each ordered object pair (subject, reference) and each axis (vertical,
+depth, lateral), how often each value (a term, or none) occurs in the training captions, smooths
+the counts towards the axis's overall frequencies, and scores a caption by the product of its
+three axis probabilities. A 2-way item is answered by whichever caption is more probable; a tie
+scores 1/2 (a scorer with no preference is at chance). It never sees an image, so whatever it gets
+above 50 % on an eval set is answerable from text and object identity alone.
+
+Slices keep minimal-pair twins together (every attribute is the same for both twins, the pair
+distance is the group's mean), so on a twin-built set every slice is exactly at chance. A slice by
+the true term is not reported: it conditions on the answer, so it tests no prior.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rls3_bench.labels.relations import OPPOSITE
+from rls3_bench.labels.sample import Sample
+
+AXES = ("vertical", "depth", "lateral")
+_AXIS_OF = {"above": "vertical", "below": "vertical", "in front": "depth", "behind": "depth", "left": "lateral", "right": "lateral"}
+#: slices with fewer items than this are reported but not held to the slice tolerance
+MIN_SLICE_ITEMS = 40
+
+
+def axis_values(terms: Iterable[str]) -> dict[str, str | None]:
+    """{axis: term or None} of a caption's terms."""
+    out: dict[str, str | None] = dict.fromkeys(AXES)
+    for t in terms:
+        out[_AXIS_OF[t]] = t
+    return out
+
+
+@dataclass
+class ObjectPrior:
+    """Counts of each axis value per (subject, reference, axis), smoothed by ``alpha`` pseudo-counts
+    spread as the axis's overall value frequencies (themselves add-one smoothed)."""
+
+    alpha: float = 1.0
+    pair_counts: dict[tuple[str, str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
+    axis_counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    @classmethod
+    def fit(cls, samples: Iterable[Sample], alpha: float = 1.0) -> "ObjectPrior":
+        prior = cls(alpha=alpha)
+        for s in samples:
+            for axis, value in axis_values(s.terms).items():
+                prior.pair_counts[(s.subject, s.reference, axis)][value] += 1
+                prior.axis_counts[axis][value] += 1
+        return prior
+
+    @property
+    def n_captions(self) -> int:
+        return sum(self.axis_counts["vertical"].values())
+
+    def log_prob(self, subject: str, reference: str, terms: Iterable[str]) -> float:
+        """log P(caption) = sum over axes of log P(axis value | subject, reference)."""
+        total = 0.0
+        for axis, value in axis_values(terms).items():
+            marginal = self.axis_counts[axis]
+            p_axis = (marginal[value] + 1.0) / (sum(marginal.values()) + 3.0)
+            counts = self.pair_counts.get((subject, reference, axis), Counter())
+            total += math.log((counts[value] + self.alpha * p_axis) / (sum(counts.values()) + self.alpha))
+        return total
+
+
+def negative_parts(item: Sample) -> tuple[str, str, tuple[str, ...]]:
+    """(subject, reference, terms) of the item's 2-way negative, from its kind."""
+    kind = item.negative_kinds[0]
+    if kind == "swap":
+        return item.reference, item.subject, item.terms
+    flipped = kind.removeprefix("flip:")
+    return item.subject, item.reference, tuple(OPPOSITE[t] if t == flipped else t for t in item.terms)
+
+
+def pair_distance(item: Sample) -> float:
+    """Horizontal distance (m) between the captioned objects' placed bottom centres."""
+    a, b = (int(x) for x in item.sample_id.split(":")[-2:])
+    pa, pb = item.spec.objects[a].position, item.spec.objects[b].position
+    return math.hypot(pa[0] - pb[0], pa[1] - pb[1])
+
+
+def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
+    """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
+    distances = [pair_distance(s) for s in items]
+    by_group: dict[str, list[float]] = defaultdict(list)
+    for s, d in zip(items, distances):
+        by_group[s.group].append(d)
+    rows = []
+    for s in items:
+        true = prior.log_prob(s.subject, s.reference, s.terms)
+        negative = prior.log_prob(*negative_parts(s))
+        kind = s.negative_kinds[0]
+        rows.append({
+            "item_id": s.sample_id,
+            "group": s.group,
+            "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5,
+            "complexity": str(s.complexity),
+            "negative_kind": kind.split(":")[0],
+            "flipped_axis": "all (swap)" if kind == "swap" else _AXIS_OF[kind.removeprefix("flip:")],
+            "stacked": "stacked" if set(s.terms) <= {"above", "below"} else "not stacked",
+            "group_distance": float(np.mean(by_group[s.group])),
+        })
+    cuts = np.quantile([r["group_distance"] for r in rows], [1 / 3, 2 / 3]) if rows else (0.0, 0.0)
+    for r in rows:
+        r["distance_tercile"] = ("near", "middle", "far")[int(np.searchsorted(cuts, r["group_distance"], side="right"))]
+    return rows
+
+
+SLICES = ("complexity", "negative_kind", "flipped_axis", "stacked", "distance_tercile")
+
+
+def blind_report(prior: ObjectPrior, items: Sequence[Sample]) -> dict:
+    """{"accuracy", "n_items", "slices": {slice: {value: {"accuracy", "n"}}}} of the blind scorer."""
+    rows = blind_rows(prior, items)
+    report = {"accuracy": float(np.mean([r["credit"] for r in rows])), "n_items": len(rows), "slices": {}}
+    for name in SLICES:
+        values = sorted({r[name] for r in rows})
+        report["slices"][name] = {
+            v: {"accuracy": float(np.mean([r["credit"] for r in rows if r[name] == v])), "n": sum(r[name] == v for r in rows)}
+            for v in values
+        }
+    return report
+
+
+def worst_deviation(report: dict, min_items: int = MIN_SLICE_ITEMS) -> tuple[float, float]:
+    """(|overall - 0.5|, the largest |slice - 0.5| over slices of at least ``min_items`` items)."""
+    slices = [v["accuracy"] for s in report["slices"].values() for v in s.values() if v["n"] >= min_items]
+    return abs(report["accuracy"] - 0.5), max((abs(a - 0.5) for a in slices), default=0.0)
+
+
+def uniform_prior(n: int = 3000, seed: int = 0, image_size: int = 64, alpha: float = 1.0) -> ObjectPrior:
+    """The scorer fitted on ``n`` captions of uniform-v1's sampling (i.i.d. random valid scenes, one
+    random captionable pair each, labeller 1) drawn from the generator seed stream ``seed``.
+
+    Rendered at ``image_size`` only because validity needs each object's visible pixels; the labels
+    come from geometry, so a small size changes nothing but which borderline-hidden scenes pass.
+    """
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.harness.seeds import rng_for
+    from rls3_bench.labels.annotate import uniform_samples
+
+    with EmbeddedBackend(image_size=image_size, renderer="tiny") as backend:
+        return ObjectPrior.fit(uniform_samples(backend, rng_for("generator", seed), n), alpha=alpha)
