@@ -206,7 +206,7 @@ def test_item_ids_are_data_not_paths(bundle, track, items):
 
 def test_many_problems_are_capped(bundle, track, items):
     edit_meta(bundle, lambda m: [c.update(cost={"samples_delivered": 1}) for c in m["cells"]] and m.update(
-        seeds=m["seeds"] + list(range(100, 160)), cells=m["cells"] + [{"seed": s, "cost": {}} for s in range(100, 160)]))
+        seeds=m["seeds"] + list(range(100, 160)), cells=m["cells"] + [{"seed": s, "cost": {}, "reported": {}} for s in range(100, 160)]))
     problems = rejected(bundle, track, items, "more problems")
     assert len(problems) == 21
 
