@@ -466,6 +466,36 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     return ValidSubmission(meta, records)
 
 
+def read_bundle_rows(folder: Path) -> list[dict]:
+    """The prediction rows of a bundle that :func:`validate` accepted."""
+    rows, problems = _read_predictions(_read_plain(Path(folder) / PRED_FILE, MAX_PARQUET_BYTES))
+    if problems:
+        raise SubmissionError(problems)
+    return rows
+
+
+def collect(root: Path) -> tuple[dict[str, list[tuple[Path, ValidSubmission]]], list[str]]:
+    """The valid submissions under ``root`` by track, and one line per bundle left out. A bundle
+    counts only at ``root/<its track>/<its generator>/``, so each generator has one entry per track:
+    a copy placed elsewhere, claiming another generator's name, cannot add to or change that entry."""
+    root = Path(root)
+    by_track: dict[str, list[tuple[Path, ValidSubmission]]] = {}
+    skipped = []
+    for folder in discover(root):
+        try:
+            sub = validate(folder)
+        except SubmissionError as exc:
+            skipped.append(f"invalid {folder}: {exc.problems[0]}")
+            continue
+        track, generator = sub.meta["track"], sub.meta["generator"]
+        if folder.relative_to(root).parts != (track, generator):
+            skipped.append(f"misplaced {folder}: it holds {generator} on {track}, whose place is {root / track / generator}; "
+                           "move it there (one entry per generator and track)")
+            continue
+        by_track.setdefault(track, []).append((folder, sub))
+    return by_track, skipped
+
+
 def discover(root: Path) -> list[Path]:
     """Submission folders under ``root`` (any folder holding a submission.json)."""
     return sorted(p.parent for p in Path(root).rglob(META_FILE) if not p.is_symlink())
