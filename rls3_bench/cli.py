@@ -563,8 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-list", help="explicit comma-separated seeds of the submission instead of --seeds")
     p.add_argument("--budget", type=_positive_int, help="stop at this budget of the ladder (default: the top; costs are compared only there)")
     p.add_argument("--generator", help="module:Class of the generator when it is not installed under the submission's name")
-    p.add_argument("--threads", type=_positive_int, help="torch threads (default: the CPU count, as `run` uses for one worker); "
-                   "bit-identical scores need the submission's machine type and thread count")
+    p.add_argument("--threads", type=_positive_int, help="torch threads (default: the count the submission recorded, else the "
+                   "CPU count); bit-identical scores need the submission's machine type and thread count")
     p.add_argument("--atol", type=float, help="largest score difference still counted as close across machine types (default: 0.001)")
     p.add_argument("--out", default="leaderboards/reproductions", help="where the outcome is recorded (default: leaderboards/reproductions)")
     p.add_argument("--no-record", action="store_true", help="print the outcome only")

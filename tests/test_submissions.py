@@ -218,7 +218,7 @@ def test_submit_writes_a_valid_bundle_and_replaces_with_force(results, tmp_path,
             "--authors", "A. Author", "--code-reference", "my-gens==1.0.2", "-o", str(out)]
     assert main(argv) == 0 and main(argv) == 2  # the second time: already there
     assert main(argv + ["--force"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [META_FILE, PRED_FILE]
+    assert sorted(p.name for p in out.iterdir()) == sorted([META_FILE, PRED_FILE])
     assert [p.name for p in (tmp_path / "subs").iterdir()] == ["balanced-v1"]
     validate(out, items, track)
 

@@ -92,6 +92,7 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
     """Validate the bundle at ``folder``, re-run ``seeds`` (default: its first ``n_seeds``) up to
     ``budget`` (default: its top budget), compare, and write the outcome under ``out_root`` when
     given. ``generator``: a ``module:Class`` path when the generator is not installed under its name.
+    ``threads``: torch threads (default: the count the bundle recorded, else the CPU count).
     Returns the outcome (a JSON-native dict)."""
     from rls3_bench.analysis.submissions import _track_variant, read_bundle_rows, validate
     from rls3_bench.data.atomic import atomic_write_json
@@ -123,9 +124,10 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
         raise UserError(f"--budget {top} is not on the submission's ladder {list(ran.budgets)}; choose one of those")
     full = top == ran.budgets[-1]
     cut = replace(ran, budgets=tuple(b for b in ran.budgets if b <= top), presets={})
-    threads = threads or os.cpu_count() or 1
-    rows = read_bundle_rows(folder)
     cells = {c["seed"]: c for c in meta["cells"]}
+    recorded = cells[wanted[0]]["provenance"].get("torch_threads")
+    threads = threads or (recorded if isinstance(recorded, int) and recorded > 0 else None) or os.cpu_count() or 1
+    rows = read_bundle_rows(folder)
     checks = []
     for seed in wanted:
         if progress:

@@ -174,7 +174,8 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
             rows.setdefault(f"{rec['seed']}:{budget}", []).extend(preds)
         meta_cells.append({"seed": rec["seed"], "cost": rec["cost"], "wall_seconds": rec.get("wall_seconds"),
                            "reported": {str(p["budget"]): {"accuracy": p["accuracy"], "per_term": p["per_term"]} for p in rec["curve"]},
-                           "provenance": rec.get("provenance", {})})
+                           # the thread count is part of what makes a re-run bit-identical (rls3-bench reproduce)
+                           "provenance": {**rec.get("provenance", {}), "torch_threads": rec.get("torch_threads")}})
     meta = {
         "schema_version": SCHEMA_VERSION,
         "generator": generator,
