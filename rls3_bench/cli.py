@@ -314,6 +314,7 @@ def cmd_figures(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    import contextlib
     import os
     import shutil
     import tempfile
@@ -334,7 +335,8 @@ def cmd_submit(args) -> int:
         raise UserError(f"--code-reference {args.code_reference!r} must be a URL pinned to a commit (https://github.com/you/gen@<commit>) "
                         "or a pinned package (my-package==1.2.0), so reviewers can fetch exactly the code that ran")
     # packed and validated beside its destination, then moved into place: a bundle that fails its
-    # own validation leaves nothing behind
+    # own validation leaves nothing behind, not even the folders made for it
+    made = [d for d in reversed(out.absolute().parents) if not d.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -347,8 +349,12 @@ def cmd_submit(args) -> int:
             shutil.rmtree(old)
         else:
             os.replace(staging, out)
+        made = []
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
     print(f"wrote and validated {out}")
     return 0
 

@@ -195,7 +195,7 @@ def test_submit_leaves_nothing_when_its_own_validation_fails(results, tmp_path, 
             "--authors", "A. Author", "--code-reference", "https://example.org/gen@abc1234", "-o", str(out)]
     assert main(argv) == 2
     assert "reported accuracy 0.99" in capsys.readouterr().err
-    assert list((tmp_path / "subs").iterdir()) == []  # neither the bundle nor its staging folder
+    assert not (tmp_path / "subs").exists()  # neither the bundle, nor its staging folder, nor the folder made for it
 
 
 def test_submit_refuses_an_unpinned_code_reference(results, tmp_path, capsys):
