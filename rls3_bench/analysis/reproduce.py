@@ -94,7 +94,7 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
     given. ``generator``: a ``module:Class`` path when the generator is not installed under its name.
     ``threads``: torch threads (default: the count the bundle recorded, else the CPU count).
     Returns the outcome (a JSON-native dict)."""
-    from rls3_bench.analysis.submissions import _track_variant, read_bundle_rows, validate
+    from rls3_bench.analysis.submissions import track_variant, read_bundle_rows, validate
     from rls3_bench.data.atomic import atomic_write_json
     from rls3_bench.generator import get_generator_class
     from rls3_bench.harness.records import provenance
@@ -112,7 +112,7 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
         from rls3_bench.harness.tracks import builtin_track_names, load_track
 
         track = next(t for t in map(load_track, builtin_track_names()) if t.key == meta["track"])  # validate found it
-    ran = _track_variant(track, meta["track_digest"])
+    ran = track_variant(track, meta["track_digest"])
     if ran is None:  # validate refused this already; kept for callers that pass their own track
         raise UserError(f"the submission's track_digest is not track {track.key}'s; nothing to reproduce it with")
     wanted = seeds if seeds is not None else meta["seeds"][:n_seeds]

@@ -323,7 +323,7 @@ def _cost_problem(cell: dict) -> str | None:
         return f"cost is inconsistent: {cost['rl_updates']} RL updates from {cost['rl_env_steps']} environment steps"
     return None
 
-def _track_variant(track, digest: str):
+def track_variant(track, digest: str):
     """The track (or the track restricted to one of its presets) whose digest is ``digest``, or None."""
     variants = [track, *(track.with_preset(name) for name in sorted(track.presets))]
     return next((t for t in variants if t.digest() == digest), None)
@@ -398,7 +398,7 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     track = tracks.get(meta["track"])
     if track is None:
         raise SubmissionError([f"unknown track {meta['track']!r}; valid: {', '.join(sorted(tracks))}"])
-    ran = _track_variant(track, meta["track_digest"])
+    ran = track_variant(track, meta["track_digest"])
     if ran is None:
         problems.append(f"track_digest {meta['track_digest'][:12]} is not the digest of track {track.key} ({track.digest()[:12]}) "
                         "or of one of its presets; the runs used a changed track file: re-run with the unchanged track")
