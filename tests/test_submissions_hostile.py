@@ -217,9 +217,9 @@ def test_leaderboard_skips_a_hostile_bundle_and_builds_the_rest(good, tmp_path, 
     from rls3_bench.cli import main
 
     root = tmp_path / "subs"
-    shutil.copytree(good, root / "good")
-    shutil.copytree(good, root / "bad")
-    (root / "bad" / "exploit.py").write_text("import os; os.system('touch pwned')")
+    shutil.copytree(good, root / track.key / "fuzz-gen-v1")
+    shutil.copytree(good, root / track.key / "bad")
+    (root / track.key / "bad" / "exploit.py").write_text("import os; os.system('touch pwned')")
     real_validate = subs.validate
     monkeypatch.setattr(subs, "validate", lambda folder: real_validate(folder, items, track))
     assert main(["leaderboard", "--submissions", str(root), "--out", str(tmp_path / "lb")]) == 0
