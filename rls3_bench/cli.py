@@ -294,6 +294,7 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
     paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
     print()
     print(lb.summary.to_markdown(index=False))
+    print(lb.note)
     return {**paths, "figures_dir": out / "figures"}
 
 
@@ -313,8 +314,13 @@ def cmd_figures(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    import contextlib
+    import os
+    import shutil
+    import tempfile
+
     from rls3_bench.generator import get_generator_class
-    from rls3_bench.analysis.submissions import pack, validate
+    from rls3_bench.analysis.submissions import CODE_REFERENCE, pack, validate
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
@@ -325,8 +331,30 @@ def cmd_submit(args) -> int:
     authors = [a.strip() for a in args.authors.split(",") if a.strip()]
     if not authors:
         raise UserError("--authors must name at least one author")
-    pack(Path(args.results), track.key, name, out, authors, args.code_reference)
-    validate(out)
+    if not CODE_REFERENCE.fullmatch(args.code_reference):
+        raise UserError(f"--code-reference {args.code_reference!r} must be a URL pinned to a commit (https://github.com/you/gen@<commit>) "
+                        "or a pinned package (my-package==1.2.0), so reviewers can fetch exactly the code that ran")
+    # packed and validated beside its destination, then moved into place: a bundle that fails its
+    # own validation leaves nothing behind, not even the folders made for it
+    made = [d for d in reversed(out.absolute().parents) if not d.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        pack(Path(args.results), track.key, name, staging, authors, args.code_reference)
+        validate(staging, track=track)
+        if out.exists():
+            old = staging.with_name(staging.name + ".replaced")
+            os.replace(out, old)
+            os.replace(staging, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, out)
+        made = []
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
     print(f"wrote and validated {out}")
     return 0
 
@@ -349,23 +377,38 @@ def cmd_validate(args) -> int:
 
 def cmd_leaderboard(args) -> int:
     from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard
-    from rls3_bench.analysis.submissions import SubmissionError, discover, validate
+    from rls3_bench.analysis.reproduce import reproduced_labels
+    from rls3_bench.analysis.submissions import collect
 
-    by_track: dict[str, list[dict]] = {}
-    for folder in discover(Path(args.submissions)):
-        try:
-            sub = validate(folder)
-        except SubmissionError as exc:
-            print(f"rls3-bench: skipped invalid {_printable(f'{folder}: {exc.problems[0]}')}", file=sys.stderr)
-            continue
-        by_track.setdefault(sub.meta["track"], []).extend(sub.records)
+    by_track, skipped = collect(Path(args.submissions))
+    for line in skipped:
+        print(f"rls3-bench: skipped {_printable(line)}", file=sys.stderr)
     if not by_track:
         raise UserError(f"no valid submissions under {args.submissions}")
-    for track_key, records in sorted(by_track.items()):
-        out = Path(args.out) / track_key
-        paths = write_leaderboard(build_leaderboard(records), out)
-        print(f"{track_key}: {paths['markdown']}")
+    for track_key, entries in sorted(by_track.items()):
+        records = [r for _, sub in entries for r in sub.records]
+        reproduced = reproduced_labels([(folder, sub.meta) for folder, sub in entries], Path(args.reproductions))
+        lb = build_leaderboard(records, reproduced=reproduced)
+        paths = write_leaderboard(lb, Path(args.out) / track_key)
+        print(f"{track_key}: {paths['markdown']}\n  {lb.note}")
     return 0
+
+
+def cmd_reproduce(args) -> int:
+    from rls3_bench.analysis.reproduce import ATOL, reproduce, reproduction_path
+
+    seeds = _seed_list(args) if args.seed_list else None
+    outcome = reproduce(Path(args.submission), seeds=seeds, n_seeds=args.seeds, budget=args.budget, generator=args.generator,
+                        threads=args.threads, atol=ATOL if args.atol is None else args.atol, out_root=None if args.no_record else Path(args.out),
+                        progress=lambda msg: print(msg, file=sys.stderr))
+    for s in outcome["seeds"]:
+        counters = ("cost counters equal" if not s["counter_mismatches"] else f"cost counters differ: {', '.join(s['counter_mismatches'])}") \
+            if s["counters_compared"] else "cost not compared (below the top budget)"
+        print(f"seed {s['seed']} budgets {s['budgets']}: {s['verdict']} (max |score difference| {s['max_abs_diff']:.3g}, "
+              f"{s['decision_flips']} decisions flipped; {counters})")
+    print(f"{outcome['generator']} on {outcome['track']}: {outcome['verdict']}"
+          + ("" if args.no_record else f"; recorded in {reproduction_path(Path(args.out), outcome['track'], outcome['generator'])}"))
+    return 0 if outcome["verdict"] != "differs" else 1
 
 
 BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
@@ -515,9 +558,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard tables from all valid submissions")
-    p.add_argument("--submissions", default="leaderboards/submissions")
+    p.add_argument("--submissions", default="leaderboards/submissions", help="submissions, one per <track>/<generator>/ folder")
+    p.add_argument("--reproductions", default="leaderboards/reproductions", help="outcomes of `rls3-bench reproduce` shown beside entries")
     p.add_argument("--out", default="leaderboards")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("reproduce", help="re-run seeds of a submission from its generator and compare the per-item predictions")
+    p.add_argument("submission", help="submission folder")
+    p.add_argument("--seeds", type=_positive_int, default=1, help="re-run the submission's first N seeds (default: 1)")
+    p.add_argument("--seed-list", help="explicit comma-separated seeds of the submission instead of --seeds")
+    p.add_argument("--budget", type=_positive_int, help="stop at this budget of the ladder (default: the top; costs are compared only there)")
+    p.add_argument("--generator", help="module:Class of the generator when it is not installed under the submission's name")
+    p.add_argument("--threads", type=_positive_int, help="torch threads (default: the count the submission recorded, else the "
+                   "CPU count); bit-identical scores need the submission's machine type and thread count")
+    p.add_argument("--atol", type=float, help="largest score difference still counted as close across machine types (default: 0.001)")
+    p.add_argument("--out", default="leaderboards/reproductions", help="where the outcome is recorded (default: leaderboards/reproductions)")
+    p.add_argument("--no-record", action="store_true", help="print the outcome only")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("report", help="table of all complete runs under a results folder")
     p.add_argument("--results", default="runs")

@@ -130,11 +130,33 @@ def test_record_order_does_not_matter(tmp_path):
     assert figures.figure_bytes(fig1, "png") == figures.figure_bytes(fig2, "png")
 
 
-def test_colours_fixed_by_sorted_name():
+def test_a_generator_keeps_its_colour_and_marker_whatever_else_is_drawn():
+    """Adding a generator (one that sorts first, too) recolours none of the others; the built-ins
+    have fixed, distinct styles; a contributed name's style is a function of the name alone."""
     colours = figures.generator_colours(make_records())
     assert list(colours) == sorted(GENERATORS)
     assert len(set(colours.values())) == len(colours)
-    assert figures.generator_colours(["b", "a"]) == {"a": figures._PALETTE[0], "b": figures._PALETTE[1]}
+    more = figures.generator_colours([*GENERATORS, "aaa-new-v1", "balanced-v1"])
+    assert {g: more[g] for g in GENERATORS} == colours
+    assert figures.generator_colours(["aaa-new-v1"]) == {"aaa-new-v1": more["aaa-new-v1"]}
+    builtins = ["uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1"]
+    styles = [figures.generator_style(g) for g in builtins]
+    assert len({c for c, _ in styles}) == len({m for _, m in styles}) == len(builtins)
+    assert figures.generator_style("my-gen-v1") == figures.generator_style("my-gen-v1")
+    assert figures.generator_style("my-gen-v1")[0] not in {c for c, _ in styles}
+    assert figures.generator_markers(["my-gen-v1"]) == {"my-gen-v1": figures.generator_style("my-gen-v1")[1]}
+
+
+def test_radar_radius_starts_at_chance():
+    """Above-chance accuracies are drawn from a centre at 0.5, not from just below the smallest value."""
+    records = make_records()
+    for rec in records:
+        for point in rec["curve"]:
+            point["per_term"] = {t: max(v, 0.52) for t, v in point["per_term"].items()}
+    _, ax = figures.term_radar(records)
+    assert ax.get_ylim()[0] == 0.5 and "radius starts at chance" in ax.get_title()
+    _, ax = figures.term_radar(make_records())  # some terms below chance: the centre moves and the title says so
+    assert ax.get_ylim()[0] < 0.5 and "below chance" in ax.get_title()
 
 
 @pytest.mark.parametrize("name", EXPECTED)

@@ -251,7 +251,8 @@ OPTIONS = {
     "figures": ["--results", "--track", "--out"],
     "submit": ["--results", "--track", "--generator", "--authors", "--code-reference", "-o", "--force"],
     "validate": [],
-    "leaderboard": ["--submissions", "--out"],
+    "leaderboard": ["--submissions", "--reproductions", "--out"],
+    "reproduce": ["--seeds", "--seed-list", "--budget", "--generator", "--threads", "--atol", "--out", "--no-record"],
     "report": ["--results", "--csv"],
 }
 _words = st.sampled_from(["clip-tiny", "paligemma-tiny", "smoke", "quick", "uniform-v1", "weakness-v1", "spatial-v1-mini",

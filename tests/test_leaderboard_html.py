@@ -67,8 +67,10 @@ def test_headers_sort_numerically_ascending_then_descending(browser, tmp_path):
     })
     figs = tmp_path / "figures"
     figs.mkdir()
+    # the numbers the formatted cells sort by, as the leaderboard passes them (never parsed from the text)
+    keys = pd.DataFrame({"accuracy [95% CI]": [0.612, 0.98, 10.5, float("nan"), 0.07]})
     page = render_leaderboard_html({"budget 2048": df}, {"accuracy_curve.png": _png(figs / "accuracy_curve.png")},
-                                   tmp_path / "index.html", title="Test <leaderboard>", notes="a & b")
+                                   tmp_path / "index.html", title="Test <leaderboard>", notes="a & b", sort_keys={"budget 2048": keys})
     browser.get(page.as_uri())
     assert browser.title == "Test <leaderboard>"
     tid = table_id("budget 2048")
@@ -77,7 +79,7 @@ def test_headers_sort_numerically_ascending_then_descending(browser, tmp_path):
     assert [h.text for h in headers] == ["generator", "accuracy [95% CI]", "seeds"]
     assert _column(browser, tid, 0) == list(df.generator)  # unsorted until clicked
 
-    headers[1].click()  # ascending by leading number; the empty cell last (text "10.5" must not sort before "0.98")
+    headers[1].click()  # ascending by the given numbers; the empty cell last (10.5 must not sort before 0.98 as text would)
     assert _column(browser, tid, 0) == ["broken-v1", "uniform-v1", "rls3-sac-v1", "weakness-v1", "balanced-v1"]
     assert headers[1].get_attribute("aria-sort") == "ascending"
     headers[1].click()  # descending; the empty cell still last
@@ -117,14 +119,16 @@ def test_update_screenshot(browser, tmp_path):
     from test_figures import make_records
 
     from rls3_bench.analysis.figures import make_figures
-    from rls3_bench.analysis.leaderboard import build_leaderboard
+    from rls3_bench.analysis.leaderboard import build_leaderboard, display_budget, display_summary
 
     records = make_records()
     figures = {k: v for k, v in make_figures(records, tmp_path / "figures", formats=("png",)).items()}
     lb = build_leaderboard(records)
-    tables = {"summary": lb.summary, **{f"budget {b}": lb.per_budget[b] for b in reversed(lb.budgets)}}
-    page = render_leaderboard_html(tables, figures, tmp_path / "index.html", title=f"rls3-bench leaderboard: {lb.track}",
-                                   notes="Synthetic records (3 generators x 3 seeds) for the documentation screenshot.")
+    tables = {"summary": display_summary(lb), **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
+    page = render_leaderboard_html({k: v[0] for k, v in tables.items()}, figures, tmp_path / "index.html",
+                                   title=f"rls3-bench leaderboard: {lb.track}",
+                                   notes="Synthetic records (3 generators x 3 seeds) for the documentation screenshot.",
+                                   sort_keys={k: v[1] for k, v in tables.items()})
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.set_window_size(1400, 1000)

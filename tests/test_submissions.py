@@ -155,21 +155,114 @@ def test_leaderboard_from_records(results, tmp_path):
 
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.mark.parametrize("track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir()))
 def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_path):
-    """leaderboards/<track>/ is generated: rebuilding it from the committed submissions gives the same
-    table, which is also the table of the run's own write-up in docs/results/<track>-ladder/; each
-    generator's top-budget interval is the same in the summary and its budget table."""
+    """leaderboards/<track>/ is generated: `rls3-bench leaderboard` on the committed submissions and
+    reproductions writes the same files; without the reproductions column the table is also the one
+    of the run's own write-up in docs/results/<track>-ladder/; each generator's top-budget interval is
+    the same in the summary and its budget table."""
     from rls3_bench.analysis.submissions import discover
+    from rls3_bench.cli import main
 
-    records = [r for folder in discover(REPO / "leaderboards" / "submissions" / track_key) for r in validate(folder).records]
+    subs = tmp_path / "submissions"
+    shutil.copytree(REPO / "leaderboards" / "submissions" / track_key, subs / track_key)
+    assert main(["leaderboard", "--submissions", str(subs), "--reproductions", str(REPO / "leaderboards" / "reproductions"),
+                 "--out", str(tmp_path / "out")]) == 0
+    for name in ("leaderboard.md", "summary.csv", "leaderboard.csv", "comparisons.csv", "per_seed.csv", "index.html"):
+        assert (tmp_path / "out" / track_key / name).read_text() == (REPO / "leaderboards" / track_key / name).read_text(), name
+    records = [r for folder in discover(subs / track_key) for r in validate(folder).records]
     lb = build_leaderboard(records)
-    paths = write_leaderboard(lb, tmp_path / track_key)
-    rebuilt = paths["markdown"].read_text()
-    assert rebuilt == (REPO / "leaderboards" / track_key / "leaderboard.md").read_text()
+    rebuilt = write_leaderboard(lb, tmp_path / track_key)["markdown"].read_text()
     assert (REPO / "docs" / "results" / f"{track_key}-ladder" / "leaderboard.md").read_text().startswith(rebuilt)
     top = lb.budgets[-1]
     summary = lb.summary.set_index("generator")[f"accuracy @ {top}"]
     assert summary.to_dict() == lb.per_budget[top].set_index("generator")["accuracy [95% CI]"].to_dict()
+
+
+def test_submit_leaves_nothing_when_its_own_validation_fails(results, tmp_path, monkeypatch, capsys):
+    import rls3_bench.analysis.submissions as subs
+    from rls3_bench.cli import main
+
+    def refuse(folder, *args, **kwargs):
+        raise SubmissionError(["seed 0 budget 16: reported accuracy 0.99 but the predictions give 0.5 (tampered or stale metric)"])
+
+    monkeypatch.setattr(subs, "validate", refuse)
+    out = tmp_path / "subs" / "balanced-v1"
+    argv = ["submit", "--results", str(results), "--track", str(FIXTURES / "test-track.yaml"), "--generator", "balanced-v1",
+            "--authors", "A. Author", "--code-reference", "https://example.org/gen@abc1234", "-o", str(out)]
+    assert main(argv) == 2
+    assert "reported accuracy 0.99" in capsys.readouterr().err
+    assert not (tmp_path / "subs").exists()  # neither the bundle, nor its staging folder, nor the folder made for it
+
+
+def test_submit_refuses_an_unpinned_code_reference(results, tmp_path, capsys):
+    from rls3_bench.cli import main
+
+    out = tmp_path / "subs" / "balanced-v1"
+    argv = ["submit", "--results", str(results), "--track", str(FIXTURES / "test-track.yaml"), "--generator", "balanced-v1",
+            "--authors", "A. Author", "--code-reference", "/home/me/my_generator.py", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--code-reference" in err[0] and "URL pinned to a commit" in err[0]
+    assert not (tmp_path / "subs").exists()
+
+
+def test_submit_writes_a_valid_bundle_and_replaces_with_force(results, tmp_path, track, items):
+    from rls3_bench.cli import main
+
+    out = tmp_path / "subs" / "balanced-v1"
+    argv = ["submit", "--results", str(results), "--track", str(FIXTURES / "test-track.yaml"), "--generator", "balanced-v1",
+            "--authors", "A. Author", "--code-reference", "my-gens==1.0.2", "-o", str(out)]
+    assert main(argv) == 0 and main(argv) == 2  # the second time: already there
+    assert main(argv + ["--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([META_FILE, PRED_FILE])
+    assert [p.name for p in (tmp_path / "subs").iterdir()] == ["balanced-v1"]
+    validate(out, items, track)
+
+
+def _swap_seeds(bundle):
+    """A consistently forged bundle: seeds 0 and 1 exchange their predictions and their reported
+    metrics, so every data-only check still passes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = read_table(bundle / PRED_FILE)
+    seeds = [1 - s for s in table.column("seed").to_pylist()]
+    pq.write_table(table.set_column(table.schema.get_field_index("seed"), "seed", pa.array(seeds, pa.int64())), bundle / PRED_FILE)
+    meta = json.loads((bundle / META_FILE).read_text())
+    a, b = meta["cells"]
+    a["reported"], b["reported"] = b["reported"], a["reported"]
+    (bundle / META_FILE).write_text(json.dumps(meta))
+
+
+def test_reproduce_matches_an_honest_bundle_and_catches_a_forged_one(bundle, track, items, tmp_path):
+    """Re-running seed 0 to the first budget gives the bundle's predictions bit for bit (same machine,
+    same threads); the leaderboard's label follows the record while the bundle is unchanged. A
+    bundle forged consistently passes validation but not reproduction."""
+    from rls3_bench.analysis.reproduce import reproduce, reproduced_labels
+
+    outcome = reproduce(bundle, n_seeds=1, budget=16, track=track, eval_items=items, out_root=tmp_path / "repro")
+    assert outcome["verdict"] == "identical" and outcome["seeds"][0]["budgets"] == [0, 16]
+    assert outcome["seeds"][0]["max_abs_diff"] == 0.0 and not outcome["full_ladder"]
+    meta = validate(bundle, items, track).meta
+    assert reproduced_labels([(bundle, meta)], tmp_path / "repro") == {"balanced-v1": "identical: seed 0 to 16"}
+
+    _swap_seeds(bundle)
+    validate(bundle, items, track)  # data-only checks cannot tell
+    assert reproduced_labels([(bundle, meta)], tmp_path / "repro") == {}  # the record was of another bundle
+    forged = reproduce(bundle, seeds=[0], budget=16, track=track, eval_items=items)
+    assert forged["verdict"] == "differs" and forged["seeds"][0]["max_abs_diff"] > 0
+
+
+def test_reproduce_compares_cost_on_the_whole_ladder(bundle, track, items):
+    meta = json.loads((bundle / META_FILE).read_text())
+    meta["cells"][0]["cost"]["scenes_rendered"] += 1  # still consistent, but not what the seed does
+    (bundle / META_FILE).write_text(json.dumps(meta))
+    from rls3_bench.analysis.reproduce import reproduce
+
+    outcome = reproduce(bundle, seeds=[0], track=track, eval_items=items)
+    assert outcome["full_ladder"] and outcome["seeds"][0]["max_abs_diff"] == 0.0
+    assert outcome["seeds"][0]["counter_mismatches"] == ["scenes_rendered"] and outcome["verdict"] == "differs"

@@ -206,7 +206,7 @@ def test_item_ids_are_data_not_paths(bundle, track, items):
 
 def test_many_problems_are_capped(bundle, track, items):
     edit_meta(bundle, lambda m: [c.update(cost={"samples_delivered": 1}) for c in m["cells"]] and m.update(
-        seeds=m["seeds"] + list(range(100, 160)), cells=m["cells"] + [{"seed": s, "cost": {}} for s in range(100, 160)]))
+        seeds=m["seeds"] + list(range(100, 160)), cells=m["cells"] + [{"seed": s, "cost": {}, "reported": {}} for s in range(100, 160)]))
     problems = rejected(bundle, track, items, "more problems")
     assert len(problems) == 21
 
@@ -217,9 +217,9 @@ def test_leaderboard_skips_a_hostile_bundle_and_builds_the_rest(good, tmp_path, 
     from rls3_bench.cli import main
 
     root = tmp_path / "subs"
-    shutil.copytree(good, root / "good")
-    shutil.copytree(good, root / "bad")
-    (root / "bad" / "exploit.py").write_text("import os; os.system('touch pwned')")
+    shutil.copytree(good, root / track.key / "fuzz-gen-v1")
+    shutil.copytree(good, root / track.key / "bad")
+    (root / track.key / "bad" / "exploit.py").write_text("import os; os.system('touch pwned')")
     real_validate = subs.validate
     monkeypatch.setattr(subs, "validate", lambda folder: real_validate(folder, items, track))
     assert main(["leaderboard", "--submissions", str(root), "--out", str(tmp_path / "lb")]) == 0

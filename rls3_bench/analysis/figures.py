@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import io
 import math
 import textwrap
@@ -95,10 +96,35 @@ def _by_generator(records: list[dict]) -> dict[str, list[dict]]:
     return {g: sorted(out[g], key=lambda r: (r.get("seed") is None, r.get("seed", 0))) for g in sorted(out)}
 
 
+#: the built-in generators' colours and markers, fixed; every other generator's come from its name
+_BUILTIN_STYLES = {"uniform-v1": ("#1f77b4", "o"), "balanced-v1": ("#ff7f0e", "s"), "weakness-v1": ("#2ca02c", "^"),
+                   "rls3-random-v1": ("#d62728", "v"), "rls3-sac-v1": ("#9467bd", "P")}
+_MARKERS = ("o", "s", "^", "v", "P", "X", "h", "<", ">", "p", "*")  # "D" is the base model's
+
+
+def generator_style(name: str) -> tuple[str, str]:
+    """A generator's (colour, marker), the same on every figure whatever other generators it is
+    drawn with: fixed for the built-ins, else from a stable hash (SHA-256) of the name into the
+    colours the built-ins leave free. Two contributed names can share a colour; the marker then
+    usually tells them apart."""
+    if name in _BUILTIN_STYLES:
+        return _BUILTIN_STYLES[name]
+    taken = {c for c, _ in _BUILTIN_STYLES.values()}
+    free = [c for c in _PALETTE if c not in taken]
+    h = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+    return free[h % len(free)], _MARKERS[(h // len(free)) % len(_MARKERS)]
+
+
 def generator_colours(records_or_names) -> dict[str, str]:
-    """Generator name -> colour, by sorted name, so every figure of one set of records agrees."""
+    """Generator name -> colour (:func:`generator_style`), in sorted name order."""
     names = sorted({n if isinstance(n, str) else _name(n) for n in records_or_names})
-    return {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(names)}
+    return {g: generator_style(g)[0] for g in names}
+
+
+def generator_markers(records_or_names) -> dict[str, str]:
+    """Generator name -> marker (:func:`generator_style`), in sorted name order."""
+    names = sorted({n if isinstance(n, str) else _name(n) for n in records_or_names})
+    return {g: generator_style(g)[1] for g in names}
 
 
 def _value(point: dict, metric: str, key: str | None = None) -> float:
@@ -214,13 +240,13 @@ def accuracy_curve(records: list[dict], metric: str = "accuracy"):
         xs = _xs(budgets, base_x)
         c = colours[g]
         trained = ok & (np.array(budgets) > 0)
-        ax.plot(xs[trained], mean[trained], color=c, marker="o", markersize=3.5,
+        ax.plot(xs[trained], mean[trained], color=c, marker=generator_style(g)[1], markersize=3.5,
                 label=f"{g} (n={len(recs)} seed{'s' if len(recs) != 1 else ''})")
         ax.fill_between(xs[trained], (mean - sd)[trained], (mean + sd)[trained], color=c, alpha=0.18, linewidth=0)
         if 0 in budgets and ok[budgets.index(0)]:
             i0 = budgets.index(0)
             if not shared_base:
-                ax.errorbar([xs[i0]], [mean[i0]], yerr=[sd[i0]], color=c, marker="o", markersize=3.5, capsize=2, linewidth=1)
+                ax.errorbar([xs[i0]], [mean[i0]], yerr=[sd[i0]], color=c, marker=generator_style(g)[1], markersize=3.5, capsize=2, linewidth=1)
             first = next((j for j in range(len(budgets)) if trained[j]), None)
             if first is not None:
                 ax.plot([xs[i0], xs[first]], [mean[i0], mean[first]], color=c, linestyle=":", linewidth=1.1)
@@ -277,7 +303,9 @@ def term_radar(records: list[dict]):
         _empty(ax, "no per-term accuracy in these records")
         return fig, ax
     finite = np.concatenate([v[np.isfinite(v)] for _, v, _, _ in series])
-    lo = max(0.0, math.floor((finite.min() - 0.05) * 10) / 10)
+    # the radius starts at chance (0.5), so a ring's distance from the centre is skill above chance;
+    # only a term below chance moves the centre lower, and the title says where it starts
+    lo = 0.5 if finite.min() >= 0.5 else max(0.0, math.floor((finite.min() - 0.05) * 10) / 10)
     hi = min(1.0, math.ceil((finite.max() + 0.02) * 20) / 20)
     for label, vals, colour, ls in series:
         v = np.where(np.isfinite(vals), vals, lo)  # a missing term sits at the centre, not as a gap
@@ -297,7 +325,8 @@ def term_radar(records: list[dict]):
         label.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.6})
     if lo < 0.5 < hi:
         ax.plot(np.linspace(0, 2 * np.pi, 200), np.full(200, 0.5), color="#999999", linewidth=0.7, linestyle=":")
-    ax.set_title("Per-term 2-way accuracy: base model vs each generator at its top budget\n(dotted circle: chance 0.5)", pad=14)
+    centre = "chance" if lo == 0.5 else f"{lo:.1f}, below chance (dotted circle: chance 0.5)"
+    ax.set_title(f"Per-term 2-way accuracy: base model vs each generator at its top budget\n(radius starts at {centre})", pad=14)
     ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), frameon=False, borderaxespad=0)
     return fig, ax
 
@@ -377,7 +406,7 @@ def term_curves(records: list[dict]):
             if not ok.any():
                 continue
             xs = _xs(budgets, base_x)
-            ax.plot(xs[ok], mean[ok], color=colours[g], marker="o", markersize=2.5, linewidth=1.2, label=g)
+            ax.plot(xs[ok], mean[ok], color=colours[g], marker=generator_style(g)[1], markersize=2.5, linewidth=1.2, label=g)
             ax.fill_between(xs[ok], (mean - sd)[ok], (mean + sd)[ok], color=colours[g], alpha=0.10, linewidth=0)
         ax.axhline(0.5, color="#999999", linestyle="--", linewidth=0.7)
         ax.set_title(f"“{term}”")
@@ -611,7 +640,7 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
         lower = min(csd, cm * 0.9)
         # scenes/sample goes into the legend, outside the axes: text beside close points collides
         note = f"{scenes:.2f}" if math.isfinite(scenes) else "n/a"
-        ax.errorbar([cm], [am], xerr=[[lower], [csd]], yerr=[[asd], [asd]], color=colours[g], marker="o", markersize=6,
+        ax.errorbar([cm], [am], xerr=[[lower], [csd]], yerr=[[asd], [asd]], color=colours[g], marker=generator_style(g)[1], markersize=6,
                     capsize=3, linewidth=1.2, label=f"{g}\n  {n} seed{'s' if n != 1 else ''}, {note} scenes/sample")
     ax.set_xscale("log")
     xs = [p[1] for p in points]

@@ -1,10 +1,11 @@
 """A single static HTML leaderboard page: sortable tables and figures, no external resources.
 
 The page works offline from a file:// URL: inline CSS, a few lines of vanilla JavaScript, images
-referenced by relative paths. Click a column header to sort by it (ascending, then descending);
-sorting is numeric-aware: a cell such as ``0.612 [0.598, 0.627]``, ``0.612 ▲`` or ``512 (60% of seeds)``
-sorts by its leading number, text sorts after numbers, and an empty or NaN cell always sorts last.
-Without JavaScript the page is still a readable static table.
+referenced by relative paths. Click a column header to sort by it (ascending, then descending).
+Sorting uses numbers the page was given, never numbers read back out of display text: a cell whose
+value is a number, or that the caller gave a sort key (``0.612 [0.598, 0.627]`` keyed by its mean),
+carries it in a ``data-sort`` attribute and sorts by it; other text sorts after numbers, and an empty
+cell always sorts last. Without JavaScript the page is still a readable static table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import re
 from pathlib import Path
 from urllib.parse import quote
+
+import numpy as np
 
 from rls3_bench.data.atomic import atomic_write_text
 
@@ -48,12 +51,10 @@ figcaption { font-size: 13px; color: #333; margin-top: 6px; text-align: center; 
 _JS = r"""
 (function () {
   "use strict";
-  var NUM = /^\s*([+\-\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?)/;
   function key(cell) {
+    if (cell && cell.hasAttribute("data-sort")) return [0, Number(cell.getAttribute("data-sort"))];
     var text = (cell ? cell.textContent : "").trim();
-    if (text === "" || /^(nan|none|null|n\/a|-|\u2014)$/i.test(text)) return [2, ""];
-    var m = NUM.exec(text);
-    if (m) return [0, parseFloat(m[1].replace("\u2212", "-"))];
+    if (text === "") return [2, ""];
     return [1, text.toLowerCase()];
   }
   function compare(a, b, dir) {
@@ -88,9 +89,6 @@ _JS = r"""
 })();
 """
 
-_LEADING_NUMBER = re.compile(r"^\s*[+\-\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?")
-
-
 def table_id(key: str, taken: set[str] | None = None) -> str:
     """An HTML id from a table's dict key: ``"budget 2048"`` -> ``"table-budget-2048"``; unique within ``taken``."""
     slug = re.sub(r"[^a-z0-9]+", "-", str(key).lower()).strip("-") or "table"
@@ -119,19 +117,35 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _table_html(df, tid: str) -> str:
+def _sort_value(value) -> str | None:
+    """The ``data-sort`` text of a number (``Infinity`` sorts after every finite one), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    if math.isnan(value):
+        return None
+    return "Infinity" if value == math.inf else "-Infinity" if value == -math.inf else repr(float(value))
+
+
+def _table_html(df, tid: str, keys=None) -> str:
+    """``df``'s cells as text; a cell sorts by its own value when that is a number, else by the same
+    row and column of ``keys`` (a frame of numbers, index-aligned with ``df``) when there is one."""
     import pandas as pd
 
     if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
         df = df.reset_index()
     columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    body = [[_cell_text(v) for v in values] for values in df.itertuples(index=False, name=None)]
-    # a column whose non-empty cells all start with a number is right-aligned, header included
-    numeric = [bool(filled) and all(_LEADING_NUMBER.match(t) for t in filled)
-               for filled in ([row[j] for row in body if row[j]] for j in range(len(columns)))]
+    raw = list(df.itertuples(index=False, name=None))
+    sort = [[_sort_value(v) if _sort_value(v) is not None else
+             (_sort_value(keys.iloc[i][c]) if keys is not None and c in keys.columns and i < len(keys) else None)
+             for c, v in zip(df.columns, values)] for i, values in enumerate(raw)]
+    body = [[_cell_text(v) for v in values] for values in raw]
+    # a column whose non-empty cells all have a sort number is right-aligned, header included
+    numeric = [any(body[i][j] for i in range(len(body))) and all(sort[i][j] is not None for i in range(len(body)) if body[i][j])
+               for j in range(len(columns))]
     cls = [' class="num"' if n else "" for n in numeric]
     head = "".join(f'<th scope="col"{cls[j]}>{html.escape(c)}</th>' for j, c in enumerate(columns))
-    rows = ["<tr>" + "".join(f"<td{cls[j]}>{html.escape(t)}</td>" for j, t in enumerate(row)) + "</tr>" for row in body]
+    rows = ["<tr>" + "".join(f"<td{cls[j]}" + (f' data-sort="{sort[i][j]}"' if sort[i][j] is not None else "") + f">{html.escape(t)}</td>"
+                             for j, t in enumerate(row)) + "</tr>" for i, row in enumerate(body)]
     return (f'<div class="scroll"><table id="{html.escape(tid)}" class="sortable">\n<thead><tr>{head}</tr></thead>\n'
             f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table></div>")
 
@@ -146,11 +160,14 @@ def _caption(name: str, path: Path) -> str:
     return name[: -len(suffix)] if suffix and name.endswith(suffix) and len(name) > len(suffix) else name
 
 
-def render_leaderboard_html(tables: dict, figures: dict[str, Path], out_path: Path, title: str, notes: str = "") -> Path:
+def render_leaderboard_html(tables: dict, figures: dict[str, Path], out_path: Path, title: str, notes: str = "",
+                            sort_keys: dict | None = None) -> Path:
     """Write one self-contained HTML page: a heading, ``notes`` (paragraphs split on blank lines), each
     table of ``tables`` (name -> pandas DataFrame) with sortable columns and the id ``table-<slug>``,
     then each figure of ``figures`` (name -> image path) as an <img> with a path relative to the page
-    and its name as the caption. All text is escaped. Written atomically; returns ``out_path``."""
+    and its name as the caption. ``sort_keys`` (name -> DataFrame of numbers, row-aligned with that
+    table) gives the numbers formatted cells sort by. All text is escaped. Written atomically;
+    returns ``out_path``."""
     out_path = Path(out_path)
     parts = [f"<h1>{html.escape(title)}</h1>"]
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", notes or "") if p.strip()]
@@ -162,7 +179,7 @@ def render_leaderboard_html(tables: dict, figures: dict[str, Path], out_path: Pa
     for name, df in tables.items():
         tid = table_id(name, taken)
         parts.append(f'<section aria-labelledby="{tid}-title"><h2 id="{tid}-title">{html.escape(str(name))}</h2>')
-        parts.append(_table_html(df, tid) + "</section>")
+        parts.append(_table_html(df, tid, (sort_keys or {}).get(name)) + "</section>")
     if figures:
         parts.append('<section><h2>Figures</h2><div class="figures">')
         for name, path in figures.items():

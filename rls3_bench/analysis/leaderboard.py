@@ -10,11 +10,17 @@ significantly worse.
 Pairing: seeds are matched across generators (same learner init and data order per seed), but the
 paired sign-flip test cannot reach p < 0.05 with fewer than 6 seeds (minimum p = 2/2^S), so the
 comparison is paired from 6 matched seeds on and unpaired (exact two-sample permutation) below.
+
+Ladders: a board holds submissions of different ladders (a smoke preset beside the full ladder).
+Each budget's table lists the generators that have it; comparisons are made where both sides have
+the budget; AULC is taken over the budgets every row shares; the summary says which budgets each row
+has. Every table holds numbers first (``*_numbers`` frames, written as the CSVs); the markdown and
+HTML display strings are formatted from them last, and the HTML page sorts by the numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +37,24 @@ STATS_SEED = 20250131  # the bootstrap RNG seed: tables are reproducible bit for
 @dataclass(frozen=True)
 class Leaderboard:
     track: str
-    budgets: tuple[int, ...]
-    per_budget: dict[int, pd.DataFrame]   # display tables
-    summary: pd.DataFrame                 # one row per generator: top-budget accuracy, AULC, cost
-    comparisons: pd.DataFrame             # every generator x budget x metric comparison vs baseline
-    long: pd.DataFrame                    # one row per (generator, seed, budget): the raw numbers
+    budgets: tuple[int, ...]                 # every trained budget on the board
+    shared_budgets: tuple[int, ...]          # the trained budgets every generator has (AULC is taken over them)
+    per_budget_numbers: dict[int, pd.DataFrame]  # per budget: one row per generator that has it, numbers only
+    summary_numbers: pd.DataFrame            # one row per generator, numbers (and its budgets, as text)
+    comparisons: pd.DataFrame                # every generator x budget x metric comparison vs baseline
+    long: pd.DataFrame                       # one row per (generator, seed, budget): the raw numbers
+    note: str                                # one line: what this board can and cannot detect
+    baseline: str = BASELINE
+
+    @property
+    def per_budget(self) -> dict[int, pd.DataFrame]:
+        """The per-budget tables as displayed (strings formatted from the numbers)."""
+        return {b: display_budget(self, b)[0] for b in self.budgets}
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The summary table as displayed."""
+        return display_summary(self)[0]
 
 
 def long_frame(records: list[dict]) -> pd.DataFrame:
@@ -51,13 +70,20 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def _fmt(mean: float, low: float | None = None, high: float | None = None) -> str:
+    if mean is None or not np.isfinite(mean):
+        return ""
     if low is None or not np.isfinite(low) or low == high:  # no interval (too few seeds) is shown as none
         return f"{mean:.3f}"
     return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
+#: cost columns: per delivered sample unless the name says seconds per run
+COST_COLUMNS = ("scenes/sample", "invalid %", "queries/sample", "RL steps/sample", "gen s/sample", "train s", "wall s")
+
+
 def cost_row(records: list[dict]) -> dict:
-    """Mean generation cost per delivered sample over a generator's seeds."""
+    """Mean generation cost over a generator's seeds: per delivered sample, except training and
+    wall seconds (per run)."""
     def per_sample(rec, value):
         return value / max(rec["cost"]["samples_delivered"], 1)
 
@@ -66,14 +92,20 @@ def cost_row(records: list[dict]) -> dict:
         "scenes/sample": np.mean([per_sample(r, r["cost"]["scenes_rendered"]) for r in records]),
         "invalid %": 100 * np.mean([r["cost"]["invalid_scenes"] / max(r["cost"]["scenes_rendered"], 1) for r in records]),
         "queries/sample": np.mean([per_sample(r, r["cost"]["feedback_queries"]) for r in records]),
-        "RL steps": np.mean([r["cost"]["rl_env_steps"] for r in records]),
+        "RL steps/sample": np.mean([per_sample(r, r["cost"]["rl_env_steps"]) for r in records]),
         "gen s/sample": np.mean(gen_secs),
         "train s": np.mean([r["cost"]["seconds"]["train"] for r in records]),
         "wall s": np.mean([r.get("wall_seconds") or 0.0 for r in records]),
     }
 
 
-def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderboard:
+def _ladder_text(budgets: list[int]) -> str:
+    return ", ".join(str(b) for b in budgets)
+
+
+def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced: dict[str, str] | None = None) -> Leaderboard:
+    """All the board's numbers from complete run records of one track. ``reproduced``: generator ->
+    what `rls3-bench reproduce` confirmed for it (a summary column when given)."""
     from rls3_bench.analysis import stats
 
     if not records:
@@ -84,8 +116,10 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderbo
     df = long_frame(records)
     if df.empty:
         raise ValueError("no complete records")
-    budgets = tuple(sorted(b for b in df.budget.unique() if b > 0))
+    budgets = tuple(sorted(int(b) for b in df.budget.unique() if b > 0))
     generators = sorted(df.generator.unique())
+    ladders = {g: sorted(int(b) for b in df[df.generator == g].budget.unique() if b > 0) for g in generators}
+    shared = tuple(b for b in budgets if all(b in ladders[g] for g in generators))
     rng = np.random.default_rng(STATS_SEED)
 
     def seeds_of(g: str, budget: int, metric: str = "accuracy") -> pd.Series:
@@ -100,12 +134,12 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderbo
             for b in budgets:
                 for metric in ("accuracy", *TERMS):
                     a, base = seeds_of(g, b, metric), seeds_of(baseline, b, metric)
-                    shared = a.index.intersection(base.index)
-                    paired = len(shared) >= PAIRED_FROM_SEEDS and len(shared) == len(a) == len(base)
-                    if min(len(a), len(base)) < 2:
+                    shared_seeds = a.index.intersection(base.index)
+                    paired = len(shared_seeds) >= PAIRED_FROM_SEEDS and len(shared_seeds) == len(a) == len(base)
+                    if min(len(a), len(base)) < 2:  # also: one side lacks this budget
                         continue
-                    c = stats.compare_generators(a.loc[shared].to_numpy() if paired else a.to_numpy(),
-                                                 base.loc[shared].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
+                    c = stats.compare_generators(a.loc[shared_seeds].to_numpy() if paired else a.to_numpy(),
+                                                 base.loc[shared_seeds].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
                     comp_rows.append({"generator": g, "budget": b, "metric": metric, "delta": c.delta, "low": c.low, "high": c.high,
                                       "p_perm": c.p_perm, "min_p": c.min_p, "paired": c.paired, "n_a": c.n_a, "n_b": c.n_b,
                                       "hedges_g": c.hedges_g, "p_improvement": c.prob_improvement})
@@ -115,63 +149,156 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE) -> Leaderbo
         comparisons["p_holm"] = adj["p_holm"].to_numpy()
         comparisons["significant"] = adj["reject"].to_numpy()
 
-    def mark(g: str, b: int, metric: str = "accuracy") -> str:
-        if comparisons.empty:
-            return ""
-        hit = comparisons[(comparisons.generator == g) & (comparisons.budget == b) & (comparisons.metric == metric)]
-        if hit.empty or not bool(hit.significant.iloc[0]):
-            return ""
-        return " ▲" if hit.delta.iloc[0] > 0 else " ▼"
-
     by_gen = {g: [r for r in records if r["generator_name"] == g and r.get("status") == "complete"] for g in generators}
     costs = {g: cost_row(by_gen[g]) for g in generators}
 
-    # --- per-budget display tables ----------------------------------------------------------
-    # one interval per (generator, budget), shown wherever that accuracy is (per-budget table, summary)
-    accuracy_ci = {(g, b): stats.seed_mean_ci(seeds_of(g, b).to_numpy(), rng) for b in budgets for g in generators}
+    # --- per-budget numbers: one interval per (generator, budget), used wherever that accuracy is shown
+    accuracy_ci = {(g, b): stats.seed_mean_ci(seeds_of(g, b).to_numpy(), rng) for b in budgets for g in generators if b in ladders[g]}
     per_budget = {}
     for b in budgets:
         rows = []
         for g in generators:
-            acc, ci = seeds_of(g, b), accuracy_ci[g, b]
-            row = {"generator": g, "seeds": len(acc), "accuracy [95% CI]": _fmt(ci.mean, ci.low, ci.high) + mark(g, b)}
-            for t in TERMS:
-                row[t] = _fmt(seeds_of(g, b, t).mean()) + mark(g, b, t)
-            if not comparisons.empty and g != baseline:
-                hit = comparisons[(comparisons.generator == g) & (comparisons.budget == b) & (comparisons.metric == "accuracy")]
-                if not hit.empty:
-                    row[f"Δ vs {baseline}"] = f"{hit.delta.iloc[0]:+.3f}"
-                    row["p (Holm)"] = f"{hit.p_holm.iloc[0]:.3g}"
-            rows.append({**row, **{k: round(v, 3) for k, v in costs[g].items()}})
-        per_budget[b] = pd.DataFrame(rows).fillna("")
+            if b not in ladders[g]:
+                continue
+            ci = accuracy_ci[g, b]
+            row = {"generator": g, "seeds": len(seeds_of(g, b)), "accuracy": ci.mean, "accuracy_low": ci.low, "accuracy_high": ci.high,
+                   **{t: seeds_of(g, b, t).mean() for t in TERMS}, "delta": np.nan, "p_holm": np.nan}
+            hit = _comparison(comparisons, g, b, "accuracy")
+            if hit is not None:
+                row["delta"], row["p_holm"] = float(hit.delta), float(hit.p_holm)
+            rows.append({**row, **costs[g]})
+        per_budget[b] = pd.DataFrame(rows)
 
-    # --- summary: base, top budget, data efficiency ------------------------------------------
+    # --- summary numbers: base, top budget, data efficiency over the shared ladder ---------------
+    top = budgets[-1]
     summary_rows = []
     for g in generators:
         wide = df[df.generator == g].pivot_table(index="seed", columns="budget", values="accuracy")
-        ladder = [b for b in budgets if b in wide.columns]
-        row = {"generator": g, "seeds": len(wide), "base": _fmt(wide[0].mean()) if 0 in wide.columns else ""}
-        top = accuracy_ci[g, budgets[-1]]
-        row[f"accuracy @ {budgets[-1]}"] = _fmt(top.mean, top.low, top.high) + mark(g, budgets[-1])
-        if len(ladder) >= 2:
-            au = stats.seed_mean_ci(stats.aulc(np.array(ladder), wide[ladder].to_numpy()), rng)
-            row["AULC [95% CI]"] = _fmt(au.mean, au.low, au.high)
-        if baseline in generators and g != baseline and len(ladder) >= 2:
-            target = df[(df.generator == baseline) & (df.budget == budgets[-1])].accuracy.mean()
-            reach = stats.budget_to_reach_ci(np.array(ladder), wide[ladder].to_numpy(), target, rng)
-            row[f"budget to reach {baseline}@{budgets[-1]}"] = "never" if not np.isfinite(reach.median) else f"{reach.median:.0f} ({reach.frac_reached:.0%} of seeds)"
-        summary_rows.append({**row, **{k: round(v, 3) for k, v in costs[g].items()}})
-    summary = pd.DataFrame(summary_rows).fillna("")
-    return Leaderboard(next(iter(tracks)), budgets, per_budget, summary, comparisons, df)
+        row = {"generator": g, "budgets": _ladder_text(ladders[g]), "seeds": len(wide),
+               "base": wide[0].mean() if 0 in wide.columns else np.nan}
+        ci = accuracy_ci.get((g, top))
+        row.update(top_accuracy=ci.mean if ci else np.nan, top_low=ci.low if ci else np.nan, top_high=ci.high if ci else np.nan,
+                   aulc=np.nan, aulc_low=np.nan, aulc_high=np.nan, reach=np.nan, reach_seeds=np.nan)
+        if len(shared) >= 2:
+            au = stats.seed_mean_ci(stats.aulc(np.array(shared), wide[list(shared)].to_numpy()), rng)
+            row.update(aulc=au.mean, aulc_low=au.low, aulc_high=au.high)
+        own = ladders[g]
+        if baseline in generators and g != baseline and len(own) >= 2 and top in ladders[baseline]:
+            target = df[(df.generator == baseline) & (df.budget == top)].accuracy.mean()
+            reach = stats.budget_to_reach_ci(np.array(own), wide[own].to_numpy(), target, rng)
+            row.update(reach=reach.median, reach_seeds=reach.frac_reached)
+        if reproduced is not None:
+            row["reproduced"] = reproduced.get(g, "")
+        summary_rows.append({**row, **costs[g]})
+    summary = pd.DataFrame(summary_rows)
+    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline)
+    return replace(lb, note=detection_note(lb))
+
+
+def _comparison(comparisons: pd.DataFrame, g: str, b: int, metric: str):
+    if comparisons.empty:
+        return None
+    hit = comparisons[(comparisons.generator == g) & (comparisons.budget == b) & (comparisons.metric == metric)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def detection_note(lb: Leaderboard) -> str:
+    """One line: the smallest p the board's tests can give (before and after Holm) and the minimum
+    detectable effect at its top shared budget, so a table without marks is read as what it is."""
+    from rls3_bench.analysis import stats
+
+    if lb.comparisons.empty:
+        return f"What this board can detect: nothing; it needs {lb.baseline} and another generator with at least 2 seeds at a shared budget."
+    n_a, n_b = int(lb.comparisons.n_a.min()), int(lb.comparisons.n_b.min())
+    paired = bool(lb.comparisons.paired.all())
+    min_p = stats.min_attainable_p(n_a, paired, None if paired else n_b)
+    family = len(lb.comparisons)
+    min_holm = min(1.0, min_p * family)
+    verdict = ("so no ▲/▼ is possible on this board whatever the data; add seeds" if min_holm > 0.05
+               else "so a mark is possible")
+    b = (lb.shared_budgets or lb.budgets)[-1]
+    sds = [lb.long[(lb.long.generator == g) & (lb.long.budget == b)].accuracy.std(ddof=1) for g in lb.long.generator.unique()]
+    sds = [s for s in sds if np.isfinite(s)]
+    s = min(n_a, n_b)
+    mde = (f"the minimum detectable difference (80 % power, α = 0.05, {s} seeds a side, the seeds' spread at budget {b}) "
+           f"is {stats.min_detectable_effect(float(np.sqrt(np.mean(np.square(sds)))), s):.3f} accuracy"
+           if sds and s >= 2 else "the minimum detectable difference cannot be estimated (under 2 seeds)")
+    return (f"What this board can detect: with {n_a} vs {n_b} seeds the smallest attainable p is {min_p:.3g} "
+            f"({'paired' if paired else 'unpaired'} exact permutation test), {min_holm:.3g} after Holm over {family} comparisons, "
+            f"{verdict}; {mde}.")
+
+
+# --- formatting, last ---------------------------------------------------------------------------
+def _mark(lb: Leaderboard, g: str, b: int, metric: str = "accuracy") -> str:
+    hit = _comparison(lb.comparisons, g, b, metric)
+    if hit is None or not bool(hit.significant):
+        return ""
+    return " ▲" if hit.delta > 0 else " ▼"
+
+
+def _cost_display(row) -> dict:
+    return {k: round(float(row[k]), 3) for k in COST_COLUMNS}
+
+
+def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Budget ``b``'s table as displayed, and the number each formatted cell sorts by."""
+    rows, keys = [], []
+    has_delta = lb.per_budget_numbers[b].delta.notna().any()
+    for _, n in lb.per_budget_numbers[b].iterrows():
+        g = n.generator
+        row = {"generator": g, "seeds": int(n.seeds), "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high) + _mark(lb, g, b)}
+        key = {"accuracy [95% CI]": n.accuracy}
+        for t in TERMS:
+            row[t], key[t] = _fmt(n[t]) + _mark(lb, g, b, t), n[t]
+        if has_delta:
+            row[f"Δ vs {lb.baseline}"] = f"{n.delta:+.3f}" if np.isfinite(n.delta) else ""
+            row["p (Holm)"] = f"{n.p_holm:.3g}" if np.isfinite(n.p_holm) else ""
+            key[f"Δ vs {lb.baseline}"], key["p (Holm)"] = n.delta, n.p_holm
+        rows.append({**row, **_cost_display(n)})
+        keys.append(key)
+    return pd.DataFrame(rows), pd.DataFrame(keys)
+
+
+def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary as displayed, and the number each formatted cell sorts by."""
+    top = lb.budgets[-1]
+    acc_col, reach_col = f"accuracy @ {top}", f"budget to reach {lb.baseline}@{top}"
+    aulc_col = f"AULC {lb.shared_budgets[0]}–{lb.shared_budgets[-1]} [95% CI]" if len(lb.shared_budgets) >= 2 else None
+    rows, keys = [], []
+    for _, n in lb.summary_numbers.iterrows():
+        g = n.generator
+        row = {"generator": g, "budgets": n.budgets, "seeds": int(n.seeds), "base": _fmt(n.base),
+               acc_col: _fmt(n.top_accuracy, n.top_low, n.top_high) + (_mark(lb, g, top) if np.isfinite(n.top_accuracy) else "")}
+        key = {"base": n.base, acc_col: n.top_accuracy}
+        if aulc_col:
+            row[aulc_col], key[aulc_col] = _fmt(n.aulc, n.aulc_low, n.aulc_high), n.aulc
+        if lb.baseline in set(lb.summary_numbers.generator):
+            computed = np.isfinite(n.reach_seeds)  # the baseline's own row and rows too short for a ladder are not
+            row[reach_col] = (f"{n.reach:.0f} ({n.reach_seeds:.0%} of seeds)" if np.isfinite(n.reach)
+                              else f"not by {n.budgets.split(', ')[-1]}" if computed else "")
+            key[reach_col] = n.reach if np.isfinite(n.reach) else (np.inf if computed else np.nan)
+        if "reproduced" in n:
+            row["reproduced"] = n.reproduced
+        rows.append({**row, **_cost_display(n)})
+        keys.append(key)
+    return pd.DataFrame(rows).fillna(""), pd.DataFrame(keys)
+
+
+def intro(lb: Leaderboard) -> list[str]:
+    """The paragraphs above the tables (markdown and HTML)."""
+    return [f"2-way accuracy (true vs corrupted caption, chance 0.5) on the track's frozen test set, mean over each row's seeds "
+            f"(the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than {lb.baseline} after Holm correction over "
+            f"all comparisons (exact permutation test over seeds), made at every budget both generators have. Cost columns are "
+            f"per delivered sample except train s and wall s (seconds per run).",
+            lb.note]
 
 
 def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relative_to: Path | None = None) -> str:
     lines = [f"# Leaderboard: {lb.track}", "",
-             "Generated by `rls3-bench leaderboard` from run records; do not edit by hand.", "",
-             f"2-way accuracy (true vs corrupted caption, chance 0.5) on the track's frozen test set, mean over seeds with a "
-             f"95 % whole-seed bootstrap CI. ▲/▼: better/worse than {BASELINE} after Holm correction over all comparisons "
-             f"(exact permutation test over seeds). Cost columns are per delivered sample unless noted.", "",
-             "## Summary", "", lb.summary.to_markdown(index=False), ""]
+             "Generated by `rls3-bench leaderboard` from run records; do not edit by hand.", ""]
+    for paragraph in intro(lb):
+        lines += [paragraph, ""]
+    lines += ["## Summary", "", lb.summary.to_markdown(index=False), ""]
     for b in reversed(lb.budgets):
         lines += [f"## Budget {b} samples", "", lb.per_budget[b].to_markdown(index=False), ""]
     if figures:
@@ -183,22 +310,21 @@ def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relativ
 
 
 def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] | None = None) -> dict[str, Path]:
-    """Markdown, CSV and HTML tables into ``out_dir`` (atomically)."""
+    """Markdown, numeric CSVs and the HTML page into ``out_dir`` (atomically)."""
+    from rls3_bench.analysis.html_page import render_leaderboard_html
     from rls3_bench.data.atomic import atomic_write_text
 
     out_dir = Path(out_dir)
     paths = {
         "markdown": atomic_write_text(out_dir / "leaderboard.md", to_markdown(lb, figures, out_dir)),
-        "summary_csv": atomic_write_text(out_dir / "summary.csv", lb.summary.to_csv(index=False)),
+        "summary_csv": atomic_write_text(out_dir / "summary.csv", lb.summary_numbers.to_csv(index=False)),
         "budgets_csv": atomic_write_text(out_dir / "leaderboard.csv", pd.concat(
-            [t.assign(budget=b) for b, t in lb.per_budget.items()], ignore_index=True).to_csv(index=False)),
+            [t.assign(budget=b) for b, t in lb.per_budget_numbers.items()], ignore_index=True).to_csv(index=False)),
         "comparisons_csv": atomic_write_text(out_dir / "comparisons.csv", lb.comparisons.to_csv(index=False)),
         "long_csv": atomic_write_text(out_dir / "per_seed.csv", lb.long.to_csv(index=False)),
     }
-    try:
-        from rls3_bench.analysis.html_page import render_leaderboard_html
-    except ImportError:  # pragma: no cover - html.py ships with the package
-        return paths
-    tables = {"summary": lb.summary, **{f"budget {b}": lb.per_budget[b] for b in reversed(lb.budgets)}}
-    paths["html"] = render_leaderboard_html(tables, figures or {}, out_dir / "index.html", title=f"rls3-bench leaderboard: {lb.track}")
+    tables = {"summary": display_summary(lb), **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
+    paths["html"] = render_leaderboard_html({k: v[0] for k, v in tables.items()}, figures or {}, out_dir / "index.html",
+                                            title=f"rls3-bench leaderboard: {lb.track}", notes="\n\n".join(intro(lb)),
+                                            sort_keys={k: v[1] for k, v in tables.items()})
     return paths

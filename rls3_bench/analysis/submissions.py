@@ -12,8 +12,14 @@ Validation never executes submitted code and never unpickles: it reads JSON with
 depth limited, no duplicate keys, no NaN/Infinity) and Parquet with ``pyarrow`` from bytes already in
 memory (row and uncompressed-size limits checked from the footer before decoding), opens files
 without following symlinks, refuses symlinks, extra files and oversized files or bundles, checks
-names, hashes, budgets, seed counts and duplicates, and **re-scores every metric from the per-item
-predictions** against the eval set's ground truth. Leaderboards use the re-scored numbers only.
+names, the track's digest and the eval set's hash, budgets, seed counts, duplicated seeds (two seeds
+with identical predictions at every trained budget), the cost's internal consistency, and
+**re-scores every reported metric (overall and per term) from the per-item predictions** against the
+eval set's ground truth. Leaderboards use the re-scored numbers only.
+
+Data-only checks cannot catch a bundle forged consistently (predictions, metrics and cost made up
+together); :mod:`rls3_bench.analysis.reproduce` re-runs seeds of a submission from its generator and
+compares the predictions.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from rls3_bench.errors import UserError, short_repr
 from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, strict_json_loads
@@ -44,11 +51,98 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_PREDICTION_ROWS = 500_000
 MAX_DECODED_PARQUET_BYTES = 256 * 1024 * 1024
 #: names quoted in leaderboard tables: letters, digits, '.', '_', '-', ending in the -vN version
-GENERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}-v[0-9]{1,6}")
+GENERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}-v([0-9]{1,6})")
+#: where the generator's code lives: an http(s) URL pinned with @<commit> (6-40 hex digits), or a
+#: package pinned with ==<version>; a reviewer must be able to fetch exactly the code that ran
+CODE_REFERENCE = re.compile(r"https?://[^\s@]+@[0-9a-fA-F]{6,40}|[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*")
 #: reported and re-scored metrics must agree to this (they are computed by the same code)
 TOLERANCE = 1e-9
-_META_FIELDS = {"schema_version", "generator", "generator_version", "code_reference", "authors", "track", "track_digest",
-                "eval_set", "eval_set_hash", "budgets", "seeds", "cells", "created_at"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ReportedMetrics(_Strict):
+    """The metrics a submission claims at one budget; each is re-scored from the predictions."""
+
+    accuracy: float
+    per_term: dict[str, float]
+
+
+class SubmissionCell(_Strict):
+    """One seed of a submission: its generation cost and its reported metrics per budget."""
+
+    seed: StrictInt = Field(ge=0)
+    cost: dict
+    wall_seconds: float | None = Field(default=None, ge=0)
+    reported: dict[str, ReportedMetrics]
+    provenance: dict = Field(default_factory=dict)
+
+
+class SubmissionMeta(_Strict):
+    """``submission.json``: who made the submission, what ran, and what it claims."""
+
+    schema_version: StrictInt
+    generator: str
+    generator_version: StrictInt
+    code_reference: str = Field(min_length=1, max_length=300)
+    authors: list[str] = Field(min_length=1, max_length=100)
+    track: str = Field(max_length=200)
+    track_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    eval_set: str = Field(max_length=200)
+    eval_set_hash: str = Field(max_length=200)
+    budgets: list[StrictInt] = Field(min_length=1, max_length=100)
+    seeds: list[StrictInt] = Field(min_length=1, max_length=1000)
+    cells: list[SubmissionCell] = Field(max_length=1000)
+    created_at: str = Field(max_length=64)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _schema(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {v} is not {SCHEMA_VERSION}; re-pack with this release")
+        return v
+
+    @field_validator("generator")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not GENERATOR_NAME.fullmatch(v):
+            raise ValueError(f"generator name {short_repr(v)} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. my-generator-v1)")
+        return v
+
+    @field_validator("authors")
+    @classmethod
+    def _authors(cls, v: list[str]) -> list[str]:
+        if not all(0 < len(a) <= 300 and a.isprintable() for a in v):
+            raise ValueError("authors (1-100) must be non-empty printable strings of at most 300 characters")
+        return v
+
+    @field_validator("code_reference")
+    @classmethod
+    def _code_reference(cls, v: str) -> str:
+        if not CODE_REFERENCE.fullmatch(v):
+            raise ValueError(f"code_reference {short_repr(v)} must be a URL pinned to a commit (https://host/repo@<commit>) "
+                             "or a pinned package (name==version)")
+        return v
+
+    @model_validator(mode="after")
+    def _version_matches_name(self) -> "SubmissionMeta":
+        if self.generator_version != int(GENERATOR_NAME.fullmatch(self.generator).group(1)):
+            raise ValueError(f"generator_version {self.generator_version} is not the -vN of the name {self.generator}")
+        return self
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    """One line per field pydantic refused: where, and what it wanted."""
+    out = []
+    for err in exc.errors()[:10]:
+        where = ".".join(str(x) for x in err["loc"]) or "(document)"
+        msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"{META_FILE} field {short_repr(where, 80)}: {msg}")
+    if exc.error_count() > 10:
+        out.append(f"... and {exc.error_count() - 10} more fields refused")
+    return out
 
 
 class SubmissionError(UserError):
@@ -80,7 +174,8 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
             rows.setdefault(f"{rec['seed']}:{budget}", []).extend(preds)
         meta_cells.append({"seed": rec["seed"], "cost": rec["cost"], "wall_seconds": rec.get("wall_seconds"),
                            "reported": {str(p["budget"]): {"accuracy": p["accuracy"], "per_term": p["per_term"]} for p in rec["curve"]},
-                           "provenance": rec.get("provenance", {})})
+                           # the thread count is part of what makes a re-run bit-identical (rls3-bench reproduce)
+                           "provenance": {**rec.get("provenance", {}), "torch_threads": rec.get("torch_threads")}})
     meta = {
         "schema_version": SCHEMA_VERSION,
         "generator": generator,
@@ -168,24 +263,10 @@ def _read_meta(raw: bytes) -> tuple[dict | None, list[str]]:
         return None, [f"{META_FILE} nests deeper than {MAX_JSON_DEPTH} levels"]
     if not isinstance(meta, dict):
         return None, [f"{META_FILE} must hold a JSON object"]
-    missing, unknown = _META_FIELDS - set(meta), set(meta) - _META_FIELDS
-    if missing or unknown:
-        return None, [f"{META_FILE} fields wrong (missing: {sorted(missing)}, unknown: {sorted(unknown)})"]
-    if meta["schema_version"] != SCHEMA_VERSION:
-        return None, [f"submission schema_version {meta['schema_version']!r} is not {SCHEMA_VERSION}; re-pack with this release"]
-    types = {"generator": str, "code_reference": str, "authors": list, "track": str, "track_digest": str, "eval_set": str,
-             "eval_set_hash": str, "budgets": list, "seeds": list, "cells": list}
-    bad = [k for k, t in types.items() if not isinstance(meta[k], t)]
-    if bad:
-        return None, [f"{META_FILE} fields of the wrong type: {bad}"]
-    if not all(isinstance(s, int) and not isinstance(s, bool) for s in meta["seeds"]) or not all(isinstance(b, int) and not isinstance(b, bool) for b in meta["budgets"]):
-        return None, ["seeds and budgets must be lists of integers"]
-    if not GENERATOR_NAME.fullmatch(meta["generator"]):
-        return None, [f"generator name {short_repr(meta['generator'])} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. my-generator-v1)"]
-    texts = [*meta["authors"], meta["code_reference"]]
-    if not meta["authors"] or len(meta["authors"]) > 100 or not all(isinstance(t, str) and 0 < len(t) <= 300 and t.isprintable() for t in texts):
-        return None, ["authors (1-100) and code_reference must be non-empty printable strings of at most 300 characters"]
-    return meta, []
+    try:
+        return SubmissionMeta.model_validate(meta).model_dump(), []
+    except ValidationError as exc:
+        return None, _pydantic_problems(exc)
 
 
 def _read_predictions(raw: bytes) -> tuple[list[dict] | None, list[str]]:
@@ -229,10 +310,61 @@ def _cost_problem(cell: dict) -> str | None:
     if not isinstance(seconds, dict) or not all(isinstance(seconds.get(k), (int, float)) and not isinstance(seconds.get(k), bool)
                                                 and seconds[k] >= 0 for k in _SECONDS):
         return f"cost.seconds needs non-negative numbers for {', '.join(_SECONDS)}"
-    wall = cell.get("wall_seconds")
-    if wall is not None and (not isinstance(wall, (int, float)) or isinstance(wall, bool) or wall < 0):
-        return "wall_seconds must be a non-negative number or null"
+    # every delivered sample is one valid render (a fresh one or one the harness's cache answered),
+    # and every RL update follows an environment step: a cost forged low breaks these
+    hits = cost.get("render_cache_hits", 0)
+    if not isinstance(hits, int) or isinstance(hits, bool) or hits < 0:
+        return "cost.render_cache_hits must be a non-negative integer when present"
+    valid = cost["scenes_rendered"] + hits - cost["invalid_scenes"]
+    if cost["invalid_scenes"] > cost["scenes_rendered"] or valid < cost["samples_delivered"]:
+        return (f"cost is inconsistent: {cost['scenes_rendered']} scenes rendered, {cost['invalid_scenes']} invalid, cannot have "
+                f"delivered {cost['samples_delivered']} samples (one valid scene per sample)")
+    if cost["rl_updates"] > cost["rl_env_steps"]:
+        return f"cost is inconsistent: {cost['rl_updates']} RL updates from {cost['rl_env_steps']} environment steps"
     return None
+
+def track_variant(track, digest: str):
+    """The track (or the track restricted to one of its presets) whose digest is ``digest``, or None."""
+    variants = [track, *(track.with_preset(name) for name in sorted(track.presets))]
+    return next((t for t in variants if t.digest() == digest), None)
+
+
+def _copied_seeds(grouped: dict[tuple[int, int], list[dict]], seeds: list[int], budgets: list[int]) -> list[str]:
+    """A seed whose predictions equal an earlier seed's at every trained budget is a copy: it would
+    count twice in every interval and test. (Budget 0 is the shared base model, the same for all seeds.)"""
+    def fingerprint(seed: int):
+        cells = [sorted((r["item_id"], r["score_true"], r["score_negative"]) for r in grouped.get((seed, b), [])) for b in budgets]
+        return tuple(tuple(c) for c in cells) if budgets and all(cells) else None
+
+    first_of: dict = {}
+    problems = []
+    for seed in sorted(set(seeds)):
+        fp = fingerprint(seed)
+        if fp is None:
+            continue
+        if fp in first_of:
+            problems.append(f"seed {seed}'s predictions are identical to seed {first_of[fp]}'s at every budget; "
+                            "a copied seed is not an independent run: submit distinct runs")
+        else:
+            first_of[fp] = seed
+    return problems
+
+
+def _rescore_problems(reported: dict, summary: dict) -> list[str]:
+    """Each reported metric (overall and per term) against the one re-scored from the predictions."""
+    problems = []
+    if abs(reported["accuracy"] - summary["accuracy"]) > TOLERANCE:
+        problems.append(f"reported accuracy {short_repr(reported['accuracy'])} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)")
+    if set(reported["per_term"]) != set(summary["per_term"]):
+        problems.append(f"reported per-term accuracy must name exactly the terms {sorted(summary['per_term'])}")
+        return problems
+    wrong = [t for t, v in sorted(reported["per_term"].items()) if not abs(v - summary["per_term"][t]) <= TOLERANCE]
+    if wrong:
+        t = wrong[0]
+        problems.append(f"reported accuracy on '{t}' {short_repr(reported['per_term'][t])} but the predictions give "
+                        f"{summary['per_term'][t]:.6f}" + (f" ({len(wrong) - 1} more terms differ)" if len(wrong) > 1 else "") + " (tampered or stale metric)")
+    return problems
+
 
 @dataclass(frozen=True)
 class ValidSubmission:
@@ -266,43 +398,50 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     track = tracks.get(meta["track"])
     if track is None:
         raise SubmissionError([f"unknown track {meta['track']!r}; valid: {', '.join(sorted(tracks))}"])
-    allowed_budgets = [set(track.budgets)] + [set(p.budgets) for p in track.presets.values()]
-    if meta["eval_set_hash"] != track.eval_set_hash or meta["eval_set"] != track.eval_set:
-        problems.append(f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({track.eval_set} {track.eval_set_hash[:12]})")
-    if not set(meta["budgets"]) - {0} or not any(set(meta["budgets"]) - {0} <= a for a in allowed_budgets):
-        problems.append(f"budgets {meta['budgets']} are not the track's ladder or one of its presets ({sorted(track.budgets)})")
+    ran = track_variant(track, meta["track_digest"])
+    if ran is None:
+        problems.append(f"track_digest {meta['track_digest'][:12]} is not the digest of track {track.key} ({track.digest()[:12]}) "
+                        "or of one of its presets; the runs used a changed track file: re-run with the unchanged track")
+    else:
+        if meta["eval_set_hash"] != ran.eval_set_hash or meta["eval_set"] != ran.eval_set:
+            problems.append(f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({ran.eval_set} {ran.eval_set_hash[:12]})")
+        if sorted(meta["budgets"]) != [0, *ran.budgets]:
+            problems.append(f"budgets {short_repr(meta['budgets'])} are not 0 and the ladder {list(ran.budgets)} of the track the runs used")
     if len(set(meta["seeds"])) != len(meta["seeds"]):
-        problems.append(f"seeds repeat: {meta['seeds']}")
+        problems.append(f"seeds repeat: {short_repr(meta['seeds'])}")
     if len(set(meta["seeds"])) < track.min_seeds:
         problems.append(f"{len(set(meta['seeds']))} seeds, the track needs at least {track.min_seeds}")
-    top = max(meta["budgets"]) if meta["budgets"] else 0
-    cells = {c["seed"]: c for c in meta["cells"] if isinstance(c, dict) and isinstance(c.get("seed"), int)}
+    top = max(meta["budgets"])
+    cells = {c["seed"]: c for c in meta["cells"]}
     if set(cells) != set(meta["seeds"]) or len(cells) != len(meta["cells"]):
         problems.append("cells do not match seeds (one cell per seed)")
     for seed, c in sorted(cells.items()):
-        delivered = (c.get("cost") or {}).get("samples_delivered") if isinstance(c.get("cost"), dict) else None
+        delivered = c["cost"].get("samples_delivered")
         if not isinstance(delivered, int) or delivered != top:
             problems.append(f"seed {seed}: the learner was trained on {short_repr(delivered)} samples, the budget is {top} (budget overrun or missing cost)")
         elif problem := _cost_problem(c):
             problems.append(f"seed {seed}: {problem}")
-        if not isinstance(c.get("reported"), dict):
-            problems.append(f"seed {seed}: 'reported' must map each budget to its metrics")
+        if set(c["reported"]) != {str(b) for b in meta["budgets"]}:
+            problems.append(f"seed {seed}: 'reported' must hold the metrics of every budget {sorted(meta['budgets'])}")
     if problems:
         raise SubmissionError(problems)
 
+    bad = next((r for r in rows if not all(_is_finite(r[k]) for k in ("score_true", "score_negative"))), None)
+    if bad is not None:
+        n_bad = sum(not all(_is_finite(r[k]) for k in ("score_true", "score_negative")) for r in rows)
+        raise SubmissionError([f"{n_bad} prediction rows have a missing, NaN or infinite score (first: seed {bad['seed']} budget "
+                               f"{bad['budget']} item {short_repr(bad['item_id'])}); every score must be a finite number"])
     if eval_items is None:
         from rls3_bench.data.evalsets import load_eval_set
 
         eval_items = load_eval_set(track.eval_set, track.eval_set_hash)
     grouped: dict[tuple[int, int], list[dict]] = {}
     for r in rows:
-        if r["score_true"] is None or r["score_negative"] is None or not (np.isfinite(r["score_true"]) and np.isfinite(r["score_negative"])):
-            problems.append(f"seed {r['seed']} budget {r['budget']} item {r['item_id']}: scores must be finite numbers")
-            break
         grouped.setdefault((r["seed"], r["budget"]), []).append(r)
     expected_keys = {(s, b) for s in meta["seeds"] for b in meta["budgets"]}
     if set(grouped) != expected_keys:
         problems.append(f"predictions cover {len(grouped)} (seed, budget) cells, expected {len(expected_keys)} (every seed at every budget)")
+    problems += _copied_seeds(grouped, meta["seeds"], [b for b in meta["budgets"] if b > 0])
     records = []
     for seed in sorted(set(meta["seeds"])):
         curve = []
@@ -319,17 +458,43 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
             except ValueError as exc:
                 problems.append(f"seed {seed} budget {budget}: {' '.join(str(exc).split())[:200]}")
                 continue
-            reported = (cells.get(seed, {}).get("reported") or {}).get(str(budget), {})  # a dict: checked above
-            rep_acc = reported.get("accuracy") if isinstance(reported, dict) else None
-            if not _is_finite(rep_acc) or abs(rep_acc - summary["accuracy"]) > TOLERANCE:
-                problems.append(f"seed {seed} budget {budget}: reported accuracy {short_repr(rep_acc)} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)")
+            problems += [f"seed {seed} budget {budget}: {p}" for p in _rescore_problems(cells[seed]["reported"][str(budget)], summary)]
             curve.append({"budget": budget, **summary})
-        cell = cells.get(seed, {})
         records.append({"track": track.key, "generator_name": meta["generator"], "seed": seed, "status": "complete", "curve": curve,
-                        "cost": cell.get("cost", {}), "wall_seconds": cell.get("wall_seconds")})
+                        "cost": cells[seed]["cost"], "wall_seconds": cells[seed]["wall_seconds"]})
     if problems:
         raise SubmissionError(problems)
     return ValidSubmission(meta, records)
+
+
+def read_bundle_rows(folder: Path) -> list[dict]:
+    """The prediction rows of a bundle that :func:`validate` accepted."""
+    rows, problems = _read_predictions(_read_plain(Path(folder) / PRED_FILE, MAX_PARQUET_BYTES))
+    if problems:
+        raise SubmissionError(problems)
+    return rows
+
+
+def collect(root: Path) -> tuple[dict[str, list[tuple[Path, ValidSubmission]]], list[str]]:
+    """The valid submissions under ``root`` by track, and one line per bundle left out. A bundle
+    counts only at ``root/<its track>/<its generator>/``, so each generator has one entry per track:
+    a copy placed elsewhere, claiming another generator's name, cannot add to or change that entry."""
+    root = Path(root)
+    by_track: dict[str, list[tuple[Path, ValidSubmission]]] = {}
+    skipped = []
+    for folder in discover(root):
+        try:
+            sub = validate(folder)
+        except SubmissionError as exc:
+            skipped.append(f"invalid {folder}: {exc.problems[0]}")
+            continue
+        track, generator = sub.meta["track"], sub.meta["generator"]
+        if folder.relative_to(root).parts != (track, generator):
+            skipped.append(f"misplaced {folder}: it holds {generator} on {track}, whose place is {root / track / generator}; "
+                           "move it there (one entry per generator and track)")
+            continue
+        by_track.setdefault(track, []).append((folder, sub))
+    return by_track, skipped
 
 
 def discover(root: Path) -> list[Path]:
