@@ -36,12 +36,11 @@ import numpy as np
 import pybullet as p
 
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
-from rls3_bench.backends.base import Backend, Observation, ObjectState
+from rls3_bench.backends.base import Backend, Observation, ObjectState, check_image_size, check_min_visible_fraction
 from rls3_bench.errors import UserError
 from rls3_bench.scene.spec import ROOM_HALF_EXTENT_M, ROOM_HEIGHT_M, CameraPose, PlacedObject, SceneSpec
 
 RENDERERS = ("auto", "tiny", "egl")
-IMAGE_SIZE_RANGE = (16, 2048)
 
 #: Clip planes (m). The far plane is well beyond the room's diagonal and far short of PARK.
 NEAR_M, FAR_M = 0.02, 20.0
@@ -216,6 +215,10 @@ class EmbeddedBackend(Backend):
         self._room: str | None = None
         self._objects: OrderedDict[tuple[str, float], _ObjectBody] = OrderedDict()
         self._built_since_render = True
+
+    @classmethod
+    def check_options(cls, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002) -> None:
+        _check_args(image_size, renderer, min_visible_fraction)
 
     # --- Backend interface -----------------------------------------------------------------
     @property
@@ -492,13 +495,10 @@ _GEOM = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER, "sphere": p.GEOM_SPHERE
 
 
 def _check_args(image_size, renderer, min_visible_fraction) -> None:
-    lo, hi = IMAGE_SIZE_RANGE
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or not lo <= image_size <= hi:
-        raise UserError(f"image_size must be an integer in [{lo}, {hi}], got {image_size!r}")
+    check_image_size(image_size)
     if renderer not in RENDERERS:
         raise UserError(f"unknown renderer {renderer!r}; valid renderers: {', '.join(RENDERERS)}")
-    if isinstance(min_visible_fraction, bool) or not isinstance(min_visible_fraction, (int, float)) or not 0.0 <= min_visible_fraction < 1.0:
-        raise UserError(f"min_visible_fraction must be a number in [0, 1), got {min_visible_fraction!r}")
+    check_min_visible_fraction(min_visible_fraction)
 
 
 def _shell(room: Room):

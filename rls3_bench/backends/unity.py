@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from rls3_bench.backends.base import Backend, Observation, ObjectState
+from rls3_bench.backends.base import Backend, Observation, ObjectState, check_image_size, check_min_visible_fraction
 from rls3_bench.errors import UserError, require
 from rls3_bench.data.atomic import canonical_json
 from rls3_bench.scene.spec import SceneSpec
@@ -426,19 +426,10 @@ class UnityBackend(Backend):
                  close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S, log_folder: str | os.PathLike | None = None,
                  player_args: tuple[str, ...] | list[str] = (), min_visible_fraction: float = 0.002,
                  time_scale: float = TIME_SCALE) -> None:
-        from rls3_bench.backends.embedded import IMAGE_SIZE_RANGE
-
-        lo, hi = IMAGE_SIZE_RANGE
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or not lo <= image_size <= hi:
-            raise UserError(f"image_size must be an integer in [{lo}, {hi}], got {image_size!r}")
-        if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not 0 < timeout_s <= 86400:
-            raise UserError(f"the Unity time-out must be a number of seconds in (0, 86400], got {timeout_s!r}")
-        if isinstance(min_visible_fraction, bool) or not isinstance(min_visible_fraction, (int, float)) or not 0.0 <= min_visible_fraction < 1.0:
-            raise UserError(f"min_visible_fraction must be in [0, 1), got {min_visible_fraction!r}")
+        self.check_options(image_size, renderer, player=player, worker_id=worker_id, base_port=base_port, timeout_s=timeout_s,
+                           close_timeout_s=close_timeout_s, log_folder=log_folder, player_args=player_args,
+                           min_visible_fraction=min_visible_fraction, time_scale=time_scale)
         player_args = [str(a) for a in player_args]
-        if "-nographics" in (a.lower() for a in player_args):
-            raise UserError("-nographics disables the player's camera sensors (no images); run it with a display instead, "
-                            "e.g. `xvfb-run -a rls3-bench ...` (see docs/unity.md)")
         self.image_size = image_size
         self.min_visible_fraction = float(min_visible_fraction)
         self.timeout_s = float(timeout_s)
@@ -454,10 +445,6 @@ class UnityBackend(Backend):
         self.player_info: dict[str, Any] = {}
 
         ml = self._ml = _mlagents()
-        if self.player is None and worker_id not in (None, 0):
-            raise UserError("the Unity Editor listens on one port: worker_id must be 0 (or None) without a player")
-        if worker_id is not None and (isinstance(worker_id, bool) or not isinstance(worker_id, int) or worker_id < 0):
-            raise UserError(f"worker_id must be a non-negative integer or None, got {worker_id!r}")
         if base_port is None:
             base_port = PLAYER_BASE_PORT if self.player is not None else EDITOR_PORT
         if self.log_folder is not None:
@@ -495,6 +482,32 @@ class UnityBackend(Backend):
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def check_options(cls, image_size: int = 128, renderer: str | None = None, *, player: str | os.PathLike | None = None,
+                      worker_id: int | None = None, base_port: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                      close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S, log_folder: str | os.PathLike | None = None,
+                      player_args: tuple[str, ...] | list[str] = (), min_visible_fraction: float = 0.002,
+                      time_scale: float = TIME_SCALE) -> None:
+        """The constructor's argument checks, starting nothing: a sweep runs them before any cell folder exists."""
+        check_image_size(image_size)
+        if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not 0 < timeout_s <= 86400:
+            raise UserError(f"the Unity time-out must be a number of seconds in (0, 86400], got {timeout_s!r}")
+        check_min_visible_fraction(min_visible_fraction)
+        if "-nographics" in (str(a).lower() for a in player_args):
+            raise UserError("-nographics disables the player's camera sensors (no images); run it with a display instead, "
+                            "e.g. `xvfb-run -a rls3-bench ...` (see docs/unity.md)")
+        if player is not None:
+            _resolve_player(player)
+        elif worker_id not in (None, 0):
+            raise UserError("the Unity Editor listens on one port: worker_id must be 0 (or None) without a player")
+        if worker_id is not None and (isinstance(worker_id, bool) or not isinstance(worker_id, int) or worker_id < 0):
+            raise UserError(f"worker_id must be a non-negative integer or None, got {worker_id!r}")
+        last = (base_port or PLAYER_BASE_PORT) + (worker_id if worker_id is not None else MAX_AUTO_WORKERS - 1)
+        if base_port is not None and (isinstance(base_port, bool) or not isinstance(base_port, int) or base_port < 1 or last > 65535):
+            raise UserError(f"the Unity port {base_port!r} leaves no room for worker ports up to {last}; pick one in 1024..{65535 - MAX_AUTO_WORKERS + 1}")
+        if log_folder is not None and Path(log_folder).exists() and not Path(log_folder).is_dir():
+            raise UserError(f"the Unity log folder {log_folder} is a file; pass a folder (--unity-log-dir)")
 
     # --- start-up ------------------------------------------------------------------------------
     def _where(self) -> str:

@@ -25,6 +25,12 @@ from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, cell_dir, 
 from rls3_bench.harness.tracks import Track, track_from_dict
 
 EXECUTORS = ("local", "ray")
+# Upper bounds of one sweep (docs/reliability.md, "Bounds"), checked before any work starts.
+MAX_SEEDS = 1000  #: seeds per run; a leaderboard cell needs 10
+MAX_WORKERS = 256  #: local worker processes, and torch threads per cell
+MAX_BUDGET = 1_000_000  #: samples per cell, about 7x the largest budget of the paper's curves
+#: in ``<results>/<track key>/``: the digest of the configuration whose records that folder holds
+TRACK_FILE = "track.json"
 
 
 @dataclass(frozen=True)
@@ -161,22 +167,15 @@ def run_benchmark(
     ``cell_options``: :func:`rls3_bench.harness.cell.run_cell` options for every cell: ``backend_options``
     (e.g. the unity backend's ``player``), ``pipeline`` (auto, on, off: :func:`resolve_pipeline`).
     """
-    if executor not in EXECUTORS:
-        raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
-    # resolve names up front: an unknown generator fails before any work starts
-    names = {g: _generator_dir_name(g) for g in generators}
-    cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads must be >= 1, got {threads}")
     cell_options = dict(cell_options or {})
-    if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
-        raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
+    names = check_setup(track, generators, seeds, executor, workers, threads, cell_options)
+    claim_results(Path(results), track)
+    cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
     if executor == "ray":
         # on Ray, a pipelined cell reserves a CPU for its generation worker; "auto" keeps cells inline
         cell_options["pipeline"] = cell_options.get("pipeline", "auto") == "on"
         return _run_ray(track, cells, ray_address, show_progress, threads or 1, cell_options)
+    workers = min(workers, max(1, len(cells)))  # more processes than cells would only wait
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     cell_options["pipeline"] = resolve_pipeline(cell_options.get("pipeline", "auto"), workers, threads)
     if workers == 1:
@@ -207,6 +206,67 @@ def run_benchmark(
         raise
     pool.shutdown()
     return outcomes
+
+
+def _check_count(value, noun: str, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise UserError(f"{noun} must be an integer in [1, {maximum}], got {value!r}")
+
+
+def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], executor: str, workers: int,
+                threads: int | None, cell_options: dict) -> dict[str, str]:
+    """Every check a sweep can make before it starts work: bounds, the eval set's pinned hash, the backend's
+    options, the generators' names. Cheap (no file is read, nothing started), so a bad setup fails in
+    seconds whatever the sweep's size, and before any cell folder exists. Returns each generator's folder name."""
+    from rls3_bench.backends import get_backend_class
+    from rls3_bench.data.evalsets import check_eval_pin
+
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    _check_count(workers, "--workers", MAX_WORKERS)
+    if threads is not None:
+        _check_count(threads, "--threads", MAX_WORKERS)
+    if len(seeds) > MAX_SEEDS:
+        raise UserError(f"{len(seeds)} seeds are more than the {MAX_SEEDS} one run takes; split them over several runs")
+    if track.budgets[-1] > MAX_BUDGET:
+        raise UserError(f"track {track.key}: budget {track.budgets[-1]} is above the maximum of {MAX_BUDGET} samples per cell; "
+                        "lower the track's budgets")
+    if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
+        raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
+    check_eval_pin(track.eval_set, track.eval_set_hash)
+    if track.val_set:
+        check_eval_pin(track.val_set, None)
+    get_backend_class(track.backend).check_options(track.image_size, track.renderer, **cell_options.get("backend_options", {}))
+    return {g: _generator_dir_name(g) for g in generators}
+
+
+def claim_results(results: Path, track: Track) -> None:
+    """Bind ``<results>/<track key>/`` to this configuration of the track (its digest), or refuse.
+
+    Cells are found by track key, generator and seed; a record made under another configuration of the
+    same key (another lr, other weights, another preset's budgets) would be taken as this one's result,
+    and a checkpoint resumed with this one's settings. So the folder keeps the digest it was made for
+    (:data:`TRACK_FILE`), and any record or marker of another digest stops the run before it starts.
+    """
+    import json
+
+    from rls3_bench.data.atomic import atomic_write_json
+
+    folder = results / track.key
+    digest = track.digest()
+    found = [folder / TRACK_FILE] if (folder / TRACK_FILE).is_file() else []
+    found += sorted(folder.glob(f"*/seed-*/{RECORD_FILE}"))
+    for path in found:
+        try:
+            other = json.loads(path.read_text(encoding="utf-8")).get("track_digest")
+        except (OSError, ValueError, AttributeError):
+            continue  # a damaged record is set aside and re-run by its cell (cell_done)
+        if other is not None and other != digest:
+            raise UserError(f"{folder} holds results of another configuration of {track.key} (track digest {str(other)[:12]}, "
+                            f"this run's {digest[:12]}: another lr, --weights, --device or preset); pass a new --results folder")
+    if not (folder / TRACK_FILE).is_file():
+        atomic_write_json(folder / TRACK_FILE, {"schema_version": 1, "track": track.key, "track_digest": digest,
+                                                "track_config": track.to_dict()})
 
 
 def _ignore_sigint() -> None:
@@ -335,4 +395,4 @@ def completed_records(results: Path, track_key: str | None = None) -> list[dict]
     return [rec for _, rec in iter_records(results) if track_key is None or rec["track"] == track_key]
 
 
-__all__ = ["run_benchmark", "execute_cell", "CellOutcome", "completed_records", "read_record"]
+__all__ = ["run_benchmark", "execute_cell", "check_setup", "claim_results", "CellOutcome", "completed_records", "read_record"]
