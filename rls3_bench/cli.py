@@ -311,8 +311,6 @@ def cmd_run(args) -> int:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
     seeds = _seed_list(args)
-    if len(seeds) < track.min_seeds:
-        print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
     cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers}
     check_setup(track, generators, seeds, args.executor, args.workers, args.threads, cell_options)  # the cheap checks first
     if args.executor == "local":
@@ -321,6 +319,8 @@ def cmd_run(args) -> int:
         from rls3_bench.learners import get_learner_class
 
         get_learner_class(track.learner).check_setup(track.model, track.weights, dict(track.recipe), track.device)
+    if len(seeds) < track.min_seeds:
+        print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
                              ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rls3_bench.errors import UserError
-from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, verify_cell, write_record
+from rls3_bench.harness.records import (PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, record_digest, verify_cell,
+                                         write_record)
 from rls3_bench.harness.tracks import Track, track_from_dict
 
 EXECUTORS = ("local", "ray")
@@ -258,10 +259,13 @@ def claim_results(results: Path, track: Track) -> None:
     found += sorted(folder.glob(f"*/seed-*/{RECORD_FILE}"))
     for path in found:
         try:
-            other = json.loads(path.read_text(encoding="utf-8")).get("track_digest")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            other = data.get("track_digest")
         except (OSError, ValueError, AttributeError):
-            continue  # a damaged record is set aside and re-run by its cell (cell_done)
-        if other is not None and other != digest:
+            continue
+        if path.name == RECORD_FILE and data.get("record_sha256") != record_digest(data):
+            continue  # a damaged record: its cell sets it aside and runs again (cell_done)
+        if other != digest:
             raise UserError(f"{folder} holds results of another configuration of {track.key} (track digest {str(other)[:12]}, "
                             f"this run's {digest[:12]}: another lr, --weights, --device or preset); pass a new --results folder")
     if not (folder / TRACK_FILE).is_file():
