@@ -37,8 +37,9 @@ import pybullet as p
 
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
 from rls3_bench.backends.base import Backend, Observation, ObjectState, check_image_size, check_min_visible_fraction
+from rls3_bench.backends.geometry import centre_of_mass_xy, part_footprint, room_shell
 from rls3_bench.errors import UserError
-from rls3_bench.scene.spec import ROOM_HALF_EXTENT_M, ROOM_HEIGHT_M, CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 RENDERERS = ("auto", "tiny", "egl")
 
@@ -58,9 +59,6 @@ OVERLAP_TOL_M = 0.002
 CENTRE_DROP_TOL_M = 0.01
 #: Bodies cached beyond the scene in use (distinct scales make distinct bodies).
 MAX_OBJECT_BODIES = 32
-
-WALL_HALF_THICKNESS_M = 0.05
-SIDE_WALL_X_M = 1.8
 
 
 # --- geometry helpers ------------------------------------------------------------------------
@@ -96,49 +94,6 @@ def _yaw_quat(yaw_deg: float) -> tuple[float, float, float, float]:
 def _rotate_xy(xy: np.ndarray, yaw_deg: float) -> np.ndarray:
     c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
     return xy @ np.array([[c, s], [-s, c]])
-
-
-def _ring(radius: float, n: int) -> np.ndarray:
-    a = np.arange(n) * (2 * math.pi / n)
-    return np.c_[np.cos(a), np.sin(a)] * radius
-
-
-def _part_footprint(part: Part) -> np.ndarray:
-    """(x, y, bottom_z) samples under one part at scale 1: where and how low the part reaches.
-
-    Samples sit just inside the outline so rays do not graze the neighbouring surface's edge.
-    """
-    ox, oy, oz = part.offset
-    if part.shape == "box":
-        hx, hy, hz = part.size
-        g = np.array([-0.97, 0.0, 0.97])
-        xy = np.array([(a * hx, b * hy) for a in g for b in g])
-        bottom = np.full(len(xy), oz - hz)
-    elif part.shape == "cylinder":
-        r, h, _ = part.size
-        xy = np.r_[np.zeros((1, 2)), _ring(0.5 * r, 6), _ring(0.97 * r, 12)]
-        bottom = np.full(len(xy), oz - h / 2)
-    else:  # sphere: the lower the point, the nearer the axis
-        r = part.size[0]
-        rho = np.array([0.0] + [0.5] * 8 + [0.9] * 8)
-        xy = np.r_[np.zeros((1, 2)), _ring(0.5 * r, 8), _ring(0.9 * r, 8)]
-        bottom = oz - r * np.sqrt(1.0 - rho**2)
-    return np.c_[xy + (ox, oy), bottom]
-
-
-def _part_volume(part: Part) -> float:
-    if part.shape == "box":
-        return 8.0 * part.size[0] * part.size[1] * part.size[2]
-    if part.shape == "cylinder":
-        return math.pi * part.size[0] ** 2 * part.size[1]
-    return 4.0 / 3.0 * math.pi * part.size[0] ** 3
-
-
-def centre_of_mass_xy(asset: Asset) -> np.ndarray:
-    """Volume-weighted centre of the parts (uniform density), local xy at scale 1."""
-    vols = np.array([_part_volume(q) for q in asset.parts])
-    offs = np.array([q.offset[:2] for q in asset.parts])
-    return vols @ offs / vols.sum()
 
 
 def _rgba(rgb) -> list[float]:
@@ -326,7 +281,7 @@ class EmbeddedBackend(Backend):
         for furniture in room.furniture:
             body = self._box(furniture.centre, furniture.half_extents, furniture.colour)
             built.furniture[body] = furniture
-        for centre, half, colour in _shell(room):
+        for centre, half, colour in room_shell(room):
             built.furniture[self._box(centre, half, colour)] = None
         for body in built.furniture:
             built.poses[body] = p.getBasePositionAndOrientation(body, physicsClientId=self._client)
@@ -396,7 +351,7 @@ class EmbeddedBackend(Backend):
             linkParentIndices=[0] * links, linkJointTypes=[p.JOINT_FIXED] * links, linkJointAxis=[[0.0, 0.0, 1.0]] * links,
             physicsClientId=c,
         )
-        footprint = np.concatenate([_part_footprint(q) for q in asset.parts]) * scale
+        footprint = np.concatenate([part_footprint(q) for q in asset.parts]) * scale
         tinted = tuple(i - 1 for i, q in enumerate(asset.parts) if q.colour is None)  # link -1 is the base
         return _ObjectBody(body, col, footprint, centre_of_mass_xy(asset) * scale, tinted, asset.colour)
 
@@ -499,21 +454,6 @@ def _check_args(image_size, renderer, min_visible_fraction) -> None:
     if renderer not in RENDERERS:
         raise UserError(f"unknown renderer {renderer!r}; valid renderers: {', '.join(RENDERERS)}")
     check_min_visible_fraction(min_visible_fraction)
-
-
-def _shell(room: Room):
-    """Floor, back wall (flush behind the rearmost furniture) and side walls: (centre, half extents, colour)."""
-    back = max(f.centre[1] + f.half_extents[1] for f in room.furniture) + WALL_HALF_THICKNESS_M
-    half_h = ROOM_HEIGHT_M / 2
-    front = -ROOM_HALF_EXTENT_M
-    side_half_y = (back - front) / 2
-    t = WALL_HALF_THICKNESS_M
-    return (
-        ((0.0, 0.0, -t), (ROOM_HALF_EXTENT_M + 1.0, ROOM_HALF_EXTENT_M + 1.0, t), room.floor_colour),
-        ((0.0, back, half_h), (SIDE_WALL_X_M + t, t, half_h), room.wall_colour),
-        ((-SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
-        ((SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
-    )
 
 
 def _support_name(furniture: Furniture | None) -> str | None:
