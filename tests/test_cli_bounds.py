@@ -4,6 +4,7 @@ before rendering. docs/reliability.md ("Bounds", "Setup checks") lists them."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 from pathlib import Path
 
@@ -177,3 +178,19 @@ def test_pretrain_writes_into_the_working_folder_by_default(tmp_path, monkeypatc
     assert main(["pretrain", "--track", "clip-tiny"]) == 0
     assert seen["out_dir"] == tmp_path / "base-weights"
     assert Path(rls3_bench.__file__).parent not in seen["out_dir"].parents
+
+
+def test_on_ray_the_player_path_is_left_to_the_cells_machines(tmp_path):
+    """A Ray cluster's cells may hold the Unity player where the driver does not; the value checks still run."""
+    from rls3_bench.errors import UserError
+    from rls3_bench.harness.sweep import check_setup
+    from rls3_bench.harness.tracks import load_track
+
+    track = dataclasses.replace(load_track(str(TRACK)), backend="unity")
+    absent = {"backend_options": {"player": str(tmp_path / "absent.x86_64")}}
+    with pytest.raises(UserError, match="absent.x86_64 does not exist"):
+        check_setup(track, ["uniform-v1"], [0], "local", 1, None, dict(absent))
+    assert check_setup(track, ["uniform-v1"], [0], "ray", 1, None, dict(absent)) == {"uniform-v1": "uniform-v1"}
+    with pytest.raises(UserError, match="-nographics"):
+        check_setup(track, ["uniform-v1"], [0], "ray", 1, None, {"backend_options": {**absent["backend_options"],
+                                                                                      "player_args": ("-nographics",)}})

@@ -30,6 +30,8 @@ EXECUTORS = ("local", "ray")
 MAX_SEEDS = 1000  #: seeds per run; a leaderboard cell needs 10
 MAX_WORKERS = 256  #: local worker processes, and torch threads per cell
 MAX_BUDGET = 1_000_000  #: samples per cell, about 7x the largest budget of the paper's curves
+#: backend options naming files on the machine that runs a cell (the Unity player, its log folder)
+MACHINE_PATHS = ("player", "log_folder")
 #: in ``<results>/<track key>/``: the digest of the configuration whose records that folder holds
 TRACK_FILE = "track.json"
 
@@ -217,8 +219,10 @@ def _check_count(value, noun: str, maximum: int) -> None:
 def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], executor: str, workers: int,
                 threads: int | None, cell_options: dict) -> dict[str, str]:
     """Every check a sweep can make before it starts work: bounds, the eval set's pinned hash, the backend's
-    options, the generators' names. Cheap (no file is read, nothing started), so a bad setup fails in
-    seconds whatever the sweep's size, and before any cell folder exists. Returns each generator's folder name."""
+    options, the generators' names. Cheap (nothing is started or read; given paths are only looked up), so a
+    bad setup fails in seconds whatever the sweep's size, and before any cell folder exists. On Ray, paths
+    that name files on the cells' machines (:data:`MACHINE_PATHS`) are left to the cells. Returns each
+    generator's folder name."""
     from rls3_bench.backends import get_backend_class
     from rls3_bench.data.evalsets import check_eval_pin
 
@@ -237,7 +241,10 @@ def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], e
     check_eval_pin(track.eval_set, track.eval_set_hash)
     if track.val_set:
         check_eval_pin(track.val_set, None)
-    get_backend_class(track.backend).check_options(track.image_size, track.renderer, **cell_options.get("backend_options", {}))
+    backend_options = dict(cell_options.get("backend_options", {}))
+    if executor == "ray":  # paths name files on the machines that run the cells, which check them there
+        backend_options = {k: v for k, v in backend_options.items() if k not in MACHINE_PATHS}
+    get_backend_class(track.backend).check_options(track.image_size, track.renderer, **backend_options)
     return {g: _generator_dir_name(g) for g in generators}
 
 
