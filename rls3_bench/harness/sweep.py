@@ -178,7 +178,6 @@ def run_benchmark(
         # on Ray, a pipelined cell reserves a CPU for its generation worker; "auto" keeps cells inline
         cell_options["pipeline"] = cell_options.get("pipeline", "auto") == "on"
         return _run_ray(track, cells, ray_address, show_progress, threads or 1, cell_options)
-    workers = min(workers, max(1, len(cells)))  # more processes than cells would only wait
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     cell_options["pipeline"] = resolve_pipeline(cell_options.get("pipeline", "auto"), workers, threads)
     if workers == 1:
@@ -191,7 +190,9 @@ def run_benchmark(
     outcomes = []
     # workers ignore SIGINT: on Ctrl-C (or SIGTERM, or any error) this process stops them itself, so
     # none is left running a cell; their cell locks go with them and the cells resume when re-run
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+    # no more processes than cells (the rest would only wait); threads stay as the requested workers set them
+    pool = ProcessPoolExecutor(max_workers=min(workers, max(1, len(cells))), mp_context=mp.get_context("spawn"),
+                               initializer=_ignore_sigint)
     try:
         jobs = [(track.to_dict(), g, s, str(f), threads, cell_options) for g, s, f in cells]
         bar = _bar(len(jobs), "cells", show_progress)
