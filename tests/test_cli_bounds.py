@@ -194,3 +194,16 @@ def test_on_ray_the_player_path_is_left_to_the_cells_machines(tmp_path):
     with pytest.raises(UserError, match="-nographics"):
         check_setup(track, ["uniform-v1"], [0], "ray", 1, None, {"backend_options": {**absent["backend_options"],
                                                                                       "player_args": ("-nographics",)}})
+
+
+def test_a_setup_error_is_the_only_line_on_stderr(tmp_path):
+    """In a fresh process (what a user sees): no C library banner (pybullet's) before the error line."""
+    import subprocess
+    import sys
+
+    results = tmp_path / "runs"
+    out = subprocess.run([sys.executable, "-m", "rls3_bench.cli", "run", "--track", str(TRACK), "--weights", str(tmp_path / "absent.safetensors"),
+                          "--results", str(results), "--no-progress"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("rls3-bench: error:") and "absent.safetensors" in out.stderr
+    assert not results.exists()

@@ -25,21 +25,22 @@ How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
-import os
 import pkgutil
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
 from rls3_bench.backends.base import Backend, Observation, ObjectState, check_image_size, check_min_visible_fraction
 from rls3_bench.backends.geometry import centre_of_mass_xy, part_footprint, room_shell
+from rls3_bench.backends.quiet import quiet_c_output
 from rls3_bench.errors import UserError
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
+
+with quiet_c_output():  # pybullet writes a 'build time' banner to stderr at import: not a message for the user
+    import pybullet as p
 
 RENDERERS = ("auto", "tiny", "egl")
 
@@ -98,28 +99,6 @@ def _rotate_xy(xy: np.ndarray, yaw_deg: float) -> np.ndarray:
 
 def _rgba(rgb) -> list[float]:
     return [*rgb, 1.0]
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Silence C-level stdout and stderr (the EGL plugin prints its GL strings when it starts and stops)."""
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:  # no such descriptors: nothing to silence
-        yield
-        return
-    libc = ctypes.CDLL(None)
-    try:
-        libc.fflush(None)
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        libc.fflush(None)
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
 
 
 # --- cached world content -----------------------------------------------------------------------
@@ -206,7 +185,7 @@ class EmbeddedBackend(Backend):
     def close(self) -> None:
         if self._client is None:
             return
-        with _quiet_stdout():
+        with quiet_c_output():
             p.disconnect(physicsClientId=self._client)
         self._client = None
 
@@ -229,7 +208,7 @@ class EmbeddedBackend(Backend):
         if loader is None:
             return False
         n = self.image_size  # the plugin reports again when the size changes: probe at the real size
-        with _quiet_stdout():
+        with quiet_c_output():
             plugin = p.loadPlugin(loader.get_filename(), "_eglRendererPlugin", physicsClientId=self._client)
             if plugin < 0:
                 return False
@@ -253,7 +232,7 @@ class EmbeddedBackend(Backend):
         # The EGL plugin's first frame after new bodies appear differs in a few pixels from every later
         # one; rendering it once more makes the image independent of what was built before.
         passes = 2 if egl and self._built_since_render else 1
-        with _quiet_stdout() if egl else contextlib.nullcontext():  # it prints its GL vendor at times
+        with quiet_c_output() if egl else contextlib.nullcontext():  # it prints its GL vendor at times
             for _ in range(passes):
                 _, _, rgba, _, raw = p.getCameraImage(n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT)
         self._built_since_render = False
