@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rls3_bench.errors import PlacementError, UserError
+from rls3_bench.harness.sweep import MAX_SEEDS, MAX_WORKERS
 
 EPILOG = """examples:
   rls3-bench ls
@@ -29,24 +30,43 @@ EPILOG = """examples:
 """
 
 
-def _int_at_least(minimum: int, noun: str = "value"):
-    """An argparse type: an integer >= ``minimum``, with a one-line reason otherwise."""
+# Upper bounds of every count the command line takes (docs/reliability.md, "Bounds"). Each keeps one
+# command within a machine's memory and a day's time; a larger job is several commands.
+# A sweep's own bounds (seeds, workers, budgets) live with it, in rls3_bench.harness.sweep.
+MAX_SEED = 2**63 - 1  #: records and submissions store seeds as int64
+MAX_RENDER_WORKERS = 64
+MAX_PREVIEW = 256  #: preview -n: scenes on one contact sheet
+MAX_COLS = 64
+MAX_EXPORT = 10_000  #: export -n: the samples, images included, are held in memory (about 0.5 GB at 128 px)
+MAX_PRETRAIN_SCENES = 50_000  #: pretrain --scenes: its images are held in memory (about 2.5 GB at 128 px)
+MAX_EPOCHS = 1000
+MAX_UNITY_TIMEOUT_S = 86400.0
+
+
+def _int_in(minimum: int, maximum: int, noun: str = "value"):
+    """An argparse type: an integer in [``minimum``, ``maximum``], with a one-line reason otherwise."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer {noun}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{noun} {value} must be >= {minimum}")
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer {noun}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{noun} {text[:40]} must be in [{minimum}, {maximum}]")
         return value
 
     return parse
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-_seed = _int_at_least(0, "seed")
+def _image_size(text: str) -> int:
+    from rls3_bench.backends.base import IMAGE_SIZE_RANGE
+
+    return _int_in(*IMAGE_SIZE_RANGE, "image size")(text)
+
+
+_seed = _int_in(0, MAX_SEED, "seed")
+_seed_count = _int_in(1, MAX_SEEDS, "seed count")
+_workers = _int_in(1, MAX_WORKERS, "worker count")
 
 
 def _learning_rate(text: str) -> float:
@@ -59,9 +79,36 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
+    if not 0.0 < value <= MAX_UNITY_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"time-out {text[:40]} must be in (0, {MAX_UNITY_TIMEOUT_S:.0f}] seconds")
+    return value
+
+
+def _check_output_file(path: str, option: str = "-o") -> None:
+    """Refuse, before any work, an output path that cannot become a file: a folder, a path through a
+    file, or a folder this user cannot write to."""
+    import os
+
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file path, e.g. {target / 'out.png'}")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # missing folders are made by the write
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: {parent} is a file, not a folder; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: no permission to write in {parent}; choose a folder you can write to")
+
+
 def _backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="embedded", help="simulator backend (see `rls3-bench ls`; default: embedded)")
-    p.add_argument("--size", type=_positive_int, default=128, help="image size in pixels (default: 128)")
+    p.add_argument("--size", type=_image_size, default=128, help="image size in pixels, 16 to 2048 (default: 128)")
     p.add_argument("--renderer", default="tiny",
                    help="embedded renderer: tiny (default: deterministic everywhere, and about 2x faster than EGL at 128 px on a CPU "
                         "without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)")
@@ -72,9 +119,10 @@ def _unity_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("unity backend (docs/unity.md)")
     g.add_argument("--unity-player", metavar="PATH", help="Unity player binary built from unity/ (default: wait for the "
                    "Unity Editor: press Play in the unity/ project)")
-    g.add_argument("--unity-port", type=_positive_int, metavar="PORT",
+    g.add_argument("--unity-port", type=_int_in(1024, 65535, "port"), metavar="PORT",
                    help="first port to listen on (default: 5005 for a player, the first free one above; 5004 for the Editor)")
-    g.add_argument("--unity-timeout", type=float, metavar="SECONDS", help="wait this long for the player to connect and answer (default: 60)")
+    g.add_argument("--unity-timeout", type=_seconds, metavar="SECONDS",
+                   help=f"wait this long for the player to connect and answer, at most {MAX_UNITY_TIMEOUT_S:.0f} (default: 60)")
     g.add_argument("--unity-log-dir", metavar="DIR", help="keep the player's log here (Player-<worker>.log)")
     g.add_argument("--unity-arg", action="append", metavar="ARG", help="extra player argument, repeatable (e.g. --unity-arg=-force-vulkan)")
 
@@ -143,8 +191,11 @@ def cmd_render(args) -> int:
 
     if (args.spec is None) == (args.seed is None):
         raise UserError("give exactly one of --spec FILE or --seed N")
+    _check_output_file(args.output)
+    if args.spec_out:
+        _check_output_file(args.spec_out, "--spec-out")
+    spec = _read_spec(args.spec) if args.spec else None
     with _open_backend(args) as backend:
-        spec = _read_spec(args.spec) if args.spec else None
         if spec is None:  # the first valid random scene of this seed
             rng = rng_for("preview", args.seed)
             for _ in range(200):
@@ -174,6 +225,7 @@ def cmd_preview(args) -> int:
     from rls3_bench.data.preview import contact_sheet
     from rls3_bench.harness.seeds import rng_for
 
+    _check_output_file(args.output)
     with _open_backend(args) as backend:
         samples = uniform_samples(backend, rng_for("preview", args.seed), args.n, room_ids=sorted(ROOMS))
     buf = io.BytesIO()
@@ -190,6 +242,7 @@ def cmd_export(args) -> int:
     from rls3_bench.labels.annotate import uniform_samples
     from rls3_bench.harness.seeds import rng_for
 
+    _check_output_file(args.output)
     with _open_backend(args) as backend:
         samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
     write_samples(args.output, samples)
@@ -211,19 +264,26 @@ def cmd_evalset(args) -> int:
 
 def _seed_list(args) -> list[int]:
     if args.seed_list:
+        from rls3_bench.errors import short_repr
+
+        parts = args.seed_list.split(",")
+        if len(parts) > MAX_SEEDS:
+            raise UserError(f"--seed-list holds {len(parts)} seeds, more than the {MAX_SEEDS} one run takes; split the seeds over several runs")
         try:
-            seeds = [int(x) for x in args.seed_list.split(",")]
+            seeds = [int(x) for x in parts]
         except ValueError:
-            raise UserError(f"--seed-list {args.seed_list!r} must be comma-separated integers, e.g. 0,1,2") from None
-        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-            raise UserError(f"--seed-list {args.seed_list!r} must hold distinct non-negative integers")
+            raise UserError(f"--seed-list {short_repr(args.seed_list)} must be comma-separated integers, e.g. 0,1,2") from None
+        if any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
+            raise UserError(f"--seed-list {short_repr(args.seed_list)} must hold distinct integers in [0, 2**63 - 1]")
         return seeds
+    if args.seeds > MAX_SEEDS:  # a track's or preset's seed count; --seeds itself is bounded by its parser
+        raise UserError(f"{args.seeds} seeds are more than the {MAX_SEEDS} one run takes; pass --seeds or --seed-list")
     return list(range(args.seeds))
 
 
 def cmd_run(args) -> int:
     from rls3_bench.generator import generator_names
-    from rls3_bench.harness.sweep import run_benchmark
+    from rls3_bench.harness.sweep import check_setup, run_benchmark
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
@@ -251,19 +311,20 @@ def cmd_run(args) -> int:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
     seeds = _seed_list(args)
-    if len(seeds) < track.min_seeds:
-        print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
+    cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers}
+    check_setup(track, generators, seeds, args.executor, args.workers, args.threads, cell_options)  # the cheap checks first
     if args.executor == "local":
         # missing weights or GPU fail here, before any cell folder exists; on Ray the cells' own
         # machines hold the weights and GPUs, so each cell checks there
         from rls3_bench.learners import get_learner_class
 
         get_learner_class(track.learner).check_setup(track.model, track.weights, dict(track.recipe), track.device)
+    if len(seeds) < track.min_seeds:
+        print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
     results = Path(args.results)
     outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
                              ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,
-                             cell_options={"backend_options": backend_options, "pipeline": args.pipeline,
-                                           "render_workers": args.render_workers})
+                             cell_options=cell_options)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
@@ -434,15 +495,18 @@ def cmd_report(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from rls3_bench.learners.pretrain import WEIGHTS_DIR, PretrainConfig, pretrain
+    from rls3_bench.learners.pretrain import DEFAULT_OUT_DIR, PretrainConfig, pretrain
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
     if not 0.0 <= args.object_negatives < float("inf"):
         raise UserError(f"--object-negatives must be a finite weight >= 0, got {args.object_negatives}")
+    out = Path(args.out) if args.out else DEFAULT_OUT_DIR
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the weights and their card")
     cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr, object_negatives=args.object_negatives,
                          vision_epochs=args.vision_epochs, vision_lr=args.vision_lr)
-    card = pretrain(track, cfg, out_dir=Path(args.out) if args.out else WEIGHTS_DIR)
+    card = pretrain(track, cfg, out_dir=out)
     print(json.dumps(card, indent=2))
     return 0
 
@@ -478,15 +542,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("preview", help="contact sheet of random valid scenes with their captions")
-    p.add_argument("-n", type=_positive_int, default=16, help="number of scenes (default: 16)")
+    p.add_argument("-n", type=_int_in(1, MAX_PREVIEW, "scene count"), default=16, help=f"number of scenes, at most {MAX_PREVIEW} (default: 16)")
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--cols", type=_positive_int, default=4)
+    p.add_argument("--cols", type=_int_in(1, MAX_COLS, "column count"), default=4, help=f"columns, at most {MAX_COLS} (default: 4)")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     _backend_args(p)
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("export", help="write uniformly generated samples to Parquet (images as PNG bytes)")
-    p.add_argument("-n", type=_positive_int, required=True)
+    p.add_argument("-n", type=_int_in(1, MAX_EXPORT, "sample count"), required=True,
+                   help=f"number of samples, at most {MAX_EXPORT} (more: several exports with different --seed)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("-o", "--output", required=True, help="Parquet file to write")
     _backend_args(p)
@@ -499,37 +564,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
     p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")
-    p.add_argument("--scenes", type=_positive_int, default=3000)
-    p.add_argument("--epochs", type=_positive_int, default=8)
+    p.add_argument("--scenes", type=_int_in(1, MAX_PRETRAIN_SCENES, "scene count"), default=3000,
+                   help=f"rendered scenes, at least one batch, at most {MAX_PRETRAIN_SCENES} (default: 3000)")
+    p.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS, "epoch count"), default=8, help=f"at most {MAX_EPOCHS} (default: 8)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--lr", type=_learning_rate, default=5e-4, help="learning rate from scratch (default: 5e-4)")
     p.add_argument("--object-negatives", type=float, default=0.0, metavar="W",
                    help="weight of a ranking term against one object-swapped caption per scene (default: 0, captions only)")
-    p.add_argument("--vision-epochs", type=_non_negative_int, default=0, metavar="N",
+    p.add_argument("--vision-epochs", type=_int_in(0, MAX_EPOCHS, "epoch count"), default=0, metavar="N",
                    help="first train the vision tower to classify which objects and room a scene holds, N passes "
                         "(paligemma only; default: 0, no vision stage)")
     p.add_argument("--vision-lr", type=_learning_rate, default=5e-4, help="learning rate of the vision stage (default: 5e-4)")
-    p.add_argument("--out", help="folder for the weights and their card (default: the package's weights/)")
+    p.add_argument("--out", help="folder for the weights and their card (default: base-weights/ here; "
+                   "run on them with `rls3-bench run --weights <folder>/<model>-base.safetensors`)")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("run", help="run the benchmark: a track x generators x seeds")
     p.add_argument("--track", default="clip-tiny", help="track name or YAML path (default: clip-tiny)")
     p.add_argument("--preset", help="smoke, quick or full (budgets and seed count of the track's preset)")
     p.add_argument("--generator", action="append", help="generator name or module:Class (repeatable; default: all built-ins)")
-    p.add_argument("--seeds", type=_positive_int, help="number of seeds 0..N-1 (default: the preset's or the track's minimum)")
+    p.add_argument("--seeds", type=_seed_count, help=f"number of seeds 0..N-1, at most {MAX_SEEDS} (default: the preset's or the track's minimum)")
     p.add_argument("--seed-list", help="explicit comma-separated seeds instead of --seeds")
     p.add_argument("--results", default="runs", help="results folder (default: runs/)")
     p.add_argument("--executor", default="local", help="local (default) or ray")
-    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default: 1)")
+    p.add_argument("--workers", type=_workers, default=1, help=f"local worker processes, at most {MAX_WORKERS} (default: 1)")
     p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
-    p.add_argument("--threads", type=_positive_int, help="torch threads per cell (default: cores / workers locally, 1 on Ray); "
+    p.add_argument("--threads", type=_workers, help=f"torch threads per cell, at most {MAX_WORKERS} (default: cores / workers locally, 1 on Ray); "
                    "scores are bit-identical across executors at equal thread counts")
     p.add_argument("--weights", help="override the track's base weights (a path, a pretrained tag, or 'random')")
     p.add_argument("--device", help="override the track's device (cpu, cuda)")
     p.add_argument("--backend", help="override the track's simulator backend (embedded, unity; see `rls3-bench ls`)")
     _unity_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--render-workers", type=_positive_int, default=1, help="render processes per cell for generators that "
+    p.add_argument("--render-workers", type=_int_in(1, MAX_RENDER_WORKERS, "worker count"), default=1,
+                   help=f"render processes per cell (at most {MAX_RENDER_WORKERS}) for generators that "
                    "propose scenes in batches (ctx.render_many; embedded backend; default: 1)")
     p.add_argument("--pipeline", default="auto", help="auto (default), on or off: make open-loop generators' rounds ahead of "
                    "training in a worker process per cell; auto: only where it gets a core of its own (same records either "
@@ -596,9 +664,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rls3-bench: error: {_printable(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only or vanished folder: every write is atomic, so nothing is half-written
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"rls3-bench: error: {_printable(f'{exc.strerror or exc}{where}')}; fix that and run the command again "
-              "(finished results are kept; an interrupted run resumes from its checkpoints)", file=sys.stderr)
+        print(f"rls3-bench: error: {_printable(_os_error_text(exc))}; fix that and run the command again"
+              + (" (finished cells are kept; the run resumes from its checkpoints)" if args.command == "run" else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rls3-bench: interrupted (finished results are kept; run the command again to resume)", file=sys.stderr)
@@ -608,6 +675,18 @@ def main(argv: list[str] | None = None) -> int:
             import signal
 
             signal.signal(signal.SIGTERM, previous)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """The OS's reason and the file it concerns; a write's temporary file (``.<name>.<random>.tmp``,
+    rls3_bench.data.atomic) is named by the file it was to become."""
+    import re
+
+    if not exc.filename:
+        return str(exc.strerror or exc)
+    path = Path(exc.filename)
+    match = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", path.name)
+    return f"{exc.strerror or exc} ({path.with_name(match.group(1)) if match else path})"
 
 
 def _printable(text: str) -> str:

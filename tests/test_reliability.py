@@ -514,3 +514,38 @@ def test_local_ray_listens_on_loopback_only_and_leaves_nothing_on_ctrl_c(tmp_pat
     assert proc.returncode == 130, err[-3000:]
     assert err.strip().splitlines()[-1] == "rls3-bench: interrupted (finished results are kept; run the command again to resume)"
     _assert_no_orphans(children, proc.pid)
+
+
+# --- results of another configuration of the same track ------------------------------------------
+def _track_variant(tmp_path: Path, old: str, new: str) -> str:
+    path = tmp_path / "test-track.yaml"
+    path.write_text(Path(TRACK).read_text().replace(old, new))
+    return str(path)
+
+
+@pytest.mark.parametrize("change", ["another lr", "another lr, records only", "--weights base"])
+def test_results_of_another_track_configuration_are_refused(reference, tmp_path, capsys, change):
+    """Cells are found by track key, generator and seed; a results folder made under another configuration
+    of the same key (another lr, other weights) is refused with one line, not read as this one's results."""
+    from rls3_bench.cli import main
+    from rls3_bench.harness.sweep import TRACK_FILE
+
+    results = tmp_path / "runs"
+    shutil.copytree(reference, results)
+    if change == "another lr, records only":
+        (results / TRACK_DIR / TRACK_FILE).unlink()
+    before = snapshot(results)
+    args = ["--weights", "base"] if change == "--weights base" else []
+    track = TRACK if change == "--weights base" else _track_variant(tmp_path, "{batch_size: 16}", "{batch_size: 16, lr: 0.001}")
+    argv = ["run", "--track", track, "--generator", "uniform-v1", "--seed-list", "0,1", "--results", str(results),
+            "--no-progress", "--no-leaderboard", "--threads", "1", *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"holds results of another configuration of {TRACK_DIR}" in err
+    assert "pass a new --results folder" in err
+    assert snapshot(results) == before
+    # the configuration the folder was made for still finds its cells done
+    argv = ["run", "--track", TRACK, "--generator", "uniform-v1", "--seed-list", "0,1", "--results", str(results),
+            "--no-progress", "--no-leaderboard", "--threads", "1"]
+    assert main(argv) == 0
+    assert snapshot(results) == before | {f"{TRACK_DIR}/{TRACK_FILE}": (reference / TRACK_DIR / TRACK_FILE).read_bytes()}

@@ -9,11 +9,27 @@ world, a Unity process), so one instance renders many specs.
 from __future__ import annotations
 
 import abc
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 
+from rls3_bench.errors import UserError, short_repr
 from rls3_bench.scene.spec import SceneSpec
+
+#: side of the square image every backend renders, in pixels (inclusive bounds)
+IMAGE_SIZE_RANGE = (16, 2048)
+
+
+def check_image_size(image_size) -> None:
+    lo, hi = IMAGE_SIZE_RANGE
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not lo <= image_size <= hi:
+        raise UserError(f"image_size must be an integer in [{lo}, {hi}], got {short_repr(image_size)}")
+
+
+def check_min_visible_fraction(value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise UserError(f"min_visible_fraction must be a number in [0, 1), got {short_repr(value)}")
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,18 @@ class Backend(abc.ABC):
         ``valid=False`` with ``invalid_reason``. Callers that need a valid scene (the CLI's
         ``render``) turn it into a PlacementError.
         """
+
+    @classmethod
+    def check_options(cls, image_size: int = 128, renderer: str | None = None, **options) -> None:
+        """Raise the UserError the constructor would raise for these arguments, starting nothing.
+
+        Cheap, so a sweep runs it before it makes any cell folder. Backends with more options extend it.
+        """
+        check_image_size(image_size)
+        try:
+            inspect.signature(cls.__init__).bind(None, image_size, renderer, **options)
+        except TypeError as exc:
+            raise UserError(f"the {cls.name} backend does not take these options ({exc}); see `rls3-bench run --help`") from None
 
     def close(self) -> None:
         """Release the simulator (idempotent)."""

@@ -25,23 +25,24 @@ How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
-import os
 import pkgutil
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
-from rls3_bench.backends.base import Backend, Observation, ObjectState
+from rls3_bench.backends.base import Backend, Observation, ObjectState, check_image_size, check_min_visible_fraction
+from rls3_bench.backends.geometry import centre_of_mass_xy, part_footprint, room_shell
+from rls3_bench.backends.quiet import quiet_c_output
 from rls3_bench.errors import UserError
-from rls3_bench.scene.spec import ROOM_HALF_EXTENT_M, ROOM_HEIGHT_M, CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
+
+with quiet_c_output():  # pybullet writes a 'build time' banner to stderr at import: not a message for the user
+    import pybullet as p
 
 RENDERERS = ("auto", "tiny", "egl")
-IMAGE_SIZE_RANGE = (16, 2048)
 
 #: Clip planes (m). The far plane is well beyond the room's diagonal and far short of PARK.
 NEAR_M, FAR_M = 0.02, 20.0
@@ -59,9 +60,6 @@ OVERLAP_TOL_M = 0.002
 CENTRE_DROP_TOL_M = 0.01
 #: Bodies cached beyond the scene in use (distinct scales make distinct bodies).
 MAX_OBJECT_BODIES = 32
-
-WALL_HALF_THICKNESS_M = 0.05
-SIDE_WALL_X_M = 1.8
 
 
 # --- geometry helpers ------------------------------------------------------------------------
@@ -99,73 +97,8 @@ def _rotate_xy(xy: np.ndarray, yaw_deg: float) -> np.ndarray:
     return xy @ np.array([[c, s], [-s, c]])
 
 
-def _ring(radius: float, n: int) -> np.ndarray:
-    a = np.arange(n) * (2 * math.pi / n)
-    return np.c_[np.cos(a), np.sin(a)] * radius
-
-
-def _part_footprint(part: Part) -> np.ndarray:
-    """(x, y, bottom_z) samples under one part at scale 1: where and how low the part reaches.
-
-    Samples sit just inside the outline so rays do not graze the neighbouring surface's edge.
-    """
-    ox, oy, oz = part.offset
-    if part.shape == "box":
-        hx, hy, hz = part.size
-        g = np.array([-0.97, 0.0, 0.97])
-        xy = np.array([(a * hx, b * hy) for a in g for b in g])
-        bottom = np.full(len(xy), oz - hz)
-    elif part.shape == "cylinder":
-        r, h, _ = part.size
-        xy = np.r_[np.zeros((1, 2)), _ring(0.5 * r, 6), _ring(0.97 * r, 12)]
-        bottom = np.full(len(xy), oz - h / 2)
-    else:  # sphere: the lower the point, the nearer the axis
-        r = part.size[0]
-        rho = np.array([0.0] + [0.5] * 8 + [0.9] * 8)
-        xy = np.r_[np.zeros((1, 2)), _ring(0.5 * r, 8), _ring(0.9 * r, 8)]
-        bottom = oz - r * np.sqrt(1.0 - rho**2)
-    return np.c_[xy + (ox, oy), bottom]
-
-
-def _part_volume(part: Part) -> float:
-    if part.shape == "box":
-        return 8.0 * part.size[0] * part.size[1] * part.size[2]
-    if part.shape == "cylinder":
-        return math.pi * part.size[0] ** 2 * part.size[1]
-    return 4.0 / 3.0 * math.pi * part.size[0] ** 3
-
-
-def centre_of_mass_xy(asset: Asset) -> np.ndarray:
-    """Volume-weighted centre of the parts (uniform density), local xy at scale 1."""
-    vols = np.array([_part_volume(q) for q in asset.parts])
-    offs = np.array([q.offset[:2] for q in asset.parts])
-    return vols @ offs / vols.sum()
-
-
 def _rgba(rgb) -> list[float]:
     return [*rgb, 1.0]
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Silence C-level stdout and stderr (the EGL plugin prints its GL strings when it starts and stops)."""
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:  # no such descriptors: nothing to silence
-        yield
-        return
-    libc = ctypes.CDLL(None)
-    try:
-        libc.fflush(None)
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        libc.fflush(None)
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
 
 
 # --- cached world content -----------------------------------------------------------------------
@@ -217,6 +150,10 @@ class EmbeddedBackend(Backend):
         self._objects: OrderedDict[tuple[str, float], _ObjectBody] = OrderedDict()
         self._built_since_render = True
 
+    @classmethod
+    def check_options(cls, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002) -> None:
+        _check_args(image_size, renderer, min_visible_fraction)
+
     # --- Backend interface -----------------------------------------------------------------
     @property
     def renderer(self) -> str:
@@ -248,7 +185,7 @@ class EmbeddedBackend(Backend):
     def close(self) -> None:
         if self._client is None:
             return
-        with _quiet_stdout():
+        with quiet_c_output():
             p.disconnect(physicsClientId=self._client)
         self._client = None
 
@@ -271,7 +208,7 @@ class EmbeddedBackend(Backend):
         if loader is None:
             return False
         n = self.image_size  # the plugin reports again when the size changes: probe at the real size
-        with _quiet_stdout():
+        with quiet_c_output():
             plugin = p.loadPlugin(loader.get_filename(), "_eglRendererPlugin", physicsClientId=self._client)
             if plugin < 0:
                 return False
@@ -295,7 +232,7 @@ class EmbeddedBackend(Backend):
         # The EGL plugin's first frame after new bodies appear differs in a few pixels from every later
         # one; rendering it once more makes the image independent of what was built before.
         passes = 2 if egl and self._built_since_render else 1
-        with _quiet_stdout() if egl else contextlib.nullcontext():  # it prints its GL vendor at times
+        with quiet_c_output() if egl else contextlib.nullcontext():  # it prints its GL vendor at times
             for _ in range(passes):
                 _, _, rgba, _, raw = p.getCameraImage(n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT)
         self._built_since_render = False
@@ -323,7 +260,7 @@ class EmbeddedBackend(Backend):
         for furniture in room.furniture:
             body = self._box(furniture.centre, furniture.half_extents, furniture.colour)
             built.furniture[body] = furniture
-        for centre, half, colour in _shell(room):
+        for centre, half, colour in room_shell(room):
             built.furniture[self._box(centre, half, colour)] = None
         for body in built.furniture:
             built.poses[body] = p.getBasePositionAndOrientation(body, physicsClientId=self._client)
@@ -393,7 +330,7 @@ class EmbeddedBackend(Backend):
             linkParentIndices=[0] * links, linkJointTypes=[p.JOINT_FIXED] * links, linkJointAxis=[[0.0, 0.0, 1.0]] * links,
             physicsClientId=c,
         )
-        footprint = np.concatenate([_part_footprint(q) for q in asset.parts]) * scale
+        footprint = np.concatenate([part_footprint(q) for q in asset.parts]) * scale
         tinted = tuple(i - 1 for i, q in enumerate(asset.parts) if q.colour is None)  # link -1 is the base
         return _ObjectBody(body, col, footprint, centre_of_mass_xy(asset) * scale, tinted, asset.colour)
 
@@ -492,28 +429,10 @@ _GEOM = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER, "sphere": p.GEOM_SPHERE
 
 
 def _check_args(image_size, renderer, min_visible_fraction) -> None:
-    lo, hi = IMAGE_SIZE_RANGE
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or not lo <= image_size <= hi:
-        raise UserError(f"image_size must be an integer in [{lo}, {hi}], got {image_size!r}")
+    check_image_size(image_size)
     if renderer not in RENDERERS:
         raise UserError(f"unknown renderer {renderer!r}; valid renderers: {', '.join(RENDERERS)}")
-    if isinstance(min_visible_fraction, bool) or not isinstance(min_visible_fraction, (int, float)) or not 0.0 <= min_visible_fraction < 1.0:
-        raise UserError(f"min_visible_fraction must be a number in [0, 1), got {min_visible_fraction!r}")
-
-
-def _shell(room: Room):
-    """Floor, back wall (flush behind the rearmost furniture) and side walls: (centre, half extents, colour)."""
-    back = max(f.centre[1] + f.half_extents[1] for f in room.furniture) + WALL_HALF_THICKNESS_M
-    half_h = ROOM_HEIGHT_M / 2
-    front = -ROOM_HALF_EXTENT_M
-    side_half_y = (back - front) / 2
-    t = WALL_HALF_THICKNESS_M
-    return (
-        ((0.0, 0.0, -t), (ROOM_HALF_EXTENT_M + 1.0, ROOM_HALF_EXTENT_M + 1.0, t), room.floor_colour),
-        ((0.0, back, half_h), (SIDE_WALL_X_M + t, t, half_h), room.wall_colour),
-        ((-SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
-        ((SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
-    )
+    check_min_visible_fraction(min_visible_fraction)
 
 
 def _support_name(furniture: Furniture | None) -> str | None:

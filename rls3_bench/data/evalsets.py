@@ -210,6 +210,17 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("RLS3_BENCH_CACHE", Path.home() / ".cache" / "rls3-bench")) / "evalsets"
 
 
+def check_eval_pin(name: str, expected_hash: str | None) -> "EvalSetSpec":
+    """The spec of eval set ``name`` if it exists and ``expected_hash`` (a track's pin) agrees with this
+    release's hash; a UserError otherwise. Reads no file, so a run checks it before any work."""
+    if name not in EVAL_SETS:
+        raise UserError(f"unknown eval set {name!r}; valid: {', '.join(sorted(EVAL_SETS))}")
+    spec = EVAL_SETS[name]
+    if expected_hash and spec.content_hash and expected_hash != spec.content_hash:
+        raise UserError(f"the track pins eval set {name} to hash {expected_hash[:12]}, but this release's {name} is {spec.content_hash[:12]}; use a track made for this release")
+    return spec
+
+
 def load_eval_set(name: str, expected_hash: str | None = None, cache_dir: Path | None = None) -> list[Sample]:
     """The eval set ``name``, from the cache or rebuilt, checked against its released hash (and
     against ``expected_hash``, the track's pin, when given).
@@ -219,12 +230,8 @@ def load_eval_set(name: str, expected_hash: str | None = None, cache_dir: Path |
     """
     from rls3_bench.data.sample_tables import content_hash, read_samples, write_samples
 
-    if name not in EVAL_SETS:
-        raise UserError(f"unknown eval set {name!r}; valid: {', '.join(sorted(EVAL_SETS))}")
-    spec = EVAL_SETS[name]
+    spec = check_eval_pin(name, expected_hash)
     pinned = {h for h in (spec.content_hash, expected_hash) if h}
-    if len(pinned) > 1:
-        raise UserError(f"the track pins eval set {name} to hash {expected_hash[:12]}, but this release's {name} is {spec.content_hash[:12]}; use a track made for this release")
     path = (cache_dir or default_cache_dir()) / f"{name}.parquet"
     if path.is_file():
         try:

@@ -21,10 +21,19 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rls3_bench.errors import UserError
-from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, verify_cell, write_record
+from rls3_bench.harness.records import (PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, record_digest, verify_cell,
+                                         write_record)
 from rls3_bench.harness.tracks import Track, track_from_dict
 
 EXECUTORS = ("local", "ray")
+# Upper bounds of one sweep (docs/reliability.md, "Bounds"), checked before any work starts.
+MAX_SEEDS = 1000  #: seeds per run; a leaderboard cell needs 10
+MAX_WORKERS = 256  #: local worker processes, and torch threads per cell
+MAX_BUDGET = 1_000_000  #: samples per cell, about 7x the largest budget of the paper's curves
+#: backend options naming files on the machine that runs a cell (the Unity player, its log folder)
+MACHINE_PATHS = ("player", "log_folder")
+#: in ``<results>/<track key>/``: the digest of the configuration whose records that folder holds
+TRACK_FILE = "track.json"
 
 
 @dataclass(frozen=True)
@@ -161,18 +170,10 @@ def run_benchmark(
     ``cell_options``: :func:`rls3_bench.harness.cell.run_cell` options for every cell: ``backend_options``
     (e.g. the unity backend's ``player``), ``pipeline`` (auto, on, off: :func:`resolve_pipeline`).
     """
-    if executor not in EXECUTORS:
-        raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
-    # resolve names up front: an unknown generator fails before any work starts
-    names = {g: _generator_dir_name(g) for g in generators}
-    cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads must be >= 1, got {threads}")
     cell_options = dict(cell_options or {})
-    if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
-        raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
+    names = check_setup(track, generators, seeds, executor, workers, threads, cell_options)
+    claim_results(Path(results), track)
+    cells = [(g, s, cell_dir(results, track.key, names[g], s)) for g in generators for s in seeds]
     if executor == "ray":
         # on Ray, a pipelined cell reserves a CPU for its generation worker; "auto" keeps cells inline
         cell_options["pipeline"] = cell_options.get("pipeline", "auto") == "on"
@@ -189,7 +190,9 @@ def run_benchmark(
     outcomes = []
     # workers ignore SIGINT: on Ctrl-C (or SIGTERM, or any error) this process stops them itself, so
     # none is left running a cell; their cell locks go with them and the cells resume when re-run
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+    # no more processes than cells (the rest would only wait); threads stay as the requested workers set them
+    pool = ProcessPoolExecutor(max_workers=min(workers, max(1, len(cells))), mp_context=mp.get_context("spawn"),
+                               initializer=_ignore_sigint)
     try:
         jobs = [(track.to_dict(), g, s, str(f), threads, cell_options) for g, s, f in cells]
         bar = _bar(len(jobs), "cells", show_progress)
@@ -207,6 +210,75 @@ def run_benchmark(
         raise
     pool.shutdown()
     return outcomes
+
+
+def _check_count(value, noun: str, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise UserError(f"{noun} must be an integer in [1, {maximum}], got {value!r}")
+
+
+def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], executor: str, workers: int,
+                threads: int | None, cell_options: dict) -> dict[str, str]:
+    """Every check a sweep can make before it starts work: bounds, the eval set's pinned hash, the backend's
+    options, the generators' names. Cheap (nothing is started or read; given paths are only looked up), so a
+    bad setup fails in seconds whatever the sweep's size, and before any cell folder exists. On Ray, paths
+    that name files on the cells' machines (:data:`MACHINE_PATHS`) are left to the cells. Returns each
+    generator's folder name."""
+    from rls3_bench.backends import get_backend_class
+    from rls3_bench.data.evalsets import check_eval_pin
+
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    _check_count(workers, "--workers", MAX_WORKERS)
+    if threads is not None:
+        _check_count(threads, "--threads", MAX_WORKERS)
+    if len(seeds) > MAX_SEEDS:
+        raise UserError(f"{len(seeds)} seeds are more than the {MAX_SEEDS} one run takes; split them over several runs")
+    if track.budgets[-1] > MAX_BUDGET:
+        raise UserError(f"track {track.key}: budget {track.budgets[-1]} is above the maximum of {MAX_BUDGET} samples per cell; "
+                        "lower the track's budgets")
+    if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
+        raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
+    check_eval_pin(track.eval_set, track.eval_set_hash)
+    if track.val_set:
+        check_eval_pin(track.val_set, None)
+    backend_options = dict(cell_options.get("backend_options", {}))
+    if executor == "ray":  # paths name files on the machines that run the cells, which check them there
+        backend_options = {k: v for k, v in backend_options.items() if k not in MACHINE_PATHS}
+    get_backend_class(track.backend).check_options(track.image_size, track.renderer, **backend_options)
+    return {g: _generator_dir_name(g) for g in generators}
+
+
+def claim_results(results: Path, track: Track) -> None:
+    """Bind ``<results>/<track key>/`` to this configuration of the track (its digest), or refuse.
+
+    Cells are found by track key, generator and seed; a record made under another configuration of the
+    same key (another lr, other weights, another preset's budgets) would be taken as this one's result,
+    and a checkpoint resumed with this one's settings. So the folder keeps the digest it was made for
+    (:data:`TRACK_FILE`), and any record or marker of another digest stops the run before it starts.
+    """
+    import json
+
+    from rls3_bench.data.atomic import atomic_write_json
+
+    folder = results / track.key
+    digest = track.digest()
+    found = [folder / TRACK_FILE] if (folder / TRACK_FILE).is_file() else []
+    found += sorted(folder.glob(f"*/seed-*/{RECORD_FILE}"))
+    for path in found:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            other = data.get("track_digest")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if path.name == RECORD_FILE and data.get("record_sha256") != record_digest(data):
+            continue  # a damaged record: its cell sets it aside and runs again (cell_done)
+        if other != digest:
+            raise UserError(f"{folder} holds results of another configuration of {track.key} (track digest {str(other)[:12]}, "
+                            f"this run's {digest[:12]}: another lr, --weights, --device or preset); pass a new --results folder")
+    if not (folder / TRACK_FILE).is_file():
+        atomic_write_json(folder / TRACK_FILE, {"schema_version": 1, "track": track.key, "track_digest": digest,
+                                                "track_config": track.to_dict()})
 
 
 def _ignore_sigint() -> None:
@@ -335,4 +407,4 @@ def completed_records(results: Path, track_key: str | None = None) -> list[dict]
     return [rec for _, rec in iter_records(results) if track_key is None or rec["track"] == track_key]
 
 
-__all__ = ["run_benchmark", "execute_cell", "CellOutcome", "completed_records", "read_record"]
+__all__ = ["run_benchmark", "execute_cell", "check_setup", "claim_results", "CellOutcome", "completed_records", "read_record"]

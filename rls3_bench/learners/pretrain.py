@@ -4,7 +4,12 @@
 ``pretrain``), pairs each image with an object-level caption that has no spatial words ("a photo of
 the green cup, the plate and the vase in a kitchen."), and trains the track's model from a seeded
 random init with the learner's own ``pretrain_step``. The weights are exported as fp16 safetensors
-into ``rls3_bench/weights/`` with a JSON card (command, seed, data size, hash, measured accuracies).
+with a JSON card (command, seed, data size, hash, measured accuracies) into ``--out`` (default
+``base-weights/`` in the working folder; a run uses them with ``--weights <file>``). The package ships
+the weights of its own tracks in ``rls3_bench/weights/`` (:data:`WEIGHTS_DIR`), made by this command.
+
+Only tracks whose ``weights`` is ``base`` (the tiny tracks) have base weights to make; a track with
+user-supplied weights (``clip-vit-b-32``, ``paligemma-3b``) is refused before any work.
 
 An optional **vision stage** comes first (``--vision-epochs N``, the paligemma-tiny recipe): the
 learner's vision tower, through an attention-pooling probe, is trained to classify which assets and
@@ -38,6 +43,8 @@ from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import int_seed, rng_for
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+#: where ``rls3-bench pretrain`` writes without ``--out``: the working folder, never the installed package
+DEFAULT_OUT_DIR = Path("base-weights")
 
 
 @dataclass(frozen=True)
@@ -178,12 +185,28 @@ def spatial_report(learner, items) -> dict:
     return summarize(item_rows(items, learner.evaluate(items).predictions))
 
 
-def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = WEIGHTS_DIR, log=print) -> dict:
+def check_pretrain(track, cfg: PretrainConfig) -> None:
+    """Refuse, before any work, a track without base weights of its own and a data size under one batch
+    (no training step at all)."""
+    from rls3_bench.errors import UserError
+    from rls3_bench.harness.tracks import builtin_track_names, load_track
+
+    if track.weights != "base":
+        tiny = [n for n in builtin_track_names() if load_track(n).weights == "base"]
+        raise UserError(f"track {track.name} runs on user-supplied weights ({track.weights!r}), so it has no base weights to "
+                        f"pretrain; pretrain a track with weights: base ({', '.join(tiny)})")
+    if cfg.scenes < cfg.batch_size:
+        raise UserError(f"{cfg.scenes} scenes are fewer than one batch of {cfg.batch_size}, so no training step would run; "
+                        f"pass --scenes {cfg.batch_size} or more")
+
+
+def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFAULT_OUT_DIR, log=print) -> dict:
     """Train and export base weights for ``track`` (a tiny track); returns the weight card."""
     from rls3_bench.backends import get_backend_class
     from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.learners import get_learner_class
 
+    check_pretrain(track, cfg)
     learner_cls = get_learner_class(track.learner)
     if cfg.vision_epochs > 0:
         _require_vision_stage(learner_cls)  # before minutes of rendering

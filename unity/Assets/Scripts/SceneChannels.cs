@@ -1,5 +1,5 @@
 // The two rls3 side channels (com.unity.ml-agents 2.2.1-exp.1 SideChannel API). Their ids and the
-// message schema are those of rls3_bench/backends/unity.py (SCENE_REQUEST_CHANNEL,
+// message schema are those of rls3_bench/backends/unity/protocol.py (SCENE_REQUEST_CHANNEL,
 // SCENE_GRAPH_CHANNEL, SCENE_PROTOCOL). Payloads are raw UTF-8 JSON: ML-Agents' WriteString and
 // ReadString are ASCII-only.
 using System;
