@@ -1,4 +1,4 @@
-"""The RLS3 agents (rls3-sac-v1, rls3-random-v1) and their environment, on the real embedded backend.
+"""The RLS3 agents (rls3-sac-v1/-v2, rls3-random-v1/-v2) and their environments, on the real embedded backend.
 
 Env-unit tests use a deterministic stand-in for the learner (a sample is "correct" by a hash of its
 id); the end-to-end test runs the real loop with the real CLIP learner.
@@ -25,8 +25,10 @@ from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
 from rls3_bench.labels.annotate import observe_and_label  # noqa: E402
 from rls3_bench.labels.sample import TERMS  # noqa: E402
 
-from rls3_generators.rls3_agent import RandomAgentGenerator, SacGenerator  # noqa: E402
-from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, SceneEditEnv, bin_index  # noqa: E402
+from rls3_generators.rls3_agent import RandomAgentGenerator, RandomAgentGeneratorV2, SacGenerator, SacGeneratorV2  # noqa: E402
+from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, STACK_OFFSET_M, SceneEditEnv, StackingSceneEditEnv, bin_index  # noqa: E402
+
+AGENTS = [SacGenerator, RandomAgentGenerator, SacGeneratorV2, RandomAgentGeneratorV2]
 
 #: small and fast: 4-step episodes, SAC updates after 8 warm-up steps
 FAST = {"episode_steps": 4, "learning_starts": 8, "batch_size": 16}
@@ -208,7 +210,7 @@ def run_rounds(gen, backend, sizes, start=0):
     return out
 
 
-@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.name)
 def test_round_structure(cls, backend):
     gen = fast(cls, 0)
     delivered = run_rounds(gen, backend, [6, 5])
@@ -221,7 +223,7 @@ def test_round_structure(cls, backend):
         kept = np.cumsum([e["kept"] for e in h if e["round"] == r])
         assert kept[-1] >= n and (len(kept) == 1 or kept[-2] < n)
     assert gen.extra_cost()["rl_env_steps"] == 4 * len(h)
-    if cls is SacGenerator:
+    if issubclass(cls, SacGenerator):
         assert gen.extra_cost()["rl_updates"] == 4 * len(h) - FAST["learning_starts"]
     else:
         assert gen.extra_cost()["rl_updates"] == 0
@@ -229,7 +231,7 @@ def test_round_structure(cls, backend):
     assert gen.state_dict()["history"] == h
 
 
-@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.name)
 def test_same_seed_same_samples_other_seed_others(cls, backend):
     a = run_rounds(fast(cls, 7), backend, [6, 6])
     b = run_rounds(fast(cls, 7), backend, [6, 6])
@@ -256,7 +258,7 @@ def test_sac_acts_with_its_own_randomness_and_leaves_the_globals_alone(backend):
     assert np.array_equal(gen2.act(np.zeros(OBS_SIZE, np.float32)), x)
 
 
-@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.name)
 def test_checkpoint_restore_continues_identically(cls, backend, tmp_path):
     gen = fast(cls, 3)
     run_rounds(gen, backend, [6, 6])
@@ -281,6 +283,86 @@ def test_registered_names():
 
     assert get_generator_class("rls3-sac-v1") is SacGenerator and SacGenerator.closed_loop
     assert get_generator_class("rls3-random-v1") is RandomAgentGenerator and RandomAgentGenerator.closed_loop
+    assert get_generator_class("rls3-sac-v2") is SacGeneratorV2 and SacGeneratorV2.ENV_CLASS is StackingSceneEditEnv
+    assert get_generator_class("rls3-random-v2") is RandomAgentGeneratorV2 and RandomAgentGeneratorV2.ENV_CLASS is StackingSceneEditEnv
+    assert SacGenerator.ENV_CLASS is SceneEditEnv and RandomAgentGenerator.ENV_CLASS is SceneEditEnv
+
+
+# --- v2: placements on objects ------------------------------------------------------------------------
+def _plate_scene():
+    """A plate in the middle of the kitchen table, a vase and a green cup elsewhere on it."""
+    from rls3_bench.scene.spec import PlacedObject, SceneSpec
+
+    room = ROOMS[ROOM_IDS[0]]
+    table = max(room.supports, key=lambda f: f.half_extents[0] * f.half_extents[1])
+    cx, cy, _ = table.centre
+    objects = (PlacedObject("plate", (cx, cy, table.top)), PlacedObject("vase", (cx - 0.3, cy, table.top)),
+               PlacedObject("green-cup", (cx + 0.3, cy, table.top)))
+    from rls3_bench.scene.random_scenes import jittered_camera
+
+    return SceneSpec(room.id, jittered_camera(room, np.random.default_rng(0)), objects), room, table
+
+
+def _env_on(cls, backend, spec):
+    env = cls(episode_steps=8)
+    env.bind(make_ctx(backend))
+    env.reset(seed=0)
+    rendered = env.ctx.render(spec)
+    assert rendered.valid, rendered.reason
+    env._accept(rendered)
+    return env
+
+
+def _centre(k: int, n: int) -> float:
+    return -1 + (2 * k + 1) / n
+
+
+def test_v2_agent_puts_an_object_on_a_plate_where_v1_overlaps(backend):
+    spec, room, table = _plate_scene()
+    cup_slot = 2
+    cup_asset = _centre(sorted(a for a in ASSETS if a not in ("plate", "vase")).index("green-cup"), len(ASSETS) - 2)
+    # v1: the cup onto the table at the plate's centre is dropped from the table's top, inside the plate
+    v1 = _env_on(SceneEditEnv, backend, spec)
+    t = room.supports.index(table)
+    hx = max(table.half_extents[0] - footprint_radius(ASSETS["green-cup"]), 0)
+    edit = v1.decode(np.array([_centre(cup_slot, 3), cup_asset, _centre(t, len(room.supports)), 0, 0, 0]))
+    assert edit.support == table.id and abs(edit.position[0] - table.centre[0]) < 1e-3 and hx > 0
+    _, _, _, _, info = v1.step(np.array([_centre(cup_slot, 3), cup_asset, _centre(t, len(room.supports)), 0, 0, 0]))
+    assert not info["valid"] and info["reason"].startswith("overlap")
+    # v2: the plate (slot 0) is a target bin after the supports; the cup lands on it, a pure above/below pair
+    v2 = _env_on(StackingSceneEditEnv, backend, spec)
+    n_targets = len(room.supports) + 2
+    action = np.array([_centre(cup_slot, 3), cup_asset, _centre(len(room.supports), n_targets), 0, 0, 0])
+    edit = v2.decode(action)
+    plate = v2.settled[0][0]
+    assert edit.support == "object:plate" and edit.position[:2] == pytest.approx(plate[:2], abs=1e-3)
+    assert edit.position[2] > plate[2] + 0.01  # dropped from above the plate's top, not from inside it
+    _, _, _, _, info = v2.step(action)
+    assert info["valid"], info["reason"]
+    assert [o.asset for o in v2.scene.objects] == ["plate", "vase", "green-cup"]  # the edited object is dropped last
+    cup_state = v2.ctx.render(v2.scene).observation.objects[2]
+    assert cup_state.support == "object:plate"
+    labels = {(s.subject, s.reference): s.terms for s in v2.ctx.render(v2.scene).samples}
+    assert labels[("green cup", "plate")] == ("above",) and labels[("plate", "green cup")] == ("below",)
+
+
+def test_v2_decode_offsets_on_an_object_stay_within_the_stack_offset(backend):
+    spec, room, _ = _plate_scene()
+    env = _env_on(StackingSceneEditEnv, backend, spec)
+    rng = np.random.default_rng(1)
+    on_objects = 0
+    for _ in range(300):
+        e = env.decode(rng.uniform(-1, 1, 6))
+        if e.support.startswith("object:"):
+            on_objects += 1
+            base = next(i for i, o in enumerate(env.scene.objects) if f"object:{o.asset}" == e.support)
+            assert base != e.slot
+            (bx, by, bz), _ = env.settled[base]
+            assert abs(e.position[0] - bx) <= STACK_OFFSET_M + 1e-4 and abs(e.position[1] - by) <= STACK_OFFSET_M + 1e-4
+            assert e.position[2] > bz
+        else:
+            assert e.support in {f.id for f in room.supports}
+    assert 0 < on_objects < 300
 
 
 # --- end to end: the real loop with the real CLIP learner -------------------------------------------
