@@ -66,6 +66,8 @@ SAC_DEFAULTS: dict[str, Any] = {
     "tau": 0.005,
     "net_arch": [64, 64],
 }
+#: rls3-sac-v2's replay buffer: about five 64-sample rounds of environment steps (~200 each)
+V2_BUFFER_SIZE = 1024
 #: consecutive episodes without a kept sample before a round gives up (the agent may not hang a run)
 MAX_EMPTY_EPISODES = 100
 
@@ -388,7 +390,10 @@ class RandomAgentGeneratorV2(RandomAgentGenerator):
 
 class SacGeneratorV2(SacGenerator):
     """rls3-sac-v1 in :class:`~rls3_generators.rls3_env.StackingSceneEditEnv`: its placements land
-    on any support, objects included."""
+    on any support, objects included, and its J2 is the episode's loss relative to a running baseline.
+    Its replay buffer holds :data:`V2_BUFFER_SIZE` transitions, so rewards earned against a learner
+    several rounds old are forgotten."""
 
     name = "rls3-sac-v2"
     ENV_CLASS = StackingSceneEditEnv
+    DEFAULTS = {**SacGenerator.DEFAULTS, "buffer_size": V2_BUFFER_SIZE}

@@ -284,6 +284,11 @@ STACK_OFFSET_M = 0.04
 DROP_CLEARANCE_M = 0.01
 #: an object whose bottom is within this of the pile's top so far stands on the pile
 PILE_TOLERANCE_M = 0.005
+#: weight of the newest episode in the running baseline of the learner's loss (about the last 10
+#: episodes, which is about one 64-sample round)
+BASELINE_RATE = 0.1
+#: floor of the baseline in the J2 normalisation (a learner with ~0 loss must not blow J2 up)
+BASELINE_FLOOR = 1e-3
 
 
 class StackingSceneEditEnv(SceneEditEnv):
@@ -300,7 +305,16 @@ class StackingSceneEditEnv(SceneEditEnv):
     * The edited object moves to the end of the spec: the backend drops objects in spec order, so the
       object is dropped onto everything already standing. Slots follow spec order, so after an edit
       the edited object is the last slot (the observation always shows the current order).
+    * **J2** is continuous and relative: ``w_ext * (L - b) / max(b, BASELINE_FLOOR)``, with ``L`` the
+      learner's mean per-sample loss on the episode's samples (its true caption against all of the
+      sample's negatives) and ``b`` a running mean of ``L`` over past episodes (rate
+      :data:`BASELINE_RATE`; the first episode sets it, and earns 0). An episode is paid for being
+      harder than the learner's current level, on a scale that does not shrink as the learner improves.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_baseline: float | None = None
 
     def decode(self, action: np.ndarray) -> Edit:
         if self.scene is None:
@@ -347,3 +361,21 @@ class StackingSceneEditEnv(SceneEditEnv):
         """The other objects in their order, then the edited one (dropped last, onto the pile)."""
         kept = tuple(o for i, o in enumerate(self.scene.objects) if i != edit.slot)
         return (*kept, PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg))
+
+    def _extrinsic(self, ctx: RoundContext) -> tuple[float, float | None]:
+        if not self.episode_samples:
+            return 0.0, None
+        fb = ctx.query(self.episode_samples)
+        self._merge_term_error(fb.term_error)
+        loss = float(np.mean(np.asarray(fb.loss, dtype=float)))
+        baseline = loss if self.loss_baseline is None else self.loss_baseline
+        self.loss_baseline = baseline + BASELINE_RATE * (loss - baseline)
+        error = float(1.0 - np.mean(np.asarray(fb.correct, dtype=float)))
+        return self.w_ext * (loss - baseline) / max(baseline, BASELINE_FLOOR), round(error, 6)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "loss_baseline": self.loss_baseline}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.loss_baseline = state["loss_baseline"]

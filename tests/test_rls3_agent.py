@@ -418,3 +418,41 @@ def test_sac_through_the_loop_with_clip_resumes_exactly(backend, tmp_path):
     assert [g["sample_id"] for g in resumed.gallery] == [g["sample_id"] for g in full.gallery]
     assert resumed.generator_history == full.generator_history and resumed.predictions == full.predictions
     assert {k: v for k, v in resumed.cost.items() if k != "seconds"} == {k: v for k, v in full.cost.items() if k != "seconds"}
+
+
+def _episode_j2(env, rng):
+    env.reset()
+    done = False
+    while not done:
+        _, _, done, _, info = env.step(rng.uniform(-1, 1, 6))
+    return info["episode"]["extrinsic_reward"], float(np.mean(fake_feedback(env.episode_samples).loss))
+
+
+def test_v2_j2_is_the_episode_loss_relative_to_a_running_baseline(backend):
+    from rls3_generators.rls3_env import BASELINE_RATE
+
+    env = StackingSceneEditEnv(episode_steps=6, w_ext=2.0)
+    env.bind(make_ctx(backend))
+    env.reset(seed=4)
+    rng = np.random.default_rng(4)
+    j2, first = _episode_j2(env, rng)
+    assert j2 == 0.0 and env.loss_baseline == pytest.approx(first)  # the first episode sets the baseline
+    seen = []
+    for _ in range(10):
+        baseline = env.loss_baseline
+        j2, loss = _episode_j2(env, rng)
+        assert j2 == pytest.approx(2.0 * (loss - baseline) / baseline, abs=1e-6)
+        assert env.loss_baseline == pytest.approx(baseline + BASELINE_RATE * (loss - baseline))
+        seen.append(j2)
+    assert any(v > 0 for v in seen) and any(v < 0 for v in seen)  # harder and easier than usual
+    restored = StackingSceneEditEnv()
+    restored.load_state_dict(json.loads(json.dumps(env.state_dict())))
+    assert restored.loss_baseline == env.loss_baseline
+
+
+def test_v2_sac_forgets_old_rewards_with_a_smaller_replay_buffer():
+    from rls3_generators.rls3_agent import V2_BUFFER_SIZE
+
+    assert SacGeneratorV2.DEFAULTS["buffer_size"] == V2_BUFFER_SIZE < SacGenerator.DEFAULTS["buffer_size"]
+    gen = SacGeneratorV2(seed=0, config={"learning_starts": 8})
+    assert gen.model.replay_buffer.buffer_size == V2_BUFFER_SIZE
