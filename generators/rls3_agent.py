@@ -1,7 +1,10 @@
 """rls3-sac-v1 and rls3-random-v1: the RLS3 agent (Soft Actor-Critic) and the paper's baseline, a
-random agent in the same environment and loop.
+random agent in the same environment and loop. rls3-sac-v2 and rls3-random-v2 are the same agents in
+:class:`~rls3_generators.rls3_env.StackingSceneEditEnv`, whose placements can also land on the other
+objects (the v1 environment drops an edited object at its furniture's top height only, so it cannot
+put anything on a plate, book or bowl).
 
-Both run whole episodes of :class:`~rls3_generators.rls3_env.SceneEditEnv` (T steps each) until
+All run whole episodes of :class:`~rls3_generators.rls3_env.SceneEditEnv` (T steps each) until
 the round is filled, bound to the round's :class:`RoundContext`, so every render and learner query
 is counted by the harness:
 
@@ -43,7 +46,7 @@ from rls3_bench.errors import UserError
 from rls3_bench.generator import Generator, RoundContext
 from rls3_bench.labels.sample import Sample
 
-from rls3_generators.rls3_env import SceneEditEnv
+from rls3_generators.rls3_env import SceneEditEnv, StackingSceneEditEnv
 
 #: the round structure and rewards shared by both agents (config keys; see docs/generators.md)
 ENV_DEFAULTS: dict[str, Any] = {
@@ -63,6 +66,8 @@ SAC_DEFAULTS: dict[str, Any] = {
     "tau": 0.005,
     "net_arch": [64, 64],
 }
+#: rls3-sac-v2's replay buffer: about five 64-sample rounds of environment steps (~200 each)
+V2_BUFFER_SIZE = 1024
 #: consecutive episodes without a kept sample before a round gives up (the agent may not hang a run)
 MAX_EMPTY_EPISODES = 100
 
@@ -93,12 +98,14 @@ class _EpisodicAgentGenerator(Generator):
 
     closed_loop = True
     DEFAULTS: dict[str, Any] = ENV_DEFAULTS
+    #: the environment the agent acts in (v1: SceneEditEnv; v2: StackingSceneEditEnv)
+    ENV_CLASS: type[SceneEditEnv] = SceneEditEnv
 
     def __init__(self, seed: int, config: dict | None = None) -> None:
         super().__init__(seed, config)
         self.cfg = _check_config(self.name, self.config, self.DEFAULTS)
-        self.env = SceneEditEnv(episode_steps=self.cfg["episode_steps"], r_valid=self.cfg["r_valid"],
-                                r_invalid=self.cfg["r_invalid"], w_ext=self.cfg["w_ext"])
+        self.env = self.ENV_CLASS(episode_steps=self.cfg["episode_steps"], r_valid=self.cfg["r_valid"],
+                                  r_invalid=self.cfg["r_invalid"], w_ext=self.cfg["w_ext"])
         self.env_seeded = False
         self.env_steps = 0
         self.updates = 0
@@ -371,3 +378,22 @@ class SacGenerator(_EpisodicAgentGenerator):
         model.replay_buffer.pos, model.replay_buffer.full = int(meta["pos"]), bool(meta["full"])
         model.replay_buffer.rng = buffer_rng
         self.model = model
+
+
+class RandomAgentGeneratorV2(RandomAgentGenerator):
+    """rls3-random-v1 in :class:`~rls3_generators.rls3_env.StackingSceneEditEnv`: its placements
+    land on any support, objects included."""
+
+    name = "rls3-random-v2"
+    ENV_CLASS = StackingSceneEditEnv
+
+
+class SacGeneratorV2(SacGenerator):
+    """rls3-sac-v1 in :class:`~rls3_generators.rls3_env.StackingSceneEditEnv`: its placements land
+    on any support, objects included, and its J2 is the episode's loss relative to a running baseline.
+    Its replay buffer holds :data:`V2_BUFFER_SIZE` transitions, so rewards earned against a learner
+    several rounds old are forgotten."""
+
+    name = "rls3-sac-v2"
+    ENV_CLASS = StackingSceneEditEnv
+    DEFAULTS = {**SacGenerator.DEFAULTS, "buffer_size": V2_BUFFER_SIZE}

@@ -54,7 +54,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, asset_height, footprint_radius
 from rls3_bench.generator import RoundContext
 from rls3_bench.labels.sample import TERMS, Sample
 from rls3_bench.scene.random_scenes import random_spec
@@ -174,9 +174,7 @@ class SceneEditEnv(gym.Env):
         if self.scene is None:
             raise RuntimeError("step() before reset()")
         edit = self.decode(np.asarray(action, dtype=np.float64))
-        objects = list(self.scene.objects)
-        objects[edit.slot] = PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg)
-        rendered = ctx.render(SceneSpec(self.scene.room, self.scene.camera, tuple(objects)))
+        rendered = ctx.render(SceneSpec(self.scene.room, self.scene.camera, self.edited_objects(edit)))
         info: dict[str, Any] = {"valid": rendered.valid, "reason": rendered.reason, "sample_id": ""}
         if rendered.valid:
             self._accept(rendered)
@@ -219,6 +217,12 @@ class SceneEditEnv(gym.Env):
         y = cy + float(np.clip(action[4], -1, 1)) * hy
         yaw = (float(np.clip(action[5], -1, 1)) + 1.0) * 180.0
         return Edit(slot, asset, support.id, (round(x, 4), round(y, 4), round(support.top, 4)), round(yaw, 2))
+
+    def edited_objects(self, edit: Edit) -> tuple[PlacedObject, ...]:
+        """The scene's objects after ``edit``: the slot's object replaced in place."""
+        objects = list(self.scene.objects)
+        objects[edit.slot] = PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg)
+        return tuple(objects)
 
     def _accept(self, rendered) -> None:
         self.scene = rendered.spec
@@ -270,3 +274,108 @@ class SceneEditEnv(gym.Env):
         self.scene = SceneSpec.from_json(state["scene"]) if state["scene"] is not None else None
         self.settled = tuple((tuple(p), float(y)) for p, y in state["settled"])
         self.t = self.episode_steps  # between episodes: the next call must be reset()
+
+
+#: how far (m, per axis) an object dropped onto another may land from that object's centre; under
+#: the labeler's ``min_horizontal_m`` (3 cm) the pair is purely above/below, beyond it not captioned
+#: or, further out, unsupported, so the agent can make both pure and unstable stacks
+STACK_OFFSET_M = 0.04
+#: a drop starts this far above the top of the pile under it, as ``random_spec`` stacks objects
+DROP_CLEARANCE_M = 0.01
+#: an object whose bottom is within this of the pile's top so far stands on the pile
+PILE_TOLERANCE_M = 0.005
+#: weight of the newest episode in the running baseline of the learner's loss (about the last 10
+#: episodes, which is about one 64-sample round)
+BASELINE_RATE = 0.1
+#: floor of the baseline in the J2 normalisation (a learner with ~0 loss must not blow J2 up)
+BASELINE_FLOOR = 1e-3
+
+
+class StackingSceneEditEnv(SceneEditEnv):
+    """The scene-editing MDP of the v2 agents: placements land on any support, objects included.
+
+    Differences from :class:`SceneEditEnv` (everything else, including the observation, is the same):
+
+    * ``action[2]`` bins over the room's supports *followed by the two other active objects* (slot
+      order). Choosing an object puts the edited one on it: x, y are that object's settled centre
+      plus ``action[3:5] * STACK_OFFSET_M``.
+    * The drop starts :data:`DROP_CLEARANCE_M` above the top of the pile under the footprint (the
+      chosen support or object and whatever already stands on it there), so the backend settles the
+      object on top of the pile rather than inside it. On bare furniture it starts at the top, as in v1.
+    * The edited object moves to the end of the spec: the backend drops objects in spec order, so the
+      object is dropped onto everything already standing. Slots follow spec order, so after an edit
+      the edited object is the last slot (the observation always shows the current order).
+    * **J2** is continuous and relative: ``w_ext * (L - b) / max(b, BASELINE_FLOOR)``, with ``L`` the
+      learner's mean per-sample loss on the episode's samples (its true caption against all of the
+      sample's negatives) and ``b`` a running mean of ``L`` over past episodes (rate
+      :data:`BASELINE_RATE`; the first episode sets it, and earns 0). An episode is paid for being
+      harder than the learner's current level, on a scale that does not shrink as the learner improves.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_baseline: float | None = None
+
+    def decode(self, action: np.ndarray) -> Edit:
+        if self.scene is None:
+            raise RuntimeError("decode() needs a current scene; call reset() first")
+        room = ROOMS[self.scene.room]
+        active = self.scene.objects[:ACTIVE_OBJECTS]
+        slot = bin_index(action[0], len(active))
+        others = {o.asset for i, o in enumerate(active) if i != slot}
+        candidates = [a for a in ASSET_IDS if a not in others]
+        asset = candidates[bin_index(action[1], len(candidates))]
+        bases = [i for i in range(len(active)) if i != slot]
+        target = bin_index(action[2], len(room.supports) + len(bases))
+        r = footprint_radius(ASSETS[asset])
+        dx, dy = (float(np.clip(a, -1, 1)) for a in action[3:5])
+        if target < len(room.supports):
+            support = room.supports[target]
+            cx, cy, _ = support.centre
+            x = cx + dx * max(support.half_extents[0] - r, 0.0)
+            y = cy + dy * max(support.half_extents[1] - r, 0.0)
+            floor, support_id = support.top, support.id
+        else:
+            base = bases[target - len(room.supports)]
+            (bx, by, floor), _ = self.settled[base]
+            x, y = bx + dx * STACK_OFFSET_M, by + dy * STACK_OFFSET_M
+            support_id = f"object:{active[base].asset}"
+        top = self.pile_top(floor, (x, y), r, exclude=slot)
+        z = top + DROP_CLEARANCE_M if top > floor else top
+        yaw = (float(np.clip(action[5], -1, 1)) + 1.0) * 180.0
+        return Edit(slot, asset, support_id, (round(x, 4), round(y, 4), round(z, 4)), round(yaw, 2))
+
+    def pile_top(self, floor: float, xy: tuple[float, float], radius: float, exclude: int) -> float:
+        """Top height of what stands on ``floor`` under a footprint of ``radius`` at ``xy``: every
+        other active object (not slot ``exclude``) whose footprint meets it and whose bottom is on the
+        pile so far, lowest first. Objects on a higher surface (a shelf above) are not on the pile."""
+        top = floor
+        standing = [(pos, obj) for i, (obj, (pos, _)) in enumerate(zip(self.scene.objects, self.settled)) if i != exclude]
+        for pos, obj in sorted(standing, key=lambda t: t[0][2]):
+            near = math.hypot(pos[0] - xy[0], pos[1] - xy[1]) < radius + footprint_radius(ASSETS[obj.asset], obj.scale)
+            if near and pos[2] <= top + PILE_TOLERANCE_M:
+                top = max(top, pos[2] + asset_height(ASSETS[obj.asset], obj.scale))
+        return top
+
+    def edited_objects(self, edit: Edit) -> tuple[PlacedObject, ...]:
+        """The other objects in their order, then the edited one (dropped last, onto the pile)."""
+        kept = tuple(o for i, o in enumerate(self.scene.objects) if i != edit.slot)
+        return (*kept, PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg))
+
+    def _extrinsic(self, ctx: RoundContext) -> tuple[float, float | None]:
+        if not self.episode_samples:
+            return 0.0, None
+        fb = ctx.query(self.episode_samples)
+        self._merge_term_error(fb.term_error)
+        loss = float(np.mean(np.asarray(fb.loss, dtype=float)))
+        baseline = loss if self.loss_baseline is None else self.loss_baseline
+        self.loss_baseline = baseline + BASELINE_RATE * (loss - baseline)
+        error = float(1.0 - np.mean(np.asarray(fb.correct, dtype=float)))
+        return self.w_ext * (loss - baseline) / max(baseline, BASELINE_FLOOR), round(error, 6)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "loss_baseline": self.loss_baseline}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.loss_baseline = state["loss_baseline"]

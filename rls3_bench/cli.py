@@ -21,6 +21,7 @@ EPILOG = """examples:
   rls3-bench render --spec my_scene.json -o scene.png --size 224
   rls3-bench preview -n 16 --seed 0 -o docs/contact_sheet.png
   rls3-bench export -n 256 --seed 0 -o data.parquet
+  rls3-bench export --generator rls3-sac-v2 --track clip-tiny -n 512 -o sac.parquet
   rls3-bench evalset spatial-v1-mini
   rls3-bench pretrain --track clip-tiny
   rls3-bench run --track clip-tiny --preset smoke
@@ -239,15 +240,58 @@ def cmd_preview(args) -> int:
 
 def cmd_export(args) -> int:
     from rls3_bench.data.sample_tables import write_samples
-    from rls3_bench.labels.annotate import uniform_samples
-    from rls3_bench.harness.seeds import rng_for
 
     _check_output_file(args.output)
-    with _open_backend(args) as backend:
-        samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
+    if (args.generator is None) != (args.track is None):
+        raise UserError("export --generator NAME and --track TRACK go together (the track sets the backend, image size and "
+                        "learner the generator runs with); give both, or neither for uniform samples")
+    if args.generator is not None:
+        samples = _generator_samples(args)
+    else:
+        from rls3_bench.harness.seeds import rng_for
+        from rls3_bench.labels.annotate import uniform_samples
+
+        with _open_backend(args) as backend:
+            samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
     write_samples(args.output, samples)
-    print(f"wrote {args.output}: {len(samples)} samples")
+    print(f"wrote {args.output}: {len(samples)} samples" + (f" from {args.generator} on {args.track}" if args.generator else ""))
     return 0
+
+
+def _generator_samples(args) -> list:
+    """The first ``args.n`` samples ``args.generator`` delivers in rounds of the track's size, as in a
+    run with seed ``args.seed``; a closed-loop generator gets its feedback and queries from the
+    track's base learner, which is never trained here."""
+    from rls3_bench.generator import BudgetViolation, Cost, get_generator_class
+    from rls3_bench.harness.cell import make_learner
+    from rls3_bench.harness.generation import GeneratorFailure, Harness, make_generator, open_backend, produce_round
+    from rls3_bench.harness.tracks import load_track
+
+    track = load_track(args.track)
+    cls = get_generator_class(args.generator)
+    gen = make_generator(cls, args.seed, track.generator_config)
+    backend_options = _backend_options(args, track.backend)
+    learner = None
+    if cls.closed_loop:
+        from rls3_bench.learners import get_learner_class
+
+        get_learner_class(track.learner).check_setup(track.model, track.weights, dict(track.recipe), track.device)
+        learner = make_learner(track, args.seed)
+    samples: list = []
+    feedback = None
+    with open_backend(track, backend_options) as backend:
+        harness = Harness(backend, Cost())
+        r = 0
+        while len(samples) < args.n:
+            try:
+                out = produce_round(gen, harness, r, track.round_size, feedback, learner.feedback if learner else None)
+            except (BudgetViolation, GeneratorFailure) as exc:
+                raise UserError(f"generator {args.generator} failed in round {r}: {exc}; fix the generator") from None
+            if learner is not None:
+                feedback = learner.feedback(out.delivered)
+            samples.extend(out.delivered)
+            r += 1
+    return samples[: args.n]
 
 
 def cmd_evalset(args) -> int:
@@ -549,10 +593,15 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_args(p)
     p.set_defaults(func=cmd_preview)
 
-    p = sub.add_parser("export", help="write uniformly generated samples to Parquet (images as PNG bytes)")
+    p = sub.add_parser("export", help="write generated samples to Parquet (images as PNG bytes): uniform ones, or what a "
+                                      "generator delivers on a track")
     p.add_argument("-n", type=_int_in(1, MAX_EXPORT, "sample count"), required=True,
                    help=f"number of samples, at most {MAX_EXPORT} (more: several exports with different --seed)")
     p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--generator", help="registered name or module:Class; its samples as delivered in a run with --seed "
+                                       "(a closed-loop one driven by the track's base learner, untrained); needs --track")
+    p.add_argument("--track", help="with --generator: the track whose backend, image size, renderer, round size and "
+                                   "learner are used (the --backend, --size and --renderer options are not)")
     p.add_argument("-o", "--output", required=True, help="Parquet file to write")
     _backend_args(p)
     p.set_defaults(func=cmd_export)

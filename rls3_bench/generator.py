@@ -80,6 +80,7 @@ class Cost:
     rl_env_steps: int = 0
     rl_updates: int = 0
     render_cache_hits: int = 0  # renders answered from the harness's observation cache
+    captions_falsified: int = 0  # samples re-captioned false by ctx.falsify (control generators)
     # generation_wait: how long the learner waited for data (all of generation inline, less when pipelined)
     seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "label_caption": 0.0, "feedback": 0.0, "train": 0.0, "eval": 0.0,
                                                                "agent": 0.0, "generation_wait": 0.0})
@@ -160,6 +161,19 @@ class RoundContext:
         self._cost.feedback_queries += fb.queries
         return fb
 
+    def falsify(self, sample: Sample) -> Sample:
+        """A copy of ``sample`` (produced in this round) whose caption is its own first single-term
+        flip, guaranteed false (:func:`rls3_bench.labels.captions.falsified`); deliverable like any
+        produced sample and counted as ``captions_falsified``. For control generators only."""
+        from rls3_bench.labels.captions import falsified
+
+        if self._produced.get(sample.sample_id) is not sample:
+            raise BudgetViolation(f"round {self.round_index}: sample {sample.sample_id} was not produced by ctx.render in this round")
+        out = falsified(sample)
+        self._produced[out.sample_id] = out
+        self._cost.captions_falsified += 1
+        return out
+
     def deliver(self, samples: Sequence[Sample]) -> None:
         """Hand samples to the learner's training batch for this round."""
         for s in samples:
@@ -186,6 +200,8 @@ class Generator(abc.ABC):
     name: str = ""
     #: True if the generator reads learner feedback (it then may call ctx.query)
     closed_loop: bool = False
+    #: True for control generators (false captions, eval-matched data): reference rows, not ranked
+    control: bool = False
     #: the Generator API version this class was written against
     api_version: int = API_VERSION
 
@@ -228,6 +244,11 @@ for _name, _path in {
     "weakness-v1": "rls3_generators.weakness:WeaknessGenerator",
     "rls3-sac-v1": "rls3_generators.rls3_agent:SacGenerator",
     "rls3-random-v1": "rls3_generators.rls3_agent:RandomAgentGenerator",
+    "rls3-sac-v2": "rls3_generators.rls3_agent:SacGeneratorV2",
+    "rls3-random-v2": "rls3_generators.rls3_agent:RandomAgentGeneratorV2",
+    "uncertainty-v1": "rls3_generators.uncertainty:UncertaintyGenerator",
+    "control-flipped-v1": "rls3_generators.controls:FlippedCaptionsControl",
+    "control-evalmatched-v1": "rls3_generators.controls:EvalMatchedControl",
 }.items():
     GENERATORS.register(_name, _path)
 

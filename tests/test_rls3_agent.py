@@ -1,4 +1,4 @@
-"""The RLS3 agents (rls3-sac-v1, rls3-random-v1) and their environment, on the real embedded backend.
+"""The RLS3 agents (rls3-sac-v1/-v2, rls3-random-v1/-v2) and their environments, on the real embedded backend.
 
 Env-unit tests use a deterministic stand-in for the learner (a sample is "correct" by a hash of its
 id); the end-to-end test runs the real loop with the real CLIP learner.
@@ -25,8 +25,10 @@ from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
 from rls3_bench.labels.annotate import observe_and_label  # noqa: E402
 from rls3_bench.labels.sample import TERMS  # noqa: E402
 
-from rls3_generators.rls3_agent import RandomAgentGenerator, SacGenerator  # noqa: E402
-from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, SceneEditEnv, bin_index  # noqa: E402
+from rls3_generators.rls3_agent import RandomAgentGenerator, RandomAgentGeneratorV2, SacGenerator, SacGeneratorV2  # noqa: E402
+from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, STACK_OFFSET_M, SceneEditEnv, StackingSceneEditEnv, bin_index  # noqa: E402
+
+AGENTS = [SacGenerator, RandomAgentGenerator, SacGeneratorV2, RandomAgentGeneratorV2]
 
 #: small and fast: 4-step episodes, SAC updates after 8 warm-up steps
 FAST = {"episode_steps": 4, "learning_starts": 8, "batch_size": 16}
@@ -208,7 +210,7 @@ def run_rounds(gen, backend, sizes, start=0):
     return out
 
 
-@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.name)
 def test_round_structure(cls, backend):
     gen = fast(cls, 0)
     delivered = run_rounds(gen, backend, [6, 5])
@@ -221,7 +223,7 @@ def test_round_structure(cls, backend):
         kept = np.cumsum([e["kept"] for e in h if e["round"] == r])
         assert kept[-1] >= n and (len(kept) == 1 or kept[-2] < n)
     assert gen.extra_cost()["rl_env_steps"] == 4 * len(h)
-    if cls is SacGenerator:
+    if issubclass(cls, SacGenerator):
         assert gen.extra_cost()["rl_updates"] == 4 * len(h) - FAST["learning_starts"]
     else:
         assert gen.extra_cost()["rl_updates"] == 0
@@ -229,7 +231,7 @@ def test_round_structure(cls, backend):
     assert gen.state_dict()["history"] == h
 
 
-@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.name)
 def test_same_seed_same_samples_other_seed_others(cls, backend):
     a = run_rounds(fast(cls, 7), backend, [6, 6])
     b = run_rounds(fast(cls, 7), backend, [6, 6])
@@ -256,7 +258,7 @@ def test_sac_acts_with_its_own_randomness_and_leaves_the_globals_alone(backend):
     assert np.array_equal(gen2.act(np.zeros(OBS_SIZE, np.float32)), x)
 
 
-@pytest.mark.parametrize("cls", [SacGenerator, RandomAgentGenerator], ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.name)
 def test_checkpoint_restore_continues_identically(cls, backend, tmp_path):
     gen = fast(cls, 3)
     run_rounds(gen, backend, [6, 6])
@@ -281,6 +283,85 @@ def test_registered_names():
 
     assert get_generator_class("rls3-sac-v1") is SacGenerator and SacGenerator.closed_loop
     assert get_generator_class("rls3-random-v1") is RandomAgentGenerator and RandomAgentGenerator.closed_loop
+    assert get_generator_class("rls3-sac-v2") is SacGeneratorV2 and SacGeneratorV2.ENV_CLASS is StackingSceneEditEnv
+    assert get_generator_class("rls3-random-v2") is RandomAgentGeneratorV2 and RandomAgentGeneratorV2.ENV_CLASS is StackingSceneEditEnv
+    assert SacGenerator.ENV_CLASS is SceneEditEnv and RandomAgentGenerator.ENV_CLASS is SceneEditEnv
+
+
+# --- v2: placements on objects ------------------------------------------------------------------------
+def _plate_scene():
+    """A plate in the middle of the bedroom desk, a vase and a green cup 20 cm to either side."""
+    from rls3_bench.scene.spec import PlacedObject, SceneSpec
+
+    room = ROOMS[ROOM_IDS[0]]
+    table = max(room.supports, key=lambda f: f.half_extents[0] * f.half_extents[1])
+    cx, cy, _ = table.centre
+    objects = (PlacedObject("plate", (cx, cy, table.top)), PlacedObject("vase", (cx - 0.2, cy, table.top)),
+               PlacedObject("green-cup", (cx + 0.2, cy, table.top)))
+    from rls3_bench.scene.random_scenes import jittered_camera
+
+    return SceneSpec(room.id, jittered_camera(room, np.random.default_rng(0)), objects), room, table
+
+
+def _env_on(cls, backend, spec):
+    env = cls(episode_steps=8)
+    env.bind(make_ctx(backend))
+    env.reset(seed=0)
+    rendered = env.ctx.render(spec)
+    assert rendered.valid, rendered.reason
+    env._accept(rendered)
+    return env
+
+
+def _centre(k: int, n: int) -> float:
+    return -1 + (2 * k + 1) / n
+
+
+def test_v2_agent_puts_an_object_on_a_plate_where_v1_overlaps(backend):
+    spec, room, table = _plate_scene()
+    cup_slot = 2
+    cup_asset = _centre(sorted(a for a in ASSETS if a not in ("plate", "vase")).index("green-cup"), len(ASSETS) - 2)
+    # v1: the cup onto the table at the plate's centre is dropped from the table's top, inside the plate
+    v1 = _env_on(SceneEditEnv, backend, spec)
+    action = np.array([_centre(cup_slot, 3), cup_asset, _centre(room.supports.index(table), len(room.supports)), 0, 0, 0])
+    edit = v1.decode(action)
+    assert edit.support == table.id and edit.position[:2] == pytest.approx(v1.settled[0][0][:2], abs=1e-3)
+    _, _, _, _, info = v1.step(action)
+    assert not info["valid"] and info["reason"].startswith("overlap")
+    # v2: the plate (slot 0) is a target bin after the supports; the cup lands on it, a pure above/below pair
+    v2 = _env_on(StackingSceneEditEnv, backend, spec)
+    n_targets = len(room.supports) + 2
+    action = np.array([_centre(cup_slot, 3), cup_asset, _centre(len(room.supports), n_targets), 0, 0, 0])
+    edit = v2.decode(action)
+    plate = v2.settled[0][0]
+    assert edit.support == "object:plate" and edit.position[:2] == pytest.approx(plate[:2], abs=1e-3)
+    assert edit.position[2] > plate[2] + 0.01  # dropped from above the plate's top, not from inside it
+    _, _, _, _, info = v2.step(action)
+    assert info["valid"], info["reason"]
+    assert [o.asset for o in v2.scene.objects] == ["plate", "vase", "green-cup"]  # the edited object is dropped last
+    cup_state = v2.ctx.render(v2.scene).observation.objects[2]
+    assert cup_state.support == "object:plate"
+    labels = {(s.subject, s.reference): s.terms for s in v2.ctx.render(v2.scene).samples}
+    assert labels[("green cup", "plate")] == ("above",) and labels[("plate", "green cup")] == ("below",)
+
+
+def test_v2_decode_offsets_on_an_object_stay_within_the_stack_offset(backend):
+    spec, room, _ = _plate_scene()
+    env = _env_on(StackingSceneEditEnv, backend, spec)
+    rng = np.random.default_rng(1)
+    on_objects = 0
+    for _ in range(300):
+        e = env.decode(rng.uniform(-1, 1, 6))
+        if e.support.startswith("object:"):
+            on_objects += 1
+            base = next(i for i, o in enumerate(env.scene.objects) if f"object:{o.asset}" == e.support)
+            assert base != e.slot
+            (bx, by, bz), _ = env.settled[base]
+            assert abs(e.position[0] - bx) <= STACK_OFFSET_M + 1e-4 and abs(e.position[1] - by) <= STACK_OFFSET_M + 1e-4
+            assert e.position[2] > bz
+        else:
+            assert e.support in {f.id for f in room.supports}
+    assert 0 < on_objects < 300
 
 
 # --- end to end: the real loop with the real CLIP learner -------------------------------------------
@@ -337,3 +418,41 @@ def test_sac_through_the_loop_with_clip_resumes_exactly(backend, tmp_path):
     assert [g["sample_id"] for g in resumed.gallery] == [g["sample_id"] for g in full.gallery]
     assert resumed.generator_history == full.generator_history and resumed.predictions == full.predictions
     assert {k: v for k, v in resumed.cost.items() if k != "seconds"} == {k: v for k, v in full.cost.items() if k != "seconds"}
+
+
+def _episode_j2(env, rng):
+    env.reset()
+    done = False
+    while not done:
+        _, _, done, _, info = env.step(rng.uniform(-1, 1, 6))
+    return info["episode"]["extrinsic_reward"], float(np.mean(fake_feedback(env.episode_samples).loss))
+
+
+def test_v2_j2_is_the_episode_loss_relative_to_a_running_baseline(backend):
+    from rls3_generators.rls3_env import BASELINE_RATE
+
+    env = StackingSceneEditEnv(episode_steps=6, w_ext=2.0)
+    env.bind(make_ctx(backend))
+    env.reset(seed=4)
+    rng = np.random.default_rng(4)
+    j2, first = _episode_j2(env, rng)
+    assert j2 == 0.0 and env.loss_baseline == pytest.approx(first)  # the first episode sets the baseline
+    seen = []
+    for _ in range(10):
+        baseline = env.loss_baseline
+        j2, loss = _episode_j2(env, rng)
+        assert j2 == pytest.approx(2.0 * (loss - baseline) / baseline, abs=1e-6)
+        assert env.loss_baseline == pytest.approx(baseline + BASELINE_RATE * (loss - baseline))
+        seen.append(j2)
+    assert any(v > 0 for v in seen) and any(v < 0 for v in seen)  # harder and easier than usual
+    restored = StackingSceneEditEnv()
+    restored.load_state_dict(json.loads(json.dumps(env.state_dict())))
+    assert restored.loss_baseline == env.loss_baseline
+
+
+def test_v2_sac_forgets_old_rewards_with_a_smaller_replay_buffer():
+    from rls3_generators.rls3_agent import V2_BUFFER_SIZE
+
+    assert SacGeneratorV2.DEFAULTS["buffer_size"] == V2_BUFFER_SIZE < SacGenerator.DEFAULTS["buffer_size"]
+    gen = SacGeneratorV2(seed=0, config={"learning_starts": 8})
+    assert gen.model.replay_buffer.buffer_size == V2_BUFFER_SIZE

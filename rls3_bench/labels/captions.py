@@ -8,6 +8,7 @@ sample (no RNG): choices such as which term a negative flips are taken from the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 from rls3_bench.scene.assets import ASSETS, ROOMS
@@ -107,4 +108,22 @@ def make_sample(obs: Observation, label: PairLabel, first_negative: str | None =
         prompt=question(subject, reference),
         answer=relation_phrase(label.terms),
         sample_id=sample_id,
+    )
+
+
+def falsified(sample: Sample) -> Sample:
+    """The same image and pair captioned with the sample's own first single-term flip, a caption the
+    labeler guarantees false: ``terms``, ``caption`` and ``answer`` state the flipped relation, and
+    ``negatives[0]`` is the true caption (the flip back). For control generators whose captions must
+    carry no information about the image; never for data meant to teach."""
+    kind = next(k for k in sample.negative_kinds if k.startswith("flip:"))
+    flipped = _ordered(OPPOSITE[u] if u == kind[len("flip:"):] else u for u in sample.terms)
+    sample_id = f"{sample.sample_id}:false"
+    negs = list(negatives(sample.subject, sample.reference, flipped, sample_id))
+    back = next(i for i, (k, _) in enumerate(negs) if k == f"flip:{OPPOSITE[kind[len('flip:'):]]}")
+    negs.insert(0, negs.pop(back))
+    return dataclasses.replace(
+        sample, terms=flipped, caption=caption(sample.subject, sample.reference, flipped),
+        negatives=tuple(text for _, text in negs), negative_kinds=tuple(k for k, _ in negs),
+        answer=relation_phrase(flipped), sample_id=sample_id,
     )

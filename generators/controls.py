@@ -1,0 +1,85 @@
+"""Control generators: reference rows run beside the real generators, never ranked with them.
+
+* ``control-flipped-v1`` (lower reference): uniform-v1's scenes and pairs, but each delivered
+  sample's caption is independently replaced, with probability 1/2, by one of the sample's own
+  guaranteed-false captions (``ctx.falsify``, the harness's operation, so no generator writes text).
+  A caption is then true or false with equal odds whatever the image shows: the captions carry no
+  information about the image, and a learner trained on them must learn nothing. If it ranks anywhere
+  but significantly last, the board's tests or the learner's evaluation are broken.
+* ``control-evalmatched-v1`` (upper reference): fresh samples from the eval sets' own construction
+  process (:func:`rls3_bench.data.evalsets.build_eval_set`: the balanced schedule of target term
+  sets in a seeded random order, rooms rotated per item and advanced after 20 failed scenes,
+  targeted construction with 50 attempts, kept only when the labeler's label equals the target),
+  drawn from the generator's own seed, never the eval namespace. What a generator that knew the test
+  distribution exactly could reach.
+"""
+
+from __future__ import annotations
+
+from rls3_bench.data.evalsets import MAX_SCENES_PER_ITEM
+from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.labels.sample import Sample
+from rls3_bench.scene.assets import ROOMS
+from rls3_bench.scene.construct import balanced_targets, construct_spec
+from rls3_bench.scene.random_scenes import random_spec
+
+#: probability that a delivered caption is replaced by a false one
+FLIP_PROBABILITY = 0.5
+#: eval-set recipe constants (rls3_bench.data.evalsets.build_eval_set)
+ROOM_ADVANCE_AFTER = 20
+CONSTRUCTION_ATTEMPTS = 50
+SCHEDULE_PER_COMPLEXITY = 24
+
+
+class FlippedCaptionsControl(Generator):
+    name = "control-flipped-v1"
+    control = True
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while ctx.remaining:
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                sample = scene.samples[int(self.rng.integers(len(scene.samples)))]
+                ctx.deliver([ctx.falsify(sample) if self.rng.random() < FLIP_PROBABILITY else sample])
+
+
+class EvalMatchedControl(Generator):
+    name = "control-evalmatched-v1"
+    control = True
+
+    def __init__(self, seed: int, config: dict | None = None) -> None:
+        super().__init__(seed, config)
+        self._queue: list[tuple[str, ...]] = []
+        self._items = 0  # samples made so far: the room rotation's position, as in the eval sets
+
+    def _next_target(self) -> tuple[str, ...]:
+        if not self._queue:
+            cycle = balanced_targets(SCHEDULE_PER_COMPLEXITY)
+            self._queue = [cycle[int(i)] for i in self.rng.permutation(len(cycle))[::-1]]
+        return self._queue.pop()
+
+    def _item(self, ctx: RoundContext, target: tuple[str, ...]) -> Sample:
+        rooms = sorted(ROOMS)
+        for attempt in range(MAX_SCENES_PER_ITEM):
+            room = rooms[(self._items + attempt // ROOM_ADVANCE_AFTER) % len(rooms)]
+            made = construct_spec(target, self.rng, room, attempts=CONSTRUCTION_ATTEMPTS)
+            if made is None:
+                continue
+            spec, a, b = made
+            scene = ctx.render(spec, pair=(a, b))
+            if scene.valid and scene.samples[0].terms == target:
+                return scene.samples[0]
+        raise RuntimeError(f"{self.name}: no scene for {target} after {MAX_SCENES_PER_ITEM} tries")
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while ctx.remaining:
+            ctx.deliver([self._item(ctx, self._next_target())])
+            self._items += 1
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "queue": [list(t) for t in self._queue], "items": self._items}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._queue = [tuple(t) for t in state["queue"]]
+        self._items = int(state["items"])

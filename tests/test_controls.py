@@ -1,0 +1,119 @@
+"""The control generators (control-flipped-v1, control-evalmatched-v1), the harness's ``ctx.falsify``
+and the ``control`` flag, on the real embedded backend and the real harness."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from rls3_bench.generator import GENERATORS, BudgetViolation, Cost, RoundContext, get_generator_class
+from rls3_bench.harness.generation import Harness, produce_round
+from rls3_bench.labels.captions import falsified
+from rls3_bench.labels.relations import OPPOSITE
+from rls3_bench.labels.sample import TERMS
+from rls3_bench.scene.construct import balanced_targets
+from rls3_bench.scene.random_scenes import random_spec
+
+from rls3_generators.controls import EvalMatchedControl, FlippedCaptionsControl
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    with EmbeddedBackend(image_size=64, renderer="tiny") as b:
+        yield b
+
+
+def some_samples(backend, n: int):
+    harness = Harness(backend, Cost())
+    rng = np.random.default_rng(0)
+    out = []
+    while len(out) < n:
+        out.extend(harness.render(random_spec(rng)).samples)
+    return out[:n]
+
+
+def test_falsified_caption_is_the_samples_own_flip_and_the_truth_becomes_its_negative(backend):
+    for s in some_samples(backend, 40):
+        f = falsified(s)
+        k = next(i for i, kind in enumerate(s.negative_kinds) if kind.startswith("flip:"))
+        term = s.negative_kinds[k][len("flip:"):]
+        assert f.caption == s.negatives[k]  # a caption the labeler already guarantees false
+        assert set(f.terms) == (set(s.terms) - {term}) | {OPPOSITE[term]}
+        assert f.negatives[0] == s.caption and f.negative_kinds[0] == f"flip:{OPPOSITE[term]}"
+        assert s.caption not in f.negatives[1:] and f.caption not in f.negatives
+        assert f.answer != s.answer and f.image is s.image and f.spec == s.spec
+        assert f.sample_id == s.sample_id + ":false"
+
+
+def test_falsify_counts_and_refuses_foreign_samples(backend):
+    cost = Cost()
+    harness = Harness(backend, cost)
+    ctx = RoundContext(0, 4, None, harness.render, None, cost)
+    rng = np.random.default_rng(1)
+    foreign = some_samples(backend, 1)[0]
+    with pytest.raises(BudgetViolation, match="not produced"):
+        ctx.falsify(foreign)
+    scene = next(r for r in (ctx.render(random_spec(rng)) for _ in range(50)) if r.valid)
+    f = ctx.falsify(scene.samples[0])
+    ctx.deliver([f, scene.samples[0]])
+    assert cost.captions_falsified == 1 and cost.samples_delivered == 2
+
+
+def run(cls, backend, rounds: int, size: int, seed: int = 0):
+    gen = cls(seed=seed)
+    harness = Harness(backend, Cost())
+    total = Cost()
+    delivered = []
+    for r in range(rounds):
+        out = produce_round(gen, harness, r, size)
+        delivered += out.delivered
+        total.add(out.cost)
+    return delivered, total
+
+
+def test_flipped_control_makes_captions_independent_of_the_image(backend):
+    delivered, cost = run(FlippedCaptionsControl, backend, 2, 48)
+    false = [s for s in delivered if s.sample_id.endswith(":false")]
+    assert cost.captions_falsified == len(false) and 0.35 < len(false) / len(delivered) < 0.65
+    # each false sample states the opposite of the scene's own label for one term
+    harness = Harness(backend, Cost())
+    for s in false:
+        a, b = (int(x) for x in s.sample_id.split(":")[1:3])
+        truth = harness.render(s.spec, pair=(a, b)).samples[0]
+        assert s.caption in truth.negatives and s.negatives[0] == truth.caption
+    # same seed, same data; another seed, other data
+    again, _ = run(FlippedCaptionsControl, backend, 2, 48)
+    other, _ = run(FlippedCaptionsControl, backend, 2, 48, seed=1)
+    ids = [s.sample_id for s in delivered]
+    assert ids == [s.sample_id for s in again] and ids != [s.sample_id for s in other]
+
+
+def test_evalmatched_control_follows_the_eval_schedule(backend):
+    cycle = balanced_targets(24)  # 72 targets: one full schedule
+    delivered, _ = run(EvalMatchedControl, backend, 3, len(cycle) // 3)
+    assert Counter(s.terms for s in delivered) == Counter(cycle)
+    for k in (1, 2, 3):
+        counts = Counter(t for s in delivered if s.complexity == k for t in s.terms)
+        assert set(counts) == set(TERMS) and len(set(counts.values())) == 1
+    rooms = Counter(s.spec.room for s in delivered)
+    assert len(rooms) == 5  # rotated per item (and past rooms where a target keeps failing)
+
+
+def test_evalmatched_state_round_trips(backend):
+    gen = EvalMatchedControl(seed=2)
+    harness = Harness(backend, Cost())
+    produce_round(gen, harness, 0, 5)
+    fresh = EvalMatchedControl(seed=2)
+    fresh.load_state_dict(gen.state_dict())
+    a = produce_round(gen, harness, 1, 5).delivered
+    b = produce_round(fresh, harness, 1, 5).delivered
+    assert [s.sample_id for s in a] == [s.sample_id for s in b]
+
+
+def test_only_the_controls_say_they_are_controls():
+    flags = {name: get_generator_class(name).control for name in GENERATORS.names()}
+    assert {n for n, c in flags.items() if c} == {"control-flipped-v1", "control-evalmatched-v1"}
