@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from rls3_bench.errors import PlacementError, UserError
-from rls3_bench.harness.sweep import MAX_SEEDS, MAX_WORKERS
+from rls3_bench.harness.sweep import MAX_BUDGET, MAX_SEEDS, MAX_WORKERS
 
 EPILOG = """examples:
   rls3-bench ls
@@ -682,11 +682,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="re-run seeds of a submission from its generator and compare the per-item predictions")
     p.add_argument("submission", help="submission folder")
-    p.add_argument("--seeds", type=_positive_int, default=1, help="re-run the submission's first N seeds (default: 1)")
+    p.add_argument("--seeds", type=_seed_count, default=1, help="re-run the submission's first N seeds (default: 1)")
     p.add_argument("--seed-list", help="explicit comma-separated seeds of the submission instead of --seeds")
-    p.add_argument("--budget", type=_positive_int, help="stop at this budget of the ladder (default: the top; costs are compared only there)")
+    p.add_argument("--budget", type=_int_in(1, MAX_BUDGET, "budget"), help="stop at this budget of the ladder (default: the top; costs are compared only there)")
     p.add_argument("--generator", help="module:Class of the generator when it is not installed under the submission's name")
-    p.add_argument("--threads", type=_positive_int, help="torch threads (default: the count the submission recorded, else the "
+    p.add_argument("--threads", type=_workers, help="torch threads (default: the count the submission recorded, else the "
                    "CPU count); bit-identical scores need the submission's machine type and thread count")
     p.add_argument("--atol", type=float, help="largest score difference still counted as close across machine types (default: 0.001)")
     p.add_argument("--out", default="leaderboards/reproductions", help="where the outcome is recorded (default: leaderboards/reproductions)")
