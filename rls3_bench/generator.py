@@ -346,5 +346,9 @@ def generator_description(cls: type[Generator]) -> str:
         lines = (doc or "").strip().splitlines()
         if lines:
             first = lines[0].strip()
-            return first[len(cls.name):].lstrip(" :") if first.startswith(cls.name) else first
+            if first.startswith(cls.name):  # "uniform-v1: ..." or "balanced-v1 (heuristic, open loop): ..."
+                first = first[len(cls.name):].strip()
+                first = first.split("): ", 1)[-1] if first.startswith("(") else first
+                first = first.lstrip(" :")
+            return first
     return ""

@@ -31,8 +31,10 @@ CACHE_SIZE = 256
 
 #: scenes a generator may render per round, as a multiple of the round size (docs/generators.md)
 RENDERS_PER_SAMPLE = 50
-#: default wall time of one round per sample of the round, in seconds (``rls3-bench run --round-seconds``)
+#: default wall time of a round: this many seconds per sample of the round, at least MIN_ROUND_SECONDS
+#: (``rls3-bench run --round-seconds`` sets another)
 SECONDS_PER_SAMPLE = 2.0
+MIN_ROUND_SECONDS = 60.0
 #: the counters a generator may report through ``extra_cost()``; the record has a field for each
 EXTRA_COST_KEYS = ("rl_env_steps", "rl_updates")
 
@@ -44,13 +46,16 @@ class GeneratorFailure(RuntimeError):
 @dataclass(frozen=True)
 class GenerationLimits:
     """What one round of a generator may spend: ``renders_per_sample`` x the round size in renders,
-    and ``round_seconds`` of wall time (None: :data:`SECONDS_PER_SAMPLE` x the round size)."""
+    and ``round_seconds`` of wall time (None: :data:`SECONDS_PER_SAMPLE` x the round size, at least
+    :data:`MIN_ROUND_SECONDS`)."""
 
     renders_per_sample: int = RENDERS_PER_SAMPLE
     round_seconds: float | None = None
 
     def seconds(self, n_samples: int) -> float:
-        return self.round_seconds if self.round_seconds is not None else SECONDS_PER_SAMPLE * n_samples
+        if self.round_seconds is not None:
+            return self.round_seconds
+        return max(MIN_ROUND_SECONDS, SECONDS_PER_SAMPLE * n_samples)
 
 
 def generator_seed(run_seed: int, generator_name: str) -> int:
