@@ -375,12 +375,12 @@ def cmd_figures(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    from rls3_bench.generator import get_generator_class
+    from rls3_bench.generator import generator_record_name
     from rls3_bench.analysis.submissions import pack, validate
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
-    name = get_generator_class(args.generator).name
+    name = generator_record_name(args.generator)
     out = Path(args.output) if args.output else Path("leaderboards") / "submissions" / track.key / name
     if (out / "submission.json").exists() and not args.force:
         raise UserError(f"{out} already holds a submission; pass --force to replace it or choose -o")
@@ -577,7 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="pack a generator's runs into a leaderboard submission (then validated)")
     p.add_argument("--results", default="runs")
     p.add_argument("--track", required=True)
-    p.add_argument("--generator", required=True, help="generator name or module:Class")
+    p.add_argument("--generator", required=True, help="generator name (a module:Class generator's declared name will do) "
+                   "or module:Class")
     p.add_argument("--authors", required=True, help="comma-separated author names")
     p.add_argument("--code-reference", required=True, help="where the generator's code lives (URL@commit or package==version)")
     p.add_argument("-o", "--output", help="submission folder (default: leaderboards/submissions/<track>/<generator>)")

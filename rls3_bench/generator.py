@@ -338,6 +338,14 @@ def get_generator_class(name: str) -> type[Generator]:
     return cls
 
 
+def generator_record_name(text: str) -> str:
+    """The name a generator's runs are recorded under, from a registered name, a ``module:Class`` path
+    (imported), or the ``name`` a ``module:Class`` generator declares (not imported: its records carry it)."""
+    if ":" in text or text in generator_names():
+        return get_generator_class(text).name
+    return check_generator_name(text, "--generator")
+
+
 def generator_description(cls: type[Generator]) -> str:
     """One line about ``cls``: its docstring's first line, else its module's (less a leading 'name: ')."""
     import sys
