@@ -119,15 +119,18 @@ def test_a_bad_name_stops_the_run_before_anything_is_written(tmp_path, capsys, m
 
 def test_a_failing_generator_fails_its_cell_and_the_sweep_goes_on(tmp_path, capsys, monkeypatch, one_thread):
     """state_dict() returning a set: one line naming the generator, its cell recorded as failed with no
-    checkpoint left, the next cell complete, exit 1."""
+    checkpoint left; a constructor that raises: one line naming the generator; the last cell
+    complete; exit 1."""
     from rls3_bench.cli import main
 
     monkeypatch.syspath_prepend(str(FIXTURES))
     results = tmp_path / "runs"
     code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "reliability_generators:SetState",
-                 "--generator", "uniform-v1", "--seeds", "1", "--results", str(results), "--no-progress", "--no-leaderboard"])
+                 "--generator", "reliability_generators:BrokenInit", "--generator", "uniform-v1", "--seeds", "1",
+                 "--results", str(results), "--no-progress", "--no-leaderboard"])
     err = [line for line in capsys.readouterr().err.strip().splitlines() if "note:" not in line]
-    assert code == 1 and len(err) == 1 and "set-state-v1.state_dict() is not JSON" in err[0], err
+    assert code == 1 and len(err) == 2 and "set-state-v1.state_dict() is not JSON" in err[0], err
+    assert "BrokenInit seed 0 failed: broken-init-v1 raised ValueError when made for seed 0: no such table" in err[1], err
     failed = json.loads((results / "test-track-v1" / "set-state-v1" / "seed-0" / "record.json").read_text())
     assert failed["status"] == "failed" and "state_dict()" in failed["failure"]
     assert not (results / "test-track-v1" / "set-state-v1" / "seed-0" / "checkpoint").exists()

@@ -64,7 +64,14 @@ def generator_seed(run_seed: int, generator_name: str) -> int:
 
 
 def make_generator(cls: type[Generator], seed: int, track_config: dict, config: dict | None = None) -> Generator:
-    return cls(seed=generator_seed(seed, cls.name), config={**track_config.get(cls.name, {}), **(config or {})})
+    """``cls`` for run seed ``seed``; a UserError (a bad config) passes through, any other failure of its
+    constructor is a GeneratorFailure naming it."""
+    try:
+        return cls(seed=generator_seed(seed, cls.name), config={**track_config.get(cls.name, {}), **(config or {})})
+    except (UserError, MemoryError):
+        raise
+    except BaseException as exc:  # noqa: B036 - sys.exit and a stray KeyboardInterrupt included, as in a round
+        raise GeneratorFailure(f"{cls.name} raised {type(exc).__name__} when made for seed {seed}: {_one_line(exc)}") from None
 
 
 class Harness:
@@ -217,10 +224,11 @@ def _contained(name: str, r: int, ctx: RoundContext, seconds: float):
 
 @contextlib.contextmanager
 def _signals(interrupts: dict, seconds: float):
-    """In the main thread: a SIGALRM after ``seconds`` raises RoundTimeout wherever the generator is
-    (even asleep), and SIGINT/SIGTERM set ``interrupts["user"]`` before their usual handler runs, so
-    a KeyboardInterrupt from the user is told apart from one the generator raised. Elsewhere the
-    time limit is checked at every ctx call (RoundContext.check_time)."""
+    """In the main thread: SIGINT/SIGTERM set ``interrupts["user"]`` before their usual handler runs,
+    so a KeyboardInterrupt from the user is told apart from one the generator raised, and a SIGALRM
+    after ``seconds`` raises RoundTimeout wherever the generator is (even asleep), unless the process
+    runs a timer of its own, which this leaves alone. Every ctx call also checks the time limit
+    (RoundContext.check_time), which is what holds outside the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -234,16 +242,19 @@ def _signals(interrupts: dict, seconds: float):
             return previous(signum, frame)
         return handler
 
+    timer = signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             if callable(saved[sig]):
                 signal.signal(sig, marking(saved[sig]))
-        signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        if timer:
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, handler in saved.items():
             signal.signal(sig, handler)
 
