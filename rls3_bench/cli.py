@@ -17,6 +17,7 @@ from rls3_bench.harness.sweep import MAX_BUDGET, MAX_SEEDS, MAX_WORKERS
 
 EPILOG = """examples:
   rls3-bench ls
+  rls3-bench check-generator my_module:MyGenerator
   rls3-bench render --seed 3 -o scene.png
   rls3-bench render --spec my_scene.json -o scene.png --size 224
   rls3-bench preview -n 16 --seed 0 -o docs/contact_sheet.png
@@ -68,6 +69,16 @@ def _image_size(text: str) -> int:
 _seed = _int_in(0, MAX_SEED, "seed")
 _seed_count = _int_in(1, MAX_SEEDS, "seed count")
 _workers = _int_in(1, MAX_WORKERS, "worker count")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds {value} must be finite and > 0")
+    return value
 
 
 def _learning_rate(text: str) -> float:
@@ -155,6 +166,8 @@ def cmd_ls(args) -> int:
     from rls3_bench.learners import LEARNERS
 
     sections = {
+        "tracks": _track_lines(),
+        "generators": _generator_lines(),
         "backends": BACKENDS.names(),
         "learners": LEARNERS.names(),
         "eval sets": sorted(EVAL_SETS),
@@ -165,6 +178,53 @@ def cmd_ls(args) -> int:
         print(f"{title}:")
         for n in names:
             print(f"  {n}")
+    return 0
+
+
+def _track_lines() -> list[str]:
+    """One line per built-in track: key, presets (budgets, seeds), full budget ladder."""
+    from rls3_bench.harness.tracks import builtin_track_names, load_track
+
+    lines = []
+    for name in builtin_track_names():
+        track = load_track(name)
+        presets = "; ".join(f"{p} {list(pre.budgets)}" + (f" x {pre.seeds} seeds" if pre.seeds else "")
+                            for p, pre in sorted(track.presets.items()))
+        lines.append(f"{name} (v{track.version}, {track.learner}): budgets {list(track.budgets)}, {track.min_seeds} seeds"
+                     + (f"; presets: {presets}" if presets else ""))
+    return lines
+
+
+def _generator_lines() -> list[str]:
+    """One line per registered generator: name, open/closed loop, description (imports no torch)."""
+    from rls3_bench.generator import generator_description, generator_names, get_generator_class
+
+    lines = []
+    for name in generator_names():
+        try:
+            cls = get_generator_class(name)
+        except UserError as exc:  # a broken third-party entry point is listed, not fatal
+            lines.append(f"{name} (cannot be loaded: {exc})")
+            continue
+        loop = "closed loop" if cls.closed_loop else "open loop"
+        lines.append(f"{name} ({loop}): {generator_description(cls)}")
+    return lines
+
+
+def cmd_check_generator(args) -> int:
+    from rls3_bench.harness.check_generator import check_generator
+    from rls3_bench.harness.generation import GenerationLimits
+
+    report = check_generator(args.generator, seed=args.seed, rounds=2, round_size=args.round_size, image_size=args.size,
+                             limits=GenerationLimits(round_seconds=args.round_seconds))
+    for problem in report.problems:
+        print(f"rls3-bench: check-generator: {_printable(problem)}", file=sys.stderr)
+    if report.problems:
+        return 1
+    loop = "closed loop" if report.closed_loop else "open loop"
+    print(f"ok: {report.generator} ({loop}): 2 rounds of {report.round_size} samples, run twice with seed {args.seed}, resumed from "
+          f"JSON state, and with seed {args.seed + 1}; {report.renders_per_sample:.2f} renders per delivered sample; slowest round "
+          f"{report.slowest_round_seconds:.2f} s")
     return 0
 
 
@@ -327,6 +387,7 @@ def _seed_list(args) -> list[int]:
 
 def cmd_run(args) -> int:
     from rls3_bench.generator import generator_names
+    from rls3_bench.harness.generation import GenerationLimits
     from rls3_bench.harness.sweep import check_setup, run_benchmark
     from rls3_bench.harness.tracks import load_track
 
@@ -355,7 +416,8 @@ def cmd_run(args) -> int:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
     seeds = _seed_list(args)
-    cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers}
+    cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers,
+                    "limits": GenerationLimits(round_seconds=args.round_seconds)}
     check_setup(track, generators, seeds, args.executor, args.workers, args.threads, cell_options)  # the cheap checks first
     if args.executor == "local":
         # missing weights or GPU fail here, before any cell folder exists; on Ray the cells' own
@@ -424,12 +486,12 @@ def cmd_submit(args) -> int:
     import shutil
     import tempfile
 
-    from rls3_bench.generator import get_generator_class
+    from rls3_bench.generator import generator_record_name
     from rls3_bench.analysis.submissions import CODE_REFERENCE, pack, validate
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
-    name = get_generator_class(args.generator).name
+    name = generator_record_name(args.generator)
     out = Path(args.output) if args.output else Path("leaderboards") / "submissions" / track.key / name
     if (out / "submission.json").exists() and not args.force:
         raise UserError(f"{out} already holds a submission; pass --force to replace it or choose -o")
@@ -574,8 +636,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("ls", help="list backends, learners, eval sets, rooms and assets")
+    p = sub.add_parser("ls", help="list tracks, generators, backends, learners, eval sets, rooms and assets")
     p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("check-generator", help="check a generator before a run: seeded, resumable from JSON state, "
+                       "picklable, within the harness's limits (docs/generators.md)")
+    p.add_argument("generator", help="generator name or module:Class (the module must be importable: installed or on PYTHONPATH)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the checked runs (the other-seed run uses seed + 1; default: 0)")
+    p.add_argument("--round-size", type=_positive_int, default=8, help="samples per checked round (default: 8)")
+    p.add_argument("--size", type=_positive_int, default=64, help="image size in pixels (default: 64)")
+    p.add_argument("--round-seconds", type=_seconds, help="time limit per round (default: as in a run, "
+                   "2 s per sample, at least 60 s)")
+    p.set_defaults(func=cmd_check_generator)
 
     p = sub.add_parser("render", help="render one scene (a SceneSpec JSON file or a random one) to PNG")
     p.add_argument("--spec", help="SceneSpec JSON file")
@@ -651,6 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", default="auto", help="auto (default), on or off: make open-loop generators' rounds ahead of "
                    "training in a worker process per cell; auto: only where it gets a core of its own (same records either "
                    "way; docs/performance.md)")
+    p.add_argument("--round-seconds", type=_seconds, metavar="SECONDS", help="time limit of one generator round; a round "
+                   "past it fails its cell (default: 2 s per sample of the round, at least 60 s; docs/generators.md)")
     p.add_argument("--no-leaderboard", action="store_true", help="skip the leaderboard and figures at the end")
     p.set_defaults(func=cmd_run)
 
@@ -663,7 +737,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="pack a generator's runs into a leaderboard submission (then validated)")
     p.add_argument("--results", default="runs")
     p.add_argument("--track", required=True)
-    p.add_argument("--generator", required=True, help="generator name or module:Class")
+    p.add_argument("--generator", required=True, help="generator name (a module:Class generator's declared name will do) "
+                   "or module:Class")
     p.add_argument("--authors", required=True, help="comma-separated author names")
     p.add_argument("--code-reference", required=True, help="where the generator's code lives (URL@commit or package==version)")
     p.add_argument("-o", "--output", help="submission folder (default: leaderboards/submissions/<track>/<generator>)")

@@ -6,8 +6,9 @@ proposes scenes through ``ctx.render`` (the harness renders, labels and captions
 the cost; ``ctx.render_many`` for a batch, on several cores), may ask the learner about samples through ``ctx.query`` (closed loop; every query is
 counted), and hands exactly ``ctx.n_samples`` of the samples it got back to ``ctx.deliver``. Those are
 what the learner trains on. The harness enforces the budget: it refuses a delivery beyond
-``n_samples``, a sample it did not produce in this round, or one delivered twice, and the run stops
-with that reason recorded.
+``n_samples``, a sample it did not produce in this round, one changed since it was produced, or one
+delivered twice; it also caps the renders of a round (``ctx.max_renders``) and its wall time, and
+the cell fails with that reason recorded.
 
 Open-loop generators ignore ``ctx.previous_feedback``; closed-loop ones (``closed_loop = True``) get
 the learner's feedback on the previous round's delivered samples there, computed by the harness
@@ -15,8 +16,7 @@ before fine-tuning on them (the paper's process 3).
 
 Writing one::
 
-    from rls3_bench.generator import Generator, RoundContext
-    from rls3_bench.scene.random_scenes import random_spec
+    from rls3_bench.api import Generator, RoundContext, random_spec
 
     class MyGenerator(Generator):
         name = "my-generator-v1"
@@ -34,6 +34,9 @@ and run it with ``rls3-bench run --generator my_module:MyGenerator`` or register
 from __future__ import annotations
 
 import abc
+import hashlib
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -49,7 +52,38 @@ API_VERSION = 1
 
 
 class BudgetViolation(RuntimeError):
-    """A generator broke the round's contract (over budget, foreign or duplicate samples)."""
+    """A generator broke the round's contract (over budget, foreign, changed or duplicate samples,
+    too many renders)."""
+
+
+class RoundTimeout(BaseException):
+    """A round ran past its time limit. A BaseException, so a generator's ``except Exception`` does
+    not swallow it."""
+
+
+#: a generator name becomes a folder name: lower-case letters, digits, '.', '_', '-', and a -vN suffix
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,60}-v[0-9]{1,4}")
+
+
+def check_generator_name(name: object, where: str) -> str:
+    """``name`` if it is a valid generator name, else a UserError naming ``where`` it came from."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        from rls3_bench.errors import short_repr
+
+        raise UserError(f"generator name {short_repr(name)} of {where} is not valid: it becomes a folder name, so use lower-case "
+                        "letters, digits, '.', '_' and '-', at most 64 characters, ending in a version suffix like 'my-generator-v1'")
+    return name
+
+
+def sample_digest(sample: Sample) -> str:
+    """SHA-256 over everything a learner or a record reads from ``sample`` (texts, scene, pixels)."""
+    texts = [sample.spec.digest(), sample.subject, sample.reference, list(sample.terms), sample.caption, list(sample.negatives),
+             list(sample.negative_kinds), sample.prompt, sample.answer, sample.sample_id]
+    image = np.ascontiguousarray(sample.image)
+    h = hashlib.sha256(json.dumps(texts).encode("utf-8"))
+    h.update(f"{image.dtype.str}{image.shape}".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -110,17 +144,25 @@ class RoundContext:
         query_fn: Callable[[Sequence[Sample]], Feedback] | None,
         cost: Cost,
         render_many_fn: Callable[[Sequence[SceneSpec], Sequence[tuple[int, int] | None]], list[Rendered]] | None = None,
+        max_renders: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.round_index = round_index
         self.n_samples = n_samples
         self.previous_feedback = previous_feedback
+        #: scenes this round may render in all (None: no cap); a render beyond it fails the round
+        self.max_renders = max_renders
+        self._deadline = deadline  # time.monotonic() by which the round must be done (None: no limit)
         self._render_fn = render_fn
         self._render_many_fn = render_many_fn
         self._query_fn = query_fn
         self._cost = cost
-        self._produced: dict[str, Sample] = {}
+        self._renders = 0
+        self._produced: dict[str, tuple[Sample, str]] = {}  # sample_id -> (sample, digest when produced)
         self._delivered: list[Sample] = []
         self._delivered_ids: set[str] = set()
+        #: the exception that escaped the harness's own code (a backend failure), told apart from the generator's
+        self.harness_error: BaseException | None = None
 
     @property
     def remaining(self) -> int:
@@ -142,21 +184,40 @@ class RoundContext:
         pairs = list(pairs) if pairs is not None else [None] * len(specs)
         if len(pairs) != len(specs):
             raise ValueError(f"render_many: {len(specs)} specs but {len(pairs)} pairs")
-        if self._render_many_fn is not None:
-            out = self._render_many_fn(specs, pairs)
-        else:
-            out = [self._render_fn(spec, pair) for spec, pair in zip(specs, pairs)]
+        self.check_time()
+        if self.max_renders is not None and self._renders + len(specs) > self.max_renders:
+            raise BudgetViolation(f"round {self.round_index}: asked for more than {self.max_renders} renders for {self.n_samples} samples; "
+                                  "give up on a target after a bounded number of invalid scenes instead of rendering until one is valid")
+        self._renders += len(specs)
+        try:
+            if self._render_many_fn is not None:
+                out = self._render_many_fn(specs, pairs)
+            else:
+                out = [self._render_fn(spec, pair) for spec, pair in zip(specs, pairs)]
+        except BaseException as exc:
+            self.harness_error = exc
+            raise
         for rendered in out:
             for s in rendered.samples:
-                self._produced[s.sample_id] = s
+                self._produced[s.sample_id] = (s, sample_digest(s))
         return out
+
+    def check_time(self) -> None:
+        """Raise :class:`RoundTimeout` once the round is past its time limit (every ctx call checks)."""
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise RoundTimeout
 
     def query(self, samples: Sequence[Sample]) -> Feedback:
         """The learner's feedback on ``samples`` (no training); counted as feedback queries."""
         if self._query_fn is None:
             raise BudgetViolation("this generator is open-loop (closed_loop = False) and may not query the learner")
+        self.check_time()
         t = time.perf_counter()
-        fb = self._query_fn(samples)
+        try:
+            fb = self._query_fn(samples)
+        except BaseException as exc:
+            self.harness_error = exc
+            raise
         self._cost.seconds["feedback"] += time.perf_counter() - t
         self._cost.feedback_queries += fb.queries
         return fb
@@ -176,16 +237,30 @@ class RoundContext:
 
     def deliver(self, samples: Sequence[Sample]) -> None:
         """Hand samples to the learner's training batch for this round."""
+        self.check_time()
         for s in samples:
             if len(self._delivered) >= self.n_samples:
                 raise BudgetViolation(f"round {self.round_index}: delivered more than the budget of {self.n_samples} samples")
-            if self._produced.get(s.sample_id) is not s:
-                raise BudgetViolation(f"round {self.round_index}: sample {s.sample_id} was not produced by ctx.render in this round")
+            produced = self._produced.get(getattr(s, "sample_id", None))
+            if produced is None or produced[0] is not s:
+                raise BudgetViolation(f"round {self.round_index}: sample {getattr(s, 'sample_id', s)!r} was not produced by ctx.render in this round")
+            self.check_unchanged(s)
             if s.sample_id in self._delivered_ids:
                 raise BudgetViolation(f"round {self.round_index}: sample {s.sample_id} delivered twice")
             self._delivered.append(s)
             self._delivered_ids.add(s.sample_id)
-        self._cost.samples_delivered += len(samples)
+            self._cost.samples_delivered += 1
+
+    def check_unchanged(self, sample: Sample) -> None:
+        """Refuse a produced sample whose content (caption, terms, pixels, ...) changed since the harness made it."""
+        _, digest = self._produced[sample.sample_id]
+        try:
+            same = sample_digest(sample) == digest
+        except Exception:  # a field replaced by something that cannot be hashed
+            same = False
+        if not same:
+            raise BudgetViolation(f"round {self.round_index}: sample {sample.sample_id} was changed after ctx.render made it; "
+                                  "deliver samples as the harness returns them")
 
 
 class Generator(abc.ABC):
@@ -280,4 +355,29 @@ def get_generator_class(name: str) -> type[Generator]:
     cls = GENERATORS.get(name)
     if not cls.name:
         raise UserError(f"generator {name} has no name; set the class attribute name = 'my-generator-v1'")
+    check_generator_name(cls.name, name)
     return cls
+
+
+def generator_record_name(text: str) -> str:
+    """The name a generator's runs are recorded under, from a registered name, a ``module:Class`` path
+    (imported), or the ``name`` a ``module:Class`` generator declares (not imported: its records carry it)."""
+    if ":" in text or text in generator_names():
+        return get_generator_class(text).name
+    return check_generator_name(text, "--generator")
+
+
+def generator_description(cls: type[Generator]) -> str:
+    """One line about ``cls``: its docstring's first line, else its module's (less a leading 'name: ')."""
+    import sys
+
+    for doc in (cls.__doc__, getattr(sys.modules.get(cls.__module__), "__doc__", None)):
+        lines = (doc or "").strip().splitlines()
+        if lines:
+            first = lines[0].strip()
+            if first.startswith(cls.name):  # "uniform-v1: ..." or "balanced-v1 (heuristic, open loop): ..."
+                first = first[len(cls.name):].strip()
+                first = first.split("): ", 1)[-1] if first.startswith("(") else first
+                first = first.lstrip(" :")
+            return first
+    return ""

@@ -28,8 +28,8 @@ from typing import Callable
 import numpy as np
 
 from rls3_bench.errors import UserError
-from rls3_bench.harness.generation import (GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, make_generator, open_backend,
-                                   produce_round)
+from rls3_bench.harness.generation import (GenerationLimits, GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, eval_fence,
+                                   make_generator, open_backend, produce_round, refuse_eval_items)
 from rls3_bench.generator import BudgetViolation, Cost, Generator, get_generator_class
 from rls3_bench.data.atomic import atomic_write_json
 from rls3_bench.learners.base import Feedback
@@ -174,6 +174,7 @@ def run_cell(
     backend_options: dict | None = None,
     pipeline: bool = False,
     render_workers: int = 1,
+    limits: GenerationLimits | None = None,
 ) -> CellResult:
     """Run one cell to the top of ``track.budgets``; resumes from ``checkpoint_dir`` if it holds one.
 
@@ -187,6 +188,7 @@ def run_cell(
     generation then runs inline. Worker processes are spawned, and a spawned process re-imports the
     main module: a script that turns this (or ``render_workers``) on must keep its top-level code under
     ``if __name__ == "__main__":``.
+    ``limits``: renders and seconds a generator's round may take (:class:`GenerationLimits`).
     """
     from rls3_bench.data.evalsets import load_eval_set
 
@@ -242,7 +244,7 @@ def run_cell(
         if pipelined:
             next_round = resources.enter_context(
                 GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options,
-                                 render_workers)).next_round
+                                 render_workers, limits=limits)).next_round
         else:
             if backend is None:
                 backend = resources.enter_context(open_backend(track, backend_options, render_workers))
@@ -251,15 +253,17 @@ def run_cell(
             rounds = iter(range(start_round, n_rounds))
             next_round = lambda: produce_round(gen, harness, next(rounds), track.round_size,  # noqa: E731
                                                previous_feedback if cls.closed_loop else None,
-                                               learner.feedback if cls.closed_loop else None)
+                                               learner.feedback if cls.closed_loop else None, limits)
         if latest is None:
             evaluate(0)
+        fence = eval_fence(items)
 
         for r in range(start_round, n_rounds):
             round_t0 = time.perf_counter()
             progress("generate", r * track.round_size, track.budgets[-1])
             t = time.perf_counter()
             out: RoundOutput = next_round()
+            refuse_eval_items(cls.name, r, out.delivered, fence)
             # how long the learner waited for this round's data: all of generation when inline, only
             # what the worker did not get done during the previous round's training when pipelined
             cost.seconds["generation_wait"] += time.perf_counter() - t

@@ -13,22 +13,49 @@ depend on feedback about the newest data, and their queries on the newest learne
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext
+from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext, RoundTimeout, sample_digest
 from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import int_seed
 
 #: observations kept by a harness's cache; a 128-px observation is ~70 kB, so ~20 MB at most
 CACHE_SIZE = 256
 
+#: scenes a generator may render per round, as a multiple of the round size (docs/generators.md)
+RENDERS_PER_SAMPLE = 50
+#: default wall time of a round: this many seconds per sample of the round, at least MIN_ROUND_SECONDS
+#: (``rls3-bench run --round-seconds`` sets another)
+SECONDS_PER_SAMPLE = 2.0
+MIN_ROUND_SECONDS = 60.0
+#: the counters a generator may report through ``extra_cost()``; the record has a field for each
+EXTRA_COST_KEYS = ("rl_env_steps", "rl_updates")
+
 
 class GeneratorFailure(RuntimeError):
     """A generator raised an exception of its own; its cell is recorded as failed with the reason."""
+
+
+@dataclass(frozen=True)
+class GenerationLimits:
+    """What one round of a generator may spend: ``renders_per_sample`` x the round size in renders,
+    and ``round_seconds`` of wall time (None: :data:`SECONDS_PER_SAMPLE` x the round size, at least
+    :data:`MIN_ROUND_SECONDS`)."""
+
+    renders_per_sample: int = RENDERS_PER_SAMPLE
+    round_seconds: float | None = None
+
+    def seconds(self, n_samples: int) -> float:
+        if self.round_seconds is not None:
+            return self.round_seconds
+        return max(MIN_ROUND_SECONDS, SECONDS_PER_SAMPLE * n_samples)
 
 
 def generator_seed(run_seed: int, generator_name: str) -> int:
@@ -37,7 +64,14 @@ def generator_seed(run_seed: int, generator_name: str) -> int:
 
 
 def make_generator(cls: type[Generator], seed: int, track_config: dict, config: dict | None = None) -> Generator:
-    return cls(seed=generator_seed(seed, cls.name), config={**track_config.get(cls.name, {}), **(config or {})})
+    """``cls`` for run seed ``seed``; a UserError (a bad config) passes through, any other failure of its
+    constructor is a GeneratorFailure naming it."""
+    try:
+        return cls(seed=generator_seed(seed, cls.name), config={**track_config.get(cls.name, {}), **(config or {})})
+    except (UserError, MemoryError):
+        raise
+    except BaseException as exc:  # noqa: B036 - sys.exit and a stray KeyboardInterrupt included, as in a round
+        raise GeneratorFailure(f"{cls.name} raised {type(exc).__name__} when made for seed {seed}: {_one_line(exc)}") from None
 
 
 class Harness:
@@ -100,6 +134,8 @@ class Harness:
                 if pair is not None:
                     labels = [p for p in labels if (p.a, p.b) == tuple(pair)]
                 samples = tuple(make_sample(obs, p) for p in labels)
+                for s in samples:  # a generator cannot change the pixels in place by accident
+                    s.image.flags.writeable = False
                 if not samples:
                     reason = "requested pair not captionable" if pair is not None else "no captionable pair"
             if not samples:
@@ -121,26 +157,146 @@ class RoundOutput:
     history: list = field(default_factory=list)
 
 
-def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, previous_feedback=None, query_fn=None) -> RoundOutput:
-    """Run ``gen`` for round ``r`` against ``harness`` (whose cost is reset to this round's)."""
+def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, previous_feedback=None, query_fn=None,
+                  limits: GenerationLimits | None = None) -> RoundOutput:
+    """Run ``gen`` for round ``r`` against ``harness`` (whose cost is reset to this round's).
+
+    Everything the generator's code does (the round, ``state_dict``, ``extra_cost``, ``history``) is
+    contained: its exceptions, ``sys.exit`` and stray ``KeyboardInterrupt`` become a
+    :class:`GeneratorFailure` naming it, which fails its cell only; the harness's own failures (the
+    backend, the learner) and the user's Ctrl-C pass through unchanged.
+    """
+    limits = limits or GenerationLimits()
+    seconds = limits.seconds(n_samples)
     cost = harness.cost = Cost()
     t0 = time.perf_counter()
-    ctx = RoundContext(r, n_samples, previous_feedback, harness.render, query_fn, cost, harness.render_many)
+    ctx = RoundContext(r, n_samples, previous_feedback, harness.render, query_fn, cost, harness.render_many,
+                       max_renders=limits.renders_per_sample * n_samples, deadline=time.monotonic() + seconds)
     name = type(gen).name
-    try:
+    with _contained(name, r, ctx, seconds):
         gen.generate_round(ctx)
-    except BudgetViolation as exc:
-        raise BudgetViolation(f"{name}: {exc}") from None
-    except (OSError, MemoryError):
-        raise  # the machine's problem (full disk, memory), not the generator's: re-running resumes the cell
-    except Exception as exc:  # a bug in the generator fails its cell; the other cells of the sweep go on
-        raise GeneratorFailure(f"{name} raised {type(exc).__name__} in round {r}: {' '.join(str(exc).split())[:200]}") from None
-    if ctx.remaining:
-        raise BudgetViolation(f"{name}: round {r} delivered {len(ctx.delivered)} of {n_samples} samples")
+        if ctx.remaining:
+            raise BudgetViolation(f"round {r} delivered {len(ctx.delivered)} of {n_samples} samples")
+        for s in ctx.delivered:  # changed after delivery, before the round ended
+            ctx.check_unchanged(s)
+        state = _json_state(name, gen.state_dict())
+        extra = _extra_cost(name, gen.extra_cost())
+        history = list(getattr(gen, "history", []))
     # what the generator spent outside rendering, labelling and queries is its own (agent) time
     harness_seconds = sum(cost.seconds[k] for k in ("render", "label_caption", "feedback"))
     cost.seconds["agent"] += max(time.perf_counter() - t0 - harness_seconds, 0.0)
-    return RoundOutput(list(ctx.delivered), cost, gen.state_dict(), harness.backend.renderer, dict(gen.extra_cost()), list(getattr(gen, "history", [])))
+    return RoundOutput(list(ctx.delivered), cost, state, harness.backend.renderer, extra, history)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+@contextlib.contextmanager
+def _contained(name: str, r: int, ctx: RoundContext, seconds: float):
+    """Run a generator's code for round ``r``: its failures become one-line BudgetViolation or
+    GeneratorFailure naming it (see :func:`produce_round`), and it stops after ``seconds``."""
+    interrupts = {"user": False}
+    try:
+        with _signals(interrupts, seconds):
+            yield
+    except BudgetViolation as exc:
+        raise BudgetViolation(f"{name}: {exc}") from None
+    except (GeneratorFailure, MemoryError):
+        raise  # MemoryError: the machine's problem, not the generator's; re-running resumes the cell
+    except RoundTimeout:
+        raise GeneratorFailure(f"{name}: round {r} took longer than its limit of {seconds:g} s; make the generator faster, "
+                               "or raise the limit with `rls3-bench run --round-seconds`") from None
+    except KeyboardInterrupt as exc:
+        if interrupts["user"] or exc is ctx.harness_error:
+            raise  # the user's Ctrl-C (or a stop signal): the run stops and resumes later
+        raise GeneratorFailure(f"{name} raised KeyboardInterrupt in round {r} (no Ctrl-C was pressed); a generator must not "
+                               "raise KeyboardInterrupt") from None
+    except SystemExit as exc:
+        raise GeneratorFailure(f"{name} called sys.exit({exc.code!r}) in round {r}; a generator must return or raise, "
+                               "never exit the process") from None
+    except BaseException as exc:
+        if exc is ctx.harness_error:
+            raise  # the backend's or learner's failure, not the generator's
+        # a bug in the generator (OSError included: its own files) fails its cell; the other cells go on
+        raise GeneratorFailure(f"{name} raised {type(exc).__name__} in round {r}: {_one_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def _signals(interrupts: dict, seconds: float):
+    """In the main thread: SIGINT/SIGTERM set ``interrupts["user"]`` before their usual handler runs,
+    so a KeyboardInterrupt from the user is told apart from one the generator raised, and a SIGALRM
+    after ``seconds`` raises RoundTimeout wherever the generator is (even asleep), unless the process
+    runs a timer of its own, which this leaves alone. Every ctx call also checks the time limit
+    (RoundContext.check_time), which is what holds outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise RoundTimeout
+
+    def marking(previous):
+        def handler(signum, frame):
+            interrupts["user"] = True
+            return previous(signum, frame)
+        return handler
+
+    timer = signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if callable(saved[sig]):
+                signal.signal(sig, marking(saved[sig]))
+        if timer:
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
+    finally:
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _json_state(name: str, state) -> dict:
+    """``state`` if checkpoints can store it (a JSON object), else a GeneratorFailure saying why."""
+    from rls3_bench.data.atomic import canonical_json
+
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(f"it returned a {type(state).__name__}, not a dict")
+        canonical_json(state)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise GeneratorFailure(f"{name}.state_dict() is not JSON ({_one_line(exc)}); return a dict of str, numbers, bools, "
+                               "None, lists and dicts with str keys (no sets, tuples of objects, arrays or NaN)") from None
+    return state
+
+
+def _extra_cost(name: str, extra) -> dict:
+    """``extra`` if every key is a counter the record holds and every value a count, else a GeneratorFailure."""
+    if not isinstance(extra, dict):
+        raise GeneratorFailure(f"{name}.extra_cost() returned a {type(extra).__name__}; return a dict of counters")
+    for key, value in extra.items():
+        if key not in EXTRA_COST_KEYS:
+            raise GeneratorFailure(f"{name}.extra_cost() reports {key!r}, which the record has no field for; report only "
+                                   f"{', '.join(EXTRA_COST_KEYS)} there and anything else in the generator's history")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise GeneratorFailure(f"{name}.extra_cost()[{key!r}] is {value!r}; it must be a count (an int >= 0)")
+    return dict(extra)
+
+
+def eval_fence(items) -> frozenset[str]:
+    """Sample ids and content digests of an eval set's items, which no generator may deliver."""
+    return frozenset(s.sample_id for s in items) | frozenset(sample_digest(s) for s in items)
+
+
+def refuse_eval_items(name: str, r: int, delivered, fence: frozenset[str]) -> None:
+    """A BudgetViolation if a delivered sample is an eval item (same scene and pair, or same content)."""
+    for s in delivered:
+        if s.sample_id in fence or sample_digest(s) in fence:
+            raise BudgetViolation(f"{name}: round {r} delivered sample {s.sample_id}, which is an item of the track's eval set; "
+                                  "a generator must not train the learner on the test set")
 
 
 def open_backend(track, backend_options: dict | None = None, render_workers: int = 1):
@@ -178,7 +334,8 @@ class _Stop(BaseException):
 
 
 def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
-                 start_round: int, n_rounds: int, backend_options: dict | None, render_workers: int) -> None:
+                 start_round: int, n_rounds: int, backend_options: dict | None, render_workers: int,
+                 limits: GenerationLimits | None = None) -> None:
     """The worker process: generate rounds ``start_round..n_rounds-1`` into ``queue``, then "done"."""
     import os
     import queue as queue_mod
@@ -206,7 +363,7 @@ def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, confi
             with open_backend(track, backend_options, render_workers) as backend:
                 harness = Harness(backend, Cost())
                 for r in range(start_round, n_rounds):
-                    put(("round", produce_round(gen, harness, r, track.round_size)))
+                    put(("round", produce_round(gen, harness, r, track.round_size, limits=limits)))
             put(("done", None))
         except _Stop:
             raise
@@ -233,7 +390,8 @@ class GenerationWorker:
     POLL_SECONDS = 1.0
 
     def __init__(self, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
-                 start_round: int, n_rounds: int, backend_options: dict | None = None, render_workers: int = 1, depth: int = 2) -> None:
+                 start_round: int, n_rounds: int, backend_options: dict | None = None, render_workers: int = 1, depth: int = 2,
+                 limits: GenerationLimits | None = None) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # never fork a process that holds torch threads
@@ -241,7 +399,8 @@ class GenerationWorker:
         # not a daemon: it may start render workers of its own; __exit__ stops it in every case, and it
         # exits by itself if this process is killed outright
         self._proc = ctx.Process(target=_worker_main, name="rls3-generation",
-                                 args=(self._queue, track_dict, cls, seed, config, state, start_round, n_rounds, backend_options, render_workers))
+                                 args=(self._queue, track_dict, cls, seed, config, state, start_round, n_rounds, backend_options, render_workers,
+                                       limits))
 
     def __enter__(self) -> "GenerationWorker":
         self._proc.start()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rls3_bench.errors import UserError
+from rls3_bench.harness.generation import GeneratorFailure
 from rls3_bench.harness.records import (PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, record_digest, verify_cell,
                                          write_record)
 from rls3_bench.harness.tracks import Track, track_from_dict
@@ -134,8 +135,11 @@ def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch
             return CellOutcome(generator, seed, folder, "skipped-locked", 0.0)
         if cell_done(folder):
             return CellOutcome(generator, seed, folder, "skipped-done", 0.0)
-        record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress,
-                                           cell_options)
+        try:
+            record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress,
+                                               cell_options)
+        except GeneratorFailure as exc:  # the generator failed before its first round: no record, the sweep goes on
+            return CellOutcome(generator, seed, folder, "failed", time.perf_counter() - t0, str(exc))
         write_record(folder, record, predictions)
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
         return CellOutcome(generator, seed, folder, record["status"], time.perf_counter() - t0, record.get("failure"))
