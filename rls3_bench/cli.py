@@ -643,8 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "picklable, within the harness's limits (docs/generators.md)")
     p.add_argument("generator", help="generator name or module:Class (the module must be importable: installed or on PYTHONPATH)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the checked runs (the other-seed run uses seed + 1; default: 0)")
-    p.add_argument("--round-size", type=_positive_int, default=8, help="samples per checked round (default: 8)")
-    p.add_argument("--size", type=_positive_int, default=64, help="image size in pixels (default: 64)")
+    p.add_argument("--round-size", type=_int_in(1, 256, "round size"), default=8, help="samples per checked round, at most 256 (default: 8)")
+    p.add_argument("--size", type=_image_size, default=64, help="image size in pixels (default: 64)")
     p.add_argument("--round-seconds", type=_seconds, help="time limit per round (default: as in a run, "
                    "2 s per sample, at least 60 s)")
     p.set_defaults(func=cmd_check_generator)

@@ -228,10 +228,12 @@ class RoundContext:
         produced sample and counted as ``captions_falsified``. For control generators only."""
         from rls3_bench.labels.captions import falsified
 
-        if self._produced.get(sample.sample_id) is not sample:
-            raise BudgetViolation(f"round {self.round_index}: sample {sample.sample_id} was not produced by ctx.render in this round")
+        produced = self._produced.get(getattr(sample, "sample_id", None))
+        if produced is None or produced[0] is not sample:
+            raise BudgetViolation(f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} was not produced by ctx.render in this round")
+        self.check_unchanged(sample)  # a false caption is made from the harness's sample, not an edited one
         out = falsified(sample)
-        self._produced[out.sample_id] = out
+        self._produced[out.sample_id] = (out, sample_digest(out))
         self._cost.captions_falsified += 1
         return out
 
