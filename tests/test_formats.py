@@ -121,6 +121,8 @@ def _record() -> dict:
     (lambda r: r.update(status="done"), ["field status", "'complete' or 'failed'"]),
     (lambda r: r.update(curve=[]), ["field curve", "at least 1 item"]),
     (lambda r: r.update(notes="x"), ["field notes is not a known field"]),
+    (lambda r: r["curve"][0].update(generative=None), ["field curve[0].generative", "valid dictionary"]),
+    (lambda r: r["curve"][0].update(generative={"exact_match": 0.5}), ["field curve[0].generative.paligemma_score is missing"]),
 ])
 def test_bad_run_record_is_one_line_naming_the_field(tmp_path, edit, names):
     from rls3_bench.harness.records import read_record, write_record

@@ -174,6 +174,10 @@ class Stage(StrEnum):
     GENERATION_WAIT = "generation_wait"  # the learner waiting for data: all of generation inline, less when pipelined
 
 
+#: the stages that make data (training and evaluation are the learner's, equal for every generator)
+GENERATION_STAGES = (Stage.RENDER, Stage.LABEL_CAPTION, Stage.FEEDBACK, Stage.AGENT)
+
+
 class Cost(BaseModel):
     """Generation cost of a run, counted by the harness (never reported by generators); mutable,
     since the harness counts into it as the run goes."""
@@ -238,7 +242,7 @@ class CurvePoint(_Format):
     per_term: dict[StrictStr, Number]
     per_complexity: dict[StrictStr, Number]
     per_negative: dict[StrictStr, Number] = Field(default_factory=dict)
-    generative: GenerativeMetrics | None = None
+    generative: GenerativeMetrics = Field(default=None)  # absent for 2-way learners; never null on disk, readers test for the key
 
     @field_validator("per_term")
     @classmethod
