@@ -224,6 +224,8 @@ class Cell:
         self.start_round = 0
 
     def run(self) -> CellResult:
+        """The cell to the top of the ladder; a generator that breaks its contract fails the cell
+        (status "failed" with the reason) instead of raising."""
         resumed = self.resume()
         self.result.pipelined = self.pipelined
         # the backend (a Unity player process, maybe) or the generation worker starts last, once
@@ -274,6 +276,8 @@ class Cell:
                                (lambda: self.previous_feedback) if closed else None, self.learner.feedback if closed else None)
 
     def run_round(self, r: int, rounds: Iterator[RoundOutput]) -> None:
+        """Round ``r``: its data, feedback and training, an evaluation if a ladder budget is reached,
+        the round's log line, and a checkpoint."""
         round_t0 = time.perf_counter()
         out = self.generate_round(r, rounds)
         fb_error = self.feedback(out.delivered)
