@@ -53,6 +53,7 @@ def _track(**changes) -> dict:
     ({"version": True}, ["field version", "valid integer", "True"]),
     ({"round_size": 0}, ["field round_size", "greater than 0"]),
     ({"colour": "red"}, ["field colour is not a known field"]),
+    ({"col\nour": "red"}, ["field ['col\\nour'] is not a known field"]),
     ({"eval_set_hash": ...}, ["field eval_set_hash is missing"]),
     ({"budgets": [16, "32"]}, ["field budgets[1]", "'32'"]),
     ({"budgets": [32, 16]}, ["budgets must be a strictly increasing list"]),

@@ -26,6 +26,8 @@ Count = Annotated[StrictInt, Field(ge=0)]
 GeneratorConfig = dict[StrictStr, Any]
 #: a track name becomes a folder name (results/<name>-v<version>/...): no separators, no dot-dot
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: a key named as it is in an error message (others are quoted)
+_PLAIN_KEY = re.compile(r"[\w .-]{1,40}")
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -35,10 +37,14 @@ class _Format(BaseModel):
 
 
 def _where(loc: tuple) -> str:
-    """``("presets", "smoke", "seeds")`` -> ``presets.smoke.seeds``; list indices in brackets."""
+    """``("presets", "smoke", "seeds")`` -> ``presets.smoke.seeds``; list indices in brackets, and
+    keys that are not plain words quoted (a key from the file may hold a line break)."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) or not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part if isinstance(part, int) else short_repr(part, 40)}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 
