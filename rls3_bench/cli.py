@@ -397,20 +397,14 @@ def cmd_run(args) -> int:
         preset_seeds = track.presets[args.preset].seeds if args.preset in track.presets else None
         track = track.with_preset(args.preset)
     if args.weights:
-        from dataclasses import replace
-
-        track = replace(track, weights=None if args.weights == "random" else args.weights)
+        track = track.replace(weights=None if args.weights == "random" else args.weights)
     if args.device:
-        from dataclasses import replace
-
-        track = replace(track, device=args.device)
+        track = track.replace(device=args.device)
     if args.backend:
-        from dataclasses import replace
-
         from rls3_bench.backends import get_backend_class
 
         get_backend_class(args.backend)  # an unknown name fails here, before any cell starts
-        track = replace(track, backend=args.backend)
+        track = track.replace(backend=args.backend)
     backend_options = _backend_options(args, track.backend)
     if args.seeds is None:
         args.seeds = preset_seeds or track.min_seeds

@@ -38,12 +38,13 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from rls3_bench.errors import UserError
+from rls3_bench.harness.formats import Cost, GeneratorConfig, Stage
 from rls3_bench.learners.base import Feedback
 from rls3_bench.labels.sample import Sample
 from rls3_bench.scene.spec import SceneSpec
@@ -101,35 +102,6 @@ class Rendered:
     reason: str | None
     samples: tuple[Sample, ...]
     observation: Any
-
-
-@dataclass
-class Cost:
-    """Generation cost of a run, counted by the harness (never reported by generators)."""
-
-    scenes_rendered: int = 0
-    invalid_scenes: int = 0
-    feedback_queries: int = 0
-    samples_delivered: int = 0
-    rl_env_steps: int = 0
-    rl_updates: int = 0
-    render_cache_hits: int = 0  # renders answered from the harness's observation cache
-    captions_falsified: int = 0  # samples re-captioned false by ctx.falsify (control generators)
-    # generation_wait: how long the learner waited for data (all of generation inline, less when pipelined)
-    seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "label_caption": 0.0, "feedback": 0.0, "train": 0.0, "eval": 0.0,
-                                                               "agent": 0.0, "generation_wait": 0.0})
-
-    def add(self, other: "Cost") -> None:
-        """Add ``other``'s counters and seconds (a round's cost into a run's)."""
-        for k, v in other.__dict__.items():
-            if k == "seconds":
-                for name, secs in v.items():
-                    self.seconds[name] = self.seconds.get(name, 0.0) + secs
-            else:
-                setattr(self, k, getattr(self, k) + v)
-
-    def as_dict(self) -> dict:
-        return {**{k: v for k, v in self.__dict__.items() if k != "seconds"}, "seconds": dict(self.seconds)}
 
 
 class RoundContext:
@@ -218,7 +190,7 @@ class RoundContext:
         except BaseException as exc:
             self.harness_error = exc
             raise
-        self._cost.seconds["feedback"] += time.perf_counter() - t
+        self._cost.seconds[Stage.FEEDBACK] += time.perf_counter() - t
         self._cost.feedback_queries += fb.queries
         return fb
 
@@ -282,7 +254,7 @@ class Generator(abc.ABC):
     #: the Generator API version this class was written against
     api_version: int = API_VERSION
 
-    def __init__(self, seed: int, config: dict | None = None) -> None:
+    def __init__(self, seed: int, config: GeneratorConfig | None = None) -> None:
         if self.api_version != API_VERSION:
             raise UserError(f"generator {self.name} targets Generator API v{self.api_version}, this harness speaks v{API_VERSION}; update the generator")
         self.seed = int(seed)

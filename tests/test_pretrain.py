@@ -93,7 +93,7 @@ def test_vision_stage_is_refused_for_a_learner_without_one():
 def test_pretrain_with_a_vision_stage_writes_loadable_weights_and_a_card(tmp_path):
     from rls3_bench.harness.tracks import load_track
 
-    track = dataclasses.replace(load_track("paligemma-tiny"), val_set="spatial-v1-mini")
+    track = load_track("paligemma-tiny").replace(val_set="spatial-v1-mini")
     cfg = pt.PretrainConfig(scenes=8, epochs=1, batch_size=4, identity_items=4, vision_epochs=1)
     card = pt.pretrain(track, cfg, out_dir=tmp_path, log=lambda line: None)
     weights = tmp_path / "paligemma-tiny-base.safetensors"

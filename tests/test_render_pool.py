@@ -90,13 +90,11 @@ def test_batch_duplicates_render_once(track):
 
 
 def test_render_workers_need_the_embedded_backend(track):
-    import dataclasses
-
     from rls3_bench.errors import UserError
     from rls3_bench.harness.generation import open_backend
 
     with pytest.raises(UserError, match="needs the embedded backend.*--workers"):
-        open_backend(dataclasses.replace(track, backend="unity"), {}, render_workers=2)
+        open_backend(track.replace(backend="unity"), {}, render_workers=2)
 
 
 def _children(pid: int) -> list[int]:

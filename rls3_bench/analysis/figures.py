@@ -40,6 +40,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rls3_bench.data.atomic import atomic_write_bytes
+from rls3_bench.harness import formats
 from rls3_bench.labels.sample import TERMS
 
 COMPLEXITIES = ("1", "2", "3")
@@ -47,7 +48,7 @@ COMPLEXITIES = ("1", "2", "3")
 RADAR_ORDER = ("left", "above", "in front", "right", "below", "behind")
 DPI = 150
 #: the generation stages of the cost (training and evaluation are the learner's, equal for all)
-GENERATION_STAGES = ("render", "label_caption", "feedback", "agent")
+GENERATION_STAGES = tuple(stage.value for stage in formats.GENERATION_STAGES)
 BASE_COLOUR = "#333333"
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
             "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")

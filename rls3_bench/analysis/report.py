@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rls3_bench.harness.formats import GENERATION_STAGES, Stage
 from rls3_bench.harness.records import iter_records
 from rls3_bench.labels.sample import TERMS
 
@@ -41,7 +42,7 @@ def print_summary(results: Path, track_key: str) -> None:
     print(table.round(3).to_string())
 
 
-STAGES = ("render", "label_caption", "feedback", "agent", "train", "eval")
+STAGES = tuple(stage.value for stage in (*GENERATION_STAGES, Stage.TRAIN, Stage.EVAL))
 
 
 def stage_shares(results: Path, track_key: str | None = None):

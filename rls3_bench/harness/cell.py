@@ -9,7 +9,7 @@ evaluated on the frozen test set at budget 0 and at each ladder budget. So one r
 seed) gives the whole accuracy-vs-samples curve, comparable point by point.
 
 The loop is resumable: after each round it writes a checkpoint (learner, generator, costs, curve),
-and :func:`run_cell` continues from the newest complete one.
+and :func:`run_cell` continues from the newest complete one. :class:`Cell` holds the loop's steps.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from rls3_bench.errors import UserError
-from rls3_bench.harness.generation import (GenerationLimits, GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead, eval_fence,
-                                   make_generator, open_backend, produce_round, refuse_eval_items)
-from rls3_bench.generator import BudgetViolation, Cost, Generator, get_generator_class
+from rls3_bench.harness.generation import (GenerationLimits, GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead,
+                                           eval_fence, generate_rounds, make_generator, open_backend, refuse_eval_items)
+from rls3_bench.generator import BudgetViolation, Cost, Generator, Stage, get_generator_class
 from rls3_bench.data.atomic import atomic_write_json
 from rls3_bench.learners.base import Feedback
 from rls3_bench.analysis.metrics import item_rows, summarize
@@ -190,141 +190,187 @@ def run_cell(
     ``if __name__ == "__main__":``.
     ``limits``: renders and seconds a generator's round may take (:class:`GenerationLimits`).
     """
-    from rls3_bench.data.evalsets import load_eval_set
+    return Cell(track, generator, seed, backend=backend, learner=learner, eval_items=eval_items, checkpoint_dir=checkpoint_dir,
+                progress=progress, generator_config=generator_config, backend_options=backend_options, pipeline=pipeline,
+                render_workers=render_workers, limits=limits).run()
 
-    cls = get_generator_class(generator)
-    gen: Generator = make_generator(cls, seed, track.generator_config, generator_config)
-    learner = learner if learner is not None else make_learner(track, seed)
-    items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
-    pipelined = pipeline and backend is None and can_run_ahead(cls)
-    progress = progress or (lambda stage, done, total: None)
 
-    cost = Cost()
-    result = CellResult(track=track.key, generator=generator, generator_name=cls.name, seed=seed, renderer="",
-                        term_counts={t: 0 for t in TERMS}, complexity_counts={"1": 0, "2": 0, "3": 0})
-    n_rounds = track.budgets[-1] // track.round_size
-    batch_size = int(track.recipe.get("batch_size", 32))
-    previous_feedback: Feedback | None = None
-    start_round = 0
-    ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
+class Cell:
+    """One cell's loop as named steps: :meth:`resume`, then per round :meth:`generate_round`,
+    :meth:`feedback`, :meth:`train_round`, :meth:`evaluate` (at ladder budgets) and
+    :meth:`checkpoint`. :meth:`run` calls them in that order; an ExitStack owns the backend or the
+    generation worker for the whole run. Arguments as :func:`run_cell`'s."""
 
-    def evaluate(budget: int) -> None:
+    def __init__(self, track: Track, generator: str, seed: int, backend=None, learner=None, eval_items: list[Sample] | None = None,
+                 checkpoint_dir: Path | None = None, progress: Callable[[str, int, int], None] | None = None,
+                 generator_config: dict | None = None, backend_options: dict | None = None, pipeline: bool = False,
+                 render_workers: int = 1, limits: GenerationLimits | None = None) -> None:
+        from rls3_bench.data.evalsets import load_eval_set
+
+        self.track, self.seed = track, seed
+        self.cls = get_generator_class(generator)
+        self.gen: Generator = make_generator(self.cls, seed, track.generator_config, generator_config)
+        self.generator_config = generator_config
+        self.learner = learner if learner is not None else make_learner(track, seed)
+        self.items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
+        self.fence = eval_fence(self.items)  # no generator may deliver an eval item
+        self.limits = limits
+        self.backend, self.backend_options, self.render_workers = backend, backend_options, render_workers
+        self.pipelined = pipeline and backend is None and can_run_ahead(self.cls)
+        self.progress = progress or (lambda stage, done, total: None)
+        self.ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
+        self.cost = Cost()
+        self.result = CellResult(track=track.key, generator=generator, generator_name=self.cls.name, seed=seed, renderer="",
+                                 term_counts={t: 0 for t in TERMS}, complexity_counts={"1": 0, "2": 0, "3": 0})
+        self.n_rounds = track.budgets[-1] // track.round_size
+        self.batch_size = int(track.recipe.get("batch_size", 32))
+        self.previous_feedback: Feedback | None = None
+        self.start_round = 0
+
+    def run(self) -> CellResult:
+        """The cell to the top of the ladder; a generator that breaks its contract fails the cell
+        (status "failed" with the reason) instead of raising."""
+        resumed = self.resume()
+        self.result.pipelined = self.pipelined
+        # the backend (a Unity player process, maybe) or the generation worker starts last, once
+        # nothing above can fail, and is closed whatever happens; a pipelined cell's backend lives in
+        # its worker
+        with contextlib.ExitStack() as resources:
+            try:
+                rounds = self.open_rounds(resources)
+                if not resumed:
+                    self.evaluate(0)
+                for r in range(self.start_round, self.n_rounds):
+                    self.run_round(r, rounds)
+            except (BudgetViolation, GeneratorFailure) as exc:
+                self.result.status, self.result.failure = "failed", str(exc)
+        self.result.cost = self.cost.as_dict()
+        return self.result
+
+    def resume(self) -> bool:
+        """Continue from the newest intact checkpoint, if any; whether there was one."""
+        latest = self.ckpt.latest() if self.ckpt else None
+        if latest is None:
+            return False
+        state = json.loads((latest / "loop.json").read_text())
+        if (state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != self.track.digest()
+                or state.get("generator") != self.cls.name or state.get("seed") != self.seed):
+            raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
+        self.learner.load(latest / "learner.safetensors")
+        self.gen.load_state_dict(state["generator_state"])
+        self.gen.load_extra(latest / "generator")
+        self.cost = Cost.from_dict(state["cost"])
+        self.result = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
+        self.previous_feedback = _feedback_from_json(state["previous_feedback"])
+        self.start_round = state["next_round"]
+        return True
+
+    def open_rounds(self, resources: contextlib.ExitStack) -> Iterator[RoundOutput]:
+        """The cell's rounds from :func:`rls3_bench.harness.generation.generate_rounds`: in a worker
+        process when pipelined, else here against the cell's backend."""
+        if self.pipelined:
+            return resources.enter_context(GenerationWorker(self.track.to_dict(), self.cls, self.seed, self.generator_config, self.gen.state_dict(),
+                                                            self.start_round, self.n_rounds, self.backend_options, self.render_workers,
+                                                            limits=self.limits))
+        backend = self.backend
+        if backend is None:
+            backend = resources.enter_context(open_backend(self.track, self.backend_options, self.render_workers))
+        self.result.renderer = backend.renderer
+        closed = self.cls.closed_loop
+        return generate_rounds(self.gen, Harness(backend, Cost()), self.start_round, self.n_rounds, self.track.round_size,
+                               (lambda: self.previous_feedback) if closed else None, self.learner.feedback if closed else None,
+                               self.limits)
+
+    def run_round(self, r: int, rounds: Iterator[RoundOutput]) -> None:
+        """Round ``r``: its data, feedback and training, an evaluation if a ladder budget is reached,
+        the round's log line, and a checkpoint."""
+        round_t0 = time.perf_counter()
+        out = self.generate_round(r, rounds)
+        fb_error = self.feedback(out.delivered)
+        losses = self.train_round(r, out.delivered)
+        budget = (r + 1) * self.track.round_size
+        if budget in self.track.budgets:
+            self.progress("eval", budget, self.track.budgets[-1])
+            self.evaluate(budget)
+        self.result.round_log.append({"round": r, "budget": budget, "train_loss": float(np.mean(losses)), "feedback_error": fb_error,
+                                      "seconds": time.perf_counter() - round_t0})
+        self.cost.rl_env_steps = int(out.extra_cost.get("rl_env_steps", 0))
+        self.cost.rl_updates = int(out.extra_cost.get("rl_updates", 0))
+        self.result.cost = self.cost.as_dict()
+        self.result.generator_history = list(out.history)
+        self.checkpoint(r, out)
+
+    def generate_round(self, r: int, rounds: Iterator[RoundOutput]) -> RoundOutput:
+        """Processes 1-2: the round's delivered samples; counted, and the first kept for the gallery."""
+        self.progress("generate", r * self.track.round_size, self.track.budgets[-1])
         t = time.perf_counter()
-        ev = learner.evaluate(items)
-        cost.seconds["eval"] += time.perf_counter() - t
-        rows = item_rows(items, ev.predictions)
-        result.curve.append({"budget": budget, **summarize(rows)})
-        result.predictions[budget] = [
+        out = next(rounds)
+        refuse_eval_items(self.cls.name, r, out.delivered, self.fence)
+        # how long the learner waited for this round's data: all of generation when inline, only
+        # what the worker did not get done during the previous round's training when pipelined
+        self.cost.seconds[Stage.GENERATION_WAIT] += time.perf_counter() - t
+        self.cost.add(out.cost)
+        self.result.renderer = out.renderer
+        for s in out.delivered:
+            self.result.complexity_counts[str(s.complexity)] += 1
+            for term in s.terms:
+                self.result.term_counts[term] += 1
+        if len(self.result.gallery) < GALLERY_SIZE:
+            # the image travels with the record, so figures never need the simulator
+            s = out.delivered[0]
+            self.result.gallery.append({"round": r, "spec": s.spec.to_json(), "caption": s.caption, "sample_id": s.sample_id,
+                                        "png_b64": base64.b64encode(png_bytes(s.image)).decode("ascii")})
+        return out
+
+    def feedback(self, delivered: list[Sample]) -> float | None:
+        """Process 3: a closed-loop generator's feedback on the round's data, before training on it;
+        the learner's error rate on it (None when open loop)."""
+        if not self.cls.closed_loop:
+            return None
+        t = time.perf_counter()
+        self.previous_feedback = self.learner.feedback(delivered)
+        self.cost.seconds[Stage.FEEDBACK] += time.perf_counter() - t
+        self.cost.feedback_queries += self.previous_feedback.queries
+        return float(1.0 - self.previous_feedback.correct.mean())
+
+    def train_round(self, r: int, delivered: list[Sample]) -> list[float]:
+        """Process 4: fine-tune on the round's batch, in an order every generator shares; the losses."""
+        self.progress("train", r * self.track.round_size, self.track.budgets[-1])
+        t = time.perf_counter()
+        losses = []
+        order_rng = rng_for("learner", self.seed, r)
+        for _epoch in range(self.track.epochs_per_round):
+            order = order_rng.permutation(len(delivered))
+            for i in range(0, len(order), self.batch_size):
+                losses.append(self.learner.train_step([delivered[j] for j in order[i:i + self.batch_size]]))
+        self.cost.seconds[Stage.TRAIN] += time.perf_counter() - t
+        return losses
+
+    def evaluate(self, budget: int) -> None:
+        """The learner on the frozen test set: one curve point and the per-item predictions."""
+        t = time.perf_counter()
+        ev = self.learner.evaluate(self.items)
+        self.cost.seconds[Stage.EVAL] += time.perf_counter() - t
+        rows = item_rows(self.items, ev.predictions)
+        self.result.curve.append({"budget": budget, **summarize(rows)})
+        self.result.predictions[budget] = [
             {"item_id": r["item_id"], "score_true": r["score_true"], "score_negative": r["score_negative"],
              "predicted_terms": list(r["predicted_terms"]) if r["predicted_terms"] is not None else None}
             for r in rows
         ]
 
-    # --- resume -------------------------------------------------------------------------------
-    latest = ckpt.latest() if ckpt else None
-    if latest is not None:
-        state = json.loads((latest / "loop.json").read_text())
-        if state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != track.digest() or state.get("generator") != cls.name or state.get("seed") != seed:
-            raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
-        learner.load(latest / "learner.safetensors")
-        gen.load_state_dict(state["generator_state"])
-        gen.load_extra(latest / "generator")
-        for k, v in state["cost"].items():
-            setattr(cost, k, v) if k != "seconds" else cost.seconds.update(v)
-        result = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
-        previous_feedback = _feedback_from_json(state["previous_feedback"])
-        start_round = state["next_round"]
+    def checkpoint(self, r: int, out: RoundOutput) -> None:
+        """Everything needed to continue after round ``r`` (see :class:`Checkpoints`)."""
+        if self.ckpt is None:
+            return
+        state = {"schema_version": CHECKPOINT_SCHEMA, "track_digest": self.track.digest(), "generator": self.cls.name, "seed": self.seed,
+                 "next_round": r + 1, "generator_state": out.generator_state, "cost": self.cost.as_dict(),
+                 "previous_feedback": _feedback_to_json(self.previous_feedback), "result": self.result.to_dict()}
 
-    # the backend (a Unity player process, maybe) or the generation worker starts last, once nothing
-    # above can fail, and is closed by the finally below whatever happens; a pipelined cell's backend
-    # lives in its worker
-    result.pipelined = pipelined
-    resources = contextlib.ExitStack()
-    try:
-        if pipelined:
-            next_round = resources.enter_context(
-                GenerationWorker(track.to_dict(), cls, seed, generator_config, gen.state_dict(), start_round, n_rounds, backend_options,
-                                 render_workers, limits=limits)).next_round
-        else:
-            if backend is None:
-                backend = resources.enter_context(open_backend(track, backend_options, render_workers))
-            result.renderer = backend.renderer
-            harness = Harness(backend, Cost())
-            rounds = iter(range(start_round, n_rounds))
-            next_round = lambda: produce_round(gen, harness, next(rounds), track.round_size,  # noqa: E731
-                                               previous_feedback if cls.closed_loop else None,
-                                               learner.feedback if cls.closed_loop else None, limits)
-        if latest is None:
-            evaluate(0)
-        fence = eval_fence(items)
+        def write(folder: Path) -> None:
+            self.learner.save(folder / "learner.safetensors")
+            (folder / "generator").mkdir()
+            self.gen.save_extra(folder / "generator")
+            atomic_write_json(folder / "loop.json", state)
 
-        for r in range(start_round, n_rounds):
-            round_t0 = time.perf_counter()
-            progress("generate", r * track.round_size, track.budgets[-1])
-            t = time.perf_counter()
-            out: RoundOutput = next_round()
-            refuse_eval_items(cls.name, r, out.delivered, fence)
-            # how long the learner waited for this round's data: all of generation when inline, only
-            # what the worker did not get done during the previous round's training when pipelined
-            cost.seconds["generation_wait"] += time.perf_counter() - t
-            cost.add(out.cost)
-            result.renderer = out.renderer
-            delivered = out.delivered
-            for s in delivered:
-                result.complexity_counts[str(s.complexity)] += 1
-                for t in s.terms:
-                    result.term_counts[t] += 1
-            if len(result.gallery) < GALLERY_SIZE:
-                # the image travels with the record, so figures never need the simulator
-                s = delivered[0]
-                result.gallery.append({"round": r, "spec": s.spec.to_json(), "caption": s.caption, "sample_id": s.sample_id,
-                                       "png_b64": base64.b64encode(png_bytes(s.image)).decode("ascii")})
-
-            # process 3: the learner's feedback on this round's data, before training on it
-            fb_error = None
-            if cls.closed_loop:
-                t = time.perf_counter()
-                previous_feedback = learner.feedback(delivered)
-                cost.seconds["feedback"] += time.perf_counter() - t
-                cost.feedback_queries += previous_feedback.queries
-                fb_error = float(1.0 - previous_feedback.correct.mean())
-
-            # process 4: fine-tune on the round's batch, in an order every generator shares
-            progress("train", r * track.round_size, track.budgets[-1])
-            t = time.perf_counter()
-            losses = []
-            order_rng = rng_for("learner", seed, r)
-            for _epoch in range(track.epochs_per_round):
-                order = order_rng.permutation(len(delivered))
-                for i in range(0, len(order), batch_size):
-                    losses.append(learner.train_step([delivered[j] for j in order[i:i + batch_size]]))
-            cost.seconds["train"] += time.perf_counter() - t
-
-            budget = (r + 1) * track.round_size
-            if budget in track.budgets:
-                progress("eval", budget, track.budgets[-1])
-                evaluate(budget)
-            result.round_log.append({"round": r, "budget": budget, "train_loss": float(np.mean(losses)), "feedback_error": fb_error,
-                                     "seconds": time.perf_counter() - round_t0})
-            cost.rl_env_steps = int(out.extra_cost.get("rl_env_steps", 0))
-            cost.rl_updates = int(out.extra_cost.get("rl_updates", 0))
-            result.cost = cost.as_dict()
-            result.generator_history = list(out.history)
-            if ckpt is not None:
-                ckpt_state = {"schema_version": CHECKPOINT_SCHEMA, "track_digest": track.digest(), "generator": cls.name, "seed": seed,
-                              "next_round": r + 1, "generator_state": out.generator_state, "cost": cost.as_dict(),
-                              "previous_feedback": _feedback_to_json(previous_feedback), "result": result.to_dict()}
-
-                def write(folder: Path) -> None:
-                    learner.save(folder / "learner.safetensors")
-                    (folder / "generator").mkdir()
-                    gen.save_extra(folder / "generator")
-                    atomic_write_json(folder / "loop.json", ckpt_state)
-
-                ckpt.write(r, write)
-    except (BudgetViolation, GeneratorFailure) as exc:
-        result.status, result.failure = "failed", str(exc)
-    finally:
-        resources.close()
-    result.cost = cost.as_dict()
-    return result
+        self.ckpt.write(r, write)

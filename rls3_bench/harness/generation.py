@@ -5,8 +5,9 @@ generator's rounds ahead of the learner.
 Why a worker: open-loop generators never read the learner, so round r+1's scenes do not depend on
 training on round r. :class:`GenerationWorker` runs such a generator (its own backend, same seed and
 state) in a separate process up to ``depth`` rounds ahead and hands the loop each round's samples,
-cost and generator state; the loop trains, evaluates and checkpoints exactly as it does inline. The
-generator's random stream is the same, so the samples are the same, in the same order
+cost and generator state; the loop trains, evaluates and checkpoints exactly as it does inline. Both
+paths take their rounds from :func:`generate_rounds`, and the generator's random stream is the same,
+so the samples are the same, in the same order
 (tests/test_pipelining.py compares whole records). Closed-loop generators stay inline: their rounds
 depend on feedback about the newest data, and their queries on the newest learner.
 """
@@ -20,9 +21,11 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext, RoundTimeout, sample_digest
+from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext, RoundTimeout, Stage, sample_digest
+from rls3_bench.learners.base import Feedback
 from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import int_seed
 
@@ -106,7 +109,7 @@ class Harness:
             t0 = time.perf_counter()
             many = getattr(self.backend, "observe_many", None)
             fresh = many(list(todo.values())) if many is not None else [self.backend.observe(s) for s in todo.values()]
-            self.cost.seconds["render"] += time.perf_counter() - t0
+            self.cost.seconds[Stage.RENDER] += time.perf_counter() - t0
             for key, obs in zip(todo, fresh):
                 self._cache[key] = obs
         out = [self._cache[key] for key in keys]
@@ -140,7 +143,7 @@ class Harness:
                     reason = "requested pair not captionable" if pair is not None else "no captionable pair"
             if not samples:
                 self.cost.invalid_scenes += 1
-            self.cost.seconds["label_caption"] += time.perf_counter() - t1
+            self.cost.seconds[Stage.LABEL_CAPTION] += time.perf_counter() - t1
             out.append(Rendered(spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs))
         return out
 
@@ -183,8 +186,8 @@ def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, prev
         extra = _extra_cost(name, gen.extra_cost())
         history = list(getattr(gen, "history", []))
     # what the generator spent outside rendering, labelling and queries is its own (agent) time
-    harness_seconds = sum(cost.seconds[k] for k in ("render", "label_caption", "feedback"))
-    cost.seconds["agent"] += max(time.perf_counter() - t0 - harness_seconds, 0.0)
+    harness_seconds = sum(cost.seconds[k] for k in (Stage.RENDER, Stage.LABEL_CAPTION, Stage.FEEDBACK))
+    cost.seconds[Stage.AGENT] += max(time.perf_counter() - t0 - harness_seconds, 0.0)
     return RoundOutput(list(ctx.delivered), cost, state, harness.backend.renderer, extra, history)
 
 
@@ -299,6 +302,17 @@ def refuse_eval_items(name: str, r: int, delivered, fence: frozenset[str]) -> No
                                   "a generator must not train the learner on the test set")
 
 
+def generate_rounds(gen: Generator, harness: Harness, start_round: int, n_rounds: int, n_samples: int,
+                    previous_feedback: Callable[[], Feedback | None] | None = None, query_fn=None,
+                    limits: GenerationLimits | None = None) -> Iterator[RoundOutput]:
+    """The one round source: rounds ``start_round..n_rounds-1`` of ``gen``, each made when it is asked
+    for. The loop iterates it inline; the generation worker iterates it in its own process.
+    ``previous_feedback`` is called as each round starts (closed loop: the learner's feedback on the
+    round before, which the loop computes between rounds)."""
+    for r in range(start_round, n_rounds):
+        yield produce_round(gen, harness, r, n_samples, previous_feedback() if previous_feedback else None, query_fn, limits)
+
+
 def open_backend(track, backend_options: dict | None = None, render_workers: int = 1):
     """The cell's simulator: the track's backend, or a pool of ``render_workers`` of them."""
     from rls3_bench.backends import get_backend_class
@@ -361,9 +375,8 @@ def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, confi
             if state is not None:
                 gen.load_state_dict(state)
             with open_backend(track, backend_options, render_workers) as backend:
-                harness = Harness(backend, Cost())
-                for r in range(start_round, n_rounds):
-                    put(("round", produce_round(gen, harness, r, track.round_size, limits=limits)))
+                for out in generate_rounds(gen, Harness(backend, Cost()), start_round, n_rounds, track.round_size, limits=limits):
+                    put(("round", out))
             put(("done", None))
         except _Stop:
             raise
@@ -415,6 +428,12 @@ class GenerationWorker:
             self._proc.join()
         self._queue.close()
         self._queue.cancel_join_thread()
+
+    def __iter__(self) -> "GenerationWorker":
+        return self
+
+    def __next__(self) -> RoundOutput:
+        return self.next_round()
 
     def next_round(self) -> RoundOutput:
         import queue as queue_mod

@@ -1,4 +1,4 @@
-"""The results store: one folder per cell with a typed RunRecord (JSON) and per-item predictions
+"""The results store: one folder per cell with a RunRecord (JSON, :mod:`rls3_bench.harness.formats`) and per-item predictions
 (Parquet). Everything downstream (report, stats, leaderboards, figures, submissions) reads only these.
 
 Layout::
@@ -22,11 +22,11 @@ from typing import Any
 from rls3_bench.errors import UserError
 from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, canonical_json, strict_json_loads
 from rls3_bench.data.parquet import read_table, table_bytes
+from rls3_bench.harness.formats import RunRecord, validate
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 PREDICTIONS_FILE = "predictions.parquet"
-_REQUIRED = {"schema_version", "track", "track_digest", "generator", "seed", "eval_set", "eval_set_hash", "curve", "cost", "status"}
 
 
 def cell_dir(results: Path, track_key: str, generator_name: str, seed: int) -> Path:
@@ -105,51 +105,19 @@ def write_record(folder: Path, record: dict, predictions: dict) -> None:
     atomic_write_json(folder / RECORD_FILE, record)
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _shape_problem(record: dict) -> str | None:
-    """What downstream readers (report, stats, leaderboards, figures) would trip on, or None."""
-    from rls3_bench.labels.sample import TERMS
-
-    if not all(isinstance(record.get(k), str) for k in ("track", "generator", "eval_set", "eval_set_hash")):
-        return "track, generator, eval_set and eval_set_hash must be strings"
-    if not isinstance(record.get("generator_name", record["generator"]), str):
-        return "generator_name must be a string"
-    if not isinstance(record["seed"], int) or isinstance(record["seed"], bool) or record["status"] not in ("complete", "failed"):
-        return "seed must be an integer and status 'complete' or 'failed'"
-    cost = record["cost"]
-    if not isinstance(cost, dict) or not all(isinstance(cost.get(k), int) and not isinstance(cost.get(k), bool) for k in (
-            "scenes_rendered", "invalid_scenes", "feedback_queries", "samples_delivered", "rl_env_steps", "rl_updates")):
-        return "cost must hold integer counters (scenes_rendered, invalid_scenes, feedback_queries, samples_delivered, rl_env_steps, rl_updates)"
-    curve = record["curve"]
-    if not isinstance(curve, list) or not curve:
-        return "curve must be a non-empty list"
-    for point in curve:
-        if not (isinstance(point, dict) and isinstance(point.get("budget"), int) and _is_number(point.get("accuracy"))
-                and isinstance(point.get("per_term"), dict) and all(_is_number(point["per_term"].get(t)) for t in TERMS)
-                and isinstance(point.get("per_complexity"), dict) and all(_is_number(v) for v in point["per_complexity"].values())):
-            return "every curve point needs an integer budget, a numeric accuracy, per_term for the six terms and per_complexity"
-        if "generative" in point and not (isinstance(point["generative"], dict)
-                                          and all(_is_number(point["generative"].get(k)) for k in ("paligemma_score", "exact_match"))):
-            return "a curve point's generative metrics must hold numeric paligemma_score and exact_match"
-    return None
-
-
 def read_record(folder: Path) -> dict:
-    """A cell's record, checked: JSON, schema version, its own checksum, and the fields readers use."""
+    """A cell's record as stored, checked: JSON, schema version, its own checksum, and its fields
+    against :class:`rls3_bench.harness.formats.RunRecord`."""
     path = Path(folder) / RECORD_FILE
     try:
         record = strict_json_loads(path.read_bytes())
     except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
         raise UserError(f"{path} is not a readable run record ({str(exc)[:120]}); delete that cell folder and re-run it") from None
-    if not isinstance(record, dict) or not _REQUIRED <= set(record) or record.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
         raise UserError(f"{path} is not an rls3-bench run record of schema version {SCHEMA_VERSION}; delete that cell folder and re-run it")
     if "record_sha256" in record and record["record_sha256"] != record_digest(record):
         raise UserError(f"{path} does not match its own checksum (damaged or edited); delete that cell folder and re-run it")
-    if problem := _shape_problem(record):
-        raise UserError(f"{path} is malformed: {problem}; delete that cell folder and re-run it")
+    validate(RunRecord, record, f"{path} is malformed", "delete that cell folder and re-run it")
     return record
 
 

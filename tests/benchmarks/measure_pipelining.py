@@ -13,7 +13,6 @@ samples/s as a fraction of pure training's (goal: >= 0.8).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -82,10 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     track = load_track(args.track)
-    track = dataclasses.replace(track, **({"device": args.device} if args.device else {}),
-                                **({"weights": None} if args.random_weights else {}))
+    track = track.replace(**({"device": args.device} if args.device else {}), **({"weights": None} if args.random_weights else {}))
     if args.budget:
-        track = dataclasses.replace(track, budgets=tuple(b for b in track.budgets if b < args.budget) + (args.budget,), presets={})
+        track = track.replace(budgets=tuple(b for b in track.budgets if b < args.budget) + (args.budget,), presets={})
     items = load_eval_set(track.eval_set, track.eval_set_hash)
     rows = []
     for rep in range(args.repeats):

@@ -24,7 +24,6 @@ observation cache on and off, side by side: hits per rendered scene, render seco
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -35,7 +34,7 @@ import time
 def _track(name: str, **changes):
     from rls3_bench.harness.tracks import load_track
 
-    return dataclasses.replace(load_track(name), presets={}, **changes)
+    return load_track(name).replace(presets={}, **changes)
 
 
 def _plot(path: str | None, x, y, xlabel: str, ylabel: str, title: str, fit=None) -> None:
@@ -101,7 +100,7 @@ def budget_curve(budgets: list[int], threads: int, plot: str | None = None) -> N
     rows = []
     for b in budgets:
         t0 = time.perf_counter()
-        res = run_cell(dataclasses.replace(base, budgets=(b,)), "uniform-v1", 0, eval_items=items, pipeline=False)
+        res = run_cell(base.replace(budgets=(b,)), "uniform-v1", 0, eval_items=items, pipeline=False)
         rows.append((b, time.perf_counter() - t0, res.cost["seconds"]))
     fit = np.polyfit([r[0] for r in rows], [r[1] for r in rows], 1)
     pred = np.polyval(fit, [r[0] for r in rows])
