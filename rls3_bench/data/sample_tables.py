@@ -78,7 +78,7 @@ def read_samples(path: str | Path) -> list[Sample]:
         raise UserError(f"sample file {path} does not exist; check the path")
     try:
         table = read_table(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: damaged metadata bytes fail to decode
         raise UserError(f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]}); regenerate it") from None
     meta = table.schema.metadata or {}
     if meta.get(b"rls3_bench_schema_version") != str(SCHEMA_VERSION).encode():
