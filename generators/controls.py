@@ -32,6 +32,12 @@ SCHEDULE_PER_COMPLEXITY = 24
 
 
 class FlippedCaptionsControl(Generator):
+    """Uniform scenes whose captions are each false with probability 1/2: a control that must teach nothing.
+
+    Each delivered sample is independently replaced, with probability ``FLIP_PROBABILITY``, by the
+    harness's falsified copy (``ctx.falsify``), so a caption carries no information about its image.
+    """
+
     name = "control-flipped-v1"
     control = True
 
@@ -44,6 +50,12 @@ class FlippedCaptionsControl(Generator):
 
 
 class EvalMatchedControl(Generator):
+    """Fresh scenes from the v1 eval sets' own construction recipe, drawn from training seeds: an upper reference.
+
+    Targets follow the eval sets' balanced schedule (terms x complexities) and targeted construction,
+    with the generator's own random stream, so no eval scene is reproduced.
+    """
+
     name = "control-evalmatched-v1"
     control = True
 

@@ -342,16 +342,19 @@ def generator_record_name(text: str) -> str:
 
 
 def generator_description(cls: type[Generator]) -> str:
-    """One line about ``cls``: its docstring's first line, else its module's (less a leading 'name: ')."""
+    """One line about ``cls``: the first sentence of its docstring, else of its module's (less a
+    leading 'name: ' and Sphinx roles such as ``:class:`~pkg.Name``` -> ``Name``)."""
+    import re
     import sys
 
     for doc in (cls.__doc__, getattr(sys.modules.get(cls.__module__), "__doc__", None)):
-        lines = (doc or "").strip().splitlines()
-        if lines:
-            first = lines[0].strip()
-            if first.startswith(cls.name):  # "uniform-v1: ..." or "balanced-v1 (heuristic, open loop): ..."
-                first = first[len(cls.name):].strip()
-                first = first.split("): ", 1)[-1] if first.startswith("(") else first
-                first = first.lstrip(" :")
-            return first
+        paragraph = " ".join((doc or "").strip().split("\n\n", 1)[0].split())
+        if not paragraph:
+            continue
+        paragraph = re.sub(r":[a-z]+:`~?(?:[\w.]*\.)?(\w+)`", r"\1", paragraph)
+        if paragraph.startswith(cls.name):  # "uniform-v1: ..." or "balanced-v1 (heuristic, open loop): ..."
+            paragraph = paragraph[len(cls.name):].strip()
+            paragraph = paragraph.split("): ", 1)[-1] if paragraph.startswith("(") else paragraph
+            paragraph = paragraph.lstrip(" :")
+        return re.split(r"(?<=[.;])\s(?=[A-Z])", paragraph, maxsplit=1)[0]  # "i.i.d. uniformly" is one sentence
     return ""
