@@ -71,34 +71,23 @@ _seed_count = _int_in(1, MAX_SEEDS, "seed count")
 _workers = _int_in(1, MAX_WORKERS, "worker count")
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"seconds {value} must be finite and > 0")
-    return value
+def _float_in(maximum: float, noun: str):
+    """An argparse type: a finite float in (0, maximum], refused in one line naming ``noun``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number ({noun})") from None
+        if not 0.0 < value <= maximum:
+            raise argparse.ArgumentTypeError(f"{noun} {text[:40]} must be in (0, {maximum:g}]")
+        return value
+
+    return parse
 
 
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"learning rate {value} must be finite and > 0")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
-    if not 0.0 < value <= MAX_UNITY_TIMEOUT_S:
-        raise argparse.ArgumentTypeError(f"time-out {text[:40]} must be in (0, {MAX_UNITY_TIMEOUT_S:.0f}] seconds")
-    return value
+_seconds = _float_in(MAX_UNITY_TIMEOUT_S, "time-out")  # a day: the unity time-out and a round's time limit
+_learning_rate = _float_in(1.0, "learning rate")
 
 
 def _check_output_file(path: str, option: str = "-o") -> None:
