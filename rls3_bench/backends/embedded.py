@@ -19,9 +19,10 @@ How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
    fewer than ``min_visible_fraction`` of the pixels).
 5. **Validity versions.** Version 1 (the default; the results of existing tracks depend on it) keeps
    the built rooms and bodies and re-poses them, so a scene's validity can depend on what was rendered
-   before: a re-posed body's broadphase bounding box is enlarged by Bullet's motion margin, while a body
-   created in place has the tight one, and a vertical ray that grazes a face (or starts on it) hits that
-   face or not depending on which box the broadphase tests. Such a ray can "support" an object inside
+   before: Bullet's broadphase keeps a bounding box per body that is set when the body is created and
+   replaced once the body has been moved (parked and brought back) or collision detection has run, and
+   a vertical ray that grazes a face (or starts on it) hits that face or not depending on which box the
+   broadphase tests. Such a ray can "support" an object inside
    the furniture it touches, e.g. a vase cutting into the bedroom's desk organiser is ``overlap`` on a
    fresh backend and valid after the bedroom was parked and brought back. Version 2 resets the physics
    world before each scene and builds the room and the scene's bodies afresh, so every scene sees the
