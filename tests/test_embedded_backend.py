@@ -106,12 +106,17 @@ def test_v1_validity_depends_on_history_where_v2_reports_the_overlap():
     assert reasons[2] == ("overlap: vase/desk-organiser", "overlap: vase/desk-organiser")
 
 
-def test_v2_observation_is_the_same_in_any_order_and_on_a_fresh_backend():
+@pytest.mark.parametrize("renderer", ["tiny", "egl"])
+def test_v2_observation_is_the_same_in_any_order_and_on_a_fresh_backend(renderer):
+    if renderer == "egl":
+        with EmbeddedBackend(image_size=SIZE, renderer="auto") as probe:
+            if probe.renderer != "pybullet-egl":
+                pytest.skip("the EGL renderer is not available here; 'auto' fell back to tiny")
     rng = np.random.default_rng(11)
     specs = [ORGANISER_SPEC, SPEC_A, SPEC_B] + [random_spec(rng, room_id=r) for r in ("bedroom", "kitchen-a", "bedroom", "dining-area")]
 
     def observe_all(order):
-        with EmbeddedBackend(image_size=SIZE, renderer="tiny", validity_version=2) as b:
+        with EmbeddedBackend(image_size=SIZE, renderer=renderer, validity_version=2) as b:
             return {i: _fingerprint(b.observe(specs[i])) for i in order}
 
     forward = observe_all(range(len(specs)))
