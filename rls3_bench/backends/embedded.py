@@ -17,7 +17,17 @@ How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
    furniture other than its support), ``unsupported`` (lands on the floor / a leg / nothing, or its
    centre of mass is not over its support), ``outside view`` / ``not visible`` (an active object covers
    fewer than ``min_visible_fraction`` of the pixels).
-5. **Rendering** with fixed lighting and no shadows: TinyRenderer (pure CPU) or the EGL renderer
+5. **Validity versions.** Version 1 (the default; the results of existing tracks depend on it) keeps
+   the built rooms and bodies and re-poses them, so a scene's validity can depend on what was rendered
+   before: Bullet's broadphase keeps a bounding box per body that is set when the body is created and
+   replaced once the body has been moved (parked and brought back) or collision detection has run, and
+   a vertical ray that grazes a face (or starts on it) hits that face or not depending on which box the
+   broadphase tests. Such a ray can "support" an object inside
+   the furniture it touches, e.g. a vase cutting into the bedroom's desk organiser is ``overlap`` on a
+   fresh backend and valid after the bedroom was parked and brought back. Version 2 resets the physics
+   world before each scene and builds the room and the scene's bodies afresh, so every scene sees the
+   state a fresh backend has: the same observation, bit for bit, whatever was rendered before.
+6. **Rendering** with fixed lighting and no shadows: TinyRenderer (pure CPU) or the EGL renderer
    plugin (OpenGL; on a CPU-only machine Mesa's llvmpipe). Same spec + same renderer + same machine
    stack -> the same image, bit for bit, whatever was rendered before.
 """
@@ -43,6 +53,8 @@ with quiet_c_output():  # pybullet writes a 'build time' banner to stderr at imp
     import pybullet as p
 
 RENDERERS = ("auto", "tiny", "egl")
+#: 1: bodies are cached and re-posed (validity can depend on earlier scenes); 2: a fresh world per scene.
+VALIDITY_VERSIONS = (1, 2)
 
 #: Clip planes (m). The far plane is well beyond the room's diagonal and far short of PARK.
 NEAR_M, FAR_M = 0.02, 20.0
@@ -134,14 +146,19 @@ class EmbeddedBackend(Backend):
     :param renderer: ``"tiny"`` (TinyRenderer, CPU), ``"egl"`` (PyBullet's EGL plugin) or ``"auto"``
         (EGL if it loads and renders here, else tiny).
     :param min_visible_fraction: an active object must cover at least this fraction of the image.
+    :param validity_version: 1 (default) re-poses cached bodies: fast, but validity can depend on the
+        scenes rendered before (see the module notes); 2 renders every scene in a freshly reset world,
+        so the observation depends on the spec alone.
     """
 
     name = "embedded"
 
-    def __init__(self, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002) -> None:
-        _check_args(image_size, renderer, min_visible_fraction)
+    def __init__(self, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002,
+                 validity_version: int = 1) -> None:
+        _check_args(image_size, renderer, min_visible_fraction, validity_version)
         self.image_size = int(image_size)
         self.min_visible_fraction = float(min_visible_fraction)
+        self.validity_version = int(validity_version)
         self._client: int | None = p.connect(p.DIRECT)
         self._egl_plugin = -1
         self._renderer = self._select_renderer(renderer)
@@ -151,8 +168,9 @@ class EmbeddedBackend(Backend):
         self._built_since_render = True
 
     @classmethod
-    def check_options(cls, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002) -> None:
-        _check_args(image_size, renderer, min_visible_fraction)
+    def check_options(cls, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002,
+                      validity_version: int = 1) -> None:
+        _check_args(image_size, renderer, min_visible_fraction, validity_version)
 
     # --- Backend interface -----------------------------------------------------------------
     @property
@@ -166,6 +184,8 @@ class EmbeddedBackend(Backend):
     def observe(self, spec: SceneSpec) -> Observation:
         if self._client is None:
             raise UserError("this EmbeddedBackend is closed; create a new one (use it as a context manager)")
+        if self.validity_version == 2:
+            self._reset_world()
         room = self._use_room(spec.room)
         bodies = self._use_objects(spec.objects)
         placements = self._settle(spec.objects, bodies, room)
@@ -241,6 +261,14 @@ class EmbeddedBackend(Backend):
         lut = np.full(max(max(bodies), int(raw.max())) + 2, -1, dtype=np.int16)
         lut[np.array(bodies) + 1] = np.arange(len(bodies), dtype=np.int16)
         return image, lut[raw + 1]  # raw is -1 for background
+
+    def _reset_world(self) -> None:
+        """Empty the physics world, so the scene is built into the state a fresh backend starts from."""
+        p.resetSimulation(physicsClientId=self._client)
+        self._rooms.clear()
+        self._room = None
+        self._objects.clear()
+        self._built_since_render = True
 
     # --- rooms -----------------------------------------------------------------------------------
     def _use_room(self, room_id: str) -> _RoomBodies:
@@ -428,11 +456,14 @@ class EmbeddedBackend(Backend):
 _GEOM = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER, "sphere": p.GEOM_SPHERE}
 
 
-def _check_args(image_size, renderer, min_visible_fraction) -> None:
+def _check_args(image_size, renderer, min_visible_fraction, validity_version) -> None:
     check_image_size(image_size)
     if renderer not in RENDERERS:
         raise UserError(f"unknown renderer {renderer!r}; valid renderers: {', '.join(RENDERERS)}")
     check_min_visible_fraction(min_visible_fraction)
+    if isinstance(validity_version, bool) or validity_version not in VALIDITY_VERSIONS:
+        raise UserError(f"unknown validity_version {validity_version!r}; valid versions: "
+                        f"{', '.join(map(str, VALIDITY_VERSIONS))} (2 makes validity independent of earlier scenes)")
 
 
 def _support_name(furniture: Furniture | None) -> str | None:
