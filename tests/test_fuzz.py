@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rls3_bench.data.parquet import read_table
+from conftest import make_bundle
 from rls3_bench.errors import UserError
 
 #: examples per fuzz test: a modest default run, and HYPOTHESIS_PROFILE=long for the report's numbers
@@ -461,39 +462,6 @@ def test_fuzz_sample_parquet_rows(sample_file, tmp_path_factory, data):
 
 
 # --- submission bundles -----------------------------------------------------------------------
-def make_bundle(folder: Path, track, items, seeds=(0, 1)) -> Path:
-    """A valid submission without training: random scores, metrics computed from them."""
-    import numpy as np
-
-    from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json
-    from rls3_bench.analysis.metrics import item_rows, summarize
-    from rls3_bench.harness.records import prediction_rows_parquet
-    from rls3_bench.analysis.submissions import META_FILE, PRED_FILE
-
-    budgets = [0, *track.budgets]
-    rng = np.random.default_rng(0)
-    rows, cells = [], []
-    for seed in seeds:
-        reported = {}
-        for b in budgets:
-            preds = [{"item_id": s.sample_id, "score_true": float(rng.normal()), "score_negative": float(rng.normal()),
-                      "predicted_terms": None} for s in items]
-            summary = summarize(item_rows(items, preds))
-            reported[str(b)] = {"accuracy": summary["accuracy"], "per_term": summary["per_term"]}
-            rows += [{"seed": seed, "budget": b, **p} for p in preds]
-        cost = {"samples_delivered": budgets[-1], "scenes_rendered": 40, "invalid_scenes": 3, "feedback_queries": 0, "rl_env_steps": 0,
-                "rl_updates": 0, "seconds": {"render": 1.0, "label_caption": 0.1, "feedback": 0.0, "agent": 0.0, "train": 2.0, "eval": 0.5}}
-        cells.append({"seed": seed, "cost": cost, "wall_seconds": 1.0,
-                      "reported": reported, "provenance": {}})
-    meta = {"schema_version": 1, "generator": "fuzz-gen-v1", "generator_version": 1, "code_reference": "pkg==1.0",
-            "authors": ["A. Author"], "track": track.key, "track_digest": track.digest(), "eval_set": track.eval_set,
-            "eval_set_hash": track.eval_set_hash, "budgets": budgets, "seeds": list(seeds), "cells": cells,
-            "created_at": "2025-01-01T00:00:00+00:00"}
-    atomic_write_bytes(folder / PRED_FILE, prediction_rows_parquet(rows))
-    atomic_write_json(folder / META_FILE, meta)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, track, items):
     return make_bundle(tmp_path_factory.mktemp("sub") / "bundle", track, items)

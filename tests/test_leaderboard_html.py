@@ -116,7 +116,7 @@ def test_text_is_escaped(browser, tmp_path):
 def test_update_screenshot(browser, tmp_path):
     """docs/leaderboard_screenshot.png: a page from leaderboard tables and figures of synthetic records."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_figures import make_records
+    from conftest import make_records
 
     from rls3_bench.analysis.figures import make_figures
     from rls3_bench.analysis.leaderboard import build_leaderboard, display_budget, display_summary

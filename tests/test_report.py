@@ -8,7 +8,7 @@ import pytest
 from rls3_bench.errors import UserError
 from rls3_bench.harness.records import write_record
 from rls3_bench.analysis.report import STAGES, compare_table, stage_shares
-from test_figures import make_records
+from conftest import make_records
 
 
 @pytest.fixture(scope="module")

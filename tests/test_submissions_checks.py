@@ -18,7 +18,7 @@ from rls3_bench.analysis.leaderboard import build_leaderboard, cost_row, write_l
 from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, validate
 from rls3_bench.data.parquet import read_table
 from rls3_bench.labels.sample import TERMS
-from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
+from conftest import make_bundle
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,9 @@ def test_track_digest_is_checked(bundle, track, items):
 
 def test_a_presets_digest_is_accepted_with_its_ladder_only(bundle, track, items):
     """A smoke-preset run carries the preset's digest and ladder; the full ladder under it is refused."""
-    from dataclasses import replace
-
     from rls3_bench.harness.tracks import Preset
 
-    with_preset = replace(track, presets={"smoke": Preset(budgets=(16,), seeds=2)})
+    with_preset = track.model_copy(update={"presets": {"smoke": Preset(budgets=(16,), seeds=2)}})
     smoke = with_preset.with_preset("smoke")
     edit_meta(bundle, lambda m: m.update(track_digest=smoke.digest()))
     assert any("are not 0 and the ladder [16]" in p for p in problems_of(bundle, with_preset, items))

@@ -20,7 +20,7 @@ import pytest
 
 from rls3_bench.data.parquet import read_table
 from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, discover, validate
-from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
+from conftest import make_bundle
 
 
 
