@@ -4,6 +4,7 @@ generators, checkpoint/resume."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -96,18 +97,16 @@ class Peeker(Generator):
 
 
 @pytest.mark.parametrize("cls, reason", [
-    (Greedy, "more than the budget of 16"),
-    (Forger, "was not produced by ctx.render"),
-    (Lazy, "delivered"),
-    (Repeater, "delivered twice"),
-    (Peeker, "open-loop"),
+    # each pattern matches its own violation's message only (all three budget messages say "delivered")
+    (Greedy, r"round 0: delivered more than the budget of 16 samples"),
+    (Forger, r"round 0: sample .* was not produced by ctx\.render"),
+    (Lazy, r"round 0 delivered [01] of 16 samples"),
+    (Repeater, r"round 0: sample \S+ delivered twice"),
+    (Peeker, r"open-loop \(closed_loop = False\) and may not query the learner"),
 ])
-def test_harness_refuses_budget_violations_and_records_why(track, items, backend, cls, reason, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "bad_gens", sys.modules[__name__])
+def test_harness_refuses_budget_violations_and_records_why(track, items, backend, cls, reason):
     res = run_cell(track, f"{__name__}:{cls.__name__}", 0, backend=backend, eval_items=items)
-    assert res.status == "failed" and reason in res.failure, res.failure
+    assert res.status == "failed" and re.search(reason, res.failure), res.failure
     assert res.cost["samples_delivered"] <= 16  # nothing beyond the budget reached training
     assert len(res.curve) == 1  # only the base evaluation: no curve point from a broken round
 
