@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("transformers")
+pytest.importorskip("open_clip")  # the test track's learner is CLIP
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden_cell.json"
 GENERATORS = ("uniform-v1", "rls3-sac-v1")
@@ -81,6 +81,8 @@ def test_cell_reproduces_the_golden_fixture(track, items, backend, one_thread, g
     scores, whose last bits depend on the CPU's vector instructions, so a pair whose two scores are
     within rounding of each other may flip on another machine type: they may differ by up to two eval
     items (2 / len(items))."""
+    if generator == "rls3-sac-v1":
+        pytest.importorskip("stable_baselines3")  # its SAC agent
     want = json.loads(GOLDEN.read_text(encoding="utf-8"))[generator]
     got = golden_cell(track, items, backend, generator)
     assert {k: v for k, v in got.items() if k != "accuracy"} == {k: v for k, v in want.items() if k != "accuracy"}
