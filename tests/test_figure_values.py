@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import FIGURE_BUDGETS, FIGURE_GENERATORS, make_records
 from matplotlib.colors import to_rgb
 from matplotlib.container import BarContainer, ErrorbarContainer
 
-from conftest import FIGURE_BUDGETS, FIGURE_GENERATORS, make_records
 from rls3_bench.analysis import figures
 from rls3_bench.labels.sample import TERMS
 
@@ -52,7 +52,11 @@ def test_accuracy_curve_band_is_one_sample_sd_and_base_point_is_the_seed_mean():
     for g, colour in figures.generator_colours(records).items():
         acc = np.array([[_accuracy(r, b) for b in trained] for r in _records_of(records, g)])
         mean, sd = acc.mean(axis=0), acc.std(axis=0, ddof=1)
-        bands = [c for c in ax.collections if len(c.get_facecolor()) and np.allclose(c.get_facecolor()[0][:3], to_rgb(colour))]
+        bands = [
+            c
+            for c in ax.collections
+            if len(c.get_facecolor()) and np.allclose(c.get_facecolor()[0][:3], to_rgb(colour))
+        ]
         assert len(bands) == 1
         ys = bands[0].get_paths()[0].vertices[:, 1]
         assert ys.min() == pytest.approx((mean - sd).min(), abs=1e-12)
@@ -82,4 +86,6 @@ def test_accuracy_vs_cost_point_is_mean_generation_seconds_and_top_budget_accura
         secs = [sum(r["cost"]["seconds"][k] for k in generation) / r["cost"]["samples_delivered"] for r in recs]
         point = _container(ax, ErrorbarContainer, g).lines[0]
         assert point.get_xdata()[0] == pytest.approx(np.mean(secs), rel=1e-12)
-        assert point.get_ydata()[0] == pytest.approx(np.mean([_accuracy(r, FIGURE_BUDGETS[-1]) for r in recs]), abs=1e-12)
+        assert point.get_ydata()[0] == pytest.approx(
+            np.mean([_accuracy(r, FIGURE_BUDGETS[-1]) for r in recs]), abs=1e-12
+        )

@@ -5,12 +5,21 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from conftest import FIGURE_GENERATORS as GENERATORS
 from conftest import make_records
+
 from rls3_bench.analysis import figures
 
-EXPECTED = ("accuracy_curve", "term_curves", "term_radar", "complexity_curves", "term_distribution", "rl_curves", "gallery", "accuracy_vs_cost")
+EXPECTED = (
+    "accuracy_curve",
+    "term_curves",
+    "term_radar",
+    "complexity_curves",
+    "term_distribution",
+    "rl_curves",
+    "gallery",
+    "accuracy_vs_cost",
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +95,11 @@ def test_radar_radius_starts_at_chance():
 def test_figures_survive_records_without_optional_fields(name):
     bare = []
     for rec in make_records():
-        rec = {k: v for k, v in rec.items() if k not in ("term_counts", "generator_history", "gallery", "complexity_counts", "round_log")}
+        rec = {
+            k: v
+            for k, v in rec.items()
+            if k not in ("term_counts", "generator_history", "gallery", "complexity_counts", "round_log")
+        }
         rec["cost"] = {"samples_delivered": 0}
         rec["curve"] = [{"budget": p["budget"], "accuracy": p["accuracy"]} for p in rec["curve"]]
         bare.append(rec)
@@ -98,7 +111,12 @@ def test_figures_survive_records_without_optional_fields(name):
 
 def test_generator_history_with_missing_keys_and_broken_gallery_png():
     records = make_records()
-    records[0]["generator_history"] = [{"episode": 0}, {"feasibility": 0.5}, {"episode": 2, "intrinsic_return": "n/a"}, "junk"]
+    records[0]["generator_history"] = [
+        {"episode": 0},
+        {"feasibility": 0.5},
+        {"episode": 2, "intrinsic_return": "n/a"},
+        "junk",
+    ]
     records[3]["gallery"] = [{"round": 0, "caption": "broken", "png_b64": "not base64!"}]
     for fn in (figures.rl_curves, figures.gallery):
         fig, _ = fn(records)

@@ -54,10 +54,14 @@ def golden_cell(track, items, backend, generator: str) -> dict:
     per_round = len(learner.batches) // len(res.round_log)
     return {
         "status": res.status,
-        "training_batches": [hashlib.sha256("".join(learner.batches[i:i + per_round]).encode()).hexdigest()
-                             for i in range(0, len(learner.batches), per_round)],
-        "eval_items": {str(b): hashlib.sha256("\n".join(p["item_id"] for p in ps).encode()).hexdigest()
-                       for b, ps in res.predictions.items()},
+        "training_batches": [
+            hashlib.sha256("".join(learner.batches[i : i + per_round]).encode()).hexdigest()
+            for i in range(0, len(learner.batches), per_round)
+        ],
+        "eval_items": {
+            str(b): hashlib.sha256("\n".join(p["item_id"] for p in ps).encode()).hexdigest()
+            for b, ps in res.predictions.items()
+        },
         "accuracy": {str(p["budget"]): p["accuracy"] for p in res.curve},
         "counters": {k: v for k, v in res.cost.items() if k != "seconds"},
         "term_counts": res.term_counts,
@@ -92,11 +96,12 @@ def test_cell_reproduces_the_golden_fixture(track, items, backend, one_thread, g
 
 
 if __name__ == "__main__":
+    from conftest import torch_threads
+
     from rls3_bench.backends.embedded import EmbeddedBackend
     from rls3_bench.data.atomic import atomic_write_text
     from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.harness.tracks import load_track
-    from conftest import torch_threads
 
     track = load_track(str(Path(__file__).parent / "fixtures" / "test-track.yaml"))
     items = load_eval_set(track.eval_set, track.eval_set_hash)

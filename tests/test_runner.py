@@ -21,8 +21,24 @@ CELL = Path("test-track-v1") / "weakness-v1" / "seed-0"
 
 
 def _run_cmd(results: Path) -> list[str]:
-    return [sys.executable, "-m", "rls3_bench.cli", "run", "--track", TRACK, "--generator", "weakness-v1", "--seeds", "1",
-            "--results", str(results), "--no-progress", "--no-leaderboard", "--threads", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "rls3_bench.cli",
+        "run",
+        "--track",
+        TRACK,
+        "--generator",
+        "weakness-v1",
+        "--seeds",
+        "1",
+        "--results",
+        str(results),
+        "--no-progress",
+        "--no-leaderboard",
+        "--threads",
+        "1",
+    ]
 
 
 def comparable(record: dict) -> dict:
@@ -62,7 +78,7 @@ def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
     assert comparable(_record(results)) == comparable(_record(uninterrupted))
     assert not (results / CELL / "checkpoint").exists()
     # predictions: one row per item and budget, nothing duplicated
-    keys = [(r['budget'], r['item_id']) for r in read_table(results / CELL / "predictions.parquet").to_pylist()]
+    keys = [(r["budget"], r["item_id"]) for r in read_table(results / CELL / "predictions.parquet").to_pylist()]
     assert len(set(keys)) == len(keys) == 3 * 72  # one row per item and budget
     # running again changes nothing: the cell is complete
     before = (results / CELL / "record.json").read_bytes()
@@ -76,6 +92,8 @@ def test_ray_executor_gives_the_local_records(uninterrupted, tmp_path):
     from rls3_bench.harness.tracks import load_track
 
     results = tmp_path / "ray"
-    outcomes = run_benchmark(load_track(TRACK), ["weakness-v1"], [0], results, executor="ray", show_progress=False, threads=1)
+    outcomes = run_benchmark(
+        load_track(TRACK), ["weakness-v1"], [0], results, executor="ray", show_progress=False, threads=1
+    )
     assert [o.status for o in outcomes] == ["complete"]
     assert comparable(_record(results)) == comparable(_record(uninterrupted))
