@@ -89,3 +89,33 @@ def test_accuracy_vs_cost_point_is_mean_generation_seconds_and_top_budget_accura
         assert point.get_ydata()[0] == pytest.approx(
             np.mean([_accuracy(r, FIGURE_BUDGETS[-1]) for r in recs]), abs=1e-12
         )
+
+
+def test_term_curves_plot_each_terms_seed_mean_in_its_own_panel():
+    records = make_records()
+    _, axes = figures.term_curves(records)
+    for ax, term in zip(axes, TERMS, strict=True):
+        for g in FIGURE_GENERATORS:
+            recs = _records_of(records, g)
+            expected = [
+                np.mean([next(p["per_term"][term] for p in r["curve"] if p["budget"] == b) for r in recs])
+                for b in FIGURE_BUDGETS
+            ]
+            line = _line(ax, g)
+            np.testing.assert_allclose(line.get_ydata(), expected, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(line.get_xdata()[1:], FIGURE_BUDGETS[1:])  # [0]: the base model's slot
+
+
+def test_rl_curves_plot_each_seed_and_the_seed_mean_per_episode():
+    records = make_records()
+    _, axes = figures.rl_curves(records, smooth=1)
+    panels = {"intrinsic_return": axes[0], "extrinsic_reward": axes[1], "feasibility": axes[2]}
+    recs = [r for r in records if r["generator_history"]]
+    assert {r["generator_name"] for r in recs} == {"rls3-sac-v1"}
+    for key, ax in panels.items():
+        per_seed = np.array([[h[key] for h in r["generator_history"]] for r in recs])
+        mean = _line(ax, "rls3-sac-v1 (n=3 seeds)")
+        np.testing.assert_allclose(mean.get_xdata(), [h["episode"] for h in recs[0]["generator_history"]])
+        np.testing.assert_allclose(mean.get_ydata(), per_seed.mean(axis=0), rtol=0, atol=1e-12)
+        thin = sorted(tuple(ln.get_ydata()) for ln in ax.get_lines() if ln.get_label().startswith("_"))
+        assert thin == sorted(tuple(row) for row in per_seed)  # one thin line per seed, its raw values
