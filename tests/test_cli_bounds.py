@@ -4,7 +4,6 @@ before rendering. docs/reliability.md ("Bounds", "Setup checks") lists them."""
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 from pathlib import Path
 
@@ -210,7 +209,7 @@ def test_on_ray_the_player_path_is_left_to_the_cells_machines(tmp_path):
     from rls3_bench.harness.sweep import check_setup
     from rls3_bench.harness.tracks import load_track
 
-    track = dataclasses.replace(load_track(str(TRACK)), backend="unity")
+    track = load_track(str(TRACK)).replace(backend="unity")
     absent = {"backend_options": {"player": str(tmp_path / "absent.x86_64")}}
     with pytest.raises(UserError, match="absent.x86_64 does not exist"):
         check_setup(track, ["uniform-v1"], [0], "local", 1, None, dict(absent))

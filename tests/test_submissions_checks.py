@@ -62,7 +62,7 @@ def test_a_presets_digest_is_accepted_with_its_ladder_only(bundle, track, items)
     """A smoke-preset run carries the preset's digest and ladder; the full ladder under it is refused."""
     from rls3_bench.harness.tracks import Preset
 
-    with_preset = track.model_copy(update={"presets": {"smoke": Preset(budgets=(16,), seeds=2)}})
+    with_preset = track.replace(presets={"smoke": Preset(budgets=(16,), seeds=2)})
     smoke = with_preset.with_preset("smoke")
     edit_meta(bundle, lambda m: m.update(track_digest=smoke.digest()))
     assert any("are not 0 and the ladder [16]" in p for p in problems_of(bundle, with_preset, items))
