@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
     if top not in ran.budgets:
         raise UserError(f"--budget {top} is not on the submission's ladder {list(ran.budgets)}; choose one of those")
     full = top == ran.budgets[-1]
-    cut = replace(ran, budgets=tuple(b for b in ran.budgets if b <= top), presets={})
+    cut = ran.replace(budgets=tuple(b for b in ran.budgets if b <= top), presets={})
     cells = {c["seed"]: c for c in meta["cells"]}
     recorded = cells[wanted[0]]["provenance"].get("torch_threads")
     threads = threads or (recorded if isinstance(recorded, int) and recorded > 0 else None) or os.cpu_count() or 1
