@@ -5,19 +5,42 @@ from __future__ import annotations
 
 import pytest
 
-from rls3_bench.analysis.blind import ObjectPrior, blind_report, blind_rows, negative_parts, uniform_prior, worst_deviation
+from rls3_bench.analysis.blind import (
+    ObjectPrior,
+    blind_report,
+    blind_rows,
+    negative_parts,
+    uniform_prior,
+    worst_deviation,
+)
 from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set, load_eval_set
 from rls3_bench.labels.captions import caption
 from rls3_bench.labels.sample import Sample
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
-SPEC = SceneSpec("kitchen-a", CameraPose((0.0, -1.4, 1.7), (0.0, 0.2, 0.9)), (PlacedObject("plate", (0.0, 0.0, 0.9)), PlacedObject("green-cup", (0.2, 0.0, 0.9))))
+SPEC = SceneSpec(
+    "kitchen-a",
+    CameraPose((0.0, -1.4, 1.7), (0.0, 0.2, 0.9)),
+    (PlacedObject("plate", (0.0, 0.0, 0.9)), PlacedObject("green-cup", (0.2, 0.0, 0.9))),
+)
 
 
 def item(subject, reference, terms, kind, i=0):
     """A 2-way item without an image (the blind scorer never reads one)."""
     neg = negative_parts_of(subject, reference, terms, kind)
-    return Sample(SPEC, None, subject, reference, tuple(terms), caption(subject, reference, terms), (caption(*neg),), (kind,), "", "", f"x{i}:0:1")
+    return Sample(
+        SPEC,
+        None,
+        subject,
+        reference,
+        tuple(terms),
+        caption(subject, reference, terms),
+        (caption(*neg),),
+        (kind,),
+        "",
+        "",
+        f"x{i}:0:1",
+    )
 
 
 def negative_parts_of(subject, reference, terms, kind):
@@ -30,11 +53,16 @@ def negative_parts_of(subject, reference, terms, kind):
 
 
 def test_prior_prefers_what_the_captions_said_and_ties_score_half():
-    train = [item("plate", "green cup", ("below",), "flip:below", i) for i in range(8)] + [item("plate", "green cup", ("left",), "flip:left")]
+    train = [item("plate", "green cup", ("below",), "flip:below", i) for i in range(8)] + [
+        item("plate", "green cup", ("left",), "flip:left")
+    ]
     prior = ObjectPrior.fit(train)
     assert prior.n_captions == 9
     assert prior.log_prob("plate", "green cup", ("below",)) > prior.log_prob("plate", "green cup", ("above",))
-    rows = blind_rows(prior, [item("plate", "green cup", ("below",), "flip:below"), item("plate", "green cup", ("above",), "flip:above")])
+    rows = blind_rows(
+        prior,
+        [item("plate", "green cup", ("below",), "flip:below"), item("plate", "green cup", ("above",), "flip:above")],
+    )
     assert [r["credit"] for r in rows] == [1.0, 0.0]
     # both orders of a pair it never saw fall back to the same axis frequencies: a tie, credit 1/2
     assert blind_rows(prior, [item("vase", "blender", ("left",), "swap")])[0]["credit"] == 0.5

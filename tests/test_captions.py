@@ -14,7 +14,10 @@ ALL_TERMS = ("left", "right", "above", "below", "in front", "behind")
 
 
 def test_paper_examples_verbatim():
-    assert caption("small pot", "yellow bowl", ["left", "behind", "above"]) == "The small pot is above, behind and to the left of the yellow bowl."
+    assert (
+        caption("small pot", "yellow bowl", ["left", "behind", "above"])
+        == "The small pot is above, behind and to the left of the yellow bowl."
+    )
     assert caption("blender", "plate", ["below", "in front"]) == "The blender is below and in front of the plate."
     assert caption("vase", "blender", ["right"]) == "The vase is to the right of the blender."
 
@@ -80,7 +83,11 @@ def test_bad_term_sets_raise():
 def test_prompt_answer_and_object_caption():
     assert question("vase", "plate") == "answer en where is the vase relative to the plate?"
     assert relation_phrase(("left", "above")) == "above and to the left"
-    spec = SceneSpec("living-room", CameraPose((0, -1, 1), (0, 0, 1)), (PlacedObject("vase", (0, 0, 1)), PlacedObject("plate", (0.2, 0, 1))))
+    spec = SceneSpec(
+        "living-room",
+        CameraPose((0, -1, 1), (0, 0, 1)),
+        (PlacedObject("vase", (0, 0, 1)), PlacedObject("plate", (0.2, 0, 1))),
+    )
     text = object_caption(spec)
     assert text == "a photo of the plate and the vase in a living room."
     assert not any(t in text.split() for t in ("left", "right", "above", "below", "behind", "front"))
@@ -88,12 +95,17 @@ def test_prompt_answer_and_object_caption():
 
 def test_every_caption_is_in_the_tokenizer_vocabulary():
     """The tiny tracks' word-level tokenizer must cover every text the suite produces."""
-    from rls3_bench.scene.assets import ASSETS
     from rls3_bench.learners.vocab import build_tokenizer
+    from rls3_bench.scene.assets import ASSETS
 
     pytest.importorskip("tokenizers")
     tok = build_tokenizer()
     names = [a.name for a in ASSETS.values()]
     for (a, b), terms in itertools.product(itertools.permutations(names[:4], 2), _valid_label_sets()):
-        for text in (caption(a, b, terms), question(a, b), relation_phrase(terms), *[t for _, t in negatives(a, b, terms, "k")]):
+        for text in (
+            caption(a, b, terms),
+            question(a, b),
+            relation_phrase(terms),
+            *[t for _, t in negatives(a, b, terms, "k")],
+        ):
             assert "<unk>" not in tok.encode(text).tokens, text

@@ -34,18 +34,29 @@ def one_round(backend, cls, n=4, limits=None, r=0):
 
 
 # --- the harness: failures contained and named ----------------------------------------------------
-@pytest.mark.parametrize("cls, error, reason", [
-    (rg.Spinning, BudgetViolation, "spinning-v1: round 0: asked for more than 200 renders for 4 samples"),
-    (rg.SetState, GeneratorFailure, "set-state-v1.state_dict() is not JSON (Object of type set"),
-    (rg.ExtraCounter, GeneratorFailure, "extra-counter-v1.extra_cost() reports 'gpu_minutes'"),
-    (rg.Exiting, GeneratorFailure, "exiting-v1 called sys.exit(0) in round 0"),
-    (rg.Interrupting, GeneratorFailure, "interrupting-v1 raised KeyboardInterrupt in round 0 (no Ctrl-C was pressed)"),
-    (rg.DiskFull, GeneratorFailure, "disk-full-v1 raised OSError in round 0: [Errno 28] No space left on device"),
-    (rg.CaptionSwapping, BudgetViolation, "was changed after ctx.render made it"),
-    (rg.PixelSwapping, BudgetViolation, "was changed after ctx.render made it"),
-    (rg.PixelZeroing, GeneratorFailure, "pixel-zeroing-v1 raised ValueError in round 0: assignment destination is read-only"),
-    (rg.ChangedAfterDelivery, BudgetViolation, "changed-after-delivery-v1: round 0: sample"),
-])
+@pytest.mark.parametrize(
+    "cls, error, reason",
+    [
+        (rg.Spinning, BudgetViolation, "spinning-v1: round 0: asked for more than 200 renders for 4 samples"),
+        (rg.SetState, GeneratorFailure, "set-state-v1.state_dict() is not JSON (Object of type set"),
+        (rg.ExtraCounter, GeneratorFailure, "extra-counter-v1.extra_cost() reports 'gpu_minutes'"),
+        (rg.Exiting, GeneratorFailure, "exiting-v1 called sys.exit(0) in round 0"),
+        (
+            rg.Interrupting,
+            GeneratorFailure,
+            "interrupting-v1 raised KeyboardInterrupt in round 0 (no Ctrl-C was pressed)",
+        ),
+        (rg.DiskFull, GeneratorFailure, "disk-full-v1 raised OSError in round 0: [Errno 28] No space left on device"),
+        (rg.CaptionSwapping, BudgetViolation, "was changed after ctx.render made it"),
+        (rg.PixelSwapping, BudgetViolation, "was changed after ctx.render made it"),
+        (
+            rg.PixelZeroing,
+            GeneratorFailure,
+            "pixel-zeroing-v1 raised ValueError in round 0: assignment destination is read-only",
+        ),
+        (rg.ChangedAfterDelivery, BudgetViolation, "changed-after-delivery-v1: round 0: sample"),
+    ],
+)
 def test_a_broken_round_is_one_line_naming_the_generator(backend, cls, error, reason):
     with pytest.raises(error) as info:
         one_round(backend, cls)
@@ -60,9 +71,14 @@ def test_forged_eval_items_are_refused(backend, items):
 
 
 def test_a_sleeping_generator_stops_at_the_time_limit(backend):
-    with pytest.raises(GeneratorFailure, match=r"sleepy-v1: round 0 took longer than its limit of 0.5 s; .*--round-seconds"):
+    with pytest.raises(
+        GeneratorFailure, match=r"sleepy-v1: round 0 took longer than its limit of 0.5 s; .*--round-seconds"
+    ):
         one_round(backend, rg.Sleepy, limits=GenerationLimits(round_seconds=0.5))
-    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None) and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None) and signal.getitimer(signal.ITIMER_REAL) == (
+        0.0,
+        0.0,
+    )
 
 
 def test_the_time_limit_holds_outside_the_main_thread(backend):
@@ -81,7 +97,9 @@ def test_the_time_limit_holds_outside_the_main_thread(backend):
     t = threading.Thread(target=run)
     t.start()
     t.join(120)
-    assert isinstance(out.get("exc"), GeneratorFailure) and "took longer than its limit of 0.3 s" in str(out["exc"]), out
+    assert isinstance(out.get("exc"), GeneratorFailure) and "took longer than its limit of 0.3 s" in str(out["exc"]), (
+        out
+    )
 
 
 def test_the_users_ctrl_c_still_interrupts(backend):
@@ -110,8 +128,21 @@ def test_a_bad_name_stops_the_run_before_anything_is_written(tmp_path, capsys, m
 
     monkeypatch.syspath_prepend(str(FIXTURES))
     results = tmp_path / "a" / "runs"
-    code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "reliability_generators:DotDotName",
-                 "--seeds", "1", "--results", str(results), "--no-progress", "--no-leaderboard"])
+    code = main(
+        [
+            "run",
+            "--track",
+            str(FIXTURES / "test-track.yaml"),
+            "--generator",
+            "reliability_generators:DotDotName",
+            "--seeds",
+            "1",
+            "--results",
+            str(results),
+            "--no-progress",
+            "--no-leaderboard",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.strip().splitlines() if "note:" not in line]
     assert code == 2 and len(err) == 1 and "generator name '../../escaped-v1'" in err[0], err
     assert not any(tmp_path.rglob("*.json")) and not (tmp_path / "escaped-v1").exists()
@@ -125,12 +156,30 @@ def test_a_failing_generator_fails_its_cell_and_the_sweep_goes_on(tmp_path, caps
 
     monkeypatch.syspath_prepend(str(FIXTURES))
     results = tmp_path / "runs"
-    code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "reliability_generators:SetState",
-                 "--generator", "reliability_generators:BrokenInit", "--generator", "uniform-v1", "--seeds", "1",
-                 "--results", str(results), "--no-progress", "--no-leaderboard"])
+    code = main(
+        [
+            "run",
+            "--track",
+            str(FIXTURES / "test-track.yaml"),
+            "--generator",
+            "reliability_generators:SetState",
+            "--generator",
+            "reliability_generators:BrokenInit",
+            "--generator",
+            "uniform-v1",
+            "--seeds",
+            "1",
+            "--results",
+            str(results),
+            "--no-progress",
+            "--no-leaderboard",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.strip().splitlines() if "note:" not in line]
     assert code == 1 and len(err) == 2 and "set-state-v1.state_dict() is not JSON" in err[0], err
-    assert "BrokenInit seed 0 failed: broken-init-v1 raised ValueError when made for seed 0: no such table" in err[1], err
+    assert "BrokenInit seed 0 failed: broken-init-v1 raised ValueError when made for seed 0: no such table" in err[1], (
+        err
+    )
     failed = json.loads((results / "test-track-v1" / "set-state-v1" / "seed-0" / "record.json").read_text())
     assert failed["status"] == "failed" and "state_dict()" in failed["failure"]
     assert not (results / "test-track-v1" / "set-state-v1" / "seed-0" / "checkpoint").exists()
@@ -148,9 +197,12 @@ def test_a_generator_rendering_eval_scenes_fails_its_cell(track, items):
     assert len(res.curve) == 1
 
 
-@pytest.mark.parametrize("generator, reason", [
-    ("reliability_generators:Exiting", "exiting-v1 called sys.exit(0) in round 0"),
-])
+@pytest.mark.parametrize(
+    "generator, reason",
+    [
+        ("reliability_generators:Exiting", "exiting-v1 called sys.exit(0) in round 0"),
+    ],
+)
 def test_a_pipelined_generator_failure_fails_its_cell(track, items, generator, reason, monkeypatch):
     from rls3_bench.harness.cell import run_cell
 
@@ -171,14 +223,20 @@ def test_check_generator_passes_every_builtin(backend, generator):
     assert report.problems == [] and report.delivered == 4 * 6 and report.renders >= report.delivered
 
 
-@pytest.mark.parametrize("cls, reason", [
-    (rg.SeedIgnoring, "seed-ignoring-v1 ignores its seed: two runs with seed 0 delivered different samples in round 0"),
-    (rg.FixedSeed, "fixed-seed-v1 ignores its seed: seeds 0 and 1 delivered the same samples"),
-    (rg.StateLosing, "state-losing-v1's state does not round-trip through JSON"),
-    (rg.SetState, "set-state-v1.state_dict() is not JSON"),
-    (rg.Spinning, "spinning-v1: round 0: asked for more than 200 renders"),
-    (rg.ExtraCounter, "extra-counter-v1.extra_cost() reports 'gpu_minutes'"),
-])
+@pytest.mark.parametrize(
+    "cls, reason",
+    [
+        (
+            rg.SeedIgnoring,
+            "seed-ignoring-v1 ignores its seed: two runs with seed 0 delivered different samples in round 0",
+        ),
+        (rg.FixedSeed, "fixed-seed-v1 ignores its seed: seeds 0 and 1 delivered the same samples"),
+        (rg.StateLosing, "state-losing-v1's state does not round-trip through JSON"),
+        (rg.SetState, "set-state-v1.state_dict() is not JSON"),
+        (rg.Spinning, "spinning-v1: round 0: asked for more than 200 renders"),
+        (rg.ExtraCounter, "extra-counter-v1.extra_cost() reports 'gpu_minutes'"),
+    ],
+)
 def test_check_generator_refuses_a_broken_generator(backend, cls, reason):
     from rls3_bench.harness.check_generator import check_generator
 
@@ -198,7 +256,9 @@ def test_check_generator_refuses_a_class_no_worker_can_import(backend, monkeypat
     from rls3_bench.harness.check_generator import check_generator
 
     report = check_generator("local_gens:Local", round_size=4, backend=backend)
-    assert len(report.problems) == 1 and "local-v1 cannot be pickled for a worker process" in report.problems[0], report.problems
+    assert len(report.problems) == 1 and "local-v1 cannot be pickled for a worker process" in report.problems[0], (
+        report.problems
+    )
 
 
 def test_check_generator_cli(capsys, monkeypatch):

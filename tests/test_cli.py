@@ -12,7 +12,11 @@ from rls3_bench.cli import main
 
 
 def test_ls_imports_no_torch_or_pybullet(tmp_path):
-    code = "import sys; from rls3_bench.cli import main; main(['ls']); assert 'torch' not in sys.modules and 'pybullet' not in sys.modules, sorted(m for m in sys.modules if m in ('torch', 'pybullet'))"
+    code = (
+        "import sys; from rls3_bench.cli import main; main(['ls']); "
+        "assert 'torch' not in sys.modules and 'pybullet' not in sys.modules, "
+        "sorted(m for m in sys.modules if m in ('torch', 'pybullet'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "embedded" in out.stdout and "green-cup" in out.stdout and "kitchen-b" in out.stdout
@@ -31,8 +35,8 @@ def test_render_seed_writes_png_and_captions(tmp_path, capsys):
 
 
 def _spec_file(tmp_path, mutate):
-    from rls3_bench.scene.random_scenes import random_spec
     from rls3_bench.harness.seeds import rng_for
+    from rls3_bench.scene.random_scenes import random_spec
 
     d = json.loads(random_spec(rng_for("preview", 0)).to_json())
     mutate(d)
@@ -98,10 +102,13 @@ def test_preview_and_export(tmp_path, capsys):
 # --- run: what cannot start fails before any cell folder exists ------------------------------------
 
 
-@pytest.mark.parametrize("track, fragment", [
-    ("clip-vit-b-32", "open_clip weights 'ViT-B-32' / 'openai' are not in the local cache"),
-    ("paligemma-3b", "weights 'google/paligemma-3b-pt-224' are not in the local Hugging Face cache"),
-])
+@pytest.mark.parametrize(
+    "track, fragment",
+    [
+        ("clip-vit-b-32", "open_clip weights 'ViT-B-32' / 'openai' are not in the local cache"),
+        ("paligemma-3b", "weights 'google/paligemma-3b-pt-224' are not in the local Hugging Face cache"),
+    ],
+)
 def test_run_with_missing_weights_fails_before_any_cell(track, fragment, tmp_path, capsys, empty_caches, no_network):
     results = tmp_path / "runs"
     code = main(["run", "--track", track, "--device", "cpu", "--results", str(results), "--no-progress"])

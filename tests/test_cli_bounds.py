@@ -29,22 +29,25 @@ def run_code(argv: list[str]) -> int:
         return exc.code
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["run", "--seeds", "1000000000"], "seed count 1000000000 must be in [1, 1000]"),
-    (["run", "--seed-list", ",".join(map(str, range(1001)))], "1001 seeds, more than the 1000"),
-    (["run", "--seed-list", "0,99999999999999999999"], "distinct integers in [0, 2**63 - 1]"),
-    (["run", "--workers", "100000"], "worker count 100000 must be in [1, 256]"),
-    (["run", "--threads", "100000"], "worker count 100000 must be in [1, 256]"),
-    (["run", "--render-workers", "1000"], "must be in [1, 64]"),
-    (["run", "--unity-port", "70000"], "port 70000 must be in [1024, 65535]"),
-    (["run", "--unity-timeout", "nan"], "time-out nan must be in (0, 86400]"),
-    (["preview", "-n", "1000000", "-o", "x.png"], "scene count 1000000 must be in [1, 256]"),
-    (["preview", "--cols", "100000", "-o", "x.png"], "column count 100000 must be in [1, 64]"),
-    (["export", "-n", "1000000", "-o", "x.parquet"], "sample count 1000000 must be in [1, 10000]"),
-    (["render", "--seed", "1", "--size", "100000", "-o", "x.png"], "image size 100000 must be in [16, 2048]"),
-    (["pretrain", "--track", "clip-tiny", "--scenes", "100000000"], "scene count 100000000 must be in [1, 50000]"),
-    (["pretrain", "--track", "clip-tiny", "--epochs", "100000"], "epoch count 100000 must be in [1, 1000]"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["run", "--seeds", "1000000000"], "seed count 1000000000 must be in [1, 1000]"),
+        (["run", "--seed-list", ",".join(map(str, range(1001)))], "1001 seeds, more than the 1000"),
+        (["run", "--seed-list", "0,99999999999999999999"], "distinct integers in [0, 2**63 - 1]"),
+        (["run", "--workers", "100000"], "worker count 100000 must be in [1, 256]"),
+        (["run", "--threads", "100000"], "worker count 100000 must be in [1, 256]"),
+        (["run", "--render-workers", "1000"], "must be in [1, 64]"),
+        (["run", "--unity-port", "70000"], "port 70000 must be in [1024, 65535]"),
+        (["run", "--unity-timeout", "nan"], "time-out nan must be in (0, 86400]"),
+        (["preview", "-n", "1000000", "-o", "x.png"], "scene count 1000000 must be in [1, 256]"),
+        (["preview", "--cols", "100000", "-o", "x.png"], "column count 100000 must be in [1, 64]"),
+        (["export", "-n", "1000000", "-o", "x.parquet"], "sample count 1000000 must be in [1, 10000]"),
+        (["render", "--seed", "1", "--size", "100000", "-o", "x.png"], "image size 100000 must be in [16, 2048]"),
+        (["pretrain", "--track", "clip-tiny", "--scenes", "100000000"], "scene count 100000000 must be in [1, 50000]"),
+        (["pretrain", "--track", "clip-tiny", "--epochs", "100000"], "epoch count 100000 must be in [1, 1000]"),
+    ],
+)
 def test_every_count_has_a_maximum(argv, fragment, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run_code(argv) == 2
@@ -87,28 +90,43 @@ def _bad_setup(tmp_path: Path, what: str) -> list[str]:
     raise AssertionError(what)
 
 
-@pytest.mark.parametrize("what, fragment", [
-    ("eval hash", "pins eval set spatial-v1-mini to hash 0e5e20fe8ec7"),
-    ("unity player", "absent.x86_64 does not exist"),
-    ("unity log folder", "is a file; pass a folder (--unity-log-dir)"),
-    ("unity -nographics", "-nographics disables the player's camera sensors"),
-    ("weights", "absent.safetensors"),
-])
+@pytest.mark.parametrize(
+    "what, fragment",
+    [
+        ("eval hash", "pins eval set spatial-v1-mini to hash 0e5e20fe8ec7"),
+        ("unity player", "absent.x86_64 does not exist"),
+        ("unity log folder", "is a file; pass a folder (--unity-log-dir)"),
+        ("unity -nographics", "-nographics disables the player's camera sensors"),
+        ("weights", "absent.safetensors"),
+    ],
+)
 def test_setup_errors_stop_the_run_before_any_cell_folder(what, fragment, tmp_path, capsys):
     results = tmp_path / "runs"
-    argv = ["run", *_bad_setup(tmp_path, what), "--seed-list", "0,1,2,3", "--workers", "256", "--results", str(results),
-            "--no-progress"]
+    argv = [
+        "run",
+        *_bad_setup(tmp_path, what),
+        "--seed-list",
+        "0,1,2,3",
+        "--workers",
+        "256",
+        "--results",
+        str(results),
+        "--no-progress",
+    ]
     assert run_code(argv) == 2
     assert fragment in one_line_error(capsys)
     assert not results.exists()  # no cell folder, no lock file, no track marker
 
 
-@pytest.mark.parametrize("argv", [
-    ["render", "--seed", "1", "-o", "{tmp}"],
-    ["render", "--seed", "1", "-o", "{tmp}/s.png", "--spec-out", "{tmp}"],
-    ["preview", "-n", "2", "-o", "{tmp}"],
-    ["export", "-n", "2", "-o", "{tmp}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render", "--seed", "1", "-o", "{tmp}"],
+        ["render", "--seed", "1", "-o", "{tmp}/s.png", "--spec-out", "{tmp}"],
+        ["preview", "-n", "2", "-o", "{tmp}"],
+        ["export", "-n", "2", "-o", "{tmp}"],
+    ],
+)
 def test_an_output_folder_is_refused_before_rendering(argv, tmp_path, capsys, monkeypatch):
     import rls3_bench.cli as cli
 
@@ -143,10 +161,16 @@ def test_a_failed_write_names_the_target_file_not_its_temp_file(tmp_path, capsys
     assert ".tmp" not in err and "resume" not in err and "checkpoint" not in err
 
 
-@pytest.mark.parametrize("track, fragment", [
-    ("clip-vit-b-32", "track clip-vit-b-32 runs on user-supplied weights ('openai'), so it has no base weights to pretrain"),
-    ("paligemma-3b", "track paligemma-3b runs on user-supplied weights"),
-])
+@pytest.mark.parametrize(
+    "track, fragment",
+    [
+        (
+            "clip-vit-b-32",
+            "track clip-vit-b-32 runs on user-supplied weights ('openai'), so it has no base weights to pretrain",
+        ),
+        ("paligemma-3b", "track paligemma-3b runs on user-supplied weights"),
+    ],
+)
 def test_pretrain_refuses_a_track_without_base_weights(track, fragment, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_code(["pretrain", "--track", track]) == 2
@@ -191,8 +215,15 @@ def test_on_ray_the_player_path_is_left_to_the_cells_machines(tmp_path):
         check_setup(track, ["uniform-v1"], [0], "local", 1, None, dict(absent))
     assert check_setup(track, ["uniform-v1"], [0], "ray", 1, None, dict(absent)) == {"uniform-v1": "uniform-v1"}
     with pytest.raises(UserError, match="-nographics"):
-        check_setup(track, ["uniform-v1"], [0], "ray", 1, None, {"backend_options": {**absent["backend_options"],
-                                                                                      "player_args": ("-nographics",)}})
+        check_setup(
+            track,
+            ["uniform-v1"],
+            [0],
+            "ray",
+            1,
+            None,
+            {"backend_options": {**absent["backend_options"], "player_args": ("-nographics",)}},
+        )
 
 
 def test_a_setup_error_is_the_only_line_on_stderr(tmp_path):
@@ -201,8 +232,27 @@ def test_a_setup_error_is_the_only_line_on_stderr(tmp_path):
     import sys
 
     results = tmp_path / "runs"
-    out = subprocess.run([sys.executable, "-m", "rls3_bench.cli", "run", "--track", str(TRACK), "--weights", str(tmp_path / "absent.safetensors"),
-                          "--results", str(results), "--no-progress"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rls3_bench.cli",
+            "run",
+            "--track",
+            str(TRACK),
+            "--weights",
+            str(tmp_path / "absent.safetensors"),
+            "--results",
+            str(results),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
-    assert out.stderr.count("\n") == 1 and out.stderr.startswith("rls3-bench: error:") and "absent.safetensors" in out.stderr
+    assert (
+        out.stderr.count("\n") == 1
+        and out.stderr.startswith("rls3-bench: error:")
+        and "absent.safetensors" in out.stderr
+    )
     assert not results.exists()

@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
 from rls3_bench.errors import UserError  # noqa: E402
-from rls3_bench.learners import get_learner_class  # noqa: E402
 from rls3_bench.learners import clip as cl  # noqa: E402
+from rls3_bench.learners import get_learner_class  # noqa: E402
 from rls3_bench.learners.base import ItemPrediction, term_error_rates  # noqa: E402
 from rls3_bench.learners.vocab import vocabulary  # noqa: E402
 
@@ -37,9 +37,14 @@ def with_distinct_captions(samples):
 
     names = ["plate", "vase", "blender", "green cup", "small pot", "yellow bowl", "pink bowl", "bird sculpture"]
     out = []
-    for s, name in zip(samples, names):
-        swap = lambda t: t.replace("pink bowl", name)  # noqa: E731
-        out.append(dataclasses.replace(s, subject=name, caption=swap(s.caption), negatives=tuple(map(swap, s.negatives))))
+    for s, name in zip(samples, names, strict=True):
+
+        def swap(t: str, name: str = name) -> str:
+            return t.replace("pink bowl", name)
+
+        out.append(
+            dataclasses.replace(s, subject=name, caption=swap(s.caption), negatives=tuple(map(swap, s.negatives)))
+        )
     return out
 
 
@@ -97,7 +102,9 @@ def test_masked_clip_loss_is_clip_loss_for_distinct_captions():
     masked = logits.clone()
     masked[0, 2] = masked[2, 0] = float("-inf")
     labels = torch.arange(5)
-    by_hand = (torch.nn.functional.cross_entropy(masked, labels) + torch.nn.functional.cross_entropy(masked.T, labels)) / 2
+    by_hand = (
+        torch.nn.functional.cross_entropy(masked, labels) + torch.nn.functional.cross_entropy(masked.T, labels)
+    ) / 2
     torch.testing.assert_close(cl.masked_clip_loss(logits, ids), by_hand)
 
 
@@ -107,7 +114,9 @@ def test_dual_loss_by_hand(toy):
     batch = toy(4)  # only two distinct captions: exercises the de-duplication
     with torch.no_grad():
         got = float(learner.dual_loss(batch))
-        img = learner.core.encode_image(cl.pixel_values([s.image for s in batch], 128, learner.mean, learner.std), normalize=True)
+        img = learner.core.encode_image(
+            cl.pixel_values([s.image for s in batch], 128, learner.mean, learner.std), normalize=True
+        )
         texts = sorted({t for s in batch for t in (s.caption, *s.negatives)})
         txt = learner.core.encode_text(learner.tokenizer(texts), normalize=True)
         scale = learner.core.logit_scale.exp()
@@ -138,7 +147,7 @@ def _hand_cosines(learner, samples, texts_of):
     with torch.no_grad():
         img = learner.core.encode_image(cl.pixel_values([s.image for s in samples], 128, learner.mean, learner.std))
         out = []
-        for s, i in zip(samples, img):
+        for s, i in zip(samples, img, strict=True):
             txt = learner.core.encode_text(learner.tokenizer(texts_of(s)))
             out.append(torch.nn.functional.cosine_similarity(i[None], txt).tolist())
     return out
@@ -152,7 +161,7 @@ def test_evaluate_by_hand(toy):
     result = learner.evaluate(items)
     hand = _hand_cosines(learner, items, lambda s: [s.caption, s.negatives[0]])
     assert [p.item_id for p in result.predictions] == [s.sample_id for s in items]
-    for p, (true, neg) in zip(result.predictions, hand):
+    for p, (true, neg) in zip(result.predictions, hand, strict=True):
         assert p.score_true == pytest.approx(true, abs=1e-5) and p.score_negative == pytest.approx(neg, abs=1e-5)
         assert p.predicted_terms is None
     accuracy = np.mean([true > neg for true, neg in hand])
@@ -196,7 +205,9 @@ def test_feedback_handles_uneven_negative_counts(toy):
 
     learner = make()
     samples = toy(3)
-    samples[1] = dataclasses.replace(samples[1], negatives=samples[1].negatives[:1], negative_kinds=samples[1].negative_kinds[:1])
+    samples[1] = dataclasses.replace(
+        samples[1], negatives=samples[1].negatives[:1], negative_kinds=samples[1].negative_kinds[:1]
+    )
     fb = learner.feedback(samples)
     assert np.isfinite(fb.loss).all() and fb.queries == 3 + 2 + 3
 
@@ -273,8 +284,14 @@ def test_cached_pretrained_tag_is_loaded_offline(toy, tmp_path, monkeypatch, emp
 # --- user errors ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("refuse", [lambda: cl.ClipLearner("ViT-B-32", "openai", {}),
-                                    lambda: cl.ClipLearner.check_setup("ViT-B-32", "openai", {}, "cpu")], ids=["build", "check_setup"])
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        lambda: cl.ClipLearner("ViT-B-32", "openai", {}),
+        lambda: cl.ClipLearner.check_setup("ViT-B-32", "openai", {}, "cpu"),
+    ],
+    ids=["build", "check_setup"],
+)
 def test_uncached_tag_fails_fast_offline(refuse, empty_caches, no_network):
     t0 = time.perf_counter()
     with pytest.raises(UserError) as err:
@@ -292,7 +309,11 @@ def test_missing_local_path(tmp_path, no_network):
 
 
 def test_missing_base_weights_names_the_pretrain_command(monkeypatch, tmp_path):
-    monkeypatch.setitem(cl.TINY_MODELS, "clip-tiny", cl._TinyModel("clip-tiny.json", tmp_path / "absent.safetensors", "rls3-bench pretrain --track clip-tiny"))
+    monkeypatch.setitem(
+        cl.TINY_MODELS,
+        "clip-tiny",
+        cl._TinyModel("clip-tiny.json", tmp_path / "absent.safetensors", "rls3-bench pretrain --track clip-tiny"),
+    )
     with pytest.raises(UserError, match="rls3-bench pretrain --track clip-tiny"):
         make(weights="base")
 
@@ -317,8 +338,11 @@ def test_unknown_architecture_says_how_to_list_names():
     assert "did you mean ViT-B-32" in str(err.value) and "open_clip.list_models()" in str(err.value)
 
 
-@pytest.mark.parametrize("make_it", [cl.ClipLearner, lambda m, w, r, device: cl.ClipLearner.check_setup(m, w, r, device)],
-                         ids=["build", "check_setup"])
+@pytest.mark.parametrize(
+    "make_it",
+    [cl.ClipLearner, lambda m, w, r, device: cl.ClipLearner.check_setup(m, w, r, device)],
+    ids=["build", "check_setup"],
+)
 def test_bad_recipe_device_and_architecture(make_it):
     with pytest.raises(UserError, match="unknown CLIP recipe keys \\['lora_r'\\]"):
         make_it("clip-tiny", None, {"lora_r": 4}, device="cpu")

@@ -44,25 +44,80 @@ def test_contribute_a_generator_end_to_end(tmp_path, monkeypatch, capsys):
     runs, subs = tmp_path / "runs", tmp_path / "submissions"
     mine = "my_first_pair:FirstPairGenerator"
 
-    assert main(["run", "--track", str(TRACK_FILE), "--generator", mine, "--generator", "uniform-v1", "--seeds", "2",
-                 "--results", str(runs), "--no-progress", "--no-leaderboard"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--track",
+                str(TRACK_FILE),
+                "--generator",
+                mine,
+                "--generator",
+                "uniform-v1",
+                "--seeds",
+                "2",
+                "--results",
+                str(runs),
+                "--no-progress",
+                "--no-leaderboard",
+            ]
+        )
+        == 0
+    )
     for generator in (mine, "uniform-v1"):
-        assert main(["submit", "--results", str(runs), "--track", str(TRACK_FILE), "--generator", generator, "--authors", "Ada Lovelace",
-                     "--code-reference", "https://github.com/ada/first-pair@0123abcd", "-o",
-                     str(subs / "test-track-v1" / generator.split(":")[-1].replace("FirstPairGenerator", "first-pair-v1"))]) == 0
+        assert (
+            main(
+                [
+                    "submit",
+                    "--results",
+                    str(runs),
+                    "--track",
+                    str(TRACK_FILE),
+                    "--generator",
+                    generator,
+                    "--authors",
+                    "Ada Lovelace",
+                    "--code-reference",
+                    "https://github.com/ada/first-pair@0123abcd",
+                    "-o",
+                    str(
+                        subs / "test-track-v1" / generator.split(":")[-1].replace("FirstPairGenerator", "first-pair-v1")
+                    ),
+                ]
+            )
+            == 0
+        )
     bundle = subs / "test-track-v1" / "first-pair-v1"
-    shutil.copytree(REPO / "leaderboards" / "submissions" / "clip-tiny-v2" / "uniform-v1", subs / "clip-tiny-v2" / "uniform-v1")
+    shutil.copytree(
+        REPO / "leaderboards" / "submissions" / "clip-tiny-v2" / "uniform-v1", subs / "clip-tiny-v2" / "uniform-v1"
+    )
     capsys.readouterr()
 
     assert main(["validate", str(bundle)]) == 0
     assert "valid: " in capsys.readouterr().out
 
     repro = tmp_path / "reproductions"
-    assert main(["reproduce", str(bundle), "--seeds", "1", "--budget", "16", "--generator", mine, "--out", str(repro)]) == 0
+    assert (
+        main(["reproduce", str(bundle), "--seeds", "1", "--budget", "16", "--generator", mine, "--out", str(repro)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "seed 0 budgets [0, 16]: identical" in out and "first-pair-v1 on test-track-v1: identical" in out
 
-    assert main(["leaderboard", "--submissions", str(subs), "--reproductions", str(repro), "--out", str(tmp_path / "boards")]) == 0
+    assert (
+        main(
+            [
+                "leaderboard",
+                "--submissions",
+                str(subs),
+                "--reproductions",
+                str(repro),
+                "--out",
+                str(tmp_path / "boards"),
+            ]
+        )
+        == 0
+    )
     summary = pd.read_csv(tmp_path / "boards" / "test-track-v1" / "summary.csv").set_index("generator")
     assert summary.loc["first-pair-v1", "reproduced"] == "identical: seed 0 to 16"
     assert summary.loc["first-pair-v1", "seeds"] == 2 and summary.loc["first-pair-v1", "budgets"] == "16, 32"

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from rls3_generators.controls import EvalMatchedControl, FlippedCaptionsControl
 
 from rls3_bench.generator import GENERATORS, BudgetViolation, Cost, RoundContext, get_generator_class
 from rls3_bench.harness.generation import Harness, produce_round
@@ -15,8 +16,6 @@ from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import TERMS
 from rls3_bench.scene.construct import balanced_targets
 from rls3_bench.scene.random_scenes import random_spec
-
-from rls3_generators.controls import EvalMatchedControl, FlippedCaptionsControl
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def test_falsified_caption_is_the_samples_own_flip_and_the_truth_becomes_its_neg
     for s in some_samples(backend, 40):
         f = falsified(s)
         k = next(i for i, kind in enumerate(s.negative_kinds) if kind.startswith("flip:"))
-        term = s.negative_kinds[k][len("flip:"):]
+        term = s.negative_kinds[k][len("flip:") :]
         assert f.caption == s.negatives[k]  # a caption the labeler already guarantees false
         assert set(f.terms) == (set(s.terms) - {term}) | {OPPOSITE[term]}
         assert f.negatives[0] == s.caption and f.negative_kinds[0] == f"flip:{OPPOSITE[term]}"

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rls3_bench.scene.assets import ASSETS, ROOMS
 from rls3_bench.backends.embedded import EmbeddedBackend, project_points
 from rls3_bench.errors import UserError
+from rls3_bench.scene.assets import ASSETS, ROOMS
 from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
@@ -35,10 +35,19 @@ def scene(room: str, *objects: PlacedObject, camera: CameraPose | None = None) -
     return SceneSpec(room, camera or room_camera(room), tuple(objects))
 
 
-SPEC_A = scene("bedroom", on("desk", "green-cup", -0.2), on("desk", "red-book", 0.2, yaw_deg=30.0),
-               on("nightstand", "pink-bowl"), on("wall-shelf", "vase", colour=(0.2, 0.4, 0.9)))
-SPEC_B = scene("kitchen-a", on("counter", "green-cup", 0.1, scale=1.5, colour=(0.9, 0.1, 0.1)),
-               on("kitchen-shelf", "red-book"), on("bar-stool", "blender"))
+SPEC_A = scene(
+    "bedroom",
+    on("desk", "green-cup", -0.2),
+    on("desk", "red-book", 0.2, yaw_deg=30.0),
+    on("nightstand", "pink-bowl"),
+    on("wall-shelf", "vase", colour=(0.2, 0.4, 0.9)),
+)
+SPEC_B = scene(
+    "kitchen-a",
+    on("counter", "green-cup", 0.1, scale=1.5, colour=(0.9, 0.1, 0.1)),
+    on("kitchen-shelf", "red-book"),
+    on("bar-stool", "blender"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +61,16 @@ def state(obs, asset):
 
 
 # --- construction --------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(renderer="opengl"), "valid renderers: auto, tiny, egl"),
-    (dict(image_size=4), "image_size"),
-    (dict(min_visible_fraction=1.5), "min_visible_fraction"),
-    (dict(validity_version=3), "valid versions: 1, 2"),
-    (dict(validity_version=True), "unknown validity_version"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(renderer="opengl"), "valid renderers: auto, tiny, egl"),
+        (dict(image_size=4), "image_size"),
+        (dict(min_visible_fraction=1.5), "min_visible_fraction"),
+        (dict(validity_version=3), "valid versions: 1, 2"),
+        (dict(validity_version=True), "unknown validity_version"),
+    ],
+)
 def test_bad_arguments_are_one_line_user_errors(kwargs, match):
     with pytest.raises(UserError, match=match) as err:
         EmbeddedBackend(**kwargs)
@@ -75,9 +87,14 @@ def test_close_is_idempotent_and_closed_backend_refuses():
 
 # --- determinism ---------------------------------------------------------------------------------
 def _fingerprint(obs) -> dict:
-    return {"image": obs.image.tobytes().hex(), "seg": obs.segmentation.tobytes().hex(),
-            "objects": [list(map(str, (s.position, s.aabb_min, s.aabb_max, s.support, s.visible_pixels))) for s in obs.objects],
-            "reason": obs.invalid_reason}
+    return {
+        "image": obs.image.tobytes().hex(),
+        "seg": obs.segmentation.tobytes().hex(),
+        "objects": [
+            list(map(str, (s.position, s.aabb_min, s.aabb_max, s.support, s.visible_pixels))) for s in obs.objects
+        ],
+        "reason": obs.invalid_reason,
+    }
 
 
 def test_same_spec_same_result_whatever_came_before(backend):
@@ -136,7 +153,9 @@ def fresh_process_fingerprint(spec: SceneSpec, renderer: str) -> dict:
         f"with EmbeddedBackend(image_size={SIZE}, renderer={renderer!r}) as b:\n"
         "    print(json.dumps(_fingerprint(b.observe(SceneSpec.from_json(sys.stdin.read())))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], input=spec.to_json(), capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=spec.to_json(), capture_output=True, text=True, check=True, cwd=REPO
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -212,8 +231,12 @@ def test_centre_off_the_edge_is_unsupported(backend):
 def test_hidden_behind_another_object_is_not_visible(backend):
     # a low camera looking along +y: the big vase hides the small cup right behind it
     cam = CameraPose(eye=(0.0, -1.2, 0.85), target=(0.0, 0.1, 0.8), fov_deg=40.0)
-    obs = backend.observe(scene("bedroom", on("desk", "vase", scale=2.0), on("desk", "green-cup", 0.0, 0.2, scale=0.5), camera=cam))
-    assert obs.invalid_reason is not None and obs.invalid_reason.startswith("not visible: green-cup ("), obs.invalid_reason
+    obs = backend.observe(
+        scene("bedroom", on("desk", "vase", scale=2.0), on("desk", "green-cup", 0.0, 0.2, scale=0.5), camera=cam)
+    )
+    assert obs.invalid_reason is not None and obs.invalid_reason.startswith("not visible: green-cup ("), (
+        obs.invalid_reason
+    )
     assert state(obs, "green-cup").visible_pixels < backend.min_visible_pixels
 
 
@@ -258,8 +281,15 @@ def test_colour_override_changes_only_tinted_parts(backend):
 @pytest.mark.parametrize("room_id", sorted(ROOMS))
 def test_every_support_of_every_room_holds_visible_objects(backend, room_id):
     main, shelf, low, riser = ROOMS[room_id].supports
-    spec = scene(room_id, on(main.id, "green-cup", -0.12), on(shelf.id, "blue-bottle", 0.2), on(low.id, "yellow-bowl"),
-                 on(main.id, "orange-teapot", 0.12), on(shelf.id, "bird-sculpture", -0.25), on(riser.id, "plate"))
+    spec = scene(
+        room_id,
+        on(main.id, "green-cup", -0.12),
+        on(shelf.id, "blue-bottle", 0.2),
+        on(low.id, "yellow-bowl"),
+        on(main.id, "orange-teapot", 0.12),
+        on(shelf.id, "bird-sculpture", -0.25),
+        on(riser.id, "plate"),
+    )
     obs = backend.observe(spec)
     assert obs.valid, obs.invalid_reason
     assert [s.support for s in obs.objects] == [main.id, shelf.id, low.id, main.id, shelf.id, riser.id]

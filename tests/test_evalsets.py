@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
+from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set, load_eval_set
 from rls3_bench.data.sample_tables import content_hash, read_samples, write_samples
 from rls3_bench.errors import UserError
-from rls3_bench.scene.construct import balanced_targets as schedule
-from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set, load_eval_set
 from rls3_bench.labels.sample import TERMS
+from rls3_bench.scene.construct import balanced_targets as schedule
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,8 @@ def test_mini_set_matches_its_schedule_and_released_hash(mini):
 
 def test_rebuild_in_another_process_is_identical(mini, tmp_path):
     code = (
-        "from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set; from rls3_bench.data.sample_tables import content_hash;"
+        "from rls3_bench.data.evalsets import EVAL_SETS, build_eval_set; "
+        "from rls3_bench.data.sample_tables import content_hash;"
         "print(content_hash(build_eval_set(EVAL_SETS['spatial-v1-mini'])))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -129,7 +130,10 @@ def test_v2_labels_are_labeller_2s_labels_of_the_stored_scenes(mini2):
 
 def test_group_score_counts_groups_with_every_twin_right(mini2):
     """A text-only model gets item accuracy 0.5 and group score 0 on twins; an oracle gets 1 and 1."""
-    text_only = [{"item_id": s.sample_id, "score_true": float(len(s.caption)), "score_negative": float(len(s.negatives[0]))} for s in mini2]
+    text_only = [
+        {"item_id": s.sample_id, "score_true": float(len(s.caption)), "score_negative": float(len(s.negatives[0]))}
+        for s in mini2
+    ]
     oracle = [{"item_id": s.sample_id, "score_true": 1.0, "score_negative": 0.0} for s in mini2]
     rows = item_rows(mini2, text_only)
     assert sum(r["correct"] for r in rows) <= 36 and group_score(mini2, rows) == 0.0

@@ -14,7 +14,9 @@ TRACK = str(Path(__file__).parent / "fixtures" / "test-track.yaml")
 
 def export(tmp_path, name, *extra, n=20, seed=0, out="g.parquet"):
     path = tmp_path / out
-    code = main(["export", "--generator", name, "--track", TRACK, "-n", str(n), "--seed", str(seed), "-o", str(path), *extra])
+    code = main(
+        ["export", "--generator", name, "--track", TRACK, "-n", str(n), "--seed", str(seed), "-o", str(path), *extra]
+    )
     return code, path
 
 
@@ -56,12 +58,15 @@ def test_export_closed_loop_generator_with_the_base_learner(tmp_path):
     assert code == 0 and len(read_samples(path)) == 24
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--generator", "uniform-v1"], "go together"),
-    (["--track", TRACK], "go together"),
-    (["--generator", "no-such-gen-v1", "--track", TRACK], "no-such-gen-v1"),
-    (["--generator", "uniform-v1", "--track", "no-such-track"], "no-such-track"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--generator", "uniform-v1"], "go together"),
+        (["--track", TRACK], "go together"),
+        (["--generator", "no-such-gen-v1", "--track", TRACK], "no-such-gen-v1"),
+        (["--generator", "uniform-v1", "--track", "no-such-track"], "no-such-track"),
+    ],
+)
 def test_export_bad_input_is_one_line_and_no_file(args, fragment, tmp_path, capsys):
     out = tmp_path / "x.parquet"
     assert main(["export", "-n", "4", "-o", str(out), *args]) == 2

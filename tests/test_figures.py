@@ -2,92 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import io
-import math
 
-import numpy as np
 import pytest
+from conftest import FIGURE_GENERATORS as GENERATORS
+from conftest import make_records
 
 from rls3_bench.analysis import figures
-from rls3_bench.labels.sample import TERMS
 
-BUDGETS = (0, 256, 512, 1024, 2048)
-GENERATORS = {  # name -> (gain per octave, term weights of the delivered data, closed-loop RL?)
-    "rls3-sac-v1": (0.020, (22, 20, 6, 5, 26, 21), True),
-    "uniform-v1": (0.008, (18, 18, 15, 14, 18, 17), False),
-    "weakness-v1": (0.014, (15, 15, 20, 20, 15, 15), False),
-}
-
-
-def _png_b64(colour: tuple[int, int, int], size: int = 128) -> str:
-    from PIL import Image
-
-    img = Image.new("RGB", (size, size), (200, 200, 200))
-    img.paste(colour, (size // 4, size // 2, size // 2, size * 3 // 4))
-    img.paste((40, 40, 200), (size // 2 + 8, size // 3, size * 3 // 4 + 8, size // 2))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def make_record(generator: str, seed: int, *, gallery_png: str | None = None, generative: bool = False) -> dict:
-    """A synthetic complete run record with the fields figures read (no simulator, no learner)."""
-    gain, weights, rl = GENERATORS[generator]
-    rng = np.random.default_rng([seed, sum(map(ord, generator))])
-    base = 0.52 + 0.005 * seed
-    curve = []
-    for b in BUDGETS:
-        octaves = 0 if b == 0 else math.log2(b / 128)
-        acc = base + gain * octaves + (0 if b == 0 else rng.normal(0, 0.006))
-        point = {
-            "budget": b, "accuracy": acc, "n_items": 288,
-            "per_term": {t: acc + d + rng.normal(0, 0.01) for t, d in zip(TERMS, (0.03, 0.02, -0.04, -0.05, 0.0, 0.04))},
-            "per_complexity": {"1": acc + 0.04, "2": acc, "3": acc - 0.035},
-            "per_negative": {"flip": acc - 0.02, "swap": acc + 0.02},
-        }
-        if generative:
-            point["generative"] = {"paligemma_score": 1.9 + 10 * (acc - base), "exact_match": acc / 3,
-                                   "per_term": {t: {"precision": 0.5, "recall": 0.4, "f1": 0.44} for t in TERMS}}
-        curve.append(point)
-    delivered = BUDGETS[-1]
-    rendered = int(delivered * (3.2 if rl else 1.4))
-    history = []
-    if rl:
-        for e in range(40):
-            history.append({"round": e // 10, "episode": e, "intrinsic_return": -0.3 + 0.012 * e + rng.normal(0, 0.03),
-                            "extrinsic_reward": 0.45 - 0.002 * e + rng.normal(0, 0.02), "feasibility": min(1.0, 0.55 + 0.01 * e),
-                            "kept": 4, "env_steps": 32 * (e + 1), "rl_updates": 16 * e})
-    gallery = []
-    if gallery_png:
-        captions = ("The small pot is above, behind and to the left of the yellow bowl.", "The blender is below and in front of the plate.",
-                    "The vase is to the right of the blender.")
-        gallery = [{"round": i, "spec": "{}", "caption": c, "sample_id": f"{generator}:{seed}:{i}", "png_b64": gallery_png}
-                   for i, c in enumerate(captions)]
-    return {
-        "schema_version": 1, "track": "clip-test-v1", "generator": generator, "generator_name": generator, "seed": seed,
-        "status": "complete", "curve": curve,
-        "cost": {"scenes_rendered": rendered, "invalid_scenes": rendered - delivered, "feedback_queries": 640 if rl else 0,
-                 "samples_delivered": delivered, "rl_env_steps": 1280 if rl else 0, "rl_updates": 640 if rl else 0,
-                 "seconds": {"render": 0.02 * rendered, "label_caption": 0.001 * delivered, "feedback": 3.0 if rl else 0.0,
-                             "train": 50.0, "eval": 10.0, "agent": 9.0 if rl else 0.4 + 0.1 * seed}},
-        "term_counts": {t: int(w * 30 + seed) for t, w in zip(TERMS, weights)},
-        "complexity_counts": {"1": 700, "2": 700, "3": 648},
-        "round_log": [{"round": i, "budget": b, "train_loss": 1.0 / (i + 1), "feedback_error": None, "seconds": 5.0}
-                      for i, b in enumerate(BUDGETS[1:])],
-        "generator_history": history, "gallery": gallery, "wall_seconds": 100.0 + seed,
-    }
-
-
-def make_records(generative: bool = False) -> list[dict]:
-    """3 generators x 3 seeds; the RL one has a history, the weakness one a gallery with a PNG."""
-    png = _png_b64((220, 40, 40))
-    return [make_record(g, s, gallery_png=png if g == "weakness-v1" else None, generative=generative)
-            for g in GENERATORS for s in range(3)]
-
-
-EXPECTED = ("accuracy_curve", "term_curves", "term_radar", "complexity_curves", "term_distribution", "rl_curves", "gallery", "accuracy_vs_cost")
+EXPECTED = (
+    "accuracy_curve",
+    "term_curves",
+    "term_radar",
+    "complexity_curves",
+    "term_distribution",
+    "rl_curves",
+    "gallery",
+    "accuracy_vs_cost",
+)
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +95,11 @@ def test_radar_radius_starts_at_chance():
 def test_figures_survive_records_without_optional_fields(name):
     bare = []
     for rec in make_records():
-        rec = {k: v for k, v in rec.items() if k not in ("term_counts", "generator_history", "gallery", "complexity_counts", "round_log")}
+        rec = {
+            k: v
+            for k, v in rec.items()
+            if k not in ("term_counts", "generator_history", "gallery", "complexity_counts", "round_log")
+        }
         rec["cost"] = {"samples_delivered": 0}
         rec["curve"] = [{"budget": p["budget"], "accuracy": p["accuracy"]} for p in rec["curve"]]
         bare.append(rec)
@@ -175,7 +111,12 @@ def test_figures_survive_records_without_optional_fields(name):
 
 def test_generator_history_with_missing_keys_and_broken_gallery_png():
     records = make_records()
-    records[0]["generator_history"] = [{"episode": 0}, {"feasibility": 0.5}, {"episode": 2, "intrinsic_return": "n/a"}, "junk"]
+    records[0]["generator_history"] = [
+        {"episode": 0},
+        {"feasibility": 0.5},
+        {"episode": 2, "intrinsic_return": "n/a"},
+        "junk",
+    ]
     records[3]["gallery"] = [{"round": 0, "caption": "broken", "png_b64": "not base64!"}]
     for fn in (figures.rl_curves, figures.gallery):
         fig, _ = fn(records)

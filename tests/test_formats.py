@@ -35,7 +35,9 @@ def test_every_committed_track_keeps_its_digest():
         assert track_from_dict(track.to_dict()) == track
 
 
-@pytest.mark.parametrize("meta", sorted((REPO / "leaderboards" / "submissions").glob("*/*/submission.json")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    "meta", sorted((REPO / "leaderboards" / "submissions").glob("*/*/submission.json")), ids=lambda p: p.parent.name
+)
 def test_committed_submissions_name_their_track_digest(meta):
     data = json.loads(meta.read_text(encoding="utf-8"))
     name, _, version = data["track"].rpartition("-v")
@@ -49,21 +51,24 @@ def _track(**changes) -> dict:
     return {k: v for k, v in data.items() if v is not ...}
 
 
-@pytest.mark.parametrize("changes, names", [
-    ({"version": True}, ["field version", "valid integer", "True"]),
-    ({"round_size": 0}, ["field round_size", "greater than 0"]),
-    ({"colour": "red"}, ["field colour is not a known field"]),
-    ({"col\nour": "red"}, ["field ['col\\nour'] is not a known field"]),
-    ({"eval_set_hash": ...}, ["field eval_set_hash is missing"]),
-    ({"budgets": [16, "32"]}, ["field budgets[1]", "'32'"]),
-    ({"budgets": [32, 16]}, ["budgets must be a strictly increasing list"]),
-    ({"budgets": [16, 24]}, ["positive multiple of round_size 16"]),
-    ({"name": "../up"}, ["field name", "names a results folder"]),
-    ({"presets": {"smoke": {"budgets": [16], "seeds": "2"}}}, ["field presets.smoke.seeds", "valid integer"]),
-    ({"presets": {"smoke": {"budgets": [64], "seeds": 2}}}, ["preset smoke's budgets [64]"]),
-    ({"generator_config": {"uniform-v1": [1]}}, ["field generator_config.uniform-v1", "valid dictionary"]),
-    ({"recipe": {"lr": float("inf")}}, ["track.recipe.lr is inf"]),
-])
+@pytest.mark.parametrize(
+    "changes, names",
+    [
+        ({"version": True}, ["field version", "valid integer", "True"]),
+        ({"round_size": 0}, ["field round_size", "greater than 0"]),
+        ({"colour": "red"}, ["field colour is not a known field"]),
+        ({"col\nour": "red"}, ["field ['col\\nour'] is not a known field"]),
+        ({"eval_set_hash": ...}, ["field eval_set_hash is missing"]),
+        ({"budgets": [16, "32"]}, ["field budgets[1]", "'32'"]),
+        ({"budgets": [32, 16]}, ["budgets must be a strictly increasing list"]),
+        ({"budgets": [16, 24]}, ["positive multiple of round_size 16"]),
+        ({"name": "../up"}, ["field name", "names a results folder"]),
+        ({"presets": {"smoke": {"budgets": [16], "seeds": "2"}}}, ["field presets.smoke.seeds", "valid integer"]),
+        ({"presets": {"smoke": {"budgets": [64], "seeds": 2}}}, ["preset smoke's budgets [64]"]),
+        ({"generator_config": {"uniform-v1": [1]}}, ["field generator_config.uniform-v1", "valid dictionary"]),
+        ({"recipe": {"lr": float("inf")}}, ["track.recipe.lr is inf"]),
+    ],
+)
 def test_bad_track_is_one_line_naming_file_field_and_fix(tmp_path, changes, names):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_track(**changes)))
@@ -86,7 +91,10 @@ def test_replace_and_presets_validate_like_a_file():
     quick = track.with_preset("quick")
     assert quick.budgets == track.presets["quick"].budgets and quick.presets == {}
     assert track.replace(device="cuda").device == "cuda" and track.replace(device="cuda").digest() != track.digest()
-    with pytest.raises(UserError, match=r"track clip-tiny with \['budgets'\] changed: every budget must be a positive multiple of round_size"):
+    with pytest.raises(
+        UserError,
+        match=r"track clip-tiny with \['budgets'\] changed: every budget must be a positive multiple of round_size",
+    ):
         track.replace(budgets=(track.round_size + 1,))
 
 
@@ -107,24 +115,45 @@ def test_cost_adds_by_stage_and_writes_plain_names():
 def _record() -> dict:
     from rls3_bench.labels.sample import TERMS
 
-    point = {"budget": 16, "accuracy": 0.5, "n_items": 72, "per_term": {t: 0.5 for t in TERMS},
-             "per_complexity": {"1": 0.5, "2": 0.5, "3": 0.5}, "per_negative": {"flip": 0.5, "swap": 0.5}}
-    record = {"schema_version": 1, "track": "test-track-v1", "track_digest": "a" * 64, "generator": "uniform-v1", "seed": 0,
-              "eval_set": "spatial-v1-mini", "eval_set_hash": "b" * 64, "curve": [{**point, "budget": 0}, point], "status": "complete",
-              "cost": Cost(samples_delivered=16).as_dict()}
+    point = {
+        "budget": 16,
+        "accuracy": 0.5,
+        "n_items": 72,
+        "per_term": {t: 0.5 for t in TERMS},
+        "per_complexity": {"1": 0.5, "2": 0.5, "3": 0.5},
+        "per_negative": {"flip": 0.5, "swap": 0.5},
+    }
+    record = {
+        "schema_version": 1,
+        "track": "test-track-v1",
+        "track_digest": "a" * 64,
+        "generator": "uniform-v1",
+        "seed": 0,
+        "eval_set": "spatial-v1-mini",
+        "eval_set_hash": "b" * 64,
+        "curve": [{**point, "budget": 0}, point],
+        "status": "complete",
+        "cost": Cost(samples_delivered=16).as_dict(),
+    }
     return json.loads(json.dumps(record))  # a deep copy: the two points share no dict
 
 
-@pytest.mark.parametrize("edit, names", [
-    (lambda r: r["curve"][1]["per_term"].pop("behind"), ["field curve[1].per_term", "behind missing"]),
-    (lambda r: r["curve"][0].update(accuracy=True), ["field curve[0].accuracy", "valid number"]),
-    (lambda r: r["cost"].pop("rl_updates"), ["field cost.rl_updates is missing"]),
-    (lambda r: r.update(status="done"), ["field status", "'complete' or 'failed'"]),
-    (lambda r: r.update(curve=[]), ["field curve", "at least 1 item"]),
-    (lambda r: r.update(notes="x"), ["field notes is not a known field"]),
-    (lambda r: r["curve"][0].update(generative=None), ["field curve[0].generative", "valid dictionary"]),
-    (lambda r: r["curve"][0].update(generative={"exact_match": 0.5}), ["field curve[0].generative.paligemma_score is missing"]),
-])
+@pytest.mark.parametrize(
+    "edit, names",
+    [
+        (lambda r: r["curve"][1]["per_term"].pop("behind"), ["field curve[1].per_term", "behind missing"]),
+        (lambda r: r["curve"][0].update(accuracy=True), ["field curve[0].accuracy", "valid number"]),
+        (lambda r: r["cost"].pop("rl_updates"), ["field cost.rl_updates is missing"]),
+        (lambda r: r.update(status="done"), ["field status", "'complete' or 'failed'"]),
+        (lambda r: r.update(curve=[]), ["field curve", "at least 1 item"]),
+        (lambda r: r.update(notes="x"), ["field notes is not a known field"]),
+        (lambda r: r["curve"][0].update(generative=None), ["field curve[0].generative", "valid dictionary"]),
+        (
+            lambda r: r["curve"][0].update(generative={"exact_match": 0.5}),
+            ["field curve[0].generative.paligemma_score is missing"],
+        ),
+    ],
+)
 def test_bad_run_record_is_one_line_naming_the_field(tmp_path, edit, names):
     from rls3_bench.harness.records import read_record, write_record
 
@@ -135,7 +164,11 @@ def test_bad_run_record_is_one_line_naming_the_field(tmp_path, edit, names):
     with pytest.raises(UserError) as err:
         read_record(tmp_path)
     message = str(err.value)
-    assert "\n" not in message and "record.json is malformed" in message and message.endswith("delete that cell folder and re-run it")
+    assert (
+        "\n" not in message
+        and "record.json is malformed" in message
+        and message.endswith("delete that cell folder and re-run it")
+    )
     for name in names:
         assert name in message, message
 

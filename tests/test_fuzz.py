@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import make_bundle
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +30,11 @@ from rls3_bench.errors import UserError
 #: examples per fuzz test: a modest default run, and HYPOTHESIS_PROFILE=long for the report's numbers
 _PROFILES = {"default": 60, "long": 2000}
 _PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
-FUZZ = settings(max_examples=_PROFILES.get(_PROFILE, _PROFILES["default"]), deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=_PROFILES.get(_PROFILE, _PROFILES["default"]),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 #: the longest error message a parser may produce (one line, readable in a terminal log)
 MAX_MESSAGE = 400
 
@@ -45,10 +49,17 @@ def assert_one_line(exc: BaseException) -> None:
 
 
 # --- strategies -------------------------------------------------------------------------------
-scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**400), max_value=10**400)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30))
-json_values = st.recursive(scalars, lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=10), c, max_size=5),
-                           max_leaves=20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+)
+json_values = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=10), c, max_size=5), max_leaves=20
+)
 
 
 def _paths(doc, prefix=()):
@@ -115,8 +126,8 @@ def json_text(value) -> str:
 
 # --- SceneSpec JSON ---------------------------------------------------------------------------
 def _valid_spec_dict() -> dict:
-    from rls3_bench.scene.random_scenes import random_spec
     from rls3_bench.harness.seeds import rng_for
+    from rls3_bench.scene.random_scenes import random_spec
 
     return json.loads(random_spec(rng_for("preview", 0)).to_json())
 
@@ -148,8 +159,11 @@ def test_fuzz_scene_spec_mutated(doc):
 
 # --- track YAML -------------------------------------------------------------------------------
 yaml_scalars = scalars | st.dates() | st.datetimes() | st.binary(max_size=8)
-yaml_values = st.recursive(yaml_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8) | st.integers(), c, max_size=4),
-                           max_leaves=12)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8) | st.integers(), c, max_size=4),
+    max_leaves=12,
+)
 
 
 def _check_track_file(path: Path) -> None:
@@ -214,9 +228,22 @@ generator_names = (
     st.sampled_from(["uniform-v1", "balanced-v1", "weakness-v1", "rls3-sac-v1", "rls3-random-v1"])
     | ident
     | st.tuples(st.sampled_from(SAFE_MODULES) | ident, ident).map(lambda t: f"{t[0]}:{t[1]}")
-    | st.sampled_from(["os:system", "json:loads", "rls3_bench.generator:Generator", "rls3_bench.generator:API_VERSION",
-                       "..x:Y", ".generator:Generator", "rls3_generators.uniform:UniformGenerator.name", ":", "a:", ":b",
-                       "rls3_generators.uniform:UniformGenerator..x", "\x00:x"])
+    | st.sampled_from(
+        [
+            "os:system",
+            "json:loads",
+            "rls3_bench.generator:Generator",
+            "rls3_bench.generator:API_VERSION",
+            "..x:Y",
+            ".generator:Generator",
+            "rls3_generators.uniform:UniformGenerator.name",
+            ":",
+            "a:",
+            ":b",
+            "rls3_generators.uniform:UniformGenerator..x",
+            "\x00:x",
+        ]
+    )
 )
 
 
@@ -245,9 +272,33 @@ OPTIONS = {
     "preview": ["-n", "--seed", "--cols", "-o", "--backend", "--size", "--renderer"],
     "export": ["-n", "--seed", "-o", "--backend", "--size", "--renderer"],
     "evalset": ["--cache-dir"],
-    "pretrain": ["--track", "--scenes", "--epochs", "--seed", "--lr", "--object-negatives", "--vision-epochs", "--vision-lr", "--out"],
-    "run": ["--track", "--preset", "--generator", "--seeds", "--seed-list", "--results", "--executor", "--workers",
-            "--ray-address", "--threads", "--weights", "--device", "--no-progress", "--no-leaderboard"],
+    "pretrain": [
+        "--track",
+        "--scenes",
+        "--epochs",
+        "--seed",
+        "--lr",
+        "--object-negatives",
+        "--vision-epochs",
+        "--vision-lr",
+        "--out",
+    ],
+    "run": [
+        "--track",
+        "--preset",
+        "--generator",
+        "--seeds",
+        "--seed-list",
+        "--results",
+        "--executor",
+        "--workers",
+        "--ray-address",
+        "--threads",
+        "--weights",
+        "--device",
+        "--no-progress",
+        "--no-leaderboard",
+    ],
     "figures": ["--results", "--track", "--out"],
     "submit": ["--results", "--track", "--generator", "--authors", "--code-reference", "-o", "--force"],
     "validate": [],
@@ -255,13 +306,56 @@ OPTIONS = {
     "reproduce": ["--seeds", "--seed-list", "--budget", "--generator", "--threads", "--atol", "--out", "--no-record"],
     "report": ["--results", "--csv"],
 }
-_words = st.sampled_from(["clip-tiny", "paligemma-tiny", "smoke", "quick", "uniform-v1", "weakness-v1", "spatial-v1-mini",
-                          "spatial-v1-test", "embedded", "unity", "tiny", "egl", "local", "ray", "cpu", "cuda", "random",
-                          "spec.json", "bad.json", "track.yaml", "runs", "subs", "out.png", "x", "", "-", "--", "-h",
-                          "0", "1", "2", "-1", "1e9", "nan", "inf", "0,1", "1,1", "a,b", "99999999999999999999999", "4097",
-                          "127.0.0.1:1", "os:system", "no_such_mod:X"])
+_words = st.sampled_from(
+    [
+        "clip-tiny",
+        "paligemma-tiny",
+        "smoke",
+        "quick",
+        "uniform-v1",
+        "weakness-v1",
+        "spatial-v1-mini",
+        "spatial-v1-test",
+        "embedded",
+        "unity",
+        "tiny",
+        "egl",
+        "local",
+        "ray",
+        "cpu",
+        "cuda",
+        "random",
+        "spec.json",
+        "bad.json",
+        "track.yaml",
+        "runs",
+        "subs",
+        "out.png",
+        "x",
+        "",
+        "-",
+        "--",
+        "-h",
+        "0",
+        "1",
+        "2",
+        "-1",
+        "1e9",
+        "nan",
+        "inf",
+        "0,1",
+        "1,1",
+        "a,b",
+        "99999999999999999999999",
+        "4097",
+        "127.0.0.1:1",
+        "os:system",
+        "no_such_mod:X",
+    ]
+)
 _values = _words | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12).filter(
-    lambda s: not s.startswith("/") and ".." not in s and "\x00" not in s)
+    lambda s: not s.startswith("/") and ".." not in s and "\x00" not in s
+)
 
 
 @st.composite
@@ -279,11 +373,11 @@ def argvs(draw):
 @pytest.fixture
 def cli_sandbox(tmp_path, monkeypatch):
     """A working directory with a few input files; every costly step replaced by ``_Reached``."""
+    import rls3_bench.analysis.submissions as submissions
     import rls3_bench.cli as cli
     import rls3_bench.data.evalsets as evalsets
-    import rls3_bench.learners.pretrain as pretrain
     import rls3_bench.harness.sweep as runner
-    import rls3_bench.analysis.submissions as submissions
+    import rls3_bench.learners.pretrain as pretrain
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.json").write_text(json.dumps(_valid_spec_dict()))
@@ -337,13 +431,36 @@ def test_fuzz_cli_arguments(cli_sandbox, capsys, argv):
 def _valid_record() -> dict:
     from rls3_bench.labels.sample import TERMS
 
-    point = {"budget": 16, "accuracy": 0.5, "n_items": 72, "per_term": {t: 0.5 for t in TERMS},
-             "per_complexity": {"1": 0.5, "2": 0.5, "3": 0.5}, "per_negative": {"flip": 0.5, "swap": 0.5}}
-    return {"schema_version": 1, "track": "test-track-v1", "track_digest": "a" * 64, "generator": "uniform-v1",
-            "generator_name": "uniform-v1", "seed": 0, "eval_set": "spatial-v1-mini", "eval_set_hash": "b" * 64,
-            "curve": [{**point, "budget": 0}, point], "status": "complete", "failure": None,
-            "cost": {"scenes_rendered": 20, "invalid_scenes": 2, "feedback_queries": 0, "samples_delivered": 16,
-                     "rl_env_steps": 0, "rl_updates": 0, "seconds": {"render": 1.0}}}
+    point = {
+        "budget": 16,
+        "accuracy": 0.5,
+        "n_items": 72,
+        "per_term": {t: 0.5 for t in TERMS},
+        "per_complexity": {"1": 0.5, "2": 0.5, "3": 0.5},
+        "per_negative": {"flip": 0.5, "swap": 0.5},
+    }
+    return {
+        "schema_version": 1,
+        "track": "test-track-v1",
+        "track_digest": "a" * 64,
+        "generator": "uniform-v1",
+        "generator_name": "uniform-v1",
+        "seed": 0,
+        "eval_set": "spatial-v1-mini",
+        "eval_set_hash": "b" * 64,
+        "curve": [{**point, "budget": 0}, point],
+        "status": "complete",
+        "failure": None,
+        "cost": {
+            "scenes_rendered": 20,
+            "invalid_scenes": 2,
+            "feedback_queries": 0,
+            "samples_delivered": 16,
+            "rl_env_steps": 0,
+            "rl_updates": 0,
+            "seconds": {"render": 1.0},
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -359,8 +476,8 @@ def record_folder(tmp_path_factory):
 @given(st.data())
 def test_fuzz_run_record(record_folder, data):
     """A damaged or edited record.json is refused with one line by every reader (report included)."""
-    from rls3_bench.harness.records import RECORD_FILE, read_record
     from rls3_bench.analysis.report import results_table
+    from rls3_bench.harness.records import RECORD_FILE, read_record
 
     good = (record_folder / RECORD_FILE).read_bytes()
     if data.draw(st.booleans()):
@@ -385,6 +502,7 @@ def test_fuzz_run_record(record_folder, data):
 @pytest.fixture(scope="module")
 def sample_file(tmp_path_factory):
     from conftest import toy_samples
+
     from rls3_bench.data.sample_tables import write_samples
 
     path = tmp_path_factory.mktemp("samples") / "s.parquet"
@@ -409,8 +527,15 @@ def test_fuzz_sample_parquet_bytes(sample_file, tmp_path_factory, data):
     _check_samples(path)
 
 
-parquet_values = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=20)
-                  | st.binary(max_size=20) | st.lists(st.text(max_size=5), max_size=3))
+parquet_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+    | st.lists(st.text(max_size=5), max_size=3)
+)
 
 
 def _table_with(rows: list[dict], metadata):
@@ -461,39 +586,6 @@ def test_fuzz_sample_parquet_rows(sample_file, tmp_path_factory, data):
 
 
 # --- submission bundles -----------------------------------------------------------------------
-def make_bundle(folder: Path, track, items, seeds=(0, 1)) -> Path:
-    """A valid submission without training: random scores, metrics computed from them."""
-    import numpy as np
-
-    from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json
-    from rls3_bench.analysis.metrics import item_rows, summarize
-    from rls3_bench.harness.records import prediction_rows_parquet
-    from rls3_bench.analysis.submissions import META_FILE, PRED_FILE
-
-    budgets = [0, *track.budgets]
-    rng = np.random.default_rng(0)
-    rows, cells = [], []
-    for seed in seeds:
-        reported = {}
-        for b in budgets:
-            preds = [{"item_id": s.sample_id, "score_true": float(rng.normal()), "score_negative": float(rng.normal()),
-                      "predicted_terms": None} for s in items]
-            summary = summarize(item_rows(items, preds))
-            reported[str(b)] = {"accuracy": summary["accuracy"], "per_term": summary["per_term"]}
-            rows += [{"seed": seed, "budget": b, **p} for p in preds]
-        cost = {"samples_delivered": budgets[-1], "scenes_rendered": 40, "invalid_scenes": 3, "feedback_queries": 0, "rl_env_steps": 0,
-                "rl_updates": 0, "seconds": {"render": 1.0, "label_caption": 0.1, "feedback": 0.0, "agent": 0.0, "train": 2.0, "eval": 0.5}}
-        cells.append({"seed": seed, "cost": cost, "wall_seconds": 1.0,
-                      "reported": reported, "provenance": {}})
-    meta = {"schema_version": 1, "generator": "fuzz-gen-v1", "generator_version": 1, "code_reference": "pkg==1.0",
-            "authors": ["A. Author"], "track": track.key, "track_digest": track.digest(), "eval_set": track.eval_set,
-            "eval_set_hash": track.eval_set_hash, "budgets": budgets, "seeds": list(seeds), "cells": cells,
-            "created_at": "2025-01-01T00:00:00+00:00"}
-    atomic_write_bytes(folder / PRED_FILE, prediction_rows_parquet(rows))
-    atomic_write_json(folder / META_FILE, meta)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, track, items):
     return make_bundle(tmp_path_factory.mktemp("sub") / "bundle", track, items)
@@ -559,9 +651,11 @@ def test_fuzz_submission_parquet(bundle, track, items, tmp_path_factory, data):
         rows = table.to_pylist()
         # edit a few rows around a random place (the whole table is 432 rows)
         start = data.draw(st.integers(0, len(rows) - 8))
-        head, mid, tail = rows[:start], rows[start:start + 8], rows[start + 8:]
+        head, mid, tail = rows[:start], rows[start : start + 8], rows[start + 8 :]
         mid = data.draw(edited_rows(mid))
         keys = set().union(*(r.keys() for r in mid)) if mid else set()
-        all_rows = [{k: r.get(k) for k in keys} for r in head + tail] + mid if keys != set(rows[0]) else head + mid + tail
+        all_rows = (
+            [{k: r.get(k) for k in keys} for r in head + tail] + mid if keys != set(rows[0]) else head + mid + tail
+        )
         pq.write_table(_table_with(all_rows, table.schema.metadata), folder / PRED_FILE)
     _check_bundle(folder, track, items)

@@ -4,6 +4,7 @@ generators, checkpoint/resume."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from rls3_bench.generator import Generator, RoundContext
 from rls3_bench.scene.random_scenes import random_spec
 
-pytest.importorskip("transformers")
+pytest.importorskip("open_clip")  # the test track's learner is CLIP
 
 from rls3_bench.harness.cell import run_cell  # noqa: E402
 
@@ -95,19 +96,20 @@ class Peeker(Generator):
         ctx.query([])
 
 
-@pytest.mark.parametrize("cls, reason", [
-    (Greedy, "more than the budget of 16"),
-    (Forger, "was not produced by ctx.render"),
-    (Lazy, "delivered"),
-    (Repeater, "delivered twice"),
-    (Peeker, "open-loop"),
-])
-def test_harness_refuses_budget_violations_and_records_why(track, items, backend, cls, reason, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "bad_gens", sys.modules[__name__])
+@pytest.mark.parametrize(
+    "cls, reason",
+    [
+        # each pattern matches its own violation's message only (all three budget messages say "delivered")
+        (Greedy, r"round 0: delivered more than the budget of 16 samples"),
+        (Forger, r"round 0: sample .* was not produced by ctx\.render"),
+        (Lazy, r"round 0 delivered [01] of 16 samples"),
+        (Repeater, r"round 0: sample \S+ delivered twice"),
+        (Peeker, r"open-loop \(closed_loop = False\) and may not query the learner"),
+    ],
+)
+def test_harness_refuses_budget_violations_and_records_why(track, items, backend, cls, reason):
     res = run_cell(track, f"{__name__}:{cls.__name__}", 0, backend=backend, eval_items=items)
-    assert res.status == "failed" and reason in res.failure, res.failure
+    assert res.status == "failed" and re.search(reason, res.failure), res.failure
     assert res.cost["samples_delivered"] <= 16  # nothing beyond the budget reached training
     assert len(res.curve) == 1  # only the base evaluation: no curve point from a broken round
 
@@ -116,8 +118,21 @@ def test_contributed_generator_runs_through_the_cli(tmp_path, monkeypatch, capsy
     from rls3_bench.cli import main
 
     monkeypatch.syspath_prepend(str(FIXTURES))
-    code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "contrib_generator:LeftRightOnly",
-                 "--seeds", "1", "--results", str(tmp_path), "--no-progress", "--no-leaderboard"])
+    code = main(
+        [
+            "run",
+            "--track",
+            str(FIXTURES / "test-track.yaml"),
+            "--generator",
+            "contrib_generator:LeftRightOnly",
+            "--seeds",
+            "1",
+            "--results",
+            str(tmp_path),
+            "--no-progress",
+            "--no-leaderboard",
+        ]
+    )
     assert code == 0
     rec = json.loads((tmp_path / "test-track-v1" / "left-right-only-v1" / "seed-0" / "record.json").read_text())
     assert rec["status"] == "complete" and rec["cost"]["samples_delivered"] == 32
@@ -138,8 +153,16 @@ def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path,
             raise Stop
 
     with pytest.raises(Stop):
-        run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round,
-                 pipeline=pipelined)
+        run_cell(
+            track,
+            generator,
+            1,
+            backend=backend,
+            eval_items=items,
+            checkpoint_dir=ckpt,
+            progress=stop_after_first_round,
+            pipeline=pipelined,
+        )
     assert (ckpt / "LATEST").read_text() == "round-00000"
     resumed = run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, pipeline=pipelined)
     assert resumed.pipelined == full.pipelined == pipelined

@@ -32,7 +32,9 @@ def test_matmul_rate_is_a_positive_rate(one_thread):
 
 @pytest.mark.parametrize("model", ["clip-tiny", "paligemma-tiny"])
 def test_train_figures_on_cpu(model, one_thread):
-    r = measure_gpu.train_figures(model, "cpu", batch=4, steps=1, lora_r=4 if model.startswith("paligemma") else 0, peak_rate=1e11)
+    r = measure_gpu.train_figures(
+        model, "cpu", batch=4, steps=1, lora_r=4 if model.startswith("paligemma") else 0, peak_rate=1e11
+    )
     assert r["samples_per_s"] > 0 and r["tflops_per_step"] > 0
     if model.startswith("paligemma"):
         assert r["params"] > r["trainable"] > 0  # LoRA: only the adapters train

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-
 from dataclasses import replace
 
 import numpy as np
@@ -13,10 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from rls3_bench.learners.answers import parse_terms  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import get_learner_class  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402
+from rls3_bench.learners.answers import parse_terms  # noqa: E402
 
 N_IMG = 64  # 128 px / 16 px patches, from model_configs/paligemma-tiny.json
 FAST = {"lr": 3e-3, "batch_size": 8}
@@ -38,14 +37,22 @@ def test_registered_and_real_model_class():
     assert get_learner_class("paligemma") is pg.PaliGemmaLearner
     learner = make()
     assert type(learner.core) is transformers.PaliGemmaForConditionalGeneration
-    assert learner.n_image_tokens == N_IMG and learner.image_token_id == learner.tokenizer.convert_tokens_to_ids("<image>")
+    assert learner.n_image_tokens == N_IMG and learner.image_token_id == learner.tokenizer.convert_tokens_to_ids(
+        "<image>"
+    )
     assert learner.core.config.text_config.vocab_size == len(learner.tokenizer)
 
 
 def test_batch_layout_exact_positions():
     tok = pg.tiny_tokenizer()
     ids = tok.convert_tokens_to_ids
-    batch = pg.build_batch(tok, 3, ids("<image>"), ["caption en", "answer en where is the vase relative to the plate?"], ["the vase .", "to the left"])
+    batch = pg.build_batch(
+        tok,
+        3,
+        ids("<image>"),
+        ["caption en", "answer en where is the vase relative to the plate?"],
+        ["the vase .", "to the left"],
+    )
     image, bos, eos, pad, sep = ids("<image>"), ids("<bos>"), ids("<eos>"), ids("<pad>"), ids("\n")
     row0 = [image] * 3 + [bos, ids("caption"), ids("en"), sep] + [ids("the"), ids("vase"), ids("."), eos]
     prompt1 = "answer en where is the vase relative to the plate ?".split()
@@ -69,10 +76,18 @@ def test_layout_matches_paligemma_processor(toy):
     prompts = [samples[0].prompt, "caption en"]  # different lengths, so padding is exercised
     suffixes = [samples[0].answer, samples[1].caption]
     tok = pg.tiny_tokenizer()
-    image_proc = transformers.SiglipImageProcessor(size={"height": 128, "width": 128}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    image_proc = transformers.SiglipImageProcessor(
+        size={"height": 128, "width": 128}, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    )
     image_proc.image_seq_length = N_IMG
     proc = transformers.PaliGemmaProcessor(image_processor=image_proc, tokenizer=pg.tiny_tokenizer())
-    ref = proc(images=[s.image for s in samples], text=["<image>" + p for p in prompts], suffix=suffixes, return_tensors="pt", padding="longest")
+    ref = proc(
+        images=[s.image for s in samples],
+        text=["<image>" + p for p in prompts],
+        suffix=suffixes,
+        return_tensors="pt",
+        padding="longest",
+    )
     ours = pg.build_batch(tok, N_IMG, tok.convert_tokens_to_ids("<image>"), prompts, suffixes)
     for key in ("input_ids", "token_type_ids", "labels", "attention_mask"):
         assert torch.equal(ref[key], ours[key]), key
@@ -111,12 +126,16 @@ def test_loss_decreases_and_answers_are_parsed(toy):
 def _hand_loglik(learner, sample, text: str) -> float:
     """Mean log p(caption tokens + <eos>) from the model's logits on one unpadded sequence."""
     tok = learner.tokenizer
-    prefix = [learner.image_token_id] * N_IMG + [tok.bos_token_id] + tok.encode("caption en\n", add_special_tokens=False)
+    prefix = (
+        [learner.image_token_id] * N_IMG + [tok.bos_token_id] + tok.encode("caption en\n", add_special_tokens=False)
+    )
     suffix = tok.encode(text, add_special_tokens=False) + [tok.eos_token_id]
     ids = torch.tensor([prefix + suffix])
     types = torch.tensor([[0] * len(prefix) + [1] * len(suffix)])
     with torch.no_grad():
-        logits = learner.core(input_ids=ids, pixel_values=pg.pixel_values([sample.image], 128), token_type_ids=types).logits[0]
+        logits = learner.core(
+            input_ids=ids, pixel_values=pg.pixel_values([sample.image], 128), token_type_ids=types
+        ).logits[0]
     logp = torch.log_softmax(logits.double(), -1)
     return float(np.mean([logp[pos - 1, ids[0, pos]].item() for pos in range(len(prefix), ids.shape[1])]))
 
@@ -125,7 +144,7 @@ def test_evaluate_and_feedback_match_hand_computation(toy):
     learner, samples = make(), toy(4)
     learner.train_step(samples)  # move off the symmetric random init
     result = learner.evaluate(samples[:2])
-    for pred, sample in zip(result.predictions, samples[:2]):
+    for pred, sample in zip(result.predictions, samples[:2], strict=True):
         assert pred.item_id == sample.sample_id
         assert pred.score_true == pytest.approx(_hand_loglik(learner, sample, sample.caption), abs=1e-4)
         assert pred.score_negative == pytest.approx(_hand_loglik(learner, sample, sample.negatives[0]), abs=1e-4)
@@ -153,7 +172,10 @@ def test_hard_negative_term_pushes_caption_above_negative(toy):
 
 def test_pretrain_step_lowers_caption_loss(toy):
     learner, samples = make(), toy(4)
-    images, texts = np.stack([s.image for s in samples]), ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4
+    images, texts = (
+        np.stack([s.image for s in samples]),
+        ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4,
+    )
     losses = [learner.pretrain_step(images, texts) for _ in range(4)]
     assert losses[-1] < losses[0]
 
@@ -239,13 +261,19 @@ def test_hugging_face_directory_weights(toy, tmp_path):
 
 @pytest.mark.parametrize(
     "model, weights",
-    [("paligemma-3b", "google/paligemma-3b-pt-224"), ("paligemma-3b", None), ("paligemma-tiny", "google/paligemma-3b-pt-224")],
+    [
+        ("paligemma-3b", "google/paligemma-3b-pt-224"),
+        ("paligemma-3b", None),
+        ("paligemma-tiny", "google/paligemma-3b-pt-224"),
+    ],
 )
 @pytest.mark.parametrize("via", ["build", "check_setup"])
 def test_missing_hub_weights_fail_fast_offline(model, weights, via, no_network):
     start = time.perf_counter()
     with pytest.raises(UserError) as err:
-        pg.PaliGemmaLearner(model, weights, {}) if via == "build" else pg.PaliGemmaLearner.check_setup(model, weights, {}, "cpu")
+        pg.PaliGemmaLearner(model, weights, {}) if via == "build" else pg.PaliGemmaLearner.check_setup(
+            model, weights, {}, "cpu"
+        )
     elapsed = time.perf_counter() - start
     message = str(err.value)
     assert "\n" not in message and "google/paligemma-3b-pt-224" in message and "--weights" in message

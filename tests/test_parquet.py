@@ -33,7 +33,12 @@ print(threads() - before)
 
 
 def _new_threads(mode: str, tmp_path) -> int:
-    out = subprocess.run([sys.executable, "-c", _ROUND_TRIP, mode, str(tmp_path / "t.parquet")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _ROUND_TRIP, mode, str(tmp_path / "t.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return int(out.stdout.split()[-1])
 

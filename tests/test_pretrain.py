@@ -12,18 +12,20 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rls3_bench.learners import pretrain as pt  # noqa: E402
-from rls3_bench.scene.assets import ASSETS, ROOMS  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402
+from rls3_bench.learners import pretrain as pt  # noqa: E402
 from rls3_bench.learners.base import verified_base_weights  # noqa: E402
+from rls3_bench.scene.assets import ASSETS, ROOMS  # noqa: E402
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 
 CAMERA = CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9))
 
 
 def spec(room: str, *assets: str) -> SceneSpec:
-    return SceneSpec(room=room, camera=CAMERA, objects=tuple(PlacedObject(a, (0.3 * i, 0.0, 0.9)) for i, a in enumerate(assets)))
+    return SceneSpec(
+        room=room, camera=CAMERA, objects=tuple(PlacedObject(a, (0.3 * i, 0.0, 0.9)) for i, a in enumerate(assets))
+    )
 
 
 def test_object_labels_name_the_assets_and_the_room():
@@ -56,14 +58,14 @@ def test_vision_stage_trains_the_tower_and_reports_f1():
     before = [p.detach().clone() for p in learner.vision_parameters()]
     lm_before = learner.core.model.language_model.embed_tokens.weight.detach().clone()
     images, specs = squares(16)
-    held_out = list(zip(*squares(8, seed=1)))
+    held_out = list(zip(*squares(8, seed=1), strict=True))
     losses = []
     cfg = pt.PretrainConfig(batch_size=8, vision_epochs=6, vision_lr=1e-3)
     f1 = pt.vision_stage(learner, images, specs, held_out, cfg, seed=0, log=losses.append)
     values = [float(line.rsplit(" ", 1)[1]) for line in losses]
     assert len(values) == 6 and values[-1] < values[0]
     assert 0.0 <= f1 <= 1.0
-    assert any(not torch.equal(a, b) for a, b in zip(before, learner.vision_parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.vision_parameters(), strict=True))
     # the probe trains the tower only: the language model is untouched
     assert torch.equal(lm_before, learner.core.model.language_model.embed_tokens.weight)
 
@@ -75,11 +77,11 @@ def test_frozen_vision_keeps_the_tower_while_the_caption_stage_trains_the_rest(t
     projector = learner.core.model.multi_modal_projector.linear.weight.detach().clone()
     learner.freeze_vision(True)
     learner.pretrain_step(images, ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4)
-    assert all(torch.equal(a, b) for a, b in zip(tower, learner.vision_parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(tower, learner.vision_parameters(), strict=True))
     assert not torch.equal(projector, learner.core.model.multi_modal_projector.linear.weight)
     learner.freeze_vision(False)
     learner.pretrain_step(images, ["a photo of the pink bowl and the blue bottle in a kitchen ."] * 4)
-    assert any(not torch.equal(a, b) for a, b in zip(tower, learner.vision_parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(tower, learner.vision_parameters(), strict=True))
 
 
 def test_vision_stage_is_refused_for_a_learner_without_one():
@@ -87,7 +89,9 @@ def test_vision_stage_is_refused_for_a_learner_without_one():
         name = "clip"
 
     with pytest.raises(UserError, match="no vision stage.*without --vision-epochs"):
-        pt.vision_stage(NoVision(), np.zeros((1, 8, 8, 3), np.uint8), [], [], pt.PretrainConfig(vision_epochs=1), seed=0)
+        pt.vision_stage(
+            NoVision(), np.zeros((1, 8, 8, 3), np.uint8), [], [], pt.PretrainConfig(vision_epochs=1), seed=0
+        )
 
 
 def test_pretrain_with_a_vision_stage_writes_loadable_weights_and_a_card(tmp_path):
@@ -118,7 +122,9 @@ def test_shipped_base_weights_match_their_card(card_path):
     data = (pt.WEIGHTS_DIR / card["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == card["sha256"] and len(data) == card["bytes"]
     args = build_parser().parse_args(card["command"].split()[1:])
-    assert (args.scenes, args.epochs, args.seed, args.lr) == tuple(card["config"][k] for k in ("scenes", "epochs", "seed", "lr"))
+    assert (args.scenes, args.epochs, args.seed, args.lr) == tuple(
+        card["config"][k] for k in ("scenes", "epochs", "seed", "lr")
+    )
     assert args.vision_epochs == card["config"].get("vision_epochs", 0)
 
 
@@ -135,7 +141,10 @@ def base_copy(tmp_path):
 @pytest.mark.parametrize(
     "damage, match",
     [
-        (lambda w: w.write_bytes(w.read_bytes()[:-1] + bytes([w.read_bytes()[-1] ^ 1])), "do not match their card clip-tiny-base.json"),
+        (
+            lambda w: w.write_bytes(w.read_bytes()[:-1] + bytes([w.read_bytes()[-1] ^ 1])),
+            "do not match their card clip-tiny-base.json",
+        ),
         (lambda w: w.write_bytes(w.read_bytes()[: w.stat().st_size // 2]), "do not match their card"),
         (lambda w: w.with_suffix(".json").unlink(), "have no readable card clip-tiny-base.json"),
         (lambda w: w.with_suffix(".json").write_text("{not json"), "have no readable card"),
@@ -159,10 +168,14 @@ def test_both_learners_check_their_base_before_loading_it(base_copy, monkeypatch
     from rls3_bench.learners import clip as cl
 
     base_copy.write_bytes(base_copy.read_bytes()[:-8] + bytes(8))
-    monkeypatch.setitem(cl.TINY_MODELS, "clip-tiny", dataclasses.replace(cl.TINY_MODELS["clip-tiny"], base_weights=base_copy))
+    monkeypatch.setitem(
+        cl.TINY_MODELS, "clip-tiny", dataclasses.replace(cl.TINY_MODELS["clip-tiny"], base_weights=base_copy)
+    )
     with pytest.raises(UserError, match="do not match their card"):
         cl.ClipLearner("clip-tiny", "base", {})
-    monkeypatch.setitem(pg.MODELS, "paligemma-tiny", dataclasses.replace(pg.MODELS["paligemma-tiny"], base_weights=base_copy))
+    monkeypatch.setitem(
+        pg.MODELS, "paligemma-tiny", dataclasses.replace(pg.MODELS["paligemma-tiny"], base_weights=base_copy)
+    )
     with pytest.raises(UserError, match="do not match their card"):
         pg.PaliGemmaLearner("paligemma-tiny", "base", {})
 

@@ -18,8 +18,8 @@ import pytest
 
 from rls3_bench.generator import GENERATORS, Cost, get_generator_class
 from rls3_bench.harness.generation import Harness, make_generator, produce_round
-from rls3_bench.learners.base import Feedback, term_error_rates
 from rls3_bench.labels.sample import TERMS
+from rls3_bench.learners.base import Feedback, term_error_rates
 
 SAMPLES, ROUND = 192, 64
 V1_AGENTS = ("rls3-sac-v1", "rls3-random-v1")

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from rls3_bench.backends.base import ObjectState
-from rls3_bench.labels.relations import AMBIGUOUS, LABELLERS, LabelConfig, OPPOSITE, horizontal_relation, label_pair, object_centre, vertical_relation
+from rls3_bench.labels.relations import (
+    AMBIGUOUS,
+    LABELLERS,
+    OPPOSITE,
+    LabelConfig,
+    horizontal_relation,
+    label_pair,
+    object_centre,
+    vertical_relation,
+)
 from rls3_bench.scene.spec import CameraPose
 
 CAM = CameraPose(eye=(0.0, -2.0, 1.5), target=(0.0, 0.0, 0.8))  # looking along +y
@@ -18,7 +27,9 @@ CFG = LabelConfig()
 
 
 def box(x, y, z0=0.8, half=0.03, height=0.1, name="x"):
-    return ObjectState(name, (x, y, z0), 0.0, (x - half, y - half, z0), (x + half, y + half, z0 + height), "table", 100, (0.0, 0.0))
+    return ObjectState(
+        name, (x, y, z0), 0.0, (x - half, y - half, z0), (x + half, y + half, z0 + height), "table", 100, (0.0, 0.0)
+    )
 
 
 def at_angle(theta_deg, r=0.3):
@@ -32,8 +43,14 @@ def at_angle(theta_deg, r=0.3):
 
 
 EXPECTED = {
-    0: (None, "right"), 45: ("behind", "right"), 90: ("behind", None), 135: ("behind", "left"),
-    180: (None, "left"), -135: ("in front", "left"), -90: ("in front", None), -45: ("in front", "right"),
+    0: (None, "right"),
+    45: ("behind", "right"),
+    90: ("behind", None),
+    135: ("behind", "left"),
+    180: (None, "left"),
+    -135: ("in front", "left"),
+    -90: ("in front", None),
+    -45: ("in front", "right"),
 }
 
 
@@ -99,8 +116,8 @@ def test_horizontal_none_when_stacked_and_ambiguous_band():
         ((1.12, 1.20), (0.74, 0.80), "above"),  # on a shelf over a table object
         ((0.80, 0.90), (0.90, 1.00), "below"),
         ((0.74, 1.02), (1.12, 1.20), "below"),  # tall lamp on the table, cup on the shelf
-        ((0.80, 0.85), (0.80, 1.00), None),     # both on one table: flat plate vs tall vase
-        ((0.81, 0.95), (0.80, 0.86), None),     # bottoms within the margin
+        ((0.80, 0.85), (0.80, 1.00), None),  # both on one table: flat plate vs tall vase
+        ((0.81, 0.95), (0.80, 0.86), None),  # bottoms within the margin
         ((0.50, 0.77), (0.74, 0.80), AMBIGUOUS),  # overlapping extents at different heights
         ((0.897, 1.0), (0.80, 0.90), "above"),  # within the contact tolerance
     ],
@@ -143,10 +160,10 @@ def test_labeller_versions_are_named_and_v1_is_the_default():
         # the band of "above" in version 2
         ((1.038, 1.128), (1.03, 1.045), None, AMBIGUOUS),
         # clear cases keep their labels
-        ((0.90, 1.00), (0.80, 0.90), "above", "above"),      # on a 10 cm object
-        ((1.12, 1.20), (0.74, 0.80), "above", "above"),      # shelf over table
-        ((0.80, 0.85), (0.80, 1.00), None, None),            # same table
-        ((0.80, 1.00), (0.80, 0.815), None, None),           # a vase beside a plate: above misses by 1 cm
+        ((0.90, 1.00), (0.80, 0.90), "above", "above"),  # on a 10 cm object
+        ((1.12, 1.20), (0.74, 0.80), "above", "above"),  # shelf over table
+        ((0.80, 0.85), (0.80, 1.00), None, None),  # same table
+        ((0.80, 1.00), (0.80, 0.815), None, None),  # a vase beside a plate: above misses by 1 cm
         ((0.50, 0.77), (0.74, 0.80), AMBIGUOUS, AMBIGUOUS),  # overlapping extents, different heights
         # inside the band of the same-height rule (bottoms 2.3 cm apart)
         ((0.823, 0.95), (0.80, 0.90), AMBIGUOUS, AMBIGUOUS),
@@ -183,10 +200,10 @@ def teapot_boxes(yaw_deg):
 
     parts = ASSETS["orange-teapot"].parts
     halves = [p.size[:2] if p.shape == "box" else (p.size[0], p.size[0]) for p in parts]
-    lo = [min(p.offset[k] - h[k] for p, h in zip(parts, halves)) for k in (0, 1)]
-    hi = [max(p.offset[k] + h[k] for p, h in zip(parts, halves)) for k in (0, 1)]
+    lo = [min(p.offset[k] - h[k] for p, h in zip(parts, halves, strict=True)) for k in (0, 1)]
+    hi = [max(p.offset[k] + h[k] for p, h in zip(parts, halves, strict=True)) for k in (0, 1)]
     own = _turned_box(((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2), ((hi[0] - lo[0]) / 2, (hi[1] - lo[1]) / 2), yaw_deg)
-    each = [_part_bounds(p, h, yaw_deg) for p, h in zip(parts, halves)]
+    each = [_part_bounds(p, h, yaw_deg) for p, h in zip(parts, halves, strict=True)]
     tight = (tuple(min(b[0][k] for b in each) for k in (0, 1)), tuple(max(b[1][k] for b in each) for k in (0, 1)))
     return own, tight
 

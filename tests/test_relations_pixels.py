@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
+from rls3_bench.harness.seeds import rng_for
 from rls3_bench.labels.annotate import observe_and_label
 from rls3_bench.scene.random_scenes import random_spec
-from rls3_bench.harness.seeds import rng_for
 
 THRESHOLD = 0.98
 
@@ -59,7 +59,11 @@ def test_left_right_agrees_with_segmentation_centroids(labelled_scenes):
 
 
 def test_above_below_agrees_with_segmentation_centroids(labelled_scenes):
-    visible = lambda p: (p.vertical == "above" and p.depth in (None, "behind")) or (p.vertical == "below" and p.depth in (None, "in front"))  # noqa: E731
+    def visible(p) -> bool:
+        return (p.vertical == "above" and p.depth in (None, "behind")) or (
+            p.vertical == "below" and p.depth in (None, "in front")
+        )
+
     agree, total = _agreement(labelled_scenes, visible, lambda p, ca, cb: (ca[1] < cb[1]) == (p.vertical == "above"))
     print(f"above/below pixel agreement: {agree}/{total}")
     assert total >= 50
@@ -92,10 +96,18 @@ def test_labeller_2_centre_is_the_embedded_backends_box_centre(labelled_scenes):
     from rls3_bench.labels.relations import LABELLERS, object_centre
 
     gaps = [
-        float(np.abs(object_centre(o, LABELLERS[2])[:2] - (np.asarray(o.aabb_min[:2]) + np.asarray(o.aabb_max[:2])) / 2).max())
-        for lab in labelled_scenes for o in lab.observation.objects
+        float(
+            np.abs(
+                object_centre(o, LABELLERS[2])[:2] - (np.asarray(o.aabb_min[:2]) + np.asarray(o.aabb_max[:2])) / 2
+            ).max()
+        )
+        for lab in labelled_scenes
+        for o in lab.observation.objects
     ]
-    print(f"largest xy gap between labeller-2 centre and embedded box centre: {max(gaps) * 1000:.3f} mm over {len(gaps)} objects")
+    print(
+        f"largest xy gap between labeller-2 centre and embedded box centre: "
+        f"{max(gaps) * 1000:.3f} mm over {len(gaps)} objects"
+    )
     assert max(gaps) < 1e-3
 
 
@@ -106,8 +118,11 @@ def test_labeller_2_centre_of_a_scaled_turned_object_is_the_embedded_box_centre(
     from rls3_bench.labels.relations import LABELLERS, object_centre
     from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
-    spec = SceneSpec("kitchen-a", CameraPose((0.0, -1.4, 1.7), (0.0, 0.2, 0.9)),
-                     (PlacedObject("orange-teapot", (0.0, 0.2, 0.9), yaw_deg=30.0, scale=1.5),))
+    spec = SceneSpec(
+        "kitchen-a",
+        CameraPose((0.0, -1.4, 1.7), (0.0, 0.2, 0.9)),
+        (PlacedObject("orange-teapot", (0.0, 0.2, 0.9), yaw_deg=30.0, scale=1.5),),
+    )
     with EmbeddedBackend(image_size=64, renderer="tiny") as backend:
         state = backend.observe(spec).objects[0]
     box_centre = (np.asarray(state.aabb_min[:2]) + np.asarray(state.aabb_max[:2])) / 2

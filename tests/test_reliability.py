@@ -23,6 +23,7 @@ import pytest
 pytest.importorskip("open_clip")
 
 from conftest import torch_threads  # noqa: E402
+
 from rls3_bench.data.parquet import read_table  # noqa: E402
 from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, verify_cell  # noqa: E402
 
@@ -33,13 +34,21 @@ TRACK_DIR = "test-track-v1"
 
 def comparable(d: dict) -> dict:
     """A cell result or record without what legitimately differs between runs (timings, provenance)."""
-    out = {k: v for k, v in d.items() if k not in ("wall_seconds", "provenance", "round_log", "record_sha256", "predictions_sha256")}
+    out = {
+        k: v
+        for k, v in d.items()
+        if k not in ("wall_seconds", "provenance", "round_log", "record_sha256", "predictions_sha256")
+    }
     out["cost"] = {k: v for k, v in d["cost"].items() if k != "seconds"}
     return out
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -48,8 +57,22 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def cli(*args: str, results: Path, generator: str = "uniform-v1", seeds: str = "0") -> list[str]:
-    return ["run", "--track", TRACK, "--generator", generator, "--seed-list", seeds, "--results", str(results),
-            "--no-progress", "--no-leaderboard", "--threads", "1", *args]
+    return [
+        "run",
+        "--track",
+        TRACK,
+        "--generator",
+        generator,
+        "--seed-list",
+        seeds,
+        "--results",
+        str(results),
+        "--no-progress",
+        "--no-leaderboard",
+        "--threads",
+        "1",
+        *args,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +131,22 @@ DAMAGE = {
     "learner cut in half": lambda ck: _truncate(ck / "round-00001" / "learner.safetensors"),
     "bit flip in loop.json": lambda ck: _flip(ck / "round-00001" / "loop.json"),
     "manifest missing": lambda ck: (ck / "round-00001" / "MANIFEST.json").unlink(),
-    "both checkpoints damaged": lambda ck: (_truncate(ck / "round-00001" / "learner.safetensors"),
-                                            _flip(ck / "round-00000" / "learner.safetensors", 100)),
+    "both checkpoints damaged": lambda ck: (
+        _truncate(ck / "round-00001" / "learner.safetensors"),
+        _flip(ck / "round-00000" / "learner.safetensors", 100),
+    ),
 }
 
 
-@pytest.mark.parametrize("damage", ["learner cut in half", "both checkpoints damaged",
-                                    pytest.param("bit flip in loop.json", marks=pytest.mark.slow),
-                                    pytest.param("manifest missing", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "learner cut in half",
+        "both checkpoints damaged",
+        pytest.param("bit flip in loop.json", marks=pytest.mark.slow),
+        pytest.param("manifest missing", marks=pytest.mark.slow),
+    ],
+)
 def test_damaged_checkpoint_falls_back_to_the_last_good_one(checkpointed, tmp_path, capsys, damage):
     """A damaged newest checkpoint is detected by its manifest; the cell resumes from the previous
     round (or afresh when none is sound) and ends with the same result, bit for bit."""
@@ -154,9 +185,11 @@ def test_damaged_learner_checkpoint_file_is_one_line(checkpointed, tmp_path):
 RECORD_DAMAGE = {
     "record cut in half": lambda c: _truncate(c / RECORD_FILE),
     "record missing a field": lambda c: (c / RECORD_FILE).write_text(
-        json.dumps({k: v for k, v in json.loads((c / RECORD_FILE).read_text()).items() if k != "curve"})),
+        json.dumps({k: v for k, v in json.loads((c / RECORD_FILE).read_text()).items() if k != "curve"})
+    ),
     "record number edited": lambda c: (c / RECORD_FILE).write_text(
-        (c / RECORD_FILE).read_text().replace('"accuracy": 0.', '"accuracy": 1.', 1)),
+        (c / RECORD_FILE).read_text().replace('"accuracy": 0.', '"accuracy": 1.', 1)
+    ),
     "predictions byte flipped": lambda c: _flip(c / PREDICTIONS_FILE),
     "predictions cut in half": lambda c: _truncate(c / PREDICTIONS_FILE),
 }
@@ -191,7 +224,9 @@ def test_damaged_record_is_set_aside_and_its_cell_rerun(reference, tmp_path, mon
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rls3-bench: warning:") and "re-running the cell" in err[0]
     assert verify_cell(cell(results, 0)) is None and comparable(record(results, 0)) == comparable(good)
-    assert (cell(results, 0) / f"{RECORD_FILE}.corrupt").exists() or (cell(results, 0) / f"{PREDICTIONS_FILE}.corrupt").exists()
+    assert (cell(results, 0) / f"{RECORD_FILE}.corrupt").exists() or (
+        cell(results, 0) / f"{PREDICTIONS_FILE}.corrupt"
+    ).exists()
     assert snapshot(cell(results, 1)) == untouched
 
 
@@ -224,7 +259,9 @@ def _fail_writes_under(monkeypatch, fragment: str) -> list[str]:
     return failed
 
 
-@pytest.mark.parametrize("where", ["seed-1/checkpoint/.round-00001", pytest.param("seed-1/.record.json", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "where", ["seed-1/checkpoint/.round-00001", pytest.param("seed-1/.record.json", marks=pytest.mark.slow)]
+)
 def test_full_disk_stops_cleanly_and_the_run_resumes(reference, tmp_path, monkeypatch, capsys, torch_one_thread, where):
     """ENOSPC while writing seed 1's second checkpoint (or its record): one error line, exit 2, the
     finished seed 0 untouched, no temporary files left; the same command then resumes and completes."""
@@ -254,8 +291,13 @@ def tiny_fs(tmp_path):
     """A real 40 MiB tmpfs (root only; skipped where mounting is not allowed)."""
     mount = tmp_path / "fs"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
@@ -291,8 +333,15 @@ def _default_sigint() -> None:
 
 def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-m", "rls3_bench.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, preexec_fn=_default_sigint, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rls3_bench.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_default_sigint,
+        **kwargs,
+    )
 
 
 _FAKE_RUN = """
@@ -326,8 +375,10 @@ def test_two_processes_own_cells_by_lock(reference, tmp_path):
     results, log = tmp_path / "runs", tmp_path / "calls.log"
     seeds = list(range(8))
     argv = [sys.executable, "-c", _FAKE_RUN, TRACK, str(cell(reference, 0)), str(results), str(log)]
-    procs = [subprocess.Popen(argv + [",".join(map(str, order))], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for order in (seeds, seeds[::-1])]
+    procs = [
+        subprocess.Popen(argv + [",".join(map(str, order))], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for order in (seeds, seeds[::-1])
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     calls = [line.split() for line in log.read_text().splitlines()]
@@ -355,7 +406,7 @@ def test_two_processes_share_a_results_folder(reference, tmp_path):
     for seed in (0, 1):
         assert verify_cell(cell(results, seed)) is None
         assert comparable(record(results, seed)) == comparable(record(reference, seed))
-        keys = [(r['budget'], r['item_id']) for r in read_table(cell(results, seed) / PREDICTIONS_FILE).to_pylist()]
+        keys = [(r["budget"], r["item_id"]) for r in read_table(cell(results, seed) / PREDICTIONS_FILE).to_pylist()]
         assert len(set(keys)) == len(keys) == 3 * 72  # one row per item and budget
     assert sorted(p.name for p in (results / TRACK_DIR / "uniform-v1").iterdir()) == ["seed-0", "seed-1"]
     assert leftovers(results) == [] and not list(results.rglob("checkpoint"))
@@ -398,7 +449,9 @@ def _assert_no_orphans(children: list, session: int) -> None:
 
 def _start_workers(tmp_path, generator="reliability_generators:Sleepy", extra=()):
     results = tmp_path / "runs"
-    proc = _spawn(cli("--workers", "2", *extra, results=results, generator=generator, seeds="0,1"), start_new_session=True)
+    proc = _spawn(
+        cli("--workers", "2", *extra, results=results, generator=generator, seeds="0,1"), start_new_session=True
+    )
     locks = [cell(results, s, "sleepy-v1") / ".lock" for s in (0, 1)]
     _wait_for(lambda: all(p.exists() for p in locks) or proc.poll() is not None)
     assert proc.poll() is None, proc.communicate()
@@ -407,8 +460,14 @@ def _start_workers(tmp_path, generator="reliability_generators:Sleepy", extra=()
     return proc, results
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", pytest.param("sigint-to-parent", marks=pytest.mark.slow),
-                                 pytest.param("sigterm", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "ctrl-c",
+        pytest.param("sigint-to-parent", marks=pytest.mark.slow),
+        pytest.param("sigterm", marks=pytest.mark.slow),
+    ],
+)
 def test_interrupt_stops_every_worker(tmp_path, how):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it), SIGINT to the parent only,
     or SIGTERM: the run exits 130 with one line, and no worker process outlives it."""
@@ -420,7 +479,9 @@ def test_interrupt_stops_every_worker(tmp_path, how):
         proc.send_signal(signal.SIGINT if how == "sigint-to-parent" else signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-3000:]
-    assert err.strip().splitlines() == ["rls3-bench: interrupted (finished results are kept; run the command again to resume)"]
+    assert err.strip().splitlines() == [
+        "rls3-bench: interrupted (finished results are kept; run the command again to resume)"
+    ]
     _assert_no_orphans(children, proc.pid)
     assert not list(results.rglob(RECORD_FILE)) and leftovers(results) == []
 
@@ -431,11 +492,17 @@ def test_killed_worker_stops_the_others(tmp_path):
     stopped too."""
     proc, results = _start_workers(tmp_path)
     children = _descendants(proc.pid)
-    workers = [p for p in children if "multiprocessing" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
+    workers = [
+        p
+        for p in children
+        if "multiprocessing" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())
+    ]
     assert len(workers) == 2, [p.cmdline() for p in children]
     workers[0].send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and err.strip().splitlines()[-1].startswith("rls3-bench: error: a worker process died"), err[-2000:]
+    assert proc.returncode == 2 and err.strip().splitlines()[-1].startswith(
+        "rls3-bench: error: a worker process died"
+    ), err[-2000:]
     assert len(err.strip().splitlines()) == 1
     _assert_no_orphans(children, proc.pid)
 
@@ -483,10 +550,19 @@ def test_local_ray_listens_on_loopback_only_and_leaves_nothing_on_ctrl_c(tmp_pat
     assert ray
     results = tmp_path / "runs"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
-    proc = subprocess.Popen([sys.executable, "-m", "rls3_bench.cli", *cli("--executor", "ray", results=results,
-                            generator="reliability_generators:Sleepy", seeds="0,1")],
-                            env={**env, "PYTHONPATH": str(FIXTURES)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rls3_bench.cli",
+            *cli("--executor", "ray", results=results, generator="reliability_generators:Sleepy", seeds="0,1"),
+        ],
+        env={**env, "PYTHONPATH": str(FIXTURES)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
     def workers_running() -> bool:
         names = " ".join(" ".join(p.cmdline()) for p in _descendants(proc.pid) if p.is_running())
@@ -499,7 +575,11 @@ def test_local_ray_listens_on_loopback_only_and_leaves_nothing_on_ctrl_c(tmp_pat
     listening = []
     for p in [psutil.Process(proc.pid), *children]:
         try:
-            listening += [(p.name(), c.laddr.ip, c.laddr.port) for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+            listening += [
+                (p.name(), c.laddr.ip, c.laddr.port)
+                for c in p.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
         except psutil.Error:
             pass
     assert listening  # the GCS and the raylet at least
@@ -512,7 +592,10 @@ def test_local_ray_listens_on_loopback_only_and_leaves_nothing_on_ctrl_c(tmp_pat
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
-    assert err.strip().splitlines()[-1] == "rls3-bench: interrupted (finished results are kept; run the command again to resume)"
+    assert (
+        err.strip().splitlines()[-1]
+        == "rls3-bench: interrupted (finished results are kept; run the command again to resume)"
+    )
     _assert_no_orphans(children, proc.pid)
 
 
@@ -536,16 +619,49 @@ def test_results_of_another_track_configuration_are_refused(reference, tmp_path,
         (results / TRACK_DIR / TRACK_FILE).unlink()
     before = snapshot(results)
     args = ["--weights", "base"] if change == "--weights base" else []
-    track = TRACK if change == "--weights base" else _track_variant(tmp_path, "{batch_size: 16}", "{batch_size: 16, lr: 0.001}")
-    argv = ["run", "--track", track, "--generator", "uniform-v1", "--seed-list", "0,1", "--results", str(results),
-            "--no-progress", "--no-leaderboard", "--threads", "1", *args]
+    track = (
+        TRACK
+        if change == "--weights base"
+        else _track_variant(tmp_path, "{batch_size: 16}", "{batch_size: 16, lr: 0.001}")
+    )
+    argv = [
+        "run",
+        "--track",
+        track,
+        "--generator",
+        "uniform-v1",
+        "--seed-list",
+        "0,1",
+        "--results",
+        str(results),
+        "--no-progress",
+        "--no-leaderboard",
+        "--threads",
+        "1",
+        *args,
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"holds results of another configuration of {TRACK_DIR}" in err
     assert "pass a new --results folder" in err
     assert snapshot(results) == before
     # the configuration the folder was made for still finds its cells done
-    argv = ["run", "--track", TRACK, "--generator", "uniform-v1", "--seed-list", "0,1", "--results", str(results),
-            "--no-progress", "--no-leaderboard", "--threads", "1"]
+    argv = [
+        "run",
+        "--track",
+        TRACK,
+        "--generator",
+        "uniform-v1",
+        "--seed-list",
+        "0,1",
+        "--results",
+        str(results),
+        "--no-progress",
+        "--no-leaderboard",
+        "--threads",
+        "1",
+    ]
     assert main(argv) == 0
-    assert snapshot(results) == before | {f"{TRACK_DIR}/{TRACK_FILE}": (reference / TRACK_DIR / TRACK_FILE).read_bytes()}
+    assert snapshot(results) == before | {
+        f"{TRACK_DIR}/{TRACK_FILE}": (reference / TRACK_DIR / TRACK_FILE).read_bytes()
+    }

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_records
 
+from rls3_bench.analysis.report import STAGES, compare_table, stage_shares
 from rls3_bench.errors import UserError
 from rls3_bench.harness.records import write_record
-from rls3_bench.analysis.report import STAGES, compare_table, stage_shares
-from test_figures import make_records
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,9 @@ def results(tmp_path_factory):
         folder = root / rec["track"] / rec["generator_name"] / f"seed-{rec['seed']}"
         folder.mkdir(parents=True)
         # the fields a stored record needs beyond what figures read
-        write_record(folder, {**rec, "track_digest": "0" * 64, "eval_set": "spatial-v1-mini", "eval_set_hash": "0" * 64}, {})
+        write_record(
+            folder, {**rec, "track_digest": "0" * 64, "eval_set": "spatial-v1-mini", "eval_set_hash": "0" * 64}, {}
+        )
     return root
 
 
@@ -35,11 +37,18 @@ def test_compare_table_matches_a_hand_computed_paired_difference(results):
     diffs = [acc("rls3-sac-v1", s) - acc("uniform-v1", s) for s in range(3)]
     assert row.delta == pytest.approx(np.mean(diffs), abs=1e-4)
     assert row.wins == sum(d > 0 for d in diffs)
-    assert row.min_p == pytest.approx(2 / 2 ** 3, abs=1e-4)  # exact sign-flip test over 3 seeds
+    assert row.min_p == pytest.approx(2 / 2**3, abs=1e-4)  # exact sign-flip test over 3 seeds
+
     # generation seconds per sample, rls3 over uniform, from the records' cost blocks
     def gen_cost(g):
-        return np.mean([sum(recs[(g, s)]["cost"]["seconds"][k] for k in ("render", "label_caption", "feedback", "agent"))
-                        / recs[(g, s)]["cost"]["samples_delivered"] for s in range(3)])
+        return np.mean(
+            [
+                sum(recs[(g, s)]["cost"]["seconds"][k] for k in ("render", "label_caption", "feedback", "agent"))
+                / recs[(g, s)]["cost"]["samples_delivered"]
+                for s in range(3)
+            ]
+        )
+
     assert row["gen cost x"] == pytest.approx(round(gen_cost("rls3-sac-v1") / gen_cost("uniform-v1"), 1))
 
 
@@ -53,5 +62,7 @@ def test_stage_shares_sum_to_100_and_match_the_records(results):
     shares = table[[f"{s} %" for s in STAGES]]
     assert np.allclose(shares.sum(axis=1), 100.0, atol=0.5)
     uniform = [r for r in make_records() if r["generator_name"] == "uniform-v1"]
-    assert table.loc["uniform-v1", "train s"] == pytest.approx(np.mean([r["cost"]["seconds"]["train"] for r in uniform]), abs=0.05)
+    assert table.loc["uniform-v1", "train s"] == pytest.approx(
+        np.mean([r["cost"]["seconds"]["train"] for r in uniform]), abs=0.05
+    )
     assert table.loc["rls3-sac-v1", "feedback %"] > table.loc["uniform-v1", "feedback %"]

@@ -16,17 +16,16 @@ import pytest
 pytest.importorskip("stable_baselines3")
 
 import torch  # noqa: E402
-
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
-from rls3_bench.labels.captions import make_sample  # noqa: E402
-from rls3_bench.errors import UserError  # noqa: E402
-from rls3_bench.generator import Cost, Rendered, RoundContext  # noqa: E402
-from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
-from rls3_bench.labels.annotate import observe_and_label  # noqa: E402
-from rls3_bench.labels.sample import TERMS  # noqa: E402
-
 from rls3_generators.rls3_agent import RandomAgentGenerator, RandomAgentGeneratorV2, SacGenerator, SacGeneratorV2  # noqa: E402
 from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, STACK_OFFSET_M, SceneEditEnv, StackingSceneEditEnv, bin_index  # noqa: E402
+
+from rls3_bench.errors import UserError  # noqa: E402
+from rls3_bench.generator import Cost, Rendered, RoundContext  # noqa: E402
+from rls3_bench.labels.annotate import observe_and_label  # noqa: E402
+from rls3_bench.labels.captions import make_sample  # noqa: E402
+from rls3_bench.labels.sample import TERMS  # noqa: E402
+from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
 
 AGENTS = [SacGenerator, RandomAgentGenerator, SacGeneratorV2, RandomAgentGeneratorV2]
 
@@ -52,8 +51,14 @@ def fake_feedback(samples) -> Feedback:
     return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
 
 
-def make_ctx(backend, round_index: int = 0, n: int = 10**6, cost: Cost | None = None, invalid_after: int | None = None,
-             previous_feedback: Feedback | None = None) -> RoundContext:
+def make_ctx(
+    backend,
+    round_index: int = 0,
+    n: int = 10**6,
+    cost: Cost | None = None,
+    invalid_after: int | None = None,
+    previous_feedback: Feedback | None = None,
+) -> RoundContext:
     """A RoundContext on the real backend; ``invalid_after=k`` calls every render after the k-th invalid."""
     cost = cost or Cost()
     calls = [0]
@@ -185,7 +190,7 @@ def test_episode_ends_after_T_steps_with_the_learners_error_as_reward(backend):
     assert cost.feedback_queries == len(env.episode_samples)  # the query went through ctx (counted)
     # the observation now carries the learner's per-term error seen on this episode
     o = 5 + 3 * 17
-    for t, v in zip(TERMS, obs[o:o + 6]):
+    for t, v in zip(TERMS, obs[o : o + 6], strict=True):
         known = fb.term_error[t]
         assert v == pytest.approx(0.5 if np.isnan(known) else known)
 
@@ -196,7 +201,7 @@ def test_previous_feedback_enters_the_observation(backend):
     env.bind(make_ctx(backend, previous_feedback=Feedback(np.zeros(1), np.zeros(1, bool), te, 1)))
     obs, _ = env.reset(seed=0)
     o = 5 + 3 * 17
-    assert list(obs[o:o + 6]) == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.5, 0.9])
+    assert list(obs[o : o + 6]) == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.5, 0.9])
 
 
 # --- the generators -----------------------------------------------------------------------------
@@ -244,7 +249,12 @@ def test_sac_acts_with_its_own_randomness_and_leaves_the_globals_alone(backend):
     torch.manual_seed(123)
     np.random.seed(5)
     random.seed(6)
-    t_state, n_state, p_state, threads = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate(), torch.get_num_threads()
+    t_state, n_state, p_state, threads = (
+        torch.get_rng_state(),
+        np.random.get_state()[1].copy(),
+        random.getstate(),
+        torch.get_num_threads(),
+    )
     run_rounds(gen, backend, [6])
     assert gen.extra_cost()["rl_updates"] > 0
     assert torch.equal(torch.get_rng_state(), t_state) and np.array_equal(np.random.get_state()[1], n_state)
@@ -284,7 +294,10 @@ def test_registered_names():
     assert get_generator_class("rls3-sac-v1") is SacGenerator and SacGenerator.closed_loop
     assert get_generator_class("rls3-random-v1") is RandomAgentGenerator and RandomAgentGenerator.closed_loop
     assert get_generator_class("rls3-sac-v2") is SacGeneratorV2 and SacGeneratorV2.ENV_CLASS is StackingSceneEditEnv
-    assert get_generator_class("rls3-random-v2") is RandomAgentGeneratorV2 and RandomAgentGeneratorV2.ENV_CLASS is StackingSceneEditEnv
+    assert (
+        get_generator_class("rls3-random-v2") is RandomAgentGeneratorV2
+        and RandomAgentGeneratorV2.ENV_CLASS is StackingSceneEditEnv
+    )
     assert SacGenerator.ENV_CLASS is SceneEditEnv and RandomAgentGenerator.ENV_CLASS is SceneEditEnv
 
 
@@ -296,8 +309,11 @@ def _plate_scene():
     room = ROOMS[ROOM_IDS[0]]
     table = max(room.supports, key=lambda f: f.half_extents[0] * f.half_extents[1])
     cx, cy, _ = table.centre
-    objects = (PlacedObject("plate", (cx, cy, table.top)), PlacedObject("vase", (cx - 0.2, cy, table.top)),
-               PlacedObject("green-cup", (cx + 0.2, cy, table.top)))
+    objects = (
+        PlacedObject("plate", (cx, cy, table.top)),
+        PlacedObject("vase", (cx - 0.2, cy, table.top)),
+        PlacedObject("green-cup", (cx + 0.2, cy, table.top)),
+    )
     from rls3_bench.scene.random_scenes import jittered_camera
 
     return SceneSpec(room.id, jittered_camera(room, np.random.default_rng(0)), objects), room, table
@@ -323,7 +339,9 @@ def test_v2_agent_puts_an_object_on_a_plate_where_v1_overlaps(backend):
     cup_asset = _centre(sorted(a for a in ASSETS if a not in ("plate", "vase")).index("green-cup"), len(ASSETS) - 2)
     # v1: the cup onto the table at the plate's centre is dropped from the table's top, inside the plate
     v1 = _env_on(SceneEditEnv, backend, spec)
-    action = np.array([_centre(cup_slot, 3), cup_asset, _centre(room.supports.index(table), len(room.supports)), 0, 0, 0])
+    action = np.array(
+        [_centre(cup_slot, 3), cup_asset, _centre(room.supports.index(table), len(room.supports)), 0, 0, 0]
+    )
     edit = v1.decode(action)
     assert edit.support == table.id and edit.position[:2] == pytest.approx(v1.settled[0][0][:2], abs=1e-3)
     _, _, _, _, info = v1.step(action)
@@ -366,11 +384,23 @@ def test_v2_decode_offsets_on_an_object_stay_within_the_stack_offset(backend):
 
 # --- end to end: the real loop with the real CLIP learner -------------------------------------------
 E2E_TRACK = {
-    "name": "rls3-agent-e2e", "version": 1, "learner": "clip", "model": "clip-tiny", "weights": None,
-    "recipe": {"batch_size": 16, "lr": 1.0e-4}, "round_size": 16, "eval_set": "spatial-v1-mini",
+    "name": "rls3-agent-e2e",
+    "version": 1,
+    "learner": "clip",
+    "model": "clip-tiny",
+    "weights": None,
+    "recipe": {"batch_size": 16, "lr": 1.0e-4},
+    "round_size": 16,
+    "eval_set": "spatial-v1-mini",
     "eval_set_hash": "2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49",
-    "budgets": [16, 32], "min_seeds": 1, "image_size": 64, "renderer": "tiny",
-    "generator_config": {"rls3-sac-v1": {"episode_steps": 8, "learning_starts": 16, "batch_size": 16}, "rls3-random-v1": {"episode_steps": 8}},
+    "budgets": [16, 32],
+    "min_seeds": 1,
+    "image_size": 64,
+    "renderer": "tiny",
+    "generator_config": {
+        "rls3-sac-v1": {"episode_steps": 8, "learning_starts": 16, "batch_size": 16},
+        "rls3-random-v1": {"episode_steps": 8},
+    },
 }
 
 
@@ -380,7 +410,9 @@ def _e2e(budgets):
     from rls3_bench.harness.tracks import track_from_dict
 
     track = track_from_dict({**E2E_TRACK, "budgets": budgets})
-    return track, load_eval_set(track.eval_set, track.eval_set_hash)[:8]  # a few items: the loop, not the metric, is tested
+    return track, load_eval_set(track.eval_set, track.eval_set_hash)[
+        :8
+    ]  # a few items: the loop, not the metric, is tested
 
 
 def test_sac_round_through_the_loop_with_clip(backend):
@@ -413,11 +445,21 @@ def test_sac_through_the_loop_with_clip_resumes_exactly(backend, tmp_path):
 
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Stop):
-        run_cell(track, "rls3-sac-v1", 0, backend=backend, eval_items=items, checkpoint_dir=ckpt, progress=stop_after_first_round)
+        run_cell(
+            track,
+            "rls3-sac-v1",
+            0,
+            backend=backend,
+            eval_items=items,
+            checkpoint_dir=ckpt,
+            progress=stop_after_first_round,
+        )
     resumed = run_cell(track, "rls3-sac-v1", 0, backend=backend, eval_items=items, checkpoint_dir=ckpt)
     assert [g["sample_id"] for g in resumed.gallery] == [g["sample_id"] for g in full.gallery]
     assert resumed.generator_history == full.generator_history and resumed.predictions == full.predictions
-    assert {k: v for k, v in resumed.cost.items() if k != "seconds"} == {k: v for k, v in full.cost.items() if k != "seconds"}
+    assert {k: v for k, v in resumed.cost.items() if k != "seconds"} == {
+        k: v for k, v in full.cost.items() if k != "seconds"
+    }
 
 
 def _episode_j2(env, rng):

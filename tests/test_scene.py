@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rls3_bench.errors import SpecError
+from rls3_bench.harness.seeds import rng_for
 from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.spec import SceneSpec
-from rls3_bench.harness.seeds import rng_for
 
 
 def test_round_trip_and_digest_for_random_specs():
@@ -68,9 +69,22 @@ def test_malformed_json():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["room", "camera", "objects", "eye", "target", "asset", "position", "scale", "schema_version", "x"]), c, max_size=5),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+        lambda c: (
+            st.lists(c, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["room", "camera", "objects", "eye", "target", "asset", "position", "scale", "schema_version", "x"]
+                ),
+                c,
+                max_size=5,
+            )
+        ),
+        max_leaves=20,
+    )
+)
 def test_fuzzed_specs_either_parse_or_raise_spec_error(data):
     try:
         spec = SceneSpec.from_dict(data)

@@ -12,11 +12,10 @@ import pytest
 
 pytest.importorskip("open_clip")
 
-from rls3_bench.data.parquet import read_table  # noqa: E402
 from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
-from rls3_bench.harness.sweep import run_benchmark  # noqa: E402
 from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
-
+from rls3_bench.data.parquet import read_table  # noqa: E402
+from rls3_bench.harness.sweep import run_benchmark  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +157,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-@pytest.mark.parametrize("track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir()))
+@pytest.mark.parametrize(
+    "track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir())
+)
 def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_path):
     """leaderboards/<track>/ is generated: `rls3-bench leaderboard` on the committed submissions and
     reproductions writes the same files; without the reproductions column the table is also the one
@@ -169,10 +170,24 @@ def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_
 
     subs = tmp_path / "submissions"
     shutil.copytree(REPO / "leaderboards" / "submissions" / track_key, subs / track_key)
-    assert main(["leaderboard", "--submissions", str(subs), "--reproductions", str(REPO / "leaderboards" / "reproductions"),
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "leaderboard",
+                "--submissions",
+                str(subs),
+                "--reproductions",
+                str(REPO / "leaderboards" / "reproductions"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     for name in ("leaderboard.md", "summary.csv", "leaderboard.csv", "comparisons.csv", "per_seed.csv", "index.html"):
-        assert (tmp_path / "out" / track_key / name).read_text() == (REPO / "leaderboards" / track_key / name).read_text(), name
+        assert (tmp_path / "out" / track_key / name).read_text() == (
+            REPO / "leaderboards" / track_key / name
+        ).read_text(), name
     records = [r for folder in discover(subs / track_key) for r in validate(folder).records]
     lb = build_leaderboard(records)
     rebuilt = write_leaderboard(lb, tmp_path / track_key)["markdown"].read_text()
@@ -187,12 +202,27 @@ def test_submit_leaves_nothing_when_its_own_validation_fails(results, tmp_path, 
     from rls3_bench.cli import main
 
     def refuse(folder, *args, **kwargs):
-        raise SubmissionError(["seed 0 budget 16: reported accuracy 0.99 but the predictions give 0.5 (tampered or stale metric)"])
+        raise SubmissionError(
+            ["seed 0 budget 16: reported accuracy 0.99 but the predictions give 0.5 (tampered or stale metric)"]
+        )
 
     monkeypatch.setattr(subs, "validate", refuse)
     out = tmp_path / "subs" / "balanced-v1"
-    argv = ["submit", "--results", str(results), "--track", str(FIXTURES / "test-track.yaml"), "--generator", "balanced-v1",
-            "--authors", "A. Author", "--code-reference", "https://example.org/gen@abc1234", "-o", str(out)]
+    argv = [
+        "submit",
+        "--results",
+        str(results),
+        "--track",
+        str(FIXTURES / "test-track.yaml"),
+        "--generator",
+        "balanced-v1",
+        "--authors",
+        "A. Author",
+        "--code-reference",
+        "https://example.org/gen@abc1234",
+        "-o",
+        str(out),
+    ]
     assert main(argv) == 2
     assert "reported accuracy 0.99" in capsys.readouterr().err
     assert not (tmp_path / "subs").exists()  # neither the bundle, nor its staging folder, nor the folder made for it
@@ -202,8 +232,21 @@ def test_submit_refuses_an_unpinned_code_reference(results, tmp_path, capsys):
     from rls3_bench.cli import main
 
     out = tmp_path / "subs" / "balanced-v1"
-    argv = ["submit", "--results", str(results), "--track", str(FIXTURES / "test-track.yaml"), "--generator", "balanced-v1",
-            "--authors", "A. Author", "--code-reference", "/home/me/my_generator.py", "-o", str(out)]
+    argv = [
+        "submit",
+        "--results",
+        str(results),
+        "--track",
+        str(FIXTURES / "test-track.yaml"),
+        "--generator",
+        "balanced-v1",
+        "--authors",
+        "A. Author",
+        "--code-reference",
+        "/home/me/my_generator.py",
+        "-o",
+        str(out),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--code-reference" in err[0] and "URL pinned to a commit" in err[0]
@@ -214,8 +257,21 @@ def test_submit_writes_a_valid_bundle_and_replaces_with_force(results, tmp_path,
     from rls3_bench.cli import main
 
     out = tmp_path / "subs" / "balanced-v1"
-    argv = ["submit", "--results", str(results), "--track", str(FIXTURES / "test-track.yaml"), "--generator", "balanced-v1",
-            "--authors", "A. Author", "--code-reference", "my-gens==1.0.2", "-o", str(out)]
+    argv = [
+        "submit",
+        "--results",
+        str(results),
+        "--track",
+        str(FIXTURES / "test-track.yaml"),
+        "--generator",
+        "balanced-v1",
+        "--authors",
+        "A. Author",
+        "--code-reference",
+        "my-gens==1.0.2",
+        "-o",
+        str(out),
+    ]
     assert main(argv) == 0 and main(argv) == 2  # the second time: already there
     assert main(argv + ["--force"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([META_FILE, PRED_FILE])
@@ -231,7 +287,9 @@ def _swap_seeds(bundle):
 
     table = read_table(bundle / PRED_FILE)
     seeds = [1 - s for s in table.column("seed").to_pylist()]
-    pq.write_table(table.set_column(table.schema.get_field_index("seed"), "seed", pa.array(seeds, pa.int64())), bundle / PRED_FILE)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("seed"), "seed", pa.array(seeds, pa.int64())), bundle / PRED_FILE
+    )
     meta = json.loads((bundle / META_FILE).read_text())
     a, b = meta["cells"]
     a["reported"], b["reported"] = b["reported"], a["reported"]

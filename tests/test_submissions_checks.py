@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_bundle
 
 from rls3_bench.analysis.leaderboard import build_leaderboard, cost_row, write_leaderboard
 from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, validate
 from rls3_bench.data.parquet import read_table
 from rls3_bench.labels.sample import TERMS
-from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,14 @@ def test_the_synthetic_bundle_is_valid(bundle, track, items):
 
 def test_track_digest_is_checked(bundle, track, items):
     edit_meta(bundle, lambda m: m.update(track_digest="0" * 64))
-    assert any("track_digest 000000000000 is not the digest of track test-track-v1" in p for p in problems_of(bundle, track, items))
+    assert any(
+        "track_digest 000000000000 is not the digest of track test-track-v1" in p
+        for p in problems_of(bundle, track, items)
+    )
 
 
 def test_a_presets_digest_is_accepted_with_its_ladder_only(bundle, track, items):
     """A smoke-preset run carries the preset's digest and ladder; the full ladder under it is refused."""
-
     from rls3_bench.harness.tracks import Preset
 
     with_preset = track.replace(presets={"smoke": Preset(budgets=(16,), seeds=2)})
@@ -79,19 +81,25 @@ def _copy_seed(bundle, src: int, dst: int) -> None:
     def same_reports(m):
         cells = {c["seed"]: c for c in m["cells"]}
         cells[dst]["reported"] = cells[src]["reported"]
+
     edit_meta(bundle, same_reports)
 
 
 def test_a_copied_seed_is_refused(bundle, track, items):
     _copy_seed(bundle, 0, 2)
     problems = problems_of(bundle, track, items)
-    assert problems == ["seed 2's predictions are identical to seed 0's at every budget; a copied seed is not an independent run: "
-                        "submit distinct runs"]
+    assert problems == [
+        "seed 2's predictions are identical to seed 0's at every budget; a copied seed is not an independent run: "
+        "submit distinct runs"
+    ]
 
 
 def test_an_edited_per_term_figure_is_refused(bundle, track, items):
     edit_meta(bundle, lambda m: m["cells"][1]["reported"]["32"]["per_term"].update(behind=0.99))
-    assert any("seed 1 budget 32: reported accuracy on 'behind' 0.99 but the predictions give" in p for p in problems_of(bundle, track, items))
+    assert any(
+        "seed 1 budget 32: reported accuracy on 'behind' 0.99 but the predictions give" in p
+        for p in problems_of(bundle, track, items)
+    )
 
 
 def test_a_missing_term_is_refused(bundle, track, items):
@@ -99,25 +107,36 @@ def test_a_missing_term_is_refused(bundle, track, items):
     assert any("must name exactly the terms" in p for p in problems_of(bundle, track, items))
 
 
-@pytest.mark.parametrize("version, fragment", [(2, "generator_version 2 is not the -vN of the name fuzz-gen-v1"),
-                                               ("1", "generator_version"), (None, "generator_version")])
+@pytest.mark.parametrize(
+    "version, fragment",
+    [
+        (2, "generator_version 2 is not the -vN of the name fuzz-gen-v1"),
+        ("1", "generator_version"),
+        (None, "generator_version"),
+    ],
+)
 def test_a_malformed_generator_version_is_refused(bundle, track, items, version, fragment):
     edit_meta(bundle, lambda m: m.update(generator_version=version))
     assert any(fragment in p for p in problems_of(bundle, track, items))
 
 
-@pytest.mark.parametrize("field, value, fragment", [
-    ("scenes_rendered", 10, "cost is inconsistent: 10 scenes rendered"),
-    ("invalid_scenes", 41, "cost is inconsistent"),
-    ("rl_updates", 5, "5 RL updates from 0 environment steps"),
-    ("render_cache_hits", -1, "render_cache_hits must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("scenes_rendered", 10, "cost is inconsistent: 10 scenes rendered"),
+        ("invalid_scenes", 41, "cost is inconsistent"),
+        ("rl_updates", 5, "5 RL updates from 0 environment steps"),
+        ("render_cache_hits", -1, "render_cache_hits must be a non-negative integer"),
+    ],
+)
 def test_a_cost_forged_low_is_refused(bundle, track, items, field, value, fragment):
     edit_meta(bundle, lambda m: m["cells"][0]["cost"].update({field: value}))
     assert any(fragment in p for p in problems_of(bundle, track, items))
 
 
-@pytest.mark.parametrize("reference", ["/home/me/gen.py", "https://github.com/me/gen", "gen>=1.0", "https://x.org/g@main"])
+@pytest.mark.parametrize(
+    "reference", ["/home/me/gen.py", "https://github.com/me/gen", "gen>=1.0", "https://x.org/g@main"]
+)
 def test_an_unpinned_code_reference_is_refused(bundle, track, items, reference):
     edit_meta(bundle, lambda m: m.update(code_reference=reference))
     assert any("code_reference" in p and "pinned" in p for p in problems_of(bundle, track, items))
@@ -136,8 +155,10 @@ def test_a_non_finite_score_is_one_line(bundle, track, items, bad):
     table = read_table(bundle / PRED_FILE)
     scores = table.column("score_true").to_pylist()
     scores[5] = bad
-    pq.write_table(table.set_column(table.schema.get_field_index("score_true"), "score_true", pa.array(scores, pa.float64())),
-                   bundle / PRED_FILE)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("score_true"), "score_true", pa.array(scores, pa.float64())),
+        bundle / PRED_FILE,
+    )
     problems = problems_of(bundle, track, items)
     assert len(problems) == 1 and "1 prediction rows have a missing, NaN or infinite score" in problems[0]
 
@@ -158,7 +179,9 @@ def test_a_copy_claiming_another_generator_is_left_out(good, tmp_path, track, it
     monkeypatch.setattr(subs, "validate", lambda folder: real_validate(folder, items, track))
     assert main(["leaderboard", "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "lb")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "skipped misplaced" in err[0] and "evil-v1" in err[0] and f"{track.key}/uniform-v1" in err[0]
+    assert (
+        len(err) == 1 and "skipped misplaced" in err[0] and "evil-v1" in err[0] and f"{track.key}/uniform-v1" in err[0]
+    )
     per_seed = pd.read_csv(tmp_path / "lb" / track.key / "per_seed.csv")
     assert (per_seed[per_seed.generator == "uniform-v1"].groupby("budget").size() == 3).all()
 
@@ -170,13 +193,41 @@ def make_records(ladders: dict[str, list[int]], seeds: dict[str, int] | None = N
     out = []
     for g, ladder in ladders.items():
         for s in range(5 if seeds is None else seeds[g]):
-            curve = [{"budget": b, "accuracy": float(0.55 + 0.01 * np.log2(b + 1) / 11 + rng.normal(0, 0.01)),
-                      "per_term": {t: float(0.5 + rng.uniform(0, 0.2)) for t in TERMS}} for b in [0, *ladder]]
-            cost = {"samples_delivered": ladder[-1], "scenes_rendered": 2 * ladder[-1], "invalid_scenes": ladder[-1], "feedback_queries": 0,
-                    "rl_env_steps": rl_steps, "rl_updates": 0,
-                    "seconds": {"render": 1.0, "label_caption": 0.1, "feedback": 0.0, "agent": 0.0, "train": 2.0, "eval": 0.5}}
-            out.append({"track": "t-v1", "generator_name": g, "seed": s, "status": "complete", "curve": curve, "cost": cost,
-                        "wall_seconds": 3.0})
+            curve = [
+                {
+                    "budget": b,
+                    "accuracy": float(0.55 + 0.01 * np.log2(b + 1) / 11 + rng.normal(0, 0.01)),
+                    "per_term": {t: float(0.5 + rng.uniform(0, 0.2)) for t in TERMS},
+                }
+                for b in [0, *ladder]
+            ]
+            cost = {
+                "samples_delivered": ladder[-1],
+                "scenes_rendered": 2 * ladder[-1],
+                "invalid_scenes": ladder[-1],
+                "feedback_queries": 0,
+                "rl_env_steps": rl_steps,
+                "rl_updates": 0,
+                "seconds": {
+                    "render": 1.0,
+                    "label_caption": 0.1,
+                    "feedback": 0.0,
+                    "agent": 0.0,
+                    "train": 2.0,
+                    "eval": 0.5,
+                },
+            }
+            out.append(
+                {
+                    "track": "t-v1",
+                    "generator_name": g,
+                    "seed": s,
+                    "status": "complete",
+                    "curve": curve,
+                    "cost": cost,
+                    "wall_seconds": 3.0,
+                }
+            )
     return out
 
 
@@ -187,7 +238,9 @@ SMOKE = [128, 256]
 def test_a_board_holds_submissions_of_different_ladders(tmp_path):
     lb = build_leaderboard(make_records({"uniform-v1": FULL, "balanced-v1": FULL, "smoke-gen-v1": SMOKE}))
     assert lb.budgets == tuple(FULL) and lb.shared_budgets == tuple(SMOKE)
-    assert "smoke-gen-v1" in set(lb.per_budget[256].generator) and "smoke-gen-v1" not in set(lb.per_budget[2048].generator)
+    assert "smoke-gen-v1" in set(lb.per_budget[256].generator) and "smoke-gen-v1" not in set(
+        lb.per_budget[2048].generator
+    )
     smoke = lb.comparisons[lb.comparisons.generator == "smoke-gen-v1"]
     assert set(smoke.budget) == set(SMOKE)
     row = lb.summary.set_index("generator").loc["smoke-gen-v1"]
@@ -214,12 +267,18 @@ def test_the_board_says_what_it_can_detect(tmp_path):
     """5 seeds a side: the smallest Holm-adjusted p is over 0.05, so no mark is possible, and the line says so
     with the minimum detectable effect; 12 seeds paired: a mark is possible."""
     lb = build_leaderboard(make_records({"uniform-v1": SMOKE, "smoke-gen-v1": SMOKE}))
-    assert re.search(r"smallest attainable p is 0\.00794 \(unpaired exact permutation test\), 0\.111 after Holm over 14 comparisons, "
-                     r"so no ▲/▼ is possible on this board whatever the data; add seeds; the minimum detectable difference "
-                     r"\(80 % power, α = 0\.05, 5 seeds a side, the seeds' spread at budget 256\) is 0\.0\d\d accuracy\.", lb.note), lb.note
+    assert re.search(
+        r"smallest attainable p is 0\.00794 \(unpaired exact permutation test\), "
+        r"0\.111 after Holm over 14 comparisons, "
+        r"so no ▲/▼ is possible on this board whatever the data; add seeds; the minimum detectable difference "
+        r"\(80 % power, α = 0\.05, 5 seeds a side, the seeds' spread at budget 256\) is 0\.0\d\d accuracy\.",
+        lb.note,
+    ), lb.note
     text = write_leaderboard(lb, tmp_path / "lb")["markdown"].read_text()
     assert lb.note in text.splitlines()
-    many = build_leaderboard(make_records({"uniform-v1": SMOKE, "smoke-gen-v1": SMOKE}, seeds={"uniform-v1": 12, "smoke-gen-v1": 12}))
+    many = build_leaderboard(
+        make_records({"uniform-v1": SMOKE, "smoke-gen-v1": SMOKE}, seeds={"uniform-v1": 12, "smoke-gen-v1": 12})
+    )
     assert "(paired exact permutation test)" in many.note and "so a mark is possible" in many.note
 
 
@@ -245,6 +304,8 @@ def test_html_sort_keys_come_from_numbers_only(tmp_path):
     df = pd.DataFrame({"generator": ["a", "b"], "acc": ["0.612 [0.598, 0.627]", "10.5 *"], "seeds": [5, math.nan]})
     keys = pd.DataFrame({"acc": [0.612, math.nan]})
     page = render_leaderboard_html({"t": df}, {}, tmp_path / "index.html", title="t", sort_keys={"t": keys}).read_text()
-    assert '<td class="num" data-sort="0.612">0.612 [0.598, 0.627]</td>' not in page  # "10.5 *" has no key: column is not numeric
+    assert (
+        '<td class="num" data-sort="0.612">0.612 [0.598, 0.627]</td>' not in page
+    )  # "10.5 *" has no key: column is not numeric
     assert '<td data-sort="0.612">0.612 [0.598, 0.627]</td>' in page and "<td>10.5 *</td>" in page
     assert '<td class="num" data-sort="5.0">5</td>' in page and '<td class="num"></td>' in page

@@ -17,11 +17,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import make_bundle
 
-from rls3_bench.data.parquet import read_table
 from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, discover, validate
-from test_fuzz import make_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
-
+from rls3_bench.data.parquet import read_table
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,10 @@ def test_pickled_extension_type_is_never_unpickled(bundle, track, items, tmp_pat
 
     marker = tmp_path / "pwned"
     table = read_table(bundle / PRED_FILE)
-    meta = {b"ARROW:extension:name": b"arrow.py_extension_type", b"ARROW:extension:metadata": pickle.dumps(_Evil(str(marker)))}
+    meta = {
+        b"ARROW:extension:name": b"arrow.py_extension_type",
+        b"ARROW:extension:metadata": pickle.dumps(_Evil(str(marker))),
+    }
     fields = [f.with_metadata(meta) if f.name == "score_true" else f for f in table.schema]
     pq.write_table(pa.Table.from_arrays(table.columns, schema=pa.schema(fields)), bundle / PRED_FILE)
     try:
@@ -86,9 +88,16 @@ def test_decompression_bomb_is_refused_from_the_footer(bundle, track, items):
     import pyarrow.parquet as pq
 
     n = 600_000
-    table = pa.table({"seed": pa.array([0] * n, pa.int64()), "budget": pa.array([0] * n, pa.int64()),
-                      "item_id": pa.array(["x"] * n), "score_true": pa.array([0.0] * n), "score_negative": pa.array([0.0] * n),
-                      "predicted_terms": pa.array([None] * n, pa.list_(pa.string()))})
+    table = pa.table(
+        {
+            "seed": pa.array([0] * n, pa.int64()),
+            "budget": pa.array([0] * n, pa.int64()),
+            "item_id": pa.array(["x"] * n),
+            "score_true": pa.array([0.0] * n),
+            "score_negative": pa.array([0.0] * n),
+            "predicted_terms": pa.array([None] * n, pa.list_(pa.string())),
+        }
+    )
     pq.write_table(table, bundle / PRED_FILE, compression="zstd")
     assert (bundle / PRED_FILE).stat().st_size < 200_000
     rejected(bundle, track, items, "over the limit of 500000 rows")
@@ -120,7 +129,9 @@ def test_fifo_does_not_hang(bundle, track, items):
     (bundle / META_FILE).unlink()
     os.mkfifo(bundle / META_FILE)
     outcome = []
-    t = threading.Thread(target=lambda: outcome.append(pytest.raises(SubmissionError, validate, bundle, items, track)), daemon=True)
+    t = threading.Thread(
+        target=lambda: outcome.append(pytest.raises(SubmissionError, validate, bundle, items, track)), daemon=True
+    )
     t.start()
     t.join(20)
     assert not t.is_alive() and outcome
@@ -143,14 +154,17 @@ def test_symlinked_bundle_folder_and_discovery(good, tmp_path, track, items):
     rejected(root / "elsewhere", track, items, "is not a submission folder")
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('{"schema_version": 1, "schema_version": 1}', "duplicate key"),
-    ("[" * 5000 + "]" * 5000, "not valid UTF-8 JSON"),
-    ('{"a": ' + "9" * 5000 + "}", "not valid UTF-8 JSON"),
-    ('{"a": NaN}', "NaN is not a JSON number"),
-    ('{"a": 1e999}', "out of range"),
-    (b"\xff\xfe{}", "not valid UTF-8 JSON"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('{"schema_version": 1, "schema_version": 1}', "duplicate key"),
+        ("[" * 5000 + "]" * 5000, "not valid UTF-8 JSON"),
+        ('{"a": ' + "9" * 5000 + "}", "not valid UTF-8 JSON"),
+        ('{"a": NaN}', "NaN is not a JSON number"),
+        ('{"a": 1e999}', "out of range"),
+        (b"\xff\xfe{}", "not valid UTF-8 JSON"),
+    ],
+)
 def test_hostile_json(bundle, track, items, text, fragment):
     (bundle / META_FILE).write_bytes(text if isinstance(text, bytes) else text.encode())
     rejected(bundle, track, items, fragment)
@@ -172,14 +186,17 @@ def test_nan_reported_accuracy(bundle, track, items):
     rejected(bundle, track, items, "NaN is not a JSON number")
 
 
-@pytest.mark.parametrize("field, value, fragment", [
-    ("generator", "evil | <script>alert(1)</script>-v1", "generator name"),
-    ("generator", "../../etc-v1", "generator name"),
-    ("generator", "x-v1\n## Fake heading", "generator name"),
-    ("authors", ["A\u202eB"], "printable"),
-    ("authors", [], "authors"),
-    ("code_reference", "x" * 1000, "at most 300"),
-])
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("generator", "evil | <script>alert(1)</script>-v1", "generator name"),
+        ("generator", "../../etc-v1", "generator name"),
+        ("generator", "x-v1\n## Fake heading", "generator name"),
+        ("authors", ["A\u202eB"], "printable"),
+        ("authors", [], "authors"),
+        ("code_reference", "x" * 1000, "at most 300"),
+    ],
+)
 def test_names_that_would_inject_markup(bundle, track, items, field, value, fragment):
     edit_meta(bundle, lambda m: m.update({field: value}))
     rejected(bundle, track, items, fragment)
@@ -205,8 +222,16 @@ def test_item_ids_are_data_not_paths(bundle, track, items):
 
 
 def test_many_problems_are_capped(bundle, track, items):
-    edit_meta(bundle, lambda m: [c.update(cost={"samples_delivered": 1}) for c in m["cells"]] and m.update(
-        seeds=m["seeds"] + list(range(100, 160)), cells=m["cells"] + [{"seed": s, "cost": {}, "reported": {}} for s in range(100, 160)]))
+    edit_meta(
+        bundle,
+        lambda m: (
+            [c.update(cost={"samples_delivered": 1}) for c in m["cells"]]
+            and m.update(
+                seeds=m["seeds"] + list(range(100, 160)),
+                cells=m["cells"] + [{"seed": s, "cost": {}, "reported": {}} for s in range(100, 160)],
+            )
+        ),
+    )
     problems = rejected(bundle, track, items, "more problems")
     assert len(problems) == 21
 

@@ -15,19 +15,25 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
+from unity_standin import FAKE_PLAYER, free_port, open_unity, port_is_free, use_this_python  # noqa: E402
+from unity_standin.standin import SideChannels, StandinPlayer, scene_graph  # noqa: E402
+
 from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
 from rls3_bench.backends.unity import (  # noqa: E402
-    SCENE_GRAPH_CHANNEL, SCENE_REQUEST_CHANNEL, UnityBackend, UnityBackendError, decode_segmentation, encode_request,
-    encode_segmentation, observation_from_graph,
+    SCENE_GRAPH_CHANNEL,
+    SCENE_REQUEST_CHANNEL,
+    UnityBackend,
+    UnityBackendError,
+    decode_segmentation,
+    encode_request,
+    encode_segmentation,
+    observation_from_graph,
 )
-from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
+from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.labels.relations import label_scene  # noqa: E402
 from rls3_bench.scene.random_scenes import random_spec  # noqa: E402
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
-
-from unity_standin import FAKE_PLAYER, free_port, open_unity, port_is_free, use_this_python  # noqa: E402
-from unity_standin.standin import SideChannels, StandinPlayer, scene_graph  # noqa: E402
 
 SIZE = 64
 CAMERA = CameraPose(eye=(0.0, -1.35, 1.7), target=(0.0, 0.2, 0.87), fov_deg=54.0)
@@ -36,11 +42,21 @@ CAMERA = CameraPose(eye=(0.0, -1.35, 1.7), target=(0.0, 0.2, 0.87), fov_deg=54.0
 def specs() -> list[SceneSpec]:
     """Random scenes over every room (some infeasible), plus one overlap, one unsupported, one out of view."""
     rng = np.random.default_rng(7)
-    out = [random_spec(rng, room) for room in ("bedroom", "dining-area", "kitchen-a", "kitchen-b", "living-room") for _ in range(2)]
+    out = [
+        random_spec(rng, room)
+        for room in ("bedroom", "dining-area", "kitchen-a", "kitchen-b", "living-room")
+        for _ in range(2)
+    ]
     out += [
-        SceneSpec("kitchen-a", CAMERA, (PlacedObject("plate", (0.0, 0.2, 0.9)), PlacedObject("vase", (0.01, 0.2, 0.9)))),
-        SceneSpec("kitchen-a", CAMERA, (PlacedObject("plate", (0.0, -0.9, 0.0)), PlacedObject("vase", (0.3, 0.2, 0.9)))),
-        SceneSpec("kitchen-a", CAMERA, (PlacedObject("blender", (1.5, 0.2, 0.0)), PlacedObject("vase", (0.3, 0.2, 0.9)))),
+        SceneSpec(
+            "kitchen-a", CAMERA, (PlacedObject("plate", (0.0, 0.2, 0.9)), PlacedObject("vase", (0.01, 0.2, 0.9)))
+        ),
+        SceneSpec(
+            "kitchen-a", CAMERA, (PlacedObject("plate", (0.0, -0.9, 0.0)), PlacedObject("vase", (0.3, 0.2, 0.9)))
+        ),
+        SceneSpec(
+            "kitchen-a", CAMERA, (PlacedObject("blender", (1.5, 0.2, 0.0)), PlacedObject("vase", (0.3, 0.2, 0.9)))
+        ),
     ]
     return out
 
@@ -49,7 +65,8 @@ def captions_of(obs) -> list[tuple]:
     """Every label of the scene and the caption + negatives of each captionable pair."""
     labels = label_scene(obs)
     return [(p.a, p.b, p.vertical, p.depth, p.lateral, p.captionable) for p in labels] + [
-        (make_sample(obs, p).caption, make_sample(obs, p).negatives) for p in labels if p.captionable and obs.valid]
+        (make_sample(obs, p).caption, make_sample(obs, p).negatives) for p in labels if p.captionable and obs.valid
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +85,10 @@ def reference(embedded):
 def test_observations_labels_and_captions_equal_the_embedded_backend(mode, reference):
     with open_unity(mode, SIZE) as unity:
         assert unity.renderer == "unity/standin-pybullet-tiny"
-        assert unity.player_info["communication_version"] == "1.5.0" and unity.player_info["package_version"] == "2.2.1-exp.1"
+        assert (
+            unity.player_info["communication_version"] == "1.5.0"
+            and unity.player_info["package_version"] == "2.2.1-exp.1"
+        )
         # twice over, in another order: each answer depends on its spec only
         for spec, ref in reference + reference[::-1]:
             obs = unity.observe(spec)
@@ -140,7 +160,11 @@ def test_side_channel_framing_is_the_one_mlagents_uses():
 def test_request_is_utf8_json_of_the_spec(reference):
     spec = reference[0][0]
     msg = json.loads(encode_request(5, spec, 0.002).decode("utf-8"))
-    assert msg["request_id"] == 5 and SceneSpec.from_dict(msg["spec"]) == spec and msg["settings"] == {"min_visible_fraction": 0.002}
+    assert (
+        msg["request_id"] == 5
+        and SceneSpec.from_dict(msg["spec"]) == spec
+        and msg["settings"] == {"min_visible_fraction": 0.002}
+    )
 
 
 def test_segmentation_round_trip_and_malformed_graphs(reference):
@@ -157,7 +181,7 @@ def test_segmentation_round_trip_and_malformed_graphs(reference):
         "segmentation size": lambda g: g.update(segmentation=encode_segmentation(seg[:-1])),
         "segmentation index": lambda g: g.update(segmentation=encode_segmentation(np.full_like(seg, 7))),
     }
-    for what, damage in broken.items():
+    for damage in broken.values():
         g = json.loads(json.dumps(graph))
         damage(g)
         with pytest.raises(ValueError):
@@ -177,11 +201,21 @@ class RefusingPlayer(StandinPlayer):
     def on_action_received(self) -> None:
         req, self.pending = self.pending, None
         if req is not None:
-            self.report = {"protocol": 1, "kind": "error", "request_id": req["request_id"], "message": "no such asset here"}
+            self.report = {
+                "protocol": 1,
+                "kind": "error",
+                "request_id": req["request_id"],
+                "message": "no such asset here",
+            }
 
 
-@pytest.mark.parametrize("cls, message", [(GarblingPlayer, "malformed scene graph for request 1"),
-                                          (RefusingPlayer, "refused scene request 1: no such asset here")])
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (GarblingPlayer, "malformed scene graph for request 1"),
+        (RefusingPlayer, "refused scene request 1: no such asset here"),
+    ],
+)
 def test_bad_answers_are_one_clear_error_and_free_the_port(cls, message, reference):
     port = free_port()
     player = cls(port, image_size=SIZE).start_thread()
@@ -201,15 +235,16 @@ def test_server_listens_on_loopback_only():
     with UnityBackend(image_size=SIZE, base_port=port, worker_id=0, timeout_s=30):
         listening = _listening_addresses(port)
     player.join()
-    assert listening and all(a.is_loopback or (a.version == 6 and a.ipv4_mapped and a.ipv4_mapped.is_loopback)
-                             for a in listening), listening
+    assert listening and all(
+        a.is_loopback or (a.version == 6 and a.ipv4_mapped and a.ipv4_mapped.is_loopback) for a in listening
+    ), listening
 
 
 def _listening_addresses(port: int) -> list:
     import ipaddress
 
     out = []
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         if not Path(table).exists():
             continue
         for line in Path(table).read_text().splitlines()[1:]:
@@ -219,7 +254,7 @@ def _listening_addresses(port: int) -> list:
                 continue
             raw = bytes.fromhex(addr)
             # /proc prints each 32-bit word in host (little-endian) order
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
             out.append(ipaddress.ip_address(raw))
     return out
 
@@ -228,8 +263,10 @@ def test_parallel_backends_take_their_own_ports(reference):
     """worker_id=None: a second backend on the same base port moves to the next one (parallel cells)."""
     use_this_python()
     base = free_port()
-    with UnityBackend(image_size=SIZE, player=FAKE_PLAYER, base_port=base, timeout_s=30) as a, \
-         UnityBackend(image_size=SIZE, player=FAKE_PLAYER, base_port=base, timeout_s=30) as b:
+    with (
+        UnityBackend(image_size=SIZE, player=FAKE_PLAYER, base_port=base, timeout_s=30) as a,
+        UnityBackend(image_size=SIZE, player=FAKE_PLAYER, base_port=base, timeout_s=30) as b,
+    ):
         assert (a.port, b.port) == (base, base + 1)
         spec, ref = reference[1]
         assert np.array_equal(a.observe(spec).image, ref.image) and np.array_equal(b.observe(spec).image, ref.image)
@@ -244,8 +281,26 @@ def test_cli_render_through_the_stand_in_writes_the_embedded_image(tmp_path, cap
     use_this_python()
     assert main(["render", "--seed", "3", "--size", "64", "-o", str(tmp_path / "e.png")]) == 0
     embedded_out = capsys.readouterr().out
-    assert main(["render", "--seed", "3", "--size", "64", "-o", str(tmp_path / "u.png"), "--backend", "unity",
-                 "--unity-player", str(FAKE_PLAYER), "--unity-port", str(free_port())]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--seed",
+                "3",
+                "--size",
+                "64",
+                "-o",
+                str(tmp_path / "u.png"),
+                "--backend",
+                "unity",
+                "--unity-player",
+                str(FAKE_PLAYER),
+                "--unity-port",
+                str(free_port()),
+            ]
+        )
+        == 0
+    )
     unity_out = capsys.readouterr().out
     assert (tmp_path / "u.png").read_bytes() == (tmp_path / "e.png").read_bytes()
     assert "unity/standin-pybullet-tiny" in unity_out

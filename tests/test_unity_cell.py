@@ -14,15 +14,15 @@ pytest.importorskip("mlagents_envs")
 pytest.importorskip("open_clip")
 torch = pytest.importorskip("torch")
 
-from rls3_bench.backends.base import Backend  # noqa: E402
-from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
-from rls3_bench.labels.captions import make_sample  # noqa: E402
-from rls3_bench.harness.cell import run_cell  # noqa: E402
-from rls3_bench.labels.relations import label_scene  # noqa: E402
-from rls3_bench.labels.sample import png_bytes  # noqa: E402
-
 from conftest import torch_threads  # noqa: E402
 from unity_standin import FAKE_PLAYER, free_port, open_unity, use_this_python  # noqa: E402
+
+from rls3_bench.backends.base import Backend  # noqa: E402
+from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
+from rls3_bench.harness.cell import run_cell  # noqa: E402
+from rls3_bench.labels.captions import make_sample  # noqa: E402
+from rls3_bench.labels.relations import label_scene  # noqa: E402
+from rls3_bench.labels.sample import png_bytes  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,18 +43,35 @@ class Recording(Backend):
     def observe(self, spec):
         obs = self.inner.observe(spec)
         labels = label_scene(obs)
-        self.seen.append((spec.to_json(), obs.valid, obs.invalid_reason, [o.visible_pixels for o in obs.objects],
-                          [(p.a, p.b, p.vertical, p.depth, p.lateral) for p in labels],
-                          [make_sample(obs, p).caption for p in labels if p.captionable] if obs.valid else []))
+        self.seen.append(
+            (
+                spec.to_json(),
+                obs.valid,
+                obs.invalid_reason,
+                [o.visible_pixels for o in obs.objects],
+                [(p.a, p.b, p.vertical, p.depth, p.lateral) for p in labels],
+                [make_sample(obs, p).caption for p in labels if p.captionable] if obs.valid else [],
+            )
+        )
         return obs
 
 
 def fingerprint(res) -> str:
     """Everything a cell's record says about its data and its scores."""
-    return json.dumps({"curve": res.curve, "predictions": res.predictions, "terms": res.term_counts,
-                       "complexity": res.complexity_counts, "gallery": [(g["caption"], g["png_b64"]) for g in res.gallery],
-                       "status": res.status, "delivered": res.cost["samples_delivered"],
-                       "scenes": res.cost["scenes_rendered"], "invalid": res.cost["invalid_scenes"]}, sort_keys=True)
+    return json.dumps(
+        {
+            "curve": res.curve,
+            "predictions": res.predictions,
+            "terms": res.term_counts,
+            "complexity": res.complexity_counts,
+            "gallery": [(g["caption"], g["png_b64"]) for g in res.gallery],
+            "status": res.status,
+            "delivered": res.cost["samples_delivered"],
+            "scenes": res.cost["scenes_rendered"],
+            "invalid": res.cost["invalid_scenes"],
+        },
+        sort_keys=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +84,9 @@ def embedded_cell(track, items):
 
 
 @pytest.mark.parametrize("mode", ["thread", pytest.param("real", marks=pytest.mark.unity)])
-def test_uniform_cell_through_unity_gives_the_embedded_labels_captions_and_scores(mode, track, items, embedded_cell, one_thread):
+def test_uniform_cell_through_unity_gives_the_embedded_labels_captions_and_scores(
+    mode, track, items, embedded_cell, one_thread
+):
     expected, expected_seen = embedded_cell
     with open_unity(mode, track.image_size) as unity:
         rec = Recording(unity)
@@ -77,7 +96,7 @@ def test_uniform_cell_through_unity_gives_the_embedded_labels_captions_and_score
         assert res.cost["samples_delivered"] == 32
         return
     assert len(rec.seen) == len(expected_seen) == res.cost["scenes_rendered"]
-    for got, want in zip(rec.seen, expected_seen):
+    for got, want in zip(rec.seen, expected_seen, strict=True):
         assert got == want  # same spec -> same validity, visibility, labels, captions
     assert fingerprint(res) == fingerprint(expected)
 
@@ -88,10 +107,31 @@ def test_cli_run_with_backend_unity_launches_the_player_and_records_the_same_cel
 
     use_this_python()
     expected, _ = embedded_cell
-    code = main(["run", "--track", str(FIXTURES / "test-track.yaml"), "--generator", "uniform-v1", "--seed-list", "0",
-                 "--results", str(tmp_path), "--threads", "1", "--no-progress", "--no-leaderboard",
-                 "--backend", "unity", "--unity-player", str(FAKE_PLAYER), "--unity-port", str(free_port()),
-                 "--unity-log-dir", str(tmp_path / "logs")])
+    code = main(
+        [
+            "run",
+            "--track",
+            str(FIXTURES / "test-track.yaml"),
+            "--generator",
+            "uniform-v1",
+            "--seed-list",
+            "0",
+            "--results",
+            str(tmp_path),
+            "--threads",
+            "1",
+            "--no-progress",
+            "--no-leaderboard",
+            "--backend",
+            "unity",
+            "--unity-player",
+            str(FAKE_PLAYER),
+            "--unity-port",
+            str(free_port()),
+            "--unity-log-dir",
+            str(tmp_path / "logs"),
+        ]
+    )
     assert code == 0
     record = read_record(cell_dir(tmp_path, "test-track-v1", "uniform-v1", 0))
     assert record["renderer"] == "unity/standin-pybullet-tiny" and record["track_config"]["backend"] == "unity"
@@ -100,7 +140,11 @@ def test_cli_run_with_backend_unity_launches_the_player_and_records_the_same_cel
     # closed cleanly: the player quit on the close (a status-400 reply when its next request was already
     # pending, else UNAVAILABLE once the server stopped: which one is a race, both are clean) and exited 0
     log = (tmp_path / "logs" / "Player-0.log").read_text()
-    assert "quitting: status 400" in log or "quitting: RPC error UNAVAILABLE" in log or "quitting: RPC error CANCELLED" in log, log
+    assert (
+        "quitting: status 400" in log
+        or "quitting: RPC error UNAVAILABLE" in log
+        or "quitting: RPC error CANCELLED" in log
+    ), log
     assert "exit 0" in log, log
 
 
@@ -111,11 +155,11 @@ def _sac_rounds(backend, rounds=(12, 12)):
     import zlib
 
     pytest.importorskip("stable_baselines3")
-    from rls3_bench.generator import Cost, RoundContext
-    from rls3_bench.learners.base import Feedback, term_error_rates
-    from rls3_bench.harness.generation import Harness
-
     from rls3_generators.rls3_agent import SacGenerator
+
+    from rls3_bench.generator import Cost, RoundContext
+    from rls3_bench.harness.generation import Harness
+    from rls3_bench.learners.base import Feedback, term_error_rates
 
     def feedback(samples):
         correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
@@ -152,15 +196,32 @@ def test_sac_cell_with_clip_through_the_unity_player(tmp_path):
     from rls3_bench.harness.tracks import track_from_dict
 
     use_this_python()
-    track = track_from_dict({
-        "name": "unity-sac", "version": 1, "learner": "clip", "model": "clip-tiny", "weights": None,
-        "recipe": {"batch_size": 16, "lr": 1.0e-4}, "round_size": 16, "eval_set": "spatial-v1-mini",
-        "eval_set_hash": "2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49", "budgets": [16, 32],
-        "min_seeds": 1, "image_size": 64, "backend": "unity",
-        "generator_config": {"rls3-sac-v1": {"episode_steps": 8, "learning_starts": 16, "batch_size": 16}}})
+    track = track_from_dict(
+        {
+            "name": "unity-sac",
+            "version": 1,
+            "learner": "clip",
+            "model": "clip-tiny",
+            "weights": None,
+            "recipe": {"batch_size": 16, "lr": 1.0e-4},
+            "round_size": 16,
+            "eval_set": "spatial-v1-mini",
+            "eval_set_hash": "2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49",
+            "budgets": [16, 32],
+            "min_seeds": 1,
+            "image_size": 64,
+            "backend": "unity",
+            "generator_config": {"rls3-sac-v1": {"episode_steps": 8, "learning_starts": 16, "batch_size": 16}},
+        }
+    )
     items = load_eval_set(track.eval_set, track.eval_set_hash)[:8]
-    res = run_cell(track, "rls3-sac-v1", 0, eval_items=items,
-                   backend_options={"player": FAKE_PLAYER, "base_port": free_port(), "log_folder": tmp_path})
+    res = run_cell(
+        track,
+        "rls3-sac-v1",
+        0,
+        eval_items=items,
+        backend_options={"player": FAKE_PLAYER, "base_port": free_port(), "log_folder": tmp_path},
+    )
     assert res.status == "complete" and res.renderer == "unity/standin-pybullet-tiny"
     assert res.cost["samples_delivered"] == 32 and res.cost["rl_updates"] > 0 and res.cost["feedback_queries"] > 0
     assert {h["round"] for h in res.generator_history} == {0, 1}
@@ -179,8 +240,29 @@ def test_clip_tiny_smallest_budget_through_the_cli(tmp_path):
     data.update(budgets=[track.budgets[0]], presets={})
     path = tmp_path / "clip-tiny-128.yaml"
     path.write_text(json.dumps({**data, "name": "clip-tiny"}))  # JSON is YAML
-    assert main(["run", "--track", str(path), "--generator", "uniform-v1", "--seed-list", "0", "--results", str(tmp_path / "runs"),
-                 "--no-progress", "--no-leaderboard", "--backend", "unity", "--unity-player", str(FAKE_PLAYER),
-                 "--unity-port", str(free_port())]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--track",
+                str(path),
+                "--generator",
+                "uniform-v1",
+                "--seed-list",
+                "0",
+                "--results",
+                str(tmp_path / "runs"),
+                "--no-progress",
+                "--no-leaderboard",
+                "--backend",
+                "unity",
+                "--unity-player",
+                str(FAKE_PLAYER),
+                "--unity-port",
+                str(free_port()),
+            ]
+        )
+        == 0
+    )
     record = read_record(cell_dir(tmp_path / "runs", track.key, "uniform-v1", 0))
     assert record["status"] == "complete" and [p["budget"] for p in record["curve"]] == [0, track.budgets[0]]

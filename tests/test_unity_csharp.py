@@ -36,7 +36,12 @@ def compile_project(scripts: Path, work: Path) -> subprocess.CompletedProcess:
         (agents, [STUBS / "MLAgents.cs"], [engine], []),
         (editor, [STUBS / "UnityEditor.cs"], [engine], []),
         (game, sorted(scripts.glob("*.cs")), [engine, agents], ["-warnaserror+"]),
-        (tools, sorted((scripts / "Editor").glob("*.cs")), [engine, editor, agents, game], ["-warnaserror+", "-define:UNITY_EDITOR"]),
+        (
+            tools,
+            sorted((scripts / "Editor").glob("*.cs")),
+            [engine, editor, agents, game],
+            ["-warnaserror+", "-define:UNITY_EDITOR"],
+        ),
     ]
     for out, sources, refs, extra in steps:
         result = _mcs(out, sources, refs, extra)
@@ -45,7 +50,9 @@ def compile_project(scripts: Path, work: Path) -> subprocess.CompletedProcess:
     return result
 
 
-needs_mcs = pytest.mark.skipif(MCS is None, reason="mcs is not installed (Debian: apt-get install mono-mcs; CI installs it)")
+needs_mcs = pytest.mark.skipif(
+    MCS is None, reason="mcs is not installed (Debian: apt-get install mono-mcs; CI installs it)"
+)
 
 
 @needs_mcs
@@ -56,11 +63,29 @@ def test_unity_scripts_compile_against_the_unity_and_mlagents_stubs(tmp_path):
 
 
 @needs_mcs
-@pytest.mark.parametrize("file, old, new, error", [
-    ("RoomAgent.cs", "SceneCamera.fieldOfView = fovDeg;", "SceneCamera.fieldOfVeiw = fovDeg;", "CS1061"),  # no such member
-    ("ScenePlacer.cs", "var candidate = hit.point.y - bottom;", "var candidate = hit.point - bottom;", "CS0019"),  # type error
-    ("Rls3Bootstrap.cs", "using UnityEngine;", "using UnityEngine;\nusing UnityEditor;", "CS0246"),  # editor API in the player
-])
+@pytest.mark.parametrize(
+    "file, old, new, error",
+    [
+        (
+            "RoomAgent.cs",
+            "SceneCamera.fieldOfView = fovDeg;",
+            "SceneCamera.fieldOfVeiw = fovDeg;",
+            "CS1061",
+        ),  # no such member
+        (
+            "ScenePlacer.cs",
+            "var candidate = hit.point.y - bottom;",
+            "var candidate = hit.point - bottom;",
+            "CS0019",
+        ),  # type error
+        (
+            "Rls3Bootstrap.cs",
+            "using UnityEngine;",
+            "using UnityEngine;\nusing UnityEditor;",
+            "CS0246",
+        ),  # editor API in the player
+    ],
+)
 def test_the_check_catches_errors(tmp_path, file, old, new, error):
     broken = tmp_path / "Scripts"
     shutil.copytree(SCRIPTS, broken)
@@ -79,15 +104,22 @@ def _cs(name: str) -> str:
 def test_channel_ids_names_and_protocol_match_the_python_backend():
     from rls3_bench.backends import unity as py
 
-    assert re.search(r'const string Id = "([0-9a-f-]+)"', _cs("SceneChannels.cs").split("class SceneGraphChannel")[0]).group(1) == str(py.SCENE_REQUEST_CHANNEL)
-    assert re.search(r'const string Id = "([0-9a-f-]+)"', _cs("SceneChannels.cs").split("class SceneGraphChannel")[1]).group(1) == str(py.SCENE_GRAPH_CHANNEL)
+    assert re.search(
+        r'const string Id = "([0-9a-f-]+)"', _cs("SceneChannels.cs").split("class SceneGraphChannel")[0]
+    ).group(1) == str(py.SCENE_REQUEST_CHANNEL)
+    assert re.search(
+        r'const string Id = "([0-9a-f-]+)"', _cs("SceneChannels.cs").split("class SceneGraphChannel")[1]
+    ).group(1) == str(py.SCENE_GRAPH_CHANNEL)
     assert f"public const int Protocol = {py.SCENE_PROTOCOL};" in _cs("SceneRequest.cs")
     assert f"public const int Protocol = {py.SCENE_PROTOCOL};" in _cs("SceneGraphWriter.cs")
     assert f'BehaviorName = "{py.BEHAVIOR_NAME}";' in _cs("Rls3Bootstrap.cs")
     assert f'CameraSensorName = "{py.CAMERA_SENSOR}";' in _cs("Rls3Bootstrap.cs")
     assert f'ImageSizeFlag = "{py.IMAGE_SIZE_ARG}";' in _cs("CommandLine.cs")
     assert f'FileName = "{py.CATALOGUE_PATH.name}";' in _cs("Catalogue.cs")
-    assert "RenderWithShader" in _cs("SegmentationRenderer.cs") and (UNITY / "Assets/Resources/Rls3SegmentationId.shader").is_file()
+    assert (
+        "RenderWithShader" in _cs("SegmentationRenderer.cs")
+        and (UNITY / "Assets/Resources/Rls3SegmentationId.shader").is_file()
+    )
 
 
 def test_the_exported_catalogue_is_current():

@@ -15,11 +15,11 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
+from unity_standin import FAKE_PLAYER, free_port, open_unity, port_is_free, processes_mentioning, use_this_python  # noqa: E402
+
 from rls3_bench.backends.unity import UnityBackend, UnityBackendError  # noqa: E402
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.scene.random_scenes import random_spec  # noqa: E402
-
-from unity_standin import FAKE_PLAYER, free_port, open_unity, port_is_free, processes_mentioning, use_this_python  # noqa: E402
 
 SIZE = 32
 SPEC = random_spec(np.random.default_rng(0), "kitchen-a")
@@ -58,7 +58,9 @@ def run_failing(tmp_path, knobs: dict, steps: int = 3, **kwargs) -> tuple[str, i
 
 
 def test_missing_player_is_one_clear_error_before_anything_starts(tmp_path):
-    with pytest.raises(UserError, match=r"Unity player .*Nowhere does not exist; build one from unity/ .*--unity-player"):
+    with pytest.raises(
+        UserError, match=r"Unity player .*Nowhere does not exist; build one from unity/ .*--unity-player"
+    ):
         UnityBackend(image_size=SIZE, player=tmp_path / "Nowhere")
     (tmp_path / "Room.x86_64").write_text("#!/bin/sh\n")
     with pytest.raises(UserError, match="is not executable; chmod"):
@@ -68,7 +70,19 @@ def test_missing_player_is_one_clear_error_before_anything_starts(tmp_path):
 def test_missing_player_through_the_cli(tmp_path, capsys):
     from rls3_bench.cli import main
 
-    code = main(["render", "--seed", "1", "-o", str(tmp_path / "x.png"), "--backend", "unity", "--unity-player", str(tmp_path / "Room.x86_64")])
+    code = main(
+        [
+            "render",
+            "--seed",
+            "1",
+            "-o",
+            str(tmp_path / "x.png"),
+            "--backend",
+            "unity",
+            "--unity-player",
+            str(tmp_path / "Room.x86_64"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "does not exist" in err and not (tmp_path / "x.png").exists()
 
@@ -87,7 +101,11 @@ def test_wrong_communication_version(tmp_path):
 def test_a_newer_minor_communication_version_is_compatible():
     """Same major version: both sides accept it (environment.py and RpcCommunicator.cs agree)."""
     with open_unity("exe", SIZE, knobs={"communication_version": "1.9.0"}) as unity:
-        assert unity.player_info["communication_version"] == "1.9.0" and unity.observe(SPEC).image.shape == (SIZE, SIZE, 3)
+        assert unity.player_info["communication_version"] == "1.9.0" and unity.observe(SPEC).image.shape == (
+            SIZE,
+            SIZE,
+            3,
+        )
 
 
 def test_player_hanging_mid_run_times_out(tmp_path):
@@ -104,7 +122,10 @@ def test_player_that_never_connects_times_out(tmp_path):
 
 def test_editor_that_never_connects_times_out():
     port = free_port()
-    with pytest.raises(UnityBackendError, match=f"no Unity Editor connected on port {port} within 0.5 s; open the unity/ project, press Play"):
+    with pytest.raises(
+        UnityBackendError,
+        match=f"no Unity Editor connected on port {port} within 0.5 s; open the unity/ project, press Play",
+    ):
         UnityBackend(image_size=SIZE, base_port=port, timeout_s=0.5)
     assert port_is_free(port)
 
@@ -129,7 +150,10 @@ def test_whatever_the_player_started_dies_with_it(tmp_path):
     use_this_python()
     child_file = tmp_path / "child.pid"
     wrapper = tmp_path / "Wrapped.x86_64"
-    wrapper.write_text(f'#!/bin/sh\nsleep 300 &\necho $! > "{child_file}"\nexec "{sys.executable}" "{FAKE_PLAYER.parent / "standin.py"}" "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\nsleep 300 &\necho $! > "{child_file}"\n'
+        f'exec "{sys.executable}" "{FAKE_PLAYER.parent / "standin.py"}" "$@"\n'
+    )
     wrapper.chmod(0o755)
     with UnityBackend(image_size=SIZE, player=wrapper, base_port=free_port(), timeout_s=30) as unity:
         unity.observe(SPEC)
@@ -147,8 +171,12 @@ def test_failure_after_the_backend_is_closed_is_a_clear_error():
 
 
 def test_bad_arguments_are_refused_up_front():
-    for kwargs, match in [({"image_size": 8}, "image_size must be"), ({"timeout_s": 0}, "time-out must be"),
-                          ({"worker_id": 3}, "worker_id must be 0"), ({"worker_id": -1, "player": FAKE_PLAYER}, "non-negative"),
-                          ({"min_visible_fraction": "0.1"}, "min_visible_fraction must be")]:
+    for kwargs, match in [
+        ({"image_size": 8}, "image_size must be"),
+        ({"timeout_s": 0}, "time-out must be"),
+        ({"worker_id": 3}, "worker_id must be 0"),
+        ({"worker_id": -1, "player": FAKE_PLAYER}, "non-negative"),
+        ({"min_visible_fraction": "0.1"}, "min_visible_fraction must be"),
+    ]:
         with pytest.raises(UserError, match=match):
             UnityBackend(**kwargs)

@@ -25,8 +25,11 @@ def test_the_registry_entry_loads_the_backend():
 
 
 def test_the_package_imports_no_mlagents_until_a_backend_starts():
-    code = ("import sys, rls3_bench.backends.unity as u; u.catalogue_digest(); "
-            "assert not any(m.startswith('mlagents') for m in sys.modules), sorted(m for m in sys.modules if 'mlagents' in m)")
+    code = (
+        "import sys, rls3_bench.backends.unity as u; u.catalogue_digest(); "
+        "assert not any(m.startswith('mlagents') for m in sys.modules), "
+        "sorted(m for m in sys.modules if 'mlagents' in m)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
@@ -45,25 +48,35 @@ def _private_names_used_across_modules(path: Path) -> list[str]:
         if isinstance(node, ast.Import):
             imported_modules.update(a.asname or a.name for a in node.names if a.name.startswith("rls3_bench"))
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                and isinstance(node.value, ast.Name) and node.value.id in imported_modules):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in imported_modules
+        ):
             found.append(f"{node.value.id}.{node.attr}")
     return found
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "backends").rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "backends").rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
 def test_backends_use_no_private_names_of_other_modules(path):
     assert _private_names_used_across_modules(path) == []
 
 
-@pytest.mark.parametrize("options, fragment", [
-    ({"player": "/nonexistent/Room.x86_64"}, "does not exist"),
-    ({"base_port": 65500}, "leaves no room for worker ports"),
-    ({"timeout_s": float("nan")}, "time-out must be a number of seconds"),
-    ({"player_args": ["-nographics"]}, "-nographics disables"),
-    ({"worker_id": 3}, "the Unity Editor listens on one port"),
-    ({"colour": "red"}, "unexpected keyword argument 'colour'"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"player": "/nonexistent/Room.x86_64"}, "does not exist"),
+        ({"base_port": 65500}, "leaves no room for worker ports"),
+        ({"timeout_s": float("nan")}, "time-out must be a number of seconds"),
+        ({"player_args": ["-nographics"]}, "-nographics disables"),
+        ({"worker_id": 3}, "the Unity Editor listens on one port"),
+        ({"colour": "red"}, "unexpected keyword argument 'colour'"),
+    ],
+)
 def test_unity_options_are_checked_without_starting_anything(options, fragment):
     from rls3_bench.backends.unity import UnityBackend
 

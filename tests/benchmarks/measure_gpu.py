@@ -54,7 +54,9 @@ def _learner(model: str, device: str, batch: int, lora_r: int):
     return ClipLearner(model, None, {"batch_size": batch}, device=device, seed=0)
 
 
-def train_figures(model: str, device: str, batch: int, steps: int, lora_r: int = 0, peak_rate: float | None = None) -> dict:
+def train_figures(
+    model: str, device: str, batch: int, steps: int, lora_r: int = 0, peak_rate: float | None = None
+) -> dict:
     """samples/s, peak memory, FLOPs per step and MFU of ``steps`` training steps of ``model``."""
     import resource
 
@@ -62,8 +64,8 @@ def train_figures(model: str, device: str, batch: int, steps: int, lora_r: int =
     from torch.utils.flop_counter import FlopCounterMode
 
     from rls3_bench.backends.embedded import EmbeddedBackend
-    from rls3_bench.labels.annotate import uniform_samples
     from rls3_bench.harness.seeds import rng_for
+    from rls3_bench.labels.annotate import uniform_samples
 
     with EmbeddedBackend(image_size=128, renderer="tiny") as b:
         samples = uniform_samples(b, rng_for("generator", 0), batch)
@@ -84,9 +86,20 @@ def train_figures(model: str, device: str, batch: int, steps: int, lora_r: int =
     _sync(device)
     seconds = (time.perf_counter() - t0) / steps
     rate = peak_rate or matmul_rate(device)
-    out = {"model": model, "device": device, "batch": batch, "lora_r": lora_r, "samples_per_s": batch / seconds,
-           "step_s": seconds, "tflops_per_step": flops / 1e12, "achieved_tflops": flops / seconds / 1e12,
-           "peak_tflops": rate / 1e12, "mfu": flops / seconds / rate, "params": params, "trainable": trainable}
+    out = {
+        "model": model,
+        "device": device,
+        "batch": batch,
+        "lora_r": lora_r,
+        "samples_per_s": batch / seconds,
+        "step_s": seconds,
+        "tflops_per_step": flops / 1e12,
+        "achieved_tflops": flops / seconds / 1e12,
+        "peak_tflops": rate / 1e12,
+        "mfu": flops / seconds / rate,
+        "params": params,
+        "trainable": trainable,
+    }
     if device.startswith("cuda"):
         out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     else:
@@ -113,15 +126,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rate = matmul_rate(args.device)
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
-    print(f"# {name}; measured dense matmul {rate / 1e12:.1f} TFLOP/s ({'bf16' if args.device.startswith('cuda') else 'fp32'}); "
-          f"torch {torch.__version__}")
-    print("| model | parameters (trainable) | batch | LoRA r | samples/s | step s | TFLOP/step | achieved TFLOP/s | MFU | peak memory GiB |")
+    print(
+        f"# {name}; measured dense matmul {rate / 1e12:.1f} TFLOP/s "
+        f"({'bf16' if args.device.startswith('cuda') else 'fp32'}); "
+        f"torch {torch.__version__}"
+    )
+    print(
+        "| model | parameters (trainable) | batch | LoRA r "
+        "| samples/s | step s | TFLOP/step | achieved TFLOP/s | MFU | peak memory GiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for model in args.models.split(","):
         r = train_figures(model, args.device, args.batch, args.steps, args.lora_r, rate)
         mem = r.get("peak_memory_gib", r.get("peak_rss_gib"))
-        print(f"| {model} | {r['params'] / 1e6:,.0f} M ({r['trainable'] / 1e6:,.1f} M) | {r['batch']} | {r['lora_r'] if model.startswith('paligemma') else '-'} | {r['samples_per_s']:.3g} | "
-              f"{r['step_s']:.3f} | {r['tflops_per_step']:.2f} | {r['achieved_tflops']:.2f} | {r['mfu']:.1%} | {mem:.1f} |", flush=True)
+        print(
+            f"| {model} | {r['params'] / 1e6:,.0f} M ({r['trainable'] / 1e6:,.1f} M) "
+            f"| {r['batch']} | {r['lora_r'] if model.startswith('paligemma') else '-'} | {r['samples_per_s']:.3g} | "
+            f"{r['step_s']:.3f} | {r['tflops_per_step']:.2f} | {r['achieved_tflops']:.2f} "
+            f"| {r['mfu']:.1%} | {mem:.1f} |",
+            flush=True,
+        )
         print(json.dumps(r), file=sys.stderr)
     return 0
 

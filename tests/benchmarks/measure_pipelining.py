@@ -21,14 +21,17 @@ import time
 def generation_only(track, generator: str, seed: int) -> tuple[float, list]:
     """All rounds of the cell's generator, inline, no learner: (seconds, rounds of samples)."""
     from rls3_bench.backends import get_backend_class
-    from rls3_bench.harness.generation import Harness, make_generator, produce_round
     from rls3_bench.generator import Cost, get_generator_class
+    from rls3_bench.harness.generation import Harness, make_generator, produce_round
 
     gen = make_generator(get_generator_class(generator), seed, track.generator_config)
     with get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer) as backend:
         t0 = time.perf_counter()
         harness = Harness(backend, Cost())
-        rounds = [produce_round(gen, harness, r, track.round_size).delivered for r in range(track.budgets[-1] // track.round_size)]
+        rounds = [
+            produce_round(gen, harness, r, track.round_size).delivered
+            for r in range(track.budgets[-1] // track.round_size)
+        ]
         return time.perf_counter() - t0, rounds
 
 
@@ -46,7 +49,7 @@ def learner_only(track, seed: int, rounds: list, items: list) -> float:
         for _ in range(track.epochs_per_round):
             order = order_rng.permutation(len(delivered))
             for i in range(0, len(order), batch):
-                learner.train_step([delivered[j] for j in order[i:i + batch]])
+                learner.train_step([delivered[j] for j in order[i : i + batch]])
         if (r + 1) * track.round_size in track.budgets:
             learner.evaluate(items)
     return time.perf_counter() - t0
@@ -71,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, help="top budget (default: the track's)")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--device", help="override the track's device (cpu, cuda)")
-    p.add_argument("--random-weights", action="store_true", help="random initial weights (full-size tracks without a download)")
+    p.add_argument(
+        "--random-weights", action="store_true", help="random initial weights (full-size tracks without a download)"
+    )
     args = p.parse_args(argv)
 
     import torch
@@ -81,24 +86,33 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     track = load_track(args.track)
-    track = track.replace(**({"device": args.device} if args.device else {}), **({"weights": None} if args.random_weights else {}))
+    track = track.replace(
+        **({"device": args.device} if args.device else {}), **({"weights": None} if args.random_weights else {})
+    )
     if args.budget:
         track = track.replace(budgets=tuple(b for b in track.budgets if b < args.budget) + (args.budget,), presets={})
     items = load_eval_set(track.eval_set, track.eval_set_hash)
     rows = []
-    for rep in range(args.repeats):
+    for _ in range(args.repeats):
         gen_s, rounds = generation_only(track, args.generator, args.seed)
         learn_s = learner_only(track, args.seed, rounds, items)
         inline_s, inline_rec = whole_cell(track, args.generator, args.seed, items, pipeline=False)
         ahead_s, ahead_rec = whole_cell(track, args.generator, args.seed, items, pipeline=True)
         rows.append((gen_s, learn_s, inline_s, ahead_s, inline_rec == ahead_rec))
-    print(f"# {track.key}, {args.generator}, seed {args.seed}, budget {track.budgets[-1]}, torch threads {args.threads}, "
-          f"{os.cpu_count()} cores, python {sys.version.split()[0]}, torch {torch.__version__}")
-    print("| repeat | generation s | learner s | inline wall s | pipelined wall s | inline / (gen + learner) | "
-          "pipelined / max(gen, learner) | learner / pipelined | speed-up | same records |")
+    print(
+        f"# {track.key}, {args.generator}, seed {args.seed}, budget {track.budgets[-1]}, torch threads {args.threads}, "
+        f"{os.cpu_count()} cores, python {sys.version.split()[0]}, torch {torch.__version__}"
+    )
+    print(
+        "| repeat | generation s | learner s | inline wall s | pipelined wall s | inline / (gen + learner) | "
+        "pipelined / max(gen, learner) | learner / pipelined | speed-up | same records |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for k, (g, t, s, a, same) in enumerate(rows):
-        print(f"| {k} | {g:.1f} | {t:.1f} | {s:.1f} | {a:.1f} | {s / (g + t):.2f} | {a / max(g, t):.2f} | {t / a:.2f} | {s / a:.2f}x | {same} |")
+        print(
+            f"| {k} | {g:.1f} | {t:.1f} | {s:.1f} | {a:.1f} | {s / (g + t):.2f} "
+            f"| {a / max(g, t):.2f} | {t / a:.2f} | {s / a:.2f}x | {same} |"
+        )
     return 0 if all(r[-1] for r in rows) else 1
 
 

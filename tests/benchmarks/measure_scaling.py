@@ -76,7 +76,7 @@ def worker_curve(workers: list[int], plot: str | None) -> None:
     print(f"# RenderPool, 256 random specs, 128 px TinyRenderer, {os.cpu_count()} cores, best of 3")
     print("| render workers | scenes/s | vs 1 |")
     print("|---|---|---|")
-    for w, r in zip(workers, rates):
+    for w, r in zip(workers, rates, strict=True):
         print(f"| {w} | {r:.0f} | {r / rates[0]:.2f}x |")
     _plot(plot, workers, rates, "render workers", "scenes / s", f"render workers on {os.cpu_count()} cores")
 
@@ -106,13 +106,27 @@ def budget_curve(budgets: list[int], threads: int, plot: str | None = None) -> N
     pred = np.polyval(fit, [r[0] for r in rows])
     walls = np.array([r[1] for r in rows])
     r2 = 1 - ((walls - pred) ** 2).sum() / ((walls - walls.mean()) ** 2).sum()
-    print(f"# clip-tiny, uniform-v1, seed 0, inline, torch threads {threads}, {os.cpu_count()} cores; evaluated at 0 and B (720 items each)")
+    print(
+        f"# clip-tiny, uniform-v1, seed 0, inline, torch threads {threads}, "
+        f"{os.cpu_count()} cores; evaluated at 0 and B (720 items each)"
+    )
     print("| budget | wall s | render s | label+caption s | train s | eval s | wall s / sample (excl. eval) |")
     print("|---|---|---|---|---|---|---|")
     for b, wall, s in rows:
-        print(f"| {b} | {wall:.1f} | {s['render']:.1f} | {s['label_caption']:.1f} | {s['train']:.1f} | {s['eval']:.1f} | {(wall - s['eval']) / b * 1000:.1f} ms |")
+        print(
+            f"| {b} | {wall:.1f} | {s['render']:.1f} | {s['label_caption']:.1f} | {s['train']:.1f} "
+            f"| {s['eval']:.1f} | {(wall - s['eval']) / b * 1000:.1f} ms |"
+        )
     print(f"\nwall = {fit[1]:.1f} s + {fit[0] * 1000:.1f} ms x budget  (R^2 = {r2:.4f})")
-    _plot(plot, [r[0] for r in rows], walls, "budget (samples)", "cell wall time (s)", "clip-tiny cell, uniform-v1", fit=pred)
+    _plot(
+        plot,
+        [r[0] for r in rows],
+        walls,
+        "budget (samples)",
+        "cell wall time (s)",
+        "clip-tiny cell, uniform-v1",
+        fit=pred,
+    )
 
 
 _MEMORY_CHILD = r"""
@@ -153,31 +167,41 @@ def memory(tracks: list[str]) -> None:
     print("|---|---|---|---|---|---|---|")
     for name in tracks:
         tiny = name.endswith("-tiny")
-        for what in (["step", "cell"] if tiny else ["step"]):
+        for what in ["step", "cell"] if tiny else ["step"]:
             weights = "base" if tiny else "random"
-            done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, name, weights, here, what], capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _MEMORY_CHILD, name, weights, here, what], capture_output=True, text=True
+            )
             if done.returncode:
-                print(f"| {name} | {what} | {weights} | - | - | - | failed: {done.stderr.strip().splitlines()[-1][:80]} |")
+                print(
+                    f"| {name} | {what} | {weights} | - | - | - | failed: {done.stderr.strip().splitlines()[-1][:80]} |"
+                )
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             label = "train step + eval 64" if what == "step" else "whole cell to 128 samples"
             secs = [f"{r[k]:.2f}" if k in r else "-" for k in ("train_step_s", "eval_64_s")]
-            print(f"| {name} | {label} | {weights} | {r.get('batch', '-')} | {secs[0]} | {secs[1]} | {r['peak_mib']:.0f} |")
+            print(
+                f"| {name} | {label} | {weights} | {r.get('batch', '-')} "
+                f"| {secs[0]} | {secs[1]} | {r['peak_mib']:.0f} |"
+            )
 
 
 def cache_effect(budget: int, threads: int) -> None:
     import torch
 
     import rls3_bench.harness.generation as generation
-    from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.cli import BUILTIN_GENERATORS
+    from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.harness.cell import run_cell
 
     torch.set_num_threads(threads)
     track = _track("clip-tiny", budgets=(budget,))
     items = load_eval_set("spatial-v1-mini")
     size = generation.CACHE_SIZE
-    print(f"# clip-tiny to {budget} samples, spatial-v1-mini, inline, torch threads {threads}; cache of {size} observations vs none")
+    print(
+        f"# clip-tiny to {budget} samples, spatial-v1-mini, "
+        f"inline, torch threads {threads}; cache of {size} observations vs none"
+    )
     print("| generator | scenes rendered | cache hits | render s, cache off | render s, cache on | same records |")
     print("|---|---|---|---|---|---|")
     for name in BUILTIN_GENERATORS:
@@ -188,8 +212,11 @@ def cache_effect(budget: int, threads: int) -> None:
             runs[cache] = (res.cost, res.decided())
         generation.CACHE_SIZE = size
         off, on = runs[0][0], runs[size][0]
-        print(f"| {name} | {on['scenes_rendered']} | {on['render_cache_hits']} ({on['render_cache_hits'] / on['scenes_rendered']:.1%}) | "
-              f"{off['seconds']['render']:.1f} | {on['seconds']['render']:.1f} | {runs[0][1] == runs[size][1]} |")
+        print(
+            f"| {name} | {on['scenes_rendered']} | {on['render_cache_hits']} "
+            f"({on['render_cache_hits'] / on['scenes_rendered']:.1%}) | "
+            f"{off['seconds']['render']:.1f} | {on['seconds']['render']:.1f} | {runs[0][1] == runs[size][1]} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.part == "workers":
         worker_curve([int(w) for w in args.workers.split(",")], args.plot)
     elif args.part == "cache":
-        cache_effect(int(args.budgets.split(",")[-1]) if args.budgets != p.get_default("budgets") else 256, args.threads)
+        cache_effect(
+            int(args.budgets.split(",")[-1]) if args.budgets != p.get_default("budgets") else 256, args.threads
+        )
     else:
         memory(args.tracks.split(","))
     return 0

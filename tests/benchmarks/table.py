@@ -32,8 +32,10 @@ def rows(report: dict) -> list[tuple[str, float, float, str]]:
 def table(report: dict) -> str:
     import torch
 
-    head = (f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()} (benchmarks set their own), "
-            f"python {sys.version.split()[0]}, torch {torch.__version__}")
+    head = (
+        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()} (benchmarks set their own), "
+        f"python {sys.version.split()[0]}, torch {torch.__version__}"
+    )
     lines = [head, "", "| benchmark | mean ms | items per call | items/s |", "|---|---:|---:|---:|"]
     for name, mean, items, unit in rows(report):
         ms = f"{mean * 1e3:,.2f}" if mean >= 1e-3 else f"{mean * 1e3:.3f}"

@@ -10,12 +10,12 @@ Samples/s = 128 / wall time; ``extra_info["stage_seconds"]`` says where the time
 
 from __future__ import annotations
 
-
 import pytest
 
 pytest.importorskip("open_clip")
 
 from bench_scenes import report_rate  # noqa: E402
+
 from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set  # noqa: E402
 from rls3_bench.harness.cell import run_cell  # noqa: E402
 from rls3_bench.harness.tracks import load_track  # noqa: E402
@@ -27,10 +27,13 @@ BUDGET = 128
 
 def test_smoke_cell(benchmark, one_thread):
     mini = EVAL_SETS["spatial-v1-mini"]
-    track = load_track("clip-tiny").replace(budgets=(BUDGET,), eval_set=mini.name, eval_set_hash=mini.content_hash, presets={})
+    track = load_track("clip-tiny").replace(
+        budgets=(BUDGET,), eval_set=mini.name, eval_set_hash=mini.content_hash, presets={}
+    )
     items = load_eval_set(track.eval_set, track.eval_set_hash)  # cached: not part of a cell's cost
-    res = benchmark.pedantic(run_cell, args=(track, "uniform-v1", 0), kwargs={"eval_items": items, "pipeline": False},
-                             rounds=1, iterations=1)
+    res = benchmark.pedantic(
+        run_cell, args=(track, "uniform-v1", 0), kwargs={"eval_items": items, "pipeline": False}, rounds=1, iterations=1
+    )
     assert res.status == "complete", res.failure
     assert res.cost["samples_delivered"] == BUDGET and [c["budget"] for c in res.curve] == [0, BUDGET]
     assert all(len(res.predictions[b]) == len(items) for b in (0, BUDGET))

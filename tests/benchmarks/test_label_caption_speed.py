@@ -9,8 +9,8 @@ Scenes/s = 1 / mean time.
 from __future__ import annotations
 
 import pytest
-
 from bench_scenes import bench_spec, report_rate
+
 from rls3_bench.backends.embedded import EmbeddedBackend
 from rls3_bench.labels.captions import make_sample
 from rls3_bench.labels.relations import LabelConfig, label_scene

@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
 from conftest import toy_samples  # noqa: E402
+
 from rls3_bench.learners.clip import ClipLearner  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
@@ -30,10 +31,17 @@ def realistic_batch(n: int, size: int = 128):
     for k, s in enumerate(toy_samples(n, size=size, seed=7)):
         subject = _NAMES[k % 8]
         reference = _NAMES[(k + 1 + (k // 8) % 7) % 8]  # never the subject; 56 distinct ordered pairs
-        fix = lambda t: t.replace("pink bowl", subject).replace("blue bottle", reference)  # noqa: E731
+
+        def fix(t: str, subject: str = subject, reference: str = reference) -> str:
+            return t.replace("pink bowl", subject).replace("blue bottle", reference)
+
         # three negatives: the average of 1-3-term captions (one flip per term + the swap)
         negatives = tuple(map(fix, s.negatives)) + (fix(s.negatives[0]).replace("to the", "above and to the"),)
-        out.append(dataclasses.replace(s, caption=fix(s.caption), negatives=negatives, negative_kinds=s.negative_kinds + ("flip:above",)))
+        out.append(
+            dataclasses.replace(
+                s, caption=fix(s.caption), negatives=negatives, negative_kinds=s.negative_kinds + ("flip:above",)
+            )
+        )
     return out
 
 

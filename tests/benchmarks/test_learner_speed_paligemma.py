@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from conftest import toy_samples  # noqa: E402
+
 from rls3_bench.learners.paligemma import PaliGemmaLearner  # noqa: E402
 
 pytestmark = pytest.mark.benchmark

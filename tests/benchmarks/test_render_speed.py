@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pybullet
 import pytest
-
 from bench_scenes import bench_spec, measure_observe, report_rate
-from rls3_bench.scene.assets import ROOMS
+
 from rls3_bench.backends.embedded import EmbeddedBackend
+from rls3_bench.scene.assets import ROOMS
 
 pytestmark = pytest.mark.benchmark
 
@@ -51,6 +51,7 @@ def test_room_switch_reposes_cached_rooms(benchmark):
 def test_room_build(benchmark):
     """Building a room from scratch (what a rebuild-on-switch design would pay per switch)."""
     with EmbeddedBackend(image_size=32, renderer="tiny") as b:
+
         def rebuild():
             room = b._build_room(ROOMS["bedroom"])
             for body in room.furniture:  # a rebuild also removes the previous room

@@ -19,14 +19,13 @@ import pytest
 pytest.importorskip("stable_baselines3")
 
 import torch  # noqa: E402
-
 from bench_scenes import report_rate  # noqa: E402
-from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
-from rls3_bench.harness.generation import Harness  # noqa: E402
-from rls3_bench.generator import Cost, RoundContext  # noqa: E402
-
 from rls3_generators.rls3_agent import SacGenerator  # noqa: E402
 from rls3_generators.rls3_env import OBS_SIZE  # noqa: E402
+
+from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
+from rls3_bench.generator import Cost, RoundContext  # noqa: E402
+from rls3_bench.harness.generation import Harness  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
 
@@ -73,6 +72,6 @@ def test_sac_update(benchmark):
     rounds, warmup = 100, 5
     benchmark.pedantic(update, rounds=rounds, iterations=1, warmup_rounds=warmup)
     assert gen.model._n_updates - n0 == rounds + warmup
-    assert any(not torch.equal(p, q) for p, q in zip(before, gen.model.actor.parameters()))
+    assert any(not torch.equal(p, q) for p, q in zip(before, gen.model.actor.parameters(), strict=True))
     report_rate(benchmark, 1, "updates")
     benchmark.extra_info["batch_size"] = batch

@@ -15,9 +15,9 @@ import pytest
 pytest.importorskip("mlagents_envs")
 
 from bench_scenes import measure_observe  # noqa: E402
-from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
-
 from unity_standin import open_unity  # noqa: E402
+
+from rls3_bench.backends.embedded import EmbeddedBackend  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
 

@@ -68,14 +68,12 @@ import sys
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before grpc loads: no C-core INFO lines on stderr
 
 import grpc  # noqa: E402
 import numpy as np
-from PIL import Image
-
 from mlagents_envs.communicator_objects.agent_info_pb2 import AgentInfoProto
 from mlagents_envs.communicator_objects.brain_parameters_pb2 import ActionSpecProto, BrainParametersProto
 from mlagents_envs.communicator_objects.capabilities_pb2 import UnityRLCapabilitiesProto
@@ -87,6 +85,7 @@ from mlagents_envs.communicator_objects.unity_output_pb2 import UnityOutputProto
 from mlagents_envs.communicator_objects.unity_rl_initialization_output_pb2 import UnityRLInitializationOutputProto
 from mlagents_envs.communicator_objects.unity_rl_output_pb2 import UnityRLOutputProto
 from mlagents_envs.communicator_objects.unity_to_external_pb2_grpc import UnityToExternalProtoStub
+from PIL import Image
 
 from rls3_bench.backends import unity as protocol
 
@@ -129,9 +128,9 @@ class SideChannels:
         while offset < len(data):
             if offset + 20 > len(data):
                 raise ValueError("side channel data truncated in a header")  # C#: UnityAgentsException
-            cid = uuid.UUID(bytes_le=bytes(data[offset:offset + 16]))
+            cid = uuid.UUID(bytes_le=bytes(data[offset : offset + 16]))
             (length,) = struct.unpack_from("<i", data, offset + 16)
-            msg = bytes(data[offset + 20:offset + 20 + length])
+            msg = bytes(data[offset + 20 : offset + 20 + length])
             if length < 0 or len(msg) != length:
                 raise ValueError("side channel message shorter than its length")
             offset += 20 + length
@@ -166,11 +165,24 @@ def png(image: np.ndarray) -> bytes:
 def scene_graph(obs, request_id: int) -> dict:
     """What the C# SceneGraphWriter writes for an applied request (SceneSpec frame, metres, degrees)."""
     return {
-        "protocol": protocol.SCENE_PROTOCOL, "kind": "scene", "request_id": request_id,
-        "valid": obs.valid, "invalid_reason": obs.invalid_reason,
-        "objects": [{"asset": s.asset, "position": list(s.position), "yaw_deg": s.yaw_deg, "aabb_min": list(s.aabb_min),
-                     "aabb_max": list(s.aabb_max), "support": s.support, "visible_pixels": s.visible_pixels,
-                     "centroid_px": list(s.centroid_px) if s.centroid_px is not None else None} for s in obs.objects],
+        "protocol": protocol.SCENE_PROTOCOL,
+        "kind": "scene",
+        "request_id": request_id,
+        "valid": obs.valid,
+        "invalid_reason": obs.invalid_reason,
+        "objects": [
+            {
+                "asset": s.asset,
+                "position": list(s.position),
+                "yaw_deg": s.yaw_deg,
+                "aabb_min": list(s.aabb_min),
+                "aabb_max": list(s.aabb_max),
+                "support": s.support,
+                "visible_pixels": s.visible_pixels,
+                "centroid_px": list(s.centroid_px) if s.centroid_px is not None else None,
+            }
+            for s in obs.objects
+        ],
         "segmentation": protocol.encode_segmentation(obs.segmentation),
     }
 
@@ -189,9 +201,19 @@ class StandinPlayer:
     :param connect_timeout_s: how long to wait for Python's server to listen.
     """
 
-    def __init__(self, port: int, image_size: int = 128, renderer: str = "tiny", communication_version: str = API_VERSION,
-                 max_step: int = 0, exit_after: int | None = None, hang_after: int | None = None,
-                 catalogue_digest: str | None = None, connect_timeout_s: float = 30.0, in_thread: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        image_size: int = 128,
+        renderer: str = "tiny",
+        communication_version: str = API_VERSION,
+        max_step: int = 0,
+        exit_after: int | None = None,
+        hang_after: int | None = None,
+        catalogue_digest: str | None = None,
+        connect_timeout_s: float = 30.0,
+        in_thread: bool = False,
+    ) -> None:
         self.port, self.image_size, self.renderer_name = port, image_size, renderer
         self.communication_version = communication_version
         self.max_step, self.exit_after, self.hang_after = max_step, exit_after, hang_after
@@ -206,7 +228,7 @@ class StandinPlayer:
         self.channels.register(protocol.SCENE_REQUEST_CHANNEL, self._on_scene_request)
         self.engine: dict[str, float] = {}
         self.pending: dict | None = None  # a received request not yet applied
-        self.report: dict | None = None   # a graph to queue at the next CollectObservations
+        self.report: dict | None = None  # a graph to queue at the next CollectObservations
         self.frame = np.zeros((image_size, image_size, 3), np.uint8)
         self.step_count = 0
         self.steps_received = 0
@@ -239,9 +261,15 @@ class StandinPlayer:
 
     def _ready_graph(self) -> dict:
         renderer = self._backend_for_scenes().renderer
-        return {"protocol": protocol.SCENE_PROTOCOL, "kind": "ready", "renderer": f"standin-{renderer}",
-                "catalogue_digest": self.catalogue_digest, "image_size": self.image_size,
-                "unity_version": "stand-in", "graphics_device": "none"}
+        return {
+            "protocol": protocol.SCENE_PROTOCOL,
+            "kind": "ready",
+            "renderer": f"standin-{renderer}",
+            "catalogue_digest": self.catalogue_digest,
+            "image_size": self.image_size,
+            "unity_version": "stand-in",
+            "graphics_device": "none",
+        }
 
     def on_episode_begin(self) -> None:
         # RoomAgent.OnEpisodeBegin: the first episode announces the player; later ones keep the scene
@@ -278,8 +306,13 @@ class StandinPlayer:
     def agent_info(self, done: bool = False, max_step_reached: bool = False) -> AgentInfoProto:
         """SendInfoToBrain / NotifyAgentDone: CollectObservations, then the sensors write (PutObservations)."""
         self.collect_observations()
-        camera = ObservationProto(shape=[self.image_size, self.image_size, 3], compression_type=PNG,
-                                  compressed_data=png(self.frame), dimension_properties=[2, 2, 1], name=protocol.CAMERA_SENSOR)
+        camera = ObservationProto(
+            shape=[self.image_size, self.image_size, 3],
+            compression_type=PNG,
+            compressed_data=png(self.frame),
+            dimension_properties=[2, 2, 1],
+            name=protocol.CAMERA_SENSOR,
+        )
         return AgentInfoProto(reward=0.0, done=done, max_step_reached=max_step_reached, id=0, observations=[camera])
 
     # --- the Academy and the communicator ------------------------------------------------------
@@ -316,8 +349,13 @@ class StandinPlayer:
         rl_output.agentInfos[BEHAVIOR].value.extend(infos)
         out = UnityOutputProto(rl_output=rl_output)
         if infos and not self.brain_sent:
-            out.rl_initialization_output.brain_parameters.extend([
-                BrainParametersProto(brain_name=BEHAVIOR, is_training=True, action_spec=ActionSpecProto(num_continuous_actions=0))])
+            out.rl_initialization_output.brain_parameters.extend(
+                [
+                    BrainParametersProto(
+                        brain_name=BEHAVIOR, is_training=True, action_spec=ActionSpecProto(num_continuous_actions=0)
+                    )
+                ]
+            )
             self.brain_sent = True
         return out
 
@@ -351,17 +389,30 @@ class StandinPlayer:
                 return EXIT_OK  # C#: "Couldn't connect to trainer ... Will perform inference instead."
             stub = UnityToExternalProtoStub(channel)
             init = UnityRLInitializationOutputProto(
-                name="AcademySingleton", communication_version=self.communication_version, package_version=PACKAGE_VERSION,
-                capabilities=UnityRLCapabilitiesProto(baseRLCapabilities=True, concatenatedPngObservations=True,
-                                                      compressedChannelMapping=True, hybridActions=True, trainingAnalytics=True,
-                                                      variableLengthObservation=True, multiAgentGroups=True))
+                name="AcademySingleton",
+                communication_version=self.communication_version,
+                package_version=PACKAGE_VERSION,
+                capabilities=UnityRLCapabilitiesProto(
+                    baseRLCapabilities=True,
+                    concatenatedPngObservations=True,
+                    compressedChannelMapping=True,
+                    hybridActions=True,
+                    trainingAnalytics=True,
+                    variableLengthObservation=True,
+                    multiAgentGroups=True,
+                ),
+            )
             try:
                 first = self._exchange(stub, UnityOutputProto(rl_initialization_output=init))
                 second = self._exchange(stub, None)
                 python_version = first.unity_input.rl_initialization_input.communication_version
                 if not versions_compatible(self.communication_version, python_version):
-                    self.log.warning("communication protocol between python (%s) and Unity (%s) have different versions "
-                                     "which make them incompatible", python_version, self.communication_version)
+                    self.log.warning(
+                        "communication protocol between python (%s) and Unity (%s) have different versions "
+                        "which make them incompatible",
+                        python_version,
+                        self.communication_version,
+                    )
                     return EXIT_OK
                 rl_input = second.unity_input.rl_input
                 while not self.stop.is_set():
@@ -375,7 +426,7 @@ class StandinPlayer:
             if self._backend is not None:
                 self._backend.close()
 
-    def start_thread(self) -> "StandinPlayer":
+    def start_thread(self) -> StandinPlayer:
         self.in_thread = True
         self._thread = threading.Thread(target=self.run, name=f"unity-standin-{self.port}", daemon=True)
         self._thread.start()
@@ -402,8 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--standin-catalogue-digest")
     args, unknown = ap.parse_known_args(argv)  # a player ignores arguments it does not know (-batchmode, ...)
     # like a player: the whole log goes to -logFile; without one only warnings reach stderr
-    logging.basicConfig(filename=args.log_file, level=logging.INFO if args.log_file else logging.WARNING,
-                        format="%(asctime)s standin %(levelname)s %(message)s")
+    logging.basicConfig(
+        filename=args.log_file,
+        level=logging.INFO if args.log_file else logging.WARNING,
+        format="%(asctime)s standin %(levelname)s %(message)s",
+    )
     log = logging.getLogger("standin")
     log.info("started: pid %d, args %s", os.getpid(), sys.argv[1:] if argv is None else argv)
     if args.standin_never_connect:
@@ -413,10 +467,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.mlagents_port is None:  # Academy.ReadPortFromArgs -> -1: a player runs without a trainer
         log.info("no --mlagents-port: nothing to connect to")
         return EXIT_NO_PORT
-    player = StandinPlayer(args.mlagents_port, image_size=args.image_size, renderer=args.standin_renderer,
-                           communication_version=args.standin_communication_version, max_step=args.standin_max_step,
-                           exit_after=args.standin_exit_after, hang_after=args.standin_hang_after,
-                           catalogue_digest=args.standin_catalogue_digest, connect_timeout_s=5.0)
+    player = StandinPlayer(
+        args.mlagents_port,
+        image_size=args.image_size,
+        renderer=args.standin_renderer,
+        communication_version=args.standin_communication_version,
+        max_step=args.standin_max_step,
+        exit_after=args.standin_exit_after,
+        hang_after=args.standin_hang_after,
+        catalogue_digest=args.standin_catalogue_digest,
+        connect_timeout_s=5.0,
+    )
     code = player.run()
     log.info("exit %d (engine configuration %s)", code, player.engine)
     return code
