@@ -198,6 +198,7 @@ class Cost(BaseModel):
     rl_updates: Count = 0
     render_cache_hits: Count = 0  # renders answered from the harness's observation cache
     captions_falsified: Count = 0  # samples re-captioned false by ctx.falsify (control generators)
+    images_blanked: Count = 0  # samples given the constant image by ctx.blank (control generators)
     seconds: dict[Stage, StrictFloat] = Field(default_factory=lambda: {stage: 0.0 for stage in Stage})
 
     def add(self, other: "Cost") -> None:
