@@ -366,6 +366,28 @@ def cmd_evalset(args) -> int:
     return 0
 
 
+def cmd_blind(args) -> int:
+    from rls3_bench.analysis.blind import blind_report, uniform_prior
+    from rls3_bench.data.evalsets import load_eval_set
+
+    items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    report = blind_report(uniform_prior(args.captions), items)
+    print(f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} ({report['n_items']} items; "
+          f"chance 0.5): accuracy {report['accuracy']:.3f}")
+    for name, values in report["slices"].items():
+        for value, v in values.items():
+            print(f"  {name:16s} {value:12s} {v['accuracy']:.3f}  ({v['n']} items)")
+    return 0
+
+
+def object_prior_of(eval_set: str, eval_set_hash: str) -> dict:
+    """The board's object-prior reference row on a track's eval set."""
+    from rls3_bench.analysis.blind import object_prior_summary
+    from rls3_bench.data.evalsets import load_eval_set
+
+    return object_prior_summary(load_eval_set(eval_set, eval_set_hash))
+
+
 def _seed_list(args) -> list[int]:
     if args.seed_list:
         from rls3_bench.errors import short_repr
@@ -451,7 +473,7 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
     if not records:
         raise UserError(f"no complete runs of {track_key} under {results}")
     figures = make_figures(records, out / "figures", formats=("png", "pdf"))
-    lb = build_leaderboard(records)
+    lb = build_leaderboard(records, object_prior=object_prior_of(records[0]["eval_set"], records[0]["eval_set_hash"]))
     paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
     print()
     print(lb.summary.to_markdown(index=False))
@@ -549,7 +571,8 @@ def cmd_leaderboard(args) -> int:
     for track_key, entries in sorted(by_track.items()):
         records = [r for _, sub in entries for r in sub.records]
         reproduced = reproduced_labels([(folder, sub.meta) for folder, sub in entries], Path(args.reproductions))
-        lb = build_leaderboard(records, reproduced=reproduced)
+        meta = entries[0][1].meta
+        lb = build_leaderboard(records, reproduced=reproduced, object_prior=object_prior_of(meta["eval_set"], meta["eval_set_hash"]))
         paths = write_leaderboard(lb, Path(args.out) / track_key)
         print(f"{track_key}: {paths['markdown']}\n  {lb.note}")
     return 0
@@ -676,6 +699,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_evalset)
+
+    p = sub.add_parser("blind", help="the object-prior blind scorer's accuracy on an eval set, overall and per slice")
+    p.add_argument("name", help="eval set name (rls3-bench ls)")
+    p.add_argument("--captions", type=_int_in(10, 100_000, "caption count"), default=1000,
+                   help="uniform-v1 captions the scorer is fitted on, 10 to 100000 (default: 1000, about 5 s)")
+    p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
+    p.set_defaults(func=cmd_blind)
 
     p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
     p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")

@@ -14,6 +14,7 @@ the true term is not reported: it conditions on the answer, so it tests no prior
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ AXES = ("vertical", "depth", "lateral")
 _AXIS_OF = {"above": "vertical", "below": "vertical", "in front": "depth", "behind": "depth", "left": "lateral", "right": "lateral"}
 #: slices with fewer items than this are reported but not held to the slice tolerance
 MIN_SLICE_ITEMS = 40
+#: captions the leaderboard's object-prior row is fitted on (about 5 s on one CPU core; the fit is
+#: kept per process, so a board of several tracks fits once)
+BOARD_CAPTIONS = 1000
 
 
 def axis_values(terms: Iterable[str]) -> dict[str, str | None]:
@@ -136,6 +140,13 @@ def worst_deviation(report: dict, min_items: int = MIN_SLICE_ITEMS) -> tuple[flo
     return abs(report["accuracy"] - 0.5), max((abs(a - 0.5) for a in slices), default=0.0)
 
 
+def object_prior_summary(items: Sequence[Sample], n_captions: int = BOARD_CAPTIONS) -> dict:
+    """The leaderboard's object-prior row: :func:`blind_report` of the scorer fitted on
+    ``n_captions`` uniform-v1 captions (seed stream 0), with ``n_captions`` recorded."""
+    return {**blind_report(uniform_prior(n_captions), items), "n_captions": n_captions}
+
+
+@functools.lru_cache(maxsize=4)
 def uniform_prior(n: int = 3000, seed: int = 0, image_size: int = 64, alpha: float = 1.0) -> ObjectPrior:
     """The scorer fitted on ``n`` captions of uniform-v1's sampling (i.i.d. random valid scenes, one
     random captionable pair each, labeller 1) drawn from the generator seed stream ``seed``.

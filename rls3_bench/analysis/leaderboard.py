@@ -11,6 +11,13 @@ Pairing: seeds are matched across generators (same learner init and data order p
 paired sign-flip test cannot reach p < 0.05 with fewer than 6 seeds (minimum p = 2/2^S), so the
 comparison is paired from 6 matched seeds on and unpaired (exact two-sample permutation) below.
 
+Reference rows: control generators (records with ``control`` true: false captions, constant images,
+eval-matched data) and the object-prior blind scorer are listed in their own table, never ranked and
+never in the Holm family. Each control is compared with the baseline at every budget (difference,
+exact permutation p, uncorrected: these are checks of the board, not findings); a control that must
+rank below the baseline (:data:`MUST_RANK_BELOW`) shows whether it does (p < 0.05). The object-prior
+row is one number per eval set (no training, no seeds): what the set gives away without an image.
+
 Ladders: a board holds submissions of different ladders (a smoke preset beside the full ladder).
 Each budget's table lists the generators that have it; comparisons are made where both sides have
 the budget; AULC is taken over the budgets every row shares; the summary says which budgets each row
@@ -32,6 +39,10 @@ BASELINE = "uniform-v1"
 #: matched seeds from which the paired test is used (below it the paired test cannot reach 0.05)
 PAIRED_FROM_SEEDS = 6
 STATS_SEED = 20250131  # the bootstrap RNG seed: tables are reproducible bit for bit
+#: controls the board checks are significantly below the baseline (their captions carry no information)
+MUST_RANK_BELOW = ("control-flipped-v1",)
+#: the significance level of that check
+CHECK_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Leaderboard:
     long: pd.DataFrame                       # one row per (generator, seed, budget): the raw numbers
     note: str                                # one line: what this board can and cannot detect
     baseline: str = BASELINE
+    reference_numbers: pd.DataFrame = None   # controls (per budget) and blind rows vs the baseline; never ranked
 
     @property
     def per_budget(self) -> dict[int, pd.DataFrame]:
@@ -103,9 +115,12 @@ def _ladder_text(budgets: list[int]) -> str:
     return ", ".join(str(b) for b in budgets)
 
 
-def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced: dict[str, str] | None = None) -> Leaderboard:
+def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced: dict[str, str] | None = None,
+                      object_prior: dict | None = None) -> Leaderboard:
     """All the board's numbers from complete run records of one track. ``reproduced``: generator ->
-    what `rls3-bench reproduce` confirmed for it (a summary column when given)."""
+    what `rls3-bench reproduce` confirmed for it (a summary column when given). ``object_prior``: the
+    blind scorer on the track's eval set (:func:`rls3_bench.analysis.blind.object_prior_summary`), a
+    reference row when given. Records with ``control`` true are reference rows."""
     from rls3_bench.analysis import stats
 
     if not records:
@@ -113,6 +128,11 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
     tracks = {r["track"] for r in records}
     if len(tracks) != 1:
         raise ValueError(f"records from several tracks: {sorted(tracks)}")
+    controls = {r["generator_name"] for r in records if r.get("control")}
+    reference_records = [r for r in records if r["generator_name"] in controls]
+    records = [r for r in records if r["generator_name"] not in controls]
+    if not records:
+        raise ValueError("only control generators' records; a board needs at least one ranked generator")
     df = long_frame(records)
     if df.empty:
         raise ValueError("no complete records")
@@ -191,8 +211,41 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
             row["reproduced"] = reproduced.get(g, "")
         summary_rows.append({**row, **costs[g]})
     summary = pd.DataFrame(summary_rows)
-    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline)
+    reference = reference_rows(reference_records, df, baseline, rng, object_prior)
+    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference)
     return replace(lb, note=detection_note(lb))
+
+
+def reference_rows(control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, object_prior: dict | None) -> pd.DataFrame:
+    """One row per (control, budget) with its accuracy CI and its uncorrected comparison with the
+    baseline (paired as the ranked comparisons are), then the object-prior row; empty if neither."""
+    from rls3_bench.analysis import stats
+
+    df = long_frame(control_records)
+    rows = []
+    for g in sorted(df.generator.unique()) if not df.empty else []:
+        for b in sorted(int(x) for x in df[df.generator == g].budget.unique() if x > 0):
+            a = df[(df.generator == g) & (df.budget == b)].set_index("seed").accuracy.sort_index()
+            base = ranked[(ranked.generator == baseline) & (ranked.budget == b)].set_index("seed").accuracy.sort_index()
+            ci = stats.seed_mean_ci(a.to_numpy(), rng)
+            row = {"kind": "control", "generator": g, "budget": b, "seeds": len(a), "accuracy": ci.mean, "accuracy_low": ci.low,
+                   "accuracy_high": ci.high, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""}
+            if min(len(a), len(base)) >= 2:
+                shared = a.index.intersection(base.index)
+                paired = len(shared) >= PAIRED_FROM_SEEDS and len(shared) == len(a) == len(base)
+                c = stats.compare_generators(a.loc[shared].to_numpy() if paired else a.to_numpy(),
+                                             base.loc[shared].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
+                row.update(delta=c.delta, p_perm=c.p_perm, min_p=c.min_p)
+                if g in MUST_RANK_BELOW:
+                    row["check"] = (f"passes: below {baseline}" if c.delta < 0 and c.p_perm < CHECK_ALPHA
+                                    else f"FAILS: not significantly below {baseline}")
+            rows.append(row)
+    if object_prior is not None:
+        rows.append({"kind": f"blind: object prior fitted on {object_prior['n_captions']} {baseline} captions",
+                     "generator": "object-prior", "budget": 0, "seeds": 0, "accuracy": object_prior["accuracy"],
+                     "accuracy_low": np.nan, "accuracy_high": np.nan, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""})
+    return pd.DataFrame(rows, columns=["kind", "generator", "budget", "seeds", "accuracy", "accuracy_low", "accuracy_high",
+                                       "delta", "p_perm", "min_p", "check"])
 
 
 def _comparison(comparisons: pd.DataFrame, g: str, b: int, metric: str):
@@ -259,6 +312,19 @@ def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]
     return pd.DataFrame(rows), pd.DataFrame(keys)
 
 
+def display_reference(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reference rows as displayed (budget 0: no training), and the numbers they sort by."""
+    rows, keys = [], []
+    for _, n in lb.reference_numbers.iterrows():
+        rows.append({"reference": n.generator, "kind": n.kind, "budget": int(n.budget), "seeds": int(n.seeds),
+                     "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high),
+                     f"Δ vs {lb.baseline}": f"{n.delta:+.3f}" if np.isfinite(n.delta) else "",
+                     "p (uncorrected)": f"{n.p_perm:.3g}" if np.isfinite(n.p_perm) else "", "check": n.check})
+        keys.append({"budget": n.budget, "seeds": n.seeds, "accuracy [95% CI]": n.accuracy, f"Δ vs {lb.baseline}": n.delta,
+                     "p (uncorrected)": n.p_perm})
+    return pd.DataFrame(rows), pd.DataFrame(keys)
+
+
 def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary as displayed, and the number each formatted cell sorts by."""
     top = lb.budgets[-1]
@@ -290,7 +356,15 @@ def intro(lb: Leaderboard) -> list[str]:
             f"(the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than {lb.baseline} after Holm correction over "
             f"all comparisons (exact permutation test over seeds), made at every budget both generators have. Cost columns are "
             f"per delivered sample except train s and wall s (seconds per run).",
-            lb.note]
+            lb.note,
+            *([f"Reference rows (not ranked, not in the Holm family): control generators and blind baselines; Δ and p "
+               f"(exact permutation over seeds, uncorrected) compare each with {lb.baseline} at the same budget. "
+               f"{', '.join(MUST_RANK_BELOW)} must be significantly below {lb.baseline}, or the board's tests are broken."]
+              if has_reference(lb) else [])]
+
+
+def has_reference(lb: Leaderboard) -> bool:
+    return lb.reference_numbers is not None and not lb.reference_numbers.empty
 
 
 def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relative_to: Path | None = None) -> str:
@@ -299,6 +373,8 @@ def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relativ
     for paragraph in intro(lb):
         lines += [paragraph, ""]
     lines += ["## Summary", "", lb.summary.to_markdown(index=False), ""]
+    if has_reference(lb):
+        lines += ["## Reference rows (not ranked)", "", display_reference(lb)[0].to_markdown(index=False), ""]
     for b in reversed(lb.budgets):
         lines += [f"## Budget {b} samples", "", lb.per_budget[b].to_markdown(index=False), ""]
     if figures:
@@ -323,7 +399,10 @@ def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] |
         "comparisons_csv": atomic_write_text(out_dir / "comparisons.csv", lb.comparisons.to_csv(index=False)),
         "long_csv": atomic_write_text(out_dir / "per_seed.csv", lb.long.to_csv(index=False)),
     }
-    tables = {"summary": display_summary(lb), **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
+    if has_reference(lb):
+        paths["reference_csv"] = atomic_write_text(out_dir / "reference.csv", lb.reference_numbers.to_csv(index=False))
+    tables = {"summary": display_summary(lb), **({"reference rows (not ranked)": display_reference(lb)} if has_reference(lb) else {}),
+              **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
     paths["html"] = render_leaderboard_html({k: v[0] for k, v in tables.items()}, figures or {}, out_dir / "index.html",
                                             title=f"rls3-bench leaderboard: {lb.track}", notes="\n\n".join(intro(lb)),
                                             sort_keys={k: v[1] for k, v in tables.items()})

@@ -68,6 +68,7 @@ class CellResult:
     gallery: list[dict] = field(default_factory=list)         # a few delivered samples (spec + caption)
     renderer: str = ""
     pipelined: bool = False  # generation ran ahead of training in a worker process (rls3_bench.harness.generation)
+    control: bool = False  # a control generator's run (Generator.control): a reference row, never ranked
     status: str = "complete"
     failure: str | None = None
 
@@ -220,7 +221,7 @@ class Cell:
         self.progress = progress or (lambda stage, done, total: None)
         self.ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
         self.cost = Cost()
-        self.result = CellResult(track=track.key, generator=generator, generator_name=self.cls.name, seed=seed, renderer="",
+        self.result = CellResult(track=track.key, generator=generator, generator_name=self.cls.name, seed=seed, renderer="", control=bool(self.cls.control),
                                  term_counts={t: 0 for t in TERMS}, complexity_counts={"1": 0, "2": 0, "3": 0})
         self.n_rounds = track.budgets[-1] // track.round_size
         self.batch_size = int(track.recipe.get("batch_size", 32))

@@ -285,6 +285,7 @@ class RunRecord(_Format):
     gallery: list[dict[StrictStr, Any]] = Field(default_factory=list)
     renderer: StrictStr = ""
     pipelined: StrictBool = False
+    control: StrictBool = False  # a control generator's run: the leaderboard's reference rows, never ranked
     track_config: dict[StrictStr, Any] | None = None
     wall_seconds: Number | None = None
     torch_threads: PositiveInt | None = None
