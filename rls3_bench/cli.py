@@ -467,11 +467,14 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
     """Leaderboard tables and figures from the complete records of one track in a results folder."""
     from rls3_bench.analysis.figures import make_figures
     from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard
+    from rls3_bench.analysis.report import records_with_slices
+    from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.harness.sweep import completed_records
 
     records = [r for r in completed_records(results, track_key) if r["status"] == "complete"]
     if not records:
         raise UserError(f"no complete runs of {track_key} under {results}")
+    records = records_with_slices(results, track_key, load_eval_set(records[0]["eval_set"], records[0]["eval_set_hash"]))
     figures = make_figures(records, out / "figures", formats=("png", "pdf"))
     lb = build_leaderboard(records, object_prior=object_prior_of(records[0]["eval_set"], records[0]["eval_set_hash"]))
     paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
@@ -601,13 +604,15 @@ BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v
 def cmd_report(args) -> int:
     import pandas as pd
 
-    from rls3_bench.analysis.report import compare_table, results_table, stage_shares
+    from rls3_bench.analysis.report import compare_table, results_table, slices_report, stage_shares
 
     results = Path(args.results)
     if args.compare:
         df = compare_table(results, args.compare)
     elif args.stages:
         df = stage_shares(results).reset_index()
+    elif args.slices:
+        df = slices_report(results)
     else:
         df = results_table(results)
     if df.empty:
@@ -798,6 +803,8 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--compare", metavar="GENERATOR", help="paired comparison of GENERATOR with every other generator per budget")
     what.add_argument("--stages", action="store_true", help="mean seconds and share of each loop stage per generator")
+    what.add_argument("--slices", action="store_true", help="accuracy per slice (complexity, negative kind, flipped axis, stacked, "
+                      "pair-distance tercile, group score) per generator at the top budget, mean over seeds")
     p.set_defaults(func=cmd_report)
     return parser
 

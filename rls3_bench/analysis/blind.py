@@ -91,21 +91,19 @@ def pair_distance(item: Sample) -> float:
     return math.hypot(pa[0] - pb[0], pa[1] - pb[1])
 
 
-def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
-    """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
+def slice_attributes(items: Sequence[Sample]) -> list[dict]:
+    """Per item, in order: its group and the value of each slice in :data:`SLICES` (twins share
+    every value; the pair distance is the group's mean, cut into terciles over the set)."""
     distances = [pair_distance(s) for s in items]
     by_group: dict[str, list[float]] = defaultdict(list)
     for s, d in zip(items, distances):
         by_group[s.group].append(d)
     rows = []
     for s in items:
-        true = prior.log_prob(s.subject, s.reference, s.terms)
-        negative = prior.log_prob(*negative_parts(s))
         kind = s.negative_kinds[0]
         rows.append({
             "item_id": s.sample_id,
             "group": s.group,
-            "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5,
             "complexity": str(s.complexity),
             "negative_kind": kind.split(":")[0],
             "flipped_axis": "all (swap)" if kind == "swap" else _AXIS_OF[kind.removeprefix("flip:")],
@@ -115,6 +113,16 @@ def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
     cuts = np.quantile([r["group_distance"] for r in rows], [1 / 3, 2 / 3]) if rows else (0.0, 0.0)
     for r in rows:
         r["distance_tercile"] = ("near", "middle", "far")[int(np.searchsorted(cuts, r["group_distance"], side="right"))]
+    return rows
+
+
+def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
+    """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
+    rows = []
+    for s, attributes in zip(items, slice_attributes(items)):
+        true = prior.log_prob(s.subject, s.reference, s.terms)
+        negative = prior.log_prob(*negative_parts(s))
+        rows.append({**attributes, "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5})
     return rows
 
 

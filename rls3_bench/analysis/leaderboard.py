@@ -57,6 +57,7 @@ class Leaderboard:
     note: str                                # one line: what this board can and cannot detect
     baseline: str = BASELINE
     reference_numbers: pd.DataFrame = None   # controls (per budget) and blind rows vs the baseline; never ranked
+    slice_numbers: pd.DataFrame = None       # accuracy per (slice, value) row and generator column at the top budget
 
     @property
     def per_budget(self) -> dict[int, pd.DataFrame]:
@@ -212,8 +213,25 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
         summary_rows.append({**row, **costs[g]})
     summary = pd.DataFrame(summary_rows)
     reference = reference_rows(reference_records, df, baseline, rng, object_prior)
-    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference)
+    slices = slice_numbers(records + reference_records, top, object_prior)
+    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference, slices)
     return replace(lb, note=detection_note(lb))
+
+
+def slice_numbers(records: list[dict], top: int, object_prior: dict | None) -> pd.DataFrame:
+    """Mean accuracy over seeds per slice value (rows) and generator (columns: ranked, then controls,
+    then the object prior) at budget ``top``, from the records' ``slices``; empty if none has them."""
+    from rls3_bench.analysis.report import slice_table
+
+    table = slice_table([r for r in records if r.get("slices", {}).get("budget") == top])
+    if table.empty:
+        return table
+    controls = {r["generator_name"] for r in records if r.get("control")}
+    table = table[sorted(table.columns, key=lambda g: (g in controls, g))]
+    if object_prior is not None:
+        table["object-prior"] = [object_prior["slices"].get(name, {}).get(value, {}).get("accuracy", np.nan) for name, value in table.index]
+    table.columns.name = None
+    return table
 
 
 def reference_rows(control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, object_prior: dict | None) -> pd.DataFrame:
@@ -325,6 +343,25 @@ def display_reference(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(keys)
 
 
+def has_slices(lb: Leaderboard) -> bool:
+    return lb.slice_numbers is not None and not lb.slice_numbers.empty
+
+
+def display_slices(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The slice table as displayed (3 decimals, blank where a generator lacks a value), and its numbers."""
+    numbers = lb.slice_numbers.reset_index()
+    shown = numbers.copy()
+    for column in lb.slice_numbers.columns:
+        shown[column] = [_fmt(v) for v in numbers[column]]
+    return shown, numbers.drop(columns=["slice", "value"])
+
+
+SLICE_NOTE = ("Accuracy per slice of the eval set at the top budget, mean over seeds (chance 0.5): negative kind (a term flipped "
+              "or A and B swapped), the flipped axis, stacked (only above/below terms) or not, the pair's distance tercile, "
+              "complexity, and where the set has minimal pairs the group score (both twins right; chance 0.25, an image-free "
+              "model scores 0).")
+
+
 def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary as displayed, and the number each formatted cell sorts by."""
     top = lb.budgets[-1]
@@ -380,6 +417,8 @@ def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relativ
     lines += ["## Summary", "", lb.summary.to_markdown(index=False), ""]
     if has_reference(lb):
         lines += ["## Reference rows (not ranked)", "", display_reference(lb)[0].to_markdown(index=False), ""]
+    if has_slices(lb):
+        lines += [f"## Slices at budget {lb.budgets[-1]}", "", SLICE_NOTE, "", display_slices(lb)[0].to_markdown(index=False), ""]
     for b in reversed(lb.budgets):
         lines += [f"## Budget {b} samples", "", lb.per_budget[b].to_markdown(index=False), ""]
     if figures:
@@ -406,7 +445,10 @@ def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] |
     }
     if has_reference(lb):
         paths["reference_csv"] = atomic_write_text(out_dir / "reference.csv", lb.reference_numbers.to_csv(index=False))
+    if has_slices(lb):
+        paths["slices_csv"] = atomic_write_text(out_dir / "slices.csv", lb.slice_numbers.reset_index().to_csv(index=False))
     tables = {"summary": display_summary(lb), **({"reference rows (not ranked)": display_reference(lb)} if has_reference(lb) else {}),
+              **({f"slices at budget {lb.budgets[-1]}": display_slices(lb)} if has_slices(lb) else {}),
               **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
     paths["html"] = render_leaderboard_html({k: v[0] for k, v in tables.items()}, figures or {}, out_dir / "index.html",
                                             title=f"rls3-bench leaderboard: {lb.track}", notes="\n\n".join(intro(lb)),

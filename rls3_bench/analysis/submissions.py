@@ -386,7 +386,7 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     """Check a submission completely; raise SubmissionError listing every problem found.
 
     ``track`` defaults to the built-in track the submission names (tests pass their own)."""
-    from rls3_bench.analysis.metrics import item_rows, summarize
+    from rls3_bench.analysis.metrics import item_rows, slice_accuracies, summarize
     from rls3_bench.harness.tracks import builtin_track_names, load_track
 
     folder = Path(folder)
@@ -467,14 +467,18 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
                 problems.append(f"seed {seed} budget {budget}: {len(ids) - len(set(ids))} duplicated items")
                 continue
             try:
-                summary = summarize(item_rows(eval_items, preds))
+                item_table = item_rows(eval_items, preds)
             except ValueError as exc:
                 problems.append(f"seed {seed} budget {budget}: {' '.join(str(exc).split())[:200]}")
                 continue
+            summary = summarize(item_table)
             problems += [f"seed {seed} budget {budget}: {p}" for p in _rescore_problems(cells[seed]["reported"][str(budget)], summary)]
             curve.append({"budget": budget, **summary})
+            if budget == top:
+                slices = {"budget": budget, "accuracy": slice_accuracies(eval_items, item_table)}
         records.append({"track": track.key, "generator_name": meta["generator"], "seed": seed, "status": "complete", "curve": curve,
-                        "cost": cells[seed]["cost"], "wall_seconds": cells[seed]["wall_seconds"], "control": bool(meta.get("control"))})
+                        "cost": cells[seed]["cost"], "wall_seconds": cells[seed]["wall_seconds"], "control": bool(meta.get("control")),
+                        **({"slices": slices} if curve and curve[-1]["budget"] == top else {})})
     if problems:
         raise SubmissionError(problems)
     return ValidSubmission(meta, records)
