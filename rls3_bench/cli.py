@@ -431,6 +431,8 @@ def cmd_run(args) -> int:
     if args.seeds is None:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
+    if args.controls:
+        generators = [*generators, *(g for g in control_generators() if g not in generators)]
     seeds = _seed_list(args)
     cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers,
                     "limits": GenerationLimits(round_seconds=args.round_seconds)}
@@ -601,6 +603,13 @@ def cmd_reproduce(args) -> int:
 BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
 
 
+def control_generators() -> list[str]:
+    """The registered control generators (class attribute ``control``), in name order."""
+    from rls3_bench.generator import generator_names, get_generator_class
+
+    return [g for g in generator_names() if get_generator_class(g).control]
+
+
 def cmd_report(args) -> int:
     import pandas as pd
 
@@ -733,6 +742,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track", default="clip-tiny", help="track name or YAML path (default: clip-tiny)")
     p.add_argument("--preset", help="smoke, quick or full (budgets and seed count of the track's preset)")
     p.add_argument("--generator", action="append", help="generator name or module:Class (repeatable; default: all built-ins)")
+    p.add_argument("--controls", action="store_true", help="also run the control generators (rls3-bench ls), the board's "
+                   "unranked reference rows; not run by default, so the default run's tables stay those of the real generators")
     p.add_argument("--seeds", type=_seed_count, help=f"number of seeds 0..N-1, at most {MAX_SEEDS} (default: the preset's or the track's minimum)")
     p.add_argument("--seed-list", help="explicit comma-separated seeds instead of --seeds")
     p.add_argument("--results", default="runs", help="results folder (default: runs/)")

@@ -94,3 +94,24 @@ def test_the_control_flag_travels_through_a_submission_and_only_for_registered_c
     assert not any(r["control"] for r in validate(REPO / "leaderboards" / "submissions" / "clip-tiny-v2" / "uniform-v1").records)
     with pytest.raises(SubmissionError, match="not a registered control generator"):
         validate(_submission(tmp_path, "my-generator-v1", True))
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("flags, controls", [([], set()), (["--controls"], {"control-flipped-v1", "control-evalmatched-v1", "control-blind-v1"})])
+def test_run_adds_the_controls_only_when_asked(monkeypatch, tmp_path, flags, controls):
+    import rls3_bench.harness.sweep as sweep
+    from rls3_bench.cli import BUILTIN_GENERATORS, main
+
+    seen = []
+
+    def stop(track, generators, *args, **kwargs):
+        seen.extend(generators)
+        raise _Stop
+
+    monkeypatch.setattr(sweep, "check_setup", stop)  # the generator list is settled before the setup checks
+    with pytest.raises(_Stop):
+        main(["run", "--track", "clip-tiny", "--preset", "smoke", "--results", str(tmp_path), *flags])
+    assert set(seen) == set(BUILTIN_GENERATORS) | controls and len(seen) == len(set(seen))
