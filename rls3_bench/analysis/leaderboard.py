@@ -78,7 +78,8 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
         for p in rec["curve"]:
             rows.append({"generator": rec["generator_name"], "seed": rec["seed"], "budget": p["budget"], "accuracy": p["accuracy"],
                          **{t: p["per_term"][t] for t in TERMS},
-                         "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan)})
+                         "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan),
+                         "id_accuracy": p.get("id_accuracy", np.nan)})
     return pd.DataFrame(rows)
 
 
@@ -183,7 +184,8 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
                 continue
             ci = accuracy_ci[g, b]
             row = {"generator": g, "seeds": len(seeds_of(g, b)), "accuracy": ci.mean, "accuracy_low": ci.low, "accuracy_high": ci.high,
-                   **{t: seeds_of(g, b, t).mean() for t in TERMS}, "delta": np.nan, "p_holm": np.nan}
+                   **{t: seeds_of(g, b, t).mean() for t in TERMS}, "delta": np.nan, "p_holm": np.nan,
+                   "id_accuracy": seeds_of(g, b, "id_accuracy").mean()}
             hit = _comparison(comparisons, g, b, "accuracy")
             if hit is not None:
                 row["delta"], row["p_holm"] = float(hit.delta), float(hit.p_holm)
@@ -311,14 +313,21 @@ def _cost_display(row) -> dict:
     return {k: round(float(row[k]), 3) for k in COST_COLUMNS}
 
 
+#: the per-budget column of the track's in-distribution accuracy (shown when the track has that set)
+ID_COLUMN = "in-distribution accuracy"
+
+
 def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Budget ``b``'s table as displayed, and the number each formatted cell sorts by."""
     rows, keys = [], []
     has_delta = lb.per_budget_numbers[b].delta.notna().any()
+    has_id = lb.per_budget_numbers[b].id_accuracy.notna().any()
     for _, n in lb.per_budget_numbers[b].iterrows():
         g = n.generator
         row = {"generator": g, "seeds": int(n.seeds), "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high) + _mark(lb, g, b)}
         key = {"accuracy [95% CI]": n.accuracy}
+        if has_id:  # in-distribution accuracy beside the test set's
+            row[ID_COLUMN], key[ID_COLUMN] = _fmt(n.id_accuracy), n.id_accuracy
         for t in TERMS:
             row[t], key[t] = _fmt(n[t]) + _mark(lb, g, b, t), n[t]
         if has_delta:

@@ -10,8 +10,8 @@ from rls3_bench.labels.sample import TERMS
 
 
 def results_table(results: Path):
-    """One row per (track, generator, seed, budget): accuracy overall, per term and per complexity,
-    plus the cell's cost."""
+    """One row per (track, generator, seed, budget): accuracy overall, per term and per complexity
+    (and on the in-distribution set where the track has one), plus the cell's cost."""
     import pandas as pd
 
     rows = []
@@ -23,6 +23,8 @@ def results_table(results: Path):
                    **{f"acc_{k}term": v for k, v in point["per_complexity"].items()},
                    "status": rec["status"], "scenes_rendered": cost["scenes_rendered"], "invalid_scenes": cost["invalid_scenes"],
                    "feedback_queries": cost["feedback_queries"], "rl_env_steps": cost["rl_env_steps"], "wall_seconds": rec.get("wall_seconds")}
+            if "id_accuracy" in point:
+                row["id_accuracy"] = point["id_accuracy"]
             if "generative" in point:
                 row["paligemma_score"] = point["generative"]["paligemma_score"]
                 row["exact_match"] = point["generative"]["exact_match"]

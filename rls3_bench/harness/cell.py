@@ -214,7 +214,8 @@ class Cell:
         self.generator_config = generator_config
         self.learner = learner if learner is not None else make_learner(track, seed)
         self.items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
-        self.fence = eval_fence(self.items)  # no generator may deliver an eval item
+        self.id_items = load_eval_set(track.id_eval_set, track.id_eval_set_hash) if track.id_eval_set else []
+        self.fence = eval_fence(self.items + self.id_items)  # no generator may deliver an eval item
         self.limits = limits
         self.backend, self.backend_options, self.render_workers = backend, backend_options, render_workers
         self.pipelined = pipeline and backend is None and can_run_ahead(self.cls)
@@ -348,12 +349,16 @@ class Cell:
         return losses
 
     def evaluate(self, budget: int) -> None:
-        """The learner on the frozen test set: one curve point and the per-item predictions."""
+        """The learner on the frozen test set: one curve point and the per-item predictions (and the
+        in-distribution accuracy where the track has that set)."""
         t = time.perf_counter()
         ev = self.learner.evaluate(self.items)
         self.cost.seconds[Stage.EVAL] += time.perf_counter() - t
         rows = item_rows(self.items, ev.predictions)
-        self.result.curve.append({"budget": budget, **summarize(rows)})
+        point = {"budget": budget, **summarize(rows)}
+        if self.id_items:  # accuracy on the training distribution beside the test set's
+            point["id_accuracy"] = summarize(item_rows(self.id_items, self.learner.evaluate(self.id_items).predictions))["accuracy"]
+        self.result.curve.append(point)
         self.result.predictions[budget] = [
             {"item_id": r["item_id"], "score_true": r["score_true"], "score_negative": r["score_negative"],
              "predicted_terms": list(r["predicted_terms"]) if r["predicted_terms"] is not None else None}
