@@ -36,6 +36,8 @@ SCHEDULE_PER_COMPLEXITY = 24
 
 
 class FlippedCaptionsControl(Generator):
+    """uniform-v1's scenes, half the captions replaced by a false one (lower reference; must rank last)."""
+
     name = "control-flipped-v1"
     control = True
 
@@ -48,6 +50,8 @@ class FlippedCaptionsControl(Generator):
 
 
 class EvalMatchedControl(Generator):
+    """Fresh samples from the eval sets' own construction process (upper reference)."""
+
     name = "control-evalmatched-v1"
     control = True
 
@@ -90,6 +94,8 @@ class EvalMatchedControl(Generator):
 
 
 class BlindImagesControl(Generator):
+    """uniform-v1's scenes and captions, every image one constant image (the learner's blind baseline)."""
+
     name = "control-blind-v1"
     control = True
 

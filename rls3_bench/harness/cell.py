@@ -353,11 +353,12 @@ class Cell:
         in-distribution accuracy where the track has that set)."""
         t = time.perf_counter()
         ev = self.learner.evaluate(self.items)
+        id_ev = self.learner.evaluate(self.id_items) if self.id_items else None
         self.cost.seconds[Stage.EVAL] += time.perf_counter() - t
         rows = item_rows(self.items, ev.predictions)
         point = {"budget": budget, **summarize(rows)}
-        if self.id_items:  # accuracy on the training distribution beside the test set's
-            point["id_accuracy"] = summarize(item_rows(self.id_items, self.learner.evaluate(self.id_items).predictions))["accuracy"]
+        if id_ev is not None:  # accuracy on the training distribution beside the test set's
+            point["id_accuracy"] = summarize(item_rows(self.id_items, id_ev.predictions))["accuracy"]
         self.result.curve.append(point)
         self.result.predictions[budget] = [
             {"item_id": r["item_id"], "score_true": r["score_true"], "score_negative": r["score_negative"],
