@@ -155,13 +155,9 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
                 continue
             for b in budgets:
                 for metric in ("accuracy", *TERMS):
-                    a, base = seeds_of(g, b, metric), seeds_of(baseline, b, metric)
-                    shared_seeds = a.index.intersection(base.index)
-                    paired = len(shared_seeds) >= PAIRED_FROM_SEEDS and len(shared_seeds) == len(a) == len(base)
-                    if min(len(a), len(base)) < 2:  # also: one side lacks this budget
+                    c = versus(seeds_of(g, b, metric), seeds_of(baseline, b, metric), rng)
+                    if c is None:  # also: one side lacks this budget
                         continue
-                    c = stats.compare_generators(a.loc[shared_seeds].to_numpy() if paired else a.to_numpy(),
-                                                 base.loc[shared_seeds].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
                     comp_rows.append({"generator": g, "budget": b, "metric": metric, "delta": c.delta, "low": c.low, "high": c.high,
                                       "p_perm": c.p_perm, "min_p": c.min_p, "paired": c.paired, "n_a": c.n_a, "n_b": c.n_b,
                                       "hedges_g": c.hedges_g, "p_improvement": c.prob_improvement})
@@ -250,22 +246,32 @@ def reference_rows(control_records: list[dict], ranked: pd.DataFrame, baseline: 
             ci = stats.seed_mean_ci(a.to_numpy(), rng)
             row = {"kind": "control", "generator": g, "budget": b, "seeds": len(a), "accuracy": ci.mean, "accuracy_low": ci.low,
                    "accuracy_high": ci.high, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""}
-            if min(len(a), len(base)) >= 2:
-                shared = a.index.intersection(base.index)
-                paired = len(shared) >= PAIRED_FROM_SEEDS and len(shared) == len(a) == len(base)
-                c = stats.compare_generators(a.loc[shared].to_numpy() if paired else a.to_numpy(),
-                                             base.loc[shared].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
+            c = versus(a, base, rng)
+            if c is not None:
                 row.update(delta=c.delta, p_perm=c.p_perm, min_p=c.min_p)
                 if g in MUST_RANK_BELOW:
                     row["check"] = (f"passes: below {baseline}" if c.delta < 0 and c.p_perm < CHECK_ALPHA
                                     else f"FAILS: not significantly below {baseline}")
             rows.append(row)
     if object_prior is not None:
-        rows.append({"kind": f"blind: object prior fitted on {object_prior['n_captions']} {baseline} captions",
+        rows.append({"kind": f"blind: object prior fitted on {object_prior['n_captions']} uniform-v1 captions",
                      "generator": "object-prior", "budget": 0, "seeds": 0, "accuracy": object_prior["accuracy"],
                      "accuracy_low": np.nan, "accuracy_high": np.nan, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""})
     return pd.DataFrame(rows, columns=["kind", "generator", "budget", "seeds", "accuracy", "accuracy_low", "accuracy_high",
                                        "delta", "p_perm", "min_p", "check"])
+
+
+def versus(a: pd.Series, base: pd.Series, rng):
+    """``a`` (per-seed metric, indexed by seed) against ``base``: paired over matched seeds from
+    :data:`PAIRED_FROM_SEEDS` on, unpaired below; None when a side has fewer than 2 seeds."""
+    from rls3_bench.analysis import stats
+
+    if min(len(a), len(base)) < 2:
+        return None
+    shared = a.index.intersection(base.index)
+    paired = len(shared) >= PAIRED_FROM_SEEDS and len(shared) == len(a) == len(base)
+    return stats.compare_generators(a.loc[shared].to_numpy() if paired else a.to_numpy(),
+                                    base.loc[shared].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
 
 
 def _comparison(comparisons: pd.DataFrame, g: str, b: int, metric: str):
