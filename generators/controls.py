@@ -12,6 +12,10 @@
   targeted construction with 50 attempts, kept only when the labeler's label equals the target),
   drawn from the generator's own seed, never the eval namespace. What a generator that knew the test
   distribution exactly could reach.
+* ``control-blind-v1`` (blind reference): uniform-v1's scenes and captions, drawn exactly as
+  uniform-v1 draws them, with every delivered image replaced by one constant image (``ctx.blank``).
+  The learner fine-tuned on it sees the captions' object and term statistics but no pixel that
+  varies, so what it reaches on an eval set is what that set gives away without looking.
 """
 
 from __future__ import annotations
@@ -95,3 +99,16 @@ class EvalMatchedControl(Generator):
         super().load_state_dict(state)
         self._queue = [tuple(t) for t in state["queue"]]
         self._items = int(state["items"])
+
+
+class BlindImagesControl(Generator):
+    """uniform-v1's scenes and captions, every image one constant image (the learner's blind baseline)."""
+
+    name = "control-blind-v1"
+    control = True
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while ctx.remaining:
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                ctx.deliver([ctx.blank(scene.samples[int(self.rng.integers(len(scene.samples)))])])

@@ -355,6 +355,28 @@ def cmd_evalset(args) -> int:
     return 0
 
 
+def cmd_blind(args) -> int:
+    from rls3_bench.analysis.blind import blind_report, uniform_prior
+    from rls3_bench.data.evalsets import load_eval_set
+
+    items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    report = blind_report(uniform_prior(args.captions), items)
+    print(f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} ({report['n_items']} items; "
+          f"chance 0.5): accuracy {report['accuracy']:.3f}")
+    for name, values in report["slices"].items():
+        for value, v in values.items():
+            print(f"  {name:16s} {value:12s} {v['accuracy']:.3f}  ({v['n']} items)")
+    return 0
+
+
+def object_prior_of(eval_set: str, eval_set_hash: str) -> dict:
+    """The board's object-prior reference row on a track's eval set."""
+    from rls3_bench.analysis.blind import object_prior_summary
+    from rls3_bench.data.evalsets import load_eval_set
+
+    return object_prior_summary(load_eval_set(eval_set, eval_set_hash))
+
+
 def _seed_list(args) -> list[int]:
     if args.seed_list:
         from rls3_bench.errors import short_repr
@@ -398,6 +420,8 @@ def cmd_run(args) -> int:
     if args.seeds is None:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
+    if args.controls:
+        generators = [*generators, *(g for g in control_generators() if g not in generators)]
     seeds = _seed_list(args)
     cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers,
                     "limits": GenerationLimits(round_seconds=args.round_seconds)}
@@ -434,13 +458,16 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
     """Leaderboard tables and figures from the complete records of one track in a results folder."""
     from rls3_bench.analysis.figures import make_figures
     from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard
+    from rls3_bench.analysis.report import records_with_slices
+    from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.harness.sweep import completed_records
 
     records = [r for r in completed_records(results, track_key) if r["status"] == "complete"]
     if not records:
         raise UserError(f"no complete runs of {track_key} under {results}")
+    records = records_with_slices(results, track_key, load_eval_set(records[0]["eval_set"], records[0]["eval_set_hash"]))
     figures = make_figures(records, out / "figures", formats=("png", "pdf"))
-    lb = build_leaderboard(records)
+    lb = build_leaderboard(records, object_prior=object_prior_of(records[0]["eval_set"], records[0]["eval_set_hash"]))
     paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
     print()
     print(lb.summary.to_markdown(index=False))
@@ -538,7 +565,8 @@ def cmd_leaderboard(args) -> int:
     for track_key, entries in sorted(by_track.items()):
         records = [r for _, sub in entries for r in sub.records]
         reproduced = reproduced_labels([(folder, sub.meta) for folder, sub in entries], Path(args.reproductions))
-        lb = build_leaderboard(records, reproduced=reproduced)
+        meta = entries[0][1].meta
+        lb = build_leaderboard(records, reproduced=reproduced, object_prior=object_prior_of(meta["eval_set"], meta["eval_set_hash"]))
         paths = write_leaderboard(lb, Path(args.out) / track_key)
         print(f"{track_key}: {paths['markdown']}\n  {lb.note}")
     return 0
@@ -564,16 +592,25 @@ def cmd_reproduce(args) -> int:
 BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
 
 
+def control_generators() -> list[str]:
+    """The registered control generators (class attribute ``control``), in name order."""
+    from rls3_bench.generator import generator_names, get_generator_class
+
+    return [g for g in generator_names() if get_generator_class(g).control]
+
+
 def cmd_report(args) -> int:
     import pandas as pd
 
-    from rls3_bench.analysis.report import compare_table, results_table, stage_shares
+    from rls3_bench.analysis.report import compare_table, results_table, slices_report, stage_shares
 
     results = Path(args.results)
     if args.compare:
         df = compare_table(results, args.compare)
     elif args.stages:
         df = stage_shares(results).reset_index()
+    elif args.slices:
+        df = slices_report(results)
     else:
         df = results_table(results)
     if df.empty:
@@ -666,6 +703,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_evalset)
 
+    p = sub.add_parser("blind", help="the object-prior blind scorer's accuracy on an eval set, overall and per slice")
+    p.add_argument("name", help="eval set name (rls3-bench ls)")
+    p.add_argument("--captions", type=_int_in(10, 100_000, "caption count"), default=1000,
+                   help="uniform-v1 captions the scorer is fitted on, 10 to 100000 (default: 1000, about 5 s)")
+    p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
+    p.set_defaults(func=cmd_blind)
+
     p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
     p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")
     p.add_argument("--scenes", type=_int_in(1, MAX_PRETRAIN_SCENES, "scene count"), default=3000,
@@ -687,6 +731,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track", default="clip-tiny", help="track name or YAML path (default: clip-tiny)")
     p.add_argument("--preset", help="smoke, quick or full (budgets and seed count of the track's preset)")
     p.add_argument("--generator", action="append", help="generator name or module:Class (repeatable; default: all built-ins)")
+    p.add_argument("--controls", action="store_true", help="also run the control generators (rls3-bench ls), the board's "
+                   "unranked reference rows; not run by default, so the default run's tables stay those of the real generators")
     p.add_argument("--seeds", type=_seed_count, help=f"number of seeds 0..N-1, at most {MAX_SEEDS} (default: the preset's or the track's minimum)")
     p.add_argument("--seed-list", help="explicit comma-separated seeds instead of --seeds")
     p.add_argument("--results", default="runs", help="results folder (default: runs/)")
@@ -757,6 +803,8 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--compare", metavar="GENERATOR", help="paired comparison of GENERATOR with every other generator per budget")
     what.add_argument("--stages", action="store_true", help="mean seconds and share of each loop stage per generator")
+    what.add_argument("--slices", action="store_true", help="accuracy per slice (complexity, negative kind, flipped axis, stacked, "
+                      "pair-distance tercile, group score) per generator at the top budget, mean over seeds")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -34,6 +34,7 @@ and run it with ``rls3-bench run --generator my_module:MyGenerator`` or register
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import json
 import re
@@ -50,6 +51,8 @@ from rls3_bench.labels.sample import Sample
 from rls3_bench.scene.spec import SceneSpec
 
 API_VERSION = 1
+#: the pixel value of ctx.blank's constant image (mid-grey, so no channel saturates)
+BLANK_VALUE = 128
 
 
 class BudgetViolation(RuntimeError):
@@ -200,14 +203,29 @@ class RoundContext:
         produced sample and counted as ``captions_falsified``. For control generators only."""
         from rls3_bench.labels.captions import falsified
 
-        produced = self._produced.get(getattr(sample, "sample_id", None))
-        if produced is None or produced[0] is not sample:
-            raise BudgetViolation(f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} was not produced by ctx.render in this round")
-        self.check_unchanged(sample)  # a false caption is made from the harness's sample, not an edited one
+        self._own(sample)
         out = falsified(sample)
         self._produced[out.sample_id] = (out, sample_digest(out))
         self._cost.captions_falsified += 1
         return out
+
+    def blank(self, sample: Sample) -> Sample:
+        """A copy of ``sample`` (produced in this round) whose image is one constant mid-grey image of
+        the same shape (:data:`BLANK_VALUE`), caption and scene unchanged; deliverable like any
+        produced sample and counted as ``images_blanked``. For control generators only: a learner
+        trained on such samples can learn only what the captions say without the image."""
+        self._own(sample)
+        out = dataclasses.replace(sample, image=np.full_like(sample.image, BLANK_VALUE), sample_id=f"{sample.sample_id}:blank")
+        self._produced[out.sample_id] = (out, sample_digest(out))
+        self._cost.images_blanked += 1
+        return out
+
+    def _own(self, sample: Sample) -> None:
+        """Refuse a sample this round's ctx.render did not produce, or one changed since."""
+        produced = self._produced.get(getattr(sample, "sample_id", None))
+        if produced is None or produced[0] is not sample:
+            raise BudgetViolation(f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} was not produced by ctx.render in this round")
+        self.check_unchanged(sample)  # a control sample is made from the harness's sample, not an edited one
 
     def deliver(self, samples: Sequence[Sample]) -> None:
         """Hand samples to the learner's training batch for this round."""
@@ -298,6 +316,7 @@ for _name, _path in {
     "uncertainty-v1": "rls3_generators.uncertainty:UncertaintyGenerator",
     "control-flipped-v1": "rls3_generators.controls:FlippedCaptionsControl",
     "control-evalmatched-v1": "rls3_generators.controls:EvalMatchedControl",
+    "control-blind-v1": "rls3_generators.controls:BlindImagesControl",
 }.items():
     GENERATORS.register(_name, _path)
 

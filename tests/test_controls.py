@@ -1,5 +1,5 @@
-"""The control generators (control-flipped-v1, control-evalmatched-v1), the harness's ``ctx.falsify``
-and the ``control`` flag, on the real embedded backend and the real harness."""
+"""The control generators (control-flipped-v1, control-evalmatched-v1, control-blind-v1), the
+harness's ``ctx.falsify`` and ``ctx.blank`` and the ``control`` flag, on the real embedded backend and the real harness."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from rls3_generators.controls import EvalMatchedControl, FlippedCaptionsControl
+from rls3_generators.controls import BlindImagesControl, EvalMatchedControl, FlippedCaptionsControl
+from rls3_generators.uniform import UniformGenerator
 
 from rls3_bench.generator import GENERATORS, BudgetViolation, Cost, RoundContext, get_generator_class
 from rls3_bench.harness.generation import Harness, produce_round
@@ -115,4 +116,34 @@ def test_evalmatched_state_round_trips(backend):
 
 def test_only_the_controls_say_they_are_controls():
     flags = {name: get_generator_class(name).control for name in GENERATORS.names()}
-    assert {n for n, c in flags.items() if c} == {"control-flipped-v1", "control-evalmatched-v1"}
+    assert {n for n, c in flags.items() if c} == {"control-flipped-v1", "control-evalmatched-v1", "control-blind-v1"}
+
+
+def test_blank_counts_keeps_the_caption_and_refuses_foreign_samples(backend):
+    cost = Cost()
+    harness = Harness(backend, cost)
+    ctx = RoundContext(0, 4, None, harness.render, None, cost)
+    with pytest.raises(BudgetViolation, match="not produced"):
+        ctx.blank(some_samples(backend, 1)[0])
+    rng = np.random.default_rng(1)
+    scene = next(r for r in (ctx.render(random_spec(rng)) for _ in range(50)) if r.valid)
+    s = scene.samples[0]
+    b = ctx.blank(s)
+    assert b.caption == s.caption and b.negatives == s.negatives and b.spec == s.spec
+    assert b.image.shape == s.image.shape and b.image.dtype == s.image.dtype and len(np.unique(b.image)) == 1
+    assert s.image.std() > 0  # the original still has its pixels
+    ctx.deliver([b, s])
+    assert cost.images_blanked == 1 and cost.samples_delivered == 2
+    b.image[0, 0, 0] = 7  # edited after the harness made it: refused
+    with pytest.raises(BudgetViolation, match="changed"):
+        ctx.check_unchanged(b)
+
+
+def test_blind_control_is_uniform_with_one_constant_image(backend):
+    delivered, cost = run(BlindImagesControl, backend, 2, 24)
+    reference, _ = run(UniformGenerator, backend, 2, 24)
+    assert [s.sample_id for s in delivered] == [s.sample_id + ":blank" for s in reference]
+    assert [s.caption for s in delivered] == [s.caption for s in reference]
+    assert cost.images_blanked == len(delivered) == 48
+    first = delivered[0].image
+    assert all(np.array_equal(s.image, first) for s in delivered) and len(np.unique(first)) == 1

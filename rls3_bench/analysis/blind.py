@@ -14,6 +14,7 @@ the true term is not reported: it conditions on the answer, so it tests no prior
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ AXES = ("vertical", "depth", "lateral")
 _AXIS_OF = {"above": "vertical", "below": "vertical", "in front": "depth", "behind": "depth", "left": "lateral", "right": "lateral"}
 #: slices with fewer items than this are reported but not held to the slice tolerance
 MIN_SLICE_ITEMS = 40
+#: captions the leaderboard's object-prior row is fitted on (about 5 s on one CPU core; the fit is
+#: kept per process, so a board of several tracks fits once)
+BOARD_CAPTIONS = 1000
 
 
 def axis_values(terms: Iterable[str]) -> dict[str, str | None]:
@@ -87,21 +91,19 @@ def pair_distance(item: Sample) -> float:
     return math.hypot(pa[0] - pb[0], pa[1] - pb[1])
 
 
-def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
-    """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
+def slice_attributes(items: Sequence[Sample]) -> list[dict]:
+    """Per item, in order: its group and the value of each slice in :data:`SLICES` (twins share
+    every value; the pair distance is the group's mean, cut into terciles over the set)."""
     distances = [pair_distance(s) for s in items]
     by_group: dict[str, list[float]] = defaultdict(list)
     for s, d in zip(items, distances):
         by_group[s.group].append(d)
     rows = []
     for s in items:
-        true = prior.log_prob(s.subject, s.reference, s.terms)
-        negative = prior.log_prob(*negative_parts(s))
         kind = s.negative_kinds[0]
         rows.append({
             "item_id": s.sample_id,
             "group": s.group,
-            "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5,
             "complexity": str(s.complexity),
             "negative_kind": kind.split(":")[0],
             "flipped_axis": "all (swap)" if kind == "swap" else _AXIS_OF[kind.removeprefix("flip:")],
@@ -111,6 +113,16 @@ def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
     cuts = np.quantile([r["group_distance"] for r in rows], [1 / 3, 2 / 3]) if rows else (0.0, 0.0)
     for r in rows:
         r["distance_tercile"] = ("near", "middle", "far")[int(np.searchsorted(cuts, r["group_distance"], side="right"))]
+    return rows
+
+
+def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
+    """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
+    rows = []
+    for s, attributes in zip(items, slice_attributes(items)):
+        true = prior.log_prob(s.subject, s.reference, s.terms)
+        negative = prior.log_prob(*negative_parts(s))
+        rows.append({**attributes, "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5})
     return rows
 
 
@@ -136,6 +148,13 @@ def worst_deviation(report: dict, min_items: int = MIN_SLICE_ITEMS) -> tuple[flo
     return abs(report["accuracy"] - 0.5), max((abs(a - 0.5) for a in slices), default=0.0)
 
 
+def object_prior_summary(items: Sequence[Sample], n_captions: int = BOARD_CAPTIONS) -> dict:
+    """The leaderboard's object-prior row: :func:`blind_report` of the scorer fitted on
+    ``n_captions`` uniform-v1 captions (seed stream 0), with ``n_captions`` recorded."""
+    return {**blind_report(uniform_prior(n_captions), items), "n_captions": n_captions}
+
+
+@functools.lru_cache(maxsize=4)
 def uniform_prior(n: int = 3000, seed: int = 0, image_size: int = 64, alpha: float = 1.0) -> ObjectPrior:
     """The scorer fitted on ``n`` captions of uniform-v1's sampling (i.i.d. random valid scenes, one
     random captionable pair each, labeller 1) drawn from the generator seed stream ``seed``.

@@ -662,6 +662,39 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
 
 
 # --- all of them ------------------------------------------------------------------------------------
+# --- slices at the top budget -----------------------------------------------------------------------
+@_styled
+def slice_accuracy(records: list[dict]):
+    """Accuracy per eval-set slice (records' ``slices``: negative kind, flipped axis, stacked, pair
+    distance tercile, complexity, group score) per generator at the top budget, mean over seeds, with
+    chance (0.5 for items; 0.25 for a twin pair's group score)."""
+    from rls3_bench.analysis.report import slice_table
+
+    table = slice_table(records)
+    fig = _figure(9.6, 4.2)
+    ax = fig.add_subplot()
+    if table.empty:
+        _empty(ax, "no slices in these records")
+        return fig, ax
+    colours = generator_colours(list(table.columns))
+    x = np.arange(len(table))
+    width = 0.8 / len(table.columns)
+    for i, g in enumerate(table.columns):
+        ax.bar(x - 0.4 + width * (i + 0.5), table[g].to_numpy(), width=width * 0.92, color=colours[g], label=g)
+    for j, (name, value) in enumerate(table.index):
+        chance = 0.25 if name == "group" else 0.5
+        ax.hlines(chance, j - 0.45, j + 0.45, color="#555555", linestyle="--", linewidth=0.8,
+                  label="chance" if j == 0 else None)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{name}\n{value}" for name, value in table.index], fontsize=7, rotation=60, ha="right")
+    ax.set_ylabel("2-way accuracy (group: score)")
+    ax.set_ylim(0, 1)
+    budget = max(int(r["slices"]["budget"]) for r in records if "slices" in r)
+    fig.suptitle(f"Accuracy per eval-set slice at budget {budget} (mean over seeds)", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
+    return fig, ax
+
+
 def _has_generative(records: list[dict]) -> bool:
     return any(isinstance(p.get("generative"), dict) and p["generative"].get("paligemma_score") is not None
                for r in records for p in r.get("curve") or [])
@@ -669,12 +702,15 @@ def _has_generative(records: list[dict]) -> bool:
 
 def figure_functions(records: list[dict]) -> dict[str, Callable[[list[dict]], tuple]]:
     """Figure name -> function, in the order make_figures writes them (``score_curve`` only when the
-    records carry generative metrics, i.e. PaliGemma tracks)."""
+    records carry generative metrics, i.e. PaliGemma tracks; ``slice_accuracy`` only when they carry
+    slices, as records read with their predictions do)."""
     out: dict[str, Callable] = {"accuracy_curve": accuracy_curve}
     if _has_generative(records):
         out["score_curve"] = functools.partial(accuracy_curve, metric="paligemma_score")
     out.update({"term_curves": term_curves, "term_radar": term_radar, "complexity_curves": complexity_curves, "term_distribution": term_distribution,
                 "rl_curves": rl_curves, "gallery": gallery, "accuracy_vs_cost": accuracy_vs_cost})
+    if any("slices" in r for r in records):
+        out["slice_accuracy"] = slice_accuracy
     return out
 
 

@@ -11,6 +11,13 @@ Pairing: seeds are matched across generators (same learner init and data order p
 paired sign-flip test cannot reach p < 0.05 with fewer than 6 seeds (minimum p = 2/2^S), so the
 comparison is paired from 6 matched seeds on and unpaired (exact two-sample permutation) below.
 
+Reference rows: control generators (records with ``control`` true: false captions, constant images,
+eval-matched data) and the object-prior blind scorer are listed in their own table, never ranked and
+never in the Holm family. Each control is compared with the baseline at every budget (difference,
+exact permutation p, uncorrected: these are checks of the board, not findings); a control that must
+rank below the baseline (:data:`MUST_RANK_BELOW`) shows whether it does (p < 0.05). The object-prior
+row is one number per eval set (no training, no seeds): what the set gives away without an image.
+
 Ladders: a board holds submissions of different ladders (a smoke preset beside the full ladder).
 Each budget's table lists the generators that have it; comparisons are made where both sides have
 the budget; AULC is taken over the budgets every row shares; the summary says which budgets each row
@@ -32,6 +39,10 @@ BASELINE = "uniform-v1"
 #: matched seeds from which the paired test is used (below it the paired test cannot reach 0.05)
 PAIRED_FROM_SEEDS = 6
 STATS_SEED = 20250131  # the bootstrap RNG seed: tables are reproducible bit for bit
+#: controls the board checks are significantly below the baseline (their captions carry no information)
+MUST_RANK_BELOW = ("control-flipped-v1",)
+#: the significance level of that check
+CHECK_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class Leaderboard:
     long: pd.DataFrame                       # one row per (generator, seed, budget): the raw numbers
     note: str                                # one line: what this board can and cannot detect
     baseline: str = BASELINE
+    reference_numbers: pd.DataFrame = None   # controls (per budget) and blind rows vs the baseline; never ranked
+    slice_numbers: pd.DataFrame = None       # accuracy per (slice, value) row and generator column at the top budget
 
     @property
     def per_budget(self) -> dict[int, pd.DataFrame]:
@@ -65,7 +78,8 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
         for p in rec["curve"]:
             rows.append({"generator": rec["generator_name"], "seed": rec["seed"], "budget": p["budget"], "accuracy": p["accuracy"],
                          **{t: p["per_term"][t] for t in TERMS},
-                         "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan)})
+                         "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan),
+                         "id_accuracy": p.get("id_accuracy", np.nan)})
     return pd.DataFrame(rows)
 
 
@@ -103,9 +117,12 @@ def _ladder_text(budgets: list[int]) -> str:
     return ", ".join(str(b) for b in budgets)
 
 
-def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced: dict[str, str] | None = None) -> Leaderboard:
+def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced: dict[str, str] | None = None,
+                      object_prior: dict | None = None) -> Leaderboard:
     """All the board's numbers from complete run records of one track. ``reproduced``: generator ->
-    what `rls3-bench reproduce` confirmed for it (a summary column when given)."""
+    what `rls3-bench reproduce` confirmed for it (a summary column when given). ``object_prior``: the
+    blind scorer on the track's eval set (:func:`rls3_bench.analysis.blind.object_prior_summary`), a
+    reference row when given. Records with ``control`` true are reference rows."""
     from rls3_bench.analysis import stats
 
     if not records:
@@ -113,6 +130,11 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
     tracks = {r["track"] for r in records}
     if len(tracks) != 1:
         raise ValueError(f"records from several tracks: {sorted(tracks)}")
+    controls = {r["generator_name"] for r in records if r.get("control")}
+    reference_records = [r for r in records if r["generator_name"] in controls]
+    records = [r for r in records if r["generator_name"] not in controls]
+    if not records:
+        raise ValueError("only control generators' records; a board needs at least one ranked generator")
     df = long_frame(records)
     if df.empty:
         raise ValueError("no complete records")
@@ -133,13 +155,9 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
                 continue
             for b in budgets:
                 for metric in ("accuracy", *TERMS):
-                    a, base = seeds_of(g, b, metric), seeds_of(baseline, b, metric)
-                    shared_seeds = a.index.intersection(base.index)
-                    paired = len(shared_seeds) >= PAIRED_FROM_SEEDS and len(shared_seeds) == len(a) == len(base)
-                    if min(len(a), len(base)) < 2:  # also: one side lacks this budget
+                    c = versus(seeds_of(g, b, metric), seeds_of(baseline, b, metric), rng)
+                    if c is None:  # also: one side lacks this budget
                         continue
-                    c = stats.compare_generators(a.loc[shared_seeds].to_numpy() if paired else a.to_numpy(),
-                                                 base.loc[shared_seeds].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
                     comp_rows.append({"generator": g, "budget": b, "metric": metric, "delta": c.delta, "low": c.low, "high": c.high,
                                       "p_perm": c.p_perm, "min_p": c.min_p, "paired": c.paired, "n_a": c.n_a, "n_b": c.n_b,
                                       "hedges_g": c.hedges_g, "p_improvement": c.prob_improvement})
@@ -162,7 +180,8 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
                 continue
             ci = accuracy_ci[g, b]
             row = {"generator": g, "seeds": len(seeds_of(g, b)), "accuracy": ci.mean, "accuracy_low": ci.low, "accuracy_high": ci.high,
-                   **{t: seeds_of(g, b, t).mean() for t in TERMS}, "delta": np.nan, "p_holm": np.nan}
+                   **{t: seeds_of(g, b, t).mean() for t in TERMS}, "delta": np.nan, "p_holm": np.nan,
+                   "id_accuracy": seeds_of(g, b, "id_accuracy").mean()}
             hit = _comparison(comparisons, g, b, "accuracy")
             if hit is not None:
                 row["delta"], row["p_holm"] = float(hit.delta), float(hit.p_holm)
@@ -191,8 +210,68 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
             row["reproduced"] = reproduced.get(g, "")
         summary_rows.append({**row, **costs[g]})
     summary = pd.DataFrame(summary_rows)
-    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline)
+    reference = reference_rows(reference_records, df, baseline, rng, object_prior)
+    slices = slice_numbers(records + reference_records, top, object_prior)
+    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference, slices)
     return replace(lb, note=detection_note(lb))
+
+
+def slice_numbers(records: list[dict], top: int, object_prior: dict | None) -> pd.DataFrame:
+    """Mean accuracy over seeds per slice value (rows) and generator (columns: ranked, then controls,
+    then the object prior) at budget ``top``, from the records' ``slices``; empty if none has them."""
+    from rls3_bench.analysis.report import slice_table
+
+    table = slice_table([r for r in records if r.get("slices", {}).get("budget") == top])
+    if table.empty:
+        return table
+    controls = {r["generator_name"] for r in records if r.get("control")}
+    table = table[sorted(table.columns, key=lambda g: (g in controls, g))]
+    if object_prior is not None:
+        table["object-prior"] = [object_prior["slices"].get(name, {}).get(value, {}).get("accuracy", np.nan) for name, value in table.index]
+    table.columns.name = None
+    return table
+
+
+def reference_rows(control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, object_prior: dict | None) -> pd.DataFrame:
+    """One row per (control, budget) with its accuracy CI and its uncorrected comparison with the
+    baseline (paired as the ranked comparisons are), then the object-prior row; empty if neither."""
+    from rls3_bench.analysis import stats
+
+    df = long_frame(control_records)
+    rows = []
+    for g in sorted(df.generator.unique()) if not df.empty else []:
+        for b in sorted(int(x) for x in df[df.generator == g].budget.unique() if x > 0):
+            a = df[(df.generator == g) & (df.budget == b)].set_index("seed").accuracy.sort_index()
+            base = ranked[(ranked.generator == baseline) & (ranked.budget == b)].set_index("seed").accuracy.sort_index()
+            ci = stats.seed_mean_ci(a.to_numpy(), rng)
+            row = {"kind": "control", "generator": g, "budget": b, "seeds": len(a), "accuracy": ci.mean, "accuracy_low": ci.low,
+                   "accuracy_high": ci.high, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""}
+            c = versus(a, base, rng)
+            if c is not None:
+                row.update(delta=c.delta, p_perm=c.p_perm, min_p=c.min_p)
+                if g in MUST_RANK_BELOW:
+                    row["check"] = (f"passes: below {baseline}" if c.delta < 0 and c.p_perm < CHECK_ALPHA
+                                    else f"FAILS: not significantly below {baseline}")
+            rows.append(row)
+    if object_prior is not None:
+        rows.append({"kind": f"blind: object prior fitted on {object_prior['n_captions']} uniform-v1 captions",
+                     "generator": "object-prior", "budget": 0, "seeds": 0, "accuracy": object_prior["accuracy"],
+                     "accuracy_low": np.nan, "accuracy_high": np.nan, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""})
+    return pd.DataFrame(rows, columns=["kind", "generator", "budget", "seeds", "accuracy", "accuracy_low", "accuracy_high",
+                                       "delta", "p_perm", "min_p", "check"])
+
+
+def versus(a: pd.Series, base: pd.Series, rng):
+    """``a`` (per-seed metric, indexed by seed) against ``base``: paired over matched seeds from
+    :data:`PAIRED_FROM_SEEDS` on, unpaired below; None when a side has fewer than 2 seeds."""
+    from rls3_bench.analysis import stats
+
+    if min(len(a), len(base)) < 2:
+        return None
+    shared = a.index.intersection(base.index)
+    paired = len(shared) >= PAIRED_FROM_SEEDS and len(shared) == len(a) == len(base)
+    return stats.compare_generators(a.loc[shared].to_numpy() if paired else a.to_numpy(),
+                                    base.loc[shared].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
 
 
 def _comparison(comparisons: pd.DataFrame, g: str, b: int, metric: str):
@@ -240,14 +319,21 @@ def _cost_display(row) -> dict:
     return {k: round(float(row[k]), 3) for k in COST_COLUMNS}
 
 
+#: the per-budget column of the track's in-distribution accuracy (shown when the track has that set)
+ID_COLUMN = "in-distribution accuracy"
+
+
 def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Budget ``b``'s table as displayed, and the number each formatted cell sorts by."""
     rows, keys = [], []
     has_delta = lb.per_budget_numbers[b].delta.notna().any()
+    has_id = lb.per_budget_numbers[b].id_accuracy.notna().any()
     for _, n in lb.per_budget_numbers[b].iterrows():
         g = n.generator
         row = {"generator": g, "seeds": int(n.seeds), "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high) + _mark(lb, g, b)}
         key = {"accuracy [95% CI]": n.accuracy}
+        if has_id:  # in-distribution accuracy beside the test set's
+            row[ID_COLUMN], key[ID_COLUMN] = _fmt(n.id_accuracy), n.id_accuracy
         for t in TERMS:
             row[t], key[t] = _fmt(n[t]) + _mark(lb, g, b, t), n[t]
         if has_delta:
@@ -257,6 +343,38 @@ def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]
         rows.append({**row, **_cost_display(n)})
         keys.append(key)
     return pd.DataFrame(rows), pd.DataFrame(keys)
+
+
+def display_reference(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reference rows as displayed (budget 0: no training), and the numbers they sort by."""
+    rows, keys = [], []
+    for _, n in lb.reference_numbers.iterrows():
+        rows.append({"reference": n.generator, "kind": n.kind, "budget": int(n.budget), "seeds": int(n.seeds),
+                     "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high),
+                     f"Δ vs {lb.baseline}": f"{n.delta:+.3f}" if np.isfinite(n.delta) else "",
+                     "p (uncorrected)": f"{n.p_perm:.3g}" if np.isfinite(n.p_perm) else "", "check": n.check})
+        keys.append({"budget": n.budget, "seeds": n.seeds, "accuracy [95% CI]": n.accuracy, f"Δ vs {lb.baseline}": n.delta,
+                     "p (uncorrected)": n.p_perm})
+    return pd.DataFrame(rows), pd.DataFrame(keys)
+
+
+def has_slices(lb: Leaderboard) -> bool:
+    return lb.slice_numbers is not None and not lb.slice_numbers.empty
+
+
+def display_slices(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The slice table as displayed (3 decimals, blank where a generator lacks a value), and its numbers."""
+    numbers = lb.slice_numbers.reset_index()
+    shown = numbers.copy()
+    for column in lb.slice_numbers.columns:
+        shown[column] = [_fmt(v) for v in numbers[column]]
+    return shown, numbers.drop(columns=["slice", "value"])
+
+
+SLICE_NOTE = ("Accuracy per slice of the eval set at the top budget, mean over seeds (chance 0.5): negative kind (a term flipped "
+              "or A and B swapped), the flipped axis, stacked (only above/below terms) or not, the pair's distance tercile, "
+              "complexity, and where the set has minimal pairs the group score (both twins right; chance 0.25, an image-free "
+              "model scores 0).")
 
 
 def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -290,7 +408,20 @@ def intro(lb: Leaderboard) -> list[str]:
             f"(the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than {lb.baseline} after Holm correction over "
             f"all comparisons (exact permutation test over seeds), made at every budget both generators have. Cost columns are "
             f"per delivered sample except train s and wall s (seconds per run).",
-            lb.note]
+            lb.note,
+            *([reference_note(lb)] if has_reference(lb) else [])]
+
+
+def reference_note(lb: Leaderboard) -> str:
+    checked = [g for g in MUST_RANK_BELOW if g in set(lb.reference_numbers.generator)]
+    return (f"Reference rows (not ranked, not in the Holm family): control generators and blind baselines; Δ and p "
+            f"(exact permutation over seeds, uncorrected) compare each with {lb.baseline} at the same budget."
+            + (f" {', '.join(checked)} must be significantly below {lb.baseline}, or the board's tests or the learner's "
+               f"evaluation are broken." if checked else ""))
+
+
+def has_reference(lb: Leaderboard) -> bool:
+    return lb.reference_numbers is not None and not lb.reference_numbers.empty
 
 
 def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relative_to: Path | None = None) -> str:
@@ -299,6 +430,10 @@ def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relativ
     for paragraph in intro(lb):
         lines += [paragraph, ""]
     lines += ["## Summary", "", lb.summary.to_markdown(index=False), ""]
+    if has_reference(lb):
+        lines += ["## Reference rows (not ranked)", "", display_reference(lb)[0].to_markdown(index=False), ""]
+    if has_slices(lb):
+        lines += [f"## Slices at budget {lb.budgets[-1]}", "", SLICE_NOTE, "", display_slices(lb)[0].to_markdown(index=False), ""]
     for b in reversed(lb.budgets):
         lines += [f"## Budget {b} samples", "", lb.per_budget[b].to_markdown(index=False), ""]
     if figures:
@@ -323,7 +458,13 @@ def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] |
         "comparisons_csv": atomic_write_text(out_dir / "comparisons.csv", lb.comparisons.to_csv(index=False)),
         "long_csv": atomic_write_text(out_dir / "per_seed.csv", lb.long.to_csv(index=False)),
     }
-    tables = {"summary": display_summary(lb), **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
+    if has_reference(lb):
+        paths["reference_csv"] = atomic_write_text(out_dir / "reference.csv", lb.reference_numbers.to_csv(index=False))
+    if has_slices(lb):
+        paths["slices_csv"] = atomic_write_text(out_dir / "slices.csv", lb.slice_numbers.reset_index().to_csv(index=False))
+    tables = {"summary": display_summary(lb), **({"reference rows (not ranked)": display_reference(lb)} if has_reference(lb) else {}),
+              **({f"slices at budget {lb.budgets[-1]}": display_slices(lb)} if has_slices(lb) else {}),
+              **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
     paths["html"] = render_leaderboard_html({k: v[0] for k, v in tables.items()}, figures or {}, out_dir / "index.html",
                                             title=f"rls3-bench leaderboard: {lb.track}", notes="\n\n".join(intro(lb)),
                                             sort_keys={k: v[1] for k, v in tables.items()})

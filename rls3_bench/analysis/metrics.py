@@ -88,3 +88,19 @@ def group_score(items: Sequence[Sample], rows: list[dict]) -> float:
     for s in items:
         groups[s.group].append(correct[s.sample_id])
     return float(np.mean([all(g) for g in groups.values()])) if groups else float("nan")
+
+
+def slice_accuracies(items: Sequence[Sample], rows: list[dict]) -> dict[str, dict[str, float]]:
+    """2-way accuracy per slice value (:data:`rls3_bench.analysis.blind.SLICES`: complexity, negative
+    kind, flipped axis, stacked or not, pair-distance tercile), and the group score under
+    ``{"group": {"score": ...}}`` where the set has minimal-pair groups of more than one item (a set
+    of singletons has no twins, so no group score)."""
+    from rls3_bench.analysis.blind import SLICES, slice_attributes
+
+    correct = {r["item_id"]: r["correct"] for r in rows}
+    attributes = slice_attributes(items)
+    out = {name: {v: float(np.mean([correct[a["item_id"]] for a in attributes if a[name] == v]))
+                  for v in sorted({a[name] for a in attributes})} for name in SLICES}
+    if len({a["group"] for a in attributes}) < len(attributes):
+        out["group"] = {"score": group_score(items, rows)}
+    return out

@@ -10,8 +10,8 @@ from rls3_bench.labels.sample import TERMS
 
 
 def results_table(results: Path):
-    """One row per (track, generator, seed, budget): accuracy overall, per term and per complexity,
-    plus the cell's cost."""
+    """One row per (track, generator, seed, budget): accuracy overall, per term and per complexity
+    (and on the in-distribution set where the track has one), plus the cell's cost."""
     import pandas as pd
 
     rows = []
@@ -23,11 +23,61 @@ def results_table(results: Path):
                    **{f"acc_{k}term": v for k, v in point["per_complexity"].items()},
                    "status": rec["status"], "scenes_rendered": cost["scenes_rendered"], "invalid_scenes": cost["invalid_scenes"],
                    "feedback_queries": cost["feedback_queries"], "rl_env_steps": cost["rl_env_steps"], "wall_seconds": rec.get("wall_seconds")}
+            if "id_accuracy" in point:
+                row["id_accuracy"] = point["id_accuracy"]
             if "generative" in point:
                 row["paligemma_score"] = point["generative"]["paligemma_score"]
                 row["exact_match"] = point["generative"]["exact_match"]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def records_with_slices(results: Path, track_key: str, items) -> list[dict]:
+    """The complete records of ``track_key`` under ``results``, each with ``slices``: its top budget's
+    accuracy per slice (:func:`rls3_bench.analysis.metrics.slice_accuracies`), read from its predictions
+    on ``items``, the track's eval set."""
+    from rls3_bench.analysis.metrics import item_rows, slice_accuracies
+    from rls3_bench.harness.records import PREDICTIONS_FILE, read_predictions
+
+    out = []
+    for folder, rec in iter_records(results):
+        if rec["track"] != track_key or rec["status"] != "complete":
+            continue
+        predictions = read_predictions(folder / PREDICTIONS_FILE, rec.get("predictions_sha256"))
+        top = max(predictions)
+        out.append({**rec, "slices": {"budget": top, "accuracy": slice_accuracies(items, item_rows(items, predictions[top]))}})
+    return out
+
+
+def slice_table(records: list[dict]):
+    """Accuracy per slice value (rows) and generator (columns) at the records' top budget, mean over
+    seeds; records without ``slices`` or of a lower top budget are left out."""
+    import pandas as pd
+
+    rows = [{"generator": r["generator_name"], "seed": r["seed"], "budget": r["slices"]["budget"], "slice": name, "value": value, "accuracy": acc}
+            for r in records if "slices" in r for name, values in r["slices"]["accuracy"].items() for value, acc in values.items()]
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    df = df[df.budget == df.budget.max()]
+    return df.pivot_table(index=["slice", "value"], columns="generator", values="accuracy", aggfunc="mean", sort=False)
+
+
+def slices_report(results: Path):
+    """Per track under ``results``: :func:`slice_table` of its complete runs (``rls3-bench report --slices``)."""
+    import pandas as pd
+
+    from rls3_bench.data.evalsets import load_eval_set
+
+    first = {}
+    for _, rec in iter_records(results):
+        if rec["status"] == "complete":
+            first.setdefault(rec["track"], rec)
+    tables = []
+    for track_key, rec in sorted(first.items()):
+        table = slice_table(records_with_slices(results, track_key, load_eval_set(rec["eval_set"], rec["eval_set_hash"])))
+        tables.append(table.round(3).reset_index().assign(track=track_key))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def print_summary(results: Path, track_key: str) -> None:

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator
 
 from rls3_bench.errors import UserError, short_repr
 from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, strict_json_loads
@@ -96,6 +96,7 @@ class SubmissionMeta(_Strict):
     seeds: list[StrictInt] = Field(min_length=1, max_length=1000)
     cells: list[SubmissionCell] = Field(max_length=1000)
     created_at: str = Field(max_length=64)
+    control: StrictBool = False  # runs of a registered control generator: reference rows on the board, never ranked
 
     @field_validator("schema_version")
     @classmethod
@@ -191,6 +192,8 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
         "cells": sorted(meta_cells, key=lambda c: c["seed"]),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if first.get("control"):
+        meta["control"] = True  # written only for controls, so other submissions keep their content
     table = []
     for key, ps in rows.items():
         seed, budget = key.split(":")
@@ -372,11 +375,18 @@ class ValidSubmission:
     records: list[dict]  # record-like dicts with curves re-scored from the predictions
 
 
+def _registered_control(name: str) -> bool:
+    """Whether ``name`` is a registered generator whose class says it is a control."""
+    from rls3_bench.generator import generator_names, get_generator_class
+
+    return name in generator_names() and bool(get_generator_class(name).control)
+
+
 def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     """Check a submission completely; raise SubmissionError listing every problem found.
 
     ``track`` defaults to the built-in track the submission names (tests pass their own)."""
-    from rls3_bench.analysis.metrics import item_rows, summarize
+    from rls3_bench.analysis.metrics import item_rows, slice_accuracies, summarize
     from rls3_bench.harness.tracks import builtin_track_names, load_track
 
     folder = Path(folder)
@@ -407,6 +417,9 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
             problems.append(f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({ran.eval_set} {ran.eval_set_hash[:12]})")
         if sorted(meta["budgets"]) != [0, *ran.budgets]:
             problems.append(f"budgets {short_repr(meta['budgets'])} are not 0 and the ladder {list(ran.budgets)} of the track the runs used")
+    if meta.get("control") and not _registered_control(meta["generator"]):
+        problems.append(f"control is true but {meta['generator']} is not a registered control generator; only the built-in controls "
+                        "(rls3-bench ls) are reference rows: re-pack without the control flag")
     if len(set(meta["seeds"])) != len(meta["seeds"]):
         problems.append(f"seeds repeat: {short_repr(meta['seeds'])}")
     if len(set(meta["seeds"])) < track.min_seeds:
@@ -454,14 +467,18 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
                 problems.append(f"seed {seed} budget {budget}: {len(ids) - len(set(ids))} duplicated items")
                 continue
             try:
-                summary = summarize(item_rows(eval_items, preds))
+                item_table = item_rows(eval_items, preds)
             except ValueError as exc:
                 problems.append(f"seed {seed} budget {budget}: {' '.join(str(exc).split())[:200]}")
                 continue
+            summary = summarize(item_table)
             problems += [f"seed {seed} budget {budget}: {p}" for p in _rescore_problems(cells[seed]["reported"][str(budget)], summary)]
             curve.append({"budget": budget, **summary})
+            if budget == top:
+                slices = {"budget": budget, "accuracy": slice_accuracies(eval_items, item_table)}
         records.append({"track": track.key, "generator_name": meta["generator"], "seed": seed, "status": "complete", "curve": curve,
-                        "cost": cells[seed]["cost"], "wall_seconds": cells[seed]["wall_seconds"]})
+                        "cost": cells[seed]["cost"], "wall_seconds": cells[seed]["wall_seconds"], "control": bool(meta.get("control")),
+                        **({"slices": slices} if curve and curve[-1]["budget"] == top else {})})
     if problems:
         raise SubmissionError(problems)
     return ValidSubmission(meta, records)

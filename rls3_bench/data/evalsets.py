@@ -21,6 +21,12 @@ reads only text is right on exactly one of them. Groups follow :func:`rls3_bench
 the labeller's labels equal both targets. Version 2 uses labeller version 2
 (:data:`rls3_bench.labels.relations.LABELLERS`).
 
+The in-distribution set ``uniform-id-v1`` is not balanced: 360 held-out samples drawn exactly as
+uniform-v1 draws its data (i.i.d. random valid scenes, one random captionable pair each, labeller 1,
+each sample's own first negative), from the eval namespace (split key :data:`ID_SPLIT_KEY`), so no
+generator's stream can hold its scenes. A track may evaluate on it beside its test set
+(``id_eval_set``): accuracy on the training distribution next to accuracy on the test construction.
+
 One exclusion, by necessity: "above and in front" and "below and behind" *without* a lateral term do
 not occur, because in these rooms the higher object's support hides the lower object standing
 straight behind it. The 2-term schedule weights the other vertical+depth pairs double so the six
@@ -42,6 +48,8 @@ from rls3_bench.harness.seeds import rng_for
 MAX_SCENES_PER_ITEM = 400
 #: scenes tried for a twin before its first scene is given up and the group starts again
 TWIN_TRIES = 8
+#: seed key of the in-distribution sets (disjoint from the test, validation and mini split keys)
+ID_SPLIT_KEY = 100
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class EvalSetSpec:
     :param labeller: labeller version (:data:`rls3_bench.labels.relations.LABELLERS`).
     :param content_hash: the hash of the released set; loading checks it (None only while a new
         version is being made).
+    :param uniform_items: for an in-distribution set, its number of uniform-v1 samples (then
+        ``per_complexity`` is unused: 0); None for the balanced targeted sets.
     """
 
     name: str
@@ -67,9 +77,10 @@ class EvalSetSpec:
     renderer: str = "tiny"
     content_hash: str | None = None
     labeller: int = 1
+    uniform_items: int | None = None
 
     def __post_init__(self) -> None:
-        if self.per_complexity % 24:
+        if self.uniform_items is None and (self.per_complexity <= 0 or self.per_complexity % 24):
             raise ValueError("per_complexity must be a multiple of 24 (6, 12 and 8 target term sets)")
 
 
@@ -90,6 +101,9 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
                     content_hash="737eb72b1e91a023b623b63ff979cf8c502eaf82fe6ceb9d96be54dddb4e0ce3"),
         EvalSetSpec("spatial-v2-mini", version=2, split_key=2, per_complexity=24, labeller=2,
                     content_hash="5e1fe922d856be9c11a01e27cb20f8aed262c5a1996ab3e2cb298b74918849cb"),
+        # in-distribution: uniform-v1's own sampling, held out
+        EvalSetSpec("uniform-id-v1", version=1, split_key=ID_SPLIT_KEY, per_complexity=0, uniform_items=360,
+                    content_hash="4c718666ad4cc9cb1985f12606ddcfd3cc6af99322d136a6d43df580578a8559"),
     )
 }
 
@@ -102,10 +116,20 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
 
         backend = EmbeddedBackend(image_size=spec.image_size, renderer=spec.renderer)
     try:
+        if spec.uniform_items is not None:
+            return _build_uniform(spec, backend)
         return _build_single(spec, backend) if spec.version == 1 else _build_twins(spec, backend)
     finally:
         if own:
             backend.close()
+
+
+def _build_uniform(spec: EvalSetSpec, backend) -> list[Sample]:
+    """An in-distribution set: uniform-v1's sampling (rls3_bench.labels.annotate.uniform_samples)."""
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.labels.relations import LABELLERS
+
+    return uniform_samples(backend, rng_for("eval", spec.version, spec.split_key), spec.uniform_items, cfg=LABELLERS[spec.labeller])
 
 
 def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:

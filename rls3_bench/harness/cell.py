@@ -68,6 +68,7 @@ class CellResult:
     gallery: list[dict] = field(default_factory=list)         # a few delivered samples (spec + caption)
     renderer: str = ""
     pipelined: bool = False  # generation ran ahead of training in a worker process (rls3_bench.harness.generation)
+    control: bool = False  # a control generator's run (Generator.control): a reference row, never ranked
     status: str = "complete"
     failure: str | None = None
 
@@ -213,14 +214,15 @@ class Cell:
         self.generator_config = generator_config
         self.learner = learner if learner is not None else make_learner(track, seed)
         self.items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
-        self.fence = eval_fence(self.items)  # no generator may deliver an eval item
+        self.id_items = load_eval_set(track.id_eval_set, track.id_eval_set_hash) if track.id_eval_set else []
+        self.fence = eval_fence(self.items + self.id_items)  # no generator may deliver an eval item
         self.limits = limits
         self.backend, self.backend_options, self.render_workers = backend, backend_options, render_workers
         self.pipelined = pipeline and backend is None and can_run_ahead(self.cls)
         self.progress = progress or (lambda stage, done, total: None)
         self.ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
         self.cost = Cost()
-        self.result = CellResult(track=track.key, generator=generator, generator_name=self.cls.name, seed=seed, renderer="",
+        self.result = CellResult(track=track.key, generator=generator, generator_name=self.cls.name, seed=seed, renderer="", control=bool(self.cls.control),
                                  term_counts={t: 0 for t in TERMS}, complexity_counts={"1": 0, "2": 0, "3": 0})
         self.n_rounds = track.budgets[-1] // track.round_size
         self.batch_size = int(track.recipe.get("batch_size", 32))
@@ -347,12 +349,17 @@ class Cell:
         return losses
 
     def evaluate(self, budget: int) -> None:
-        """The learner on the frozen test set: one curve point and the per-item predictions."""
+        """The learner on the frozen test set: one curve point and the per-item predictions (and the
+        in-distribution accuracy where the track has that set)."""
         t = time.perf_counter()
         ev = self.learner.evaluate(self.items)
+        id_ev = self.learner.evaluate(self.id_items) if self.id_items else None
         self.cost.seconds[Stage.EVAL] += time.perf_counter() - t
         rows = item_rows(self.items, ev.predictions)
-        self.result.curve.append({"budget": budget, **summarize(rows)})
+        point = {"budget": budget, **summarize(rows)}
+        if id_ev is not None:  # accuracy on the training distribution beside the test set's
+            point["id_accuracy"] = summarize(item_rows(self.id_items, id_ev.predictions))["accuracy"]
+        self.result.curve.append(point)
         self.result.predictions[budget] = [
             {"item_id": r["item_id"], "score_true": r["score_true"], "score_negative": r["score_negative"],
              "predicted_terms": list(r["predicted_terms"]) if r["predicted_terms"] is not None else None}

@@ -93,6 +93,9 @@ class Track(_Format):
     :param epochs_per_round: passes over each round's samples (so gradient steps per sample are fixed).
     :param eval_set, eval_set_hash: the frozen test set and its pinned content hash.
     :param val_set: the validation split (for tuning generator hyper-parameters, never the test set).
+    :param id_eval_set, id_eval_set_hash: optional in-distribution set (e.g. ``uniform-id-v1``) and
+        its pinned hash, evaluated at every budget beside the test set; left out of the track's
+        serialised form (and so its digest) when unset.
     :param budgets: the sample-budget ladder; one run per (generator, seed) evaluates at each.
     :param min_seeds: seeds a leaderboard entry needs.
     :param generator_config: per generator name, the options it gets on this track.
@@ -115,6 +118,8 @@ class Track(_Format):
     image_size: PositiveInt = 128
     renderer: StrictStr = "tiny"
     val_set: StrictStr | None = None
+    id_eval_set: StrictStr | None = None
+    id_eval_set_hash: StrictStr | None = None
     device: StrictStr = "cpu"
     presets: dict[StrictStr, Preset] = Field(default_factory=dict)
     generator_config: dict[StrictStr, GeneratorConfig] = Field(default_factory=dict)
@@ -136,6 +141,8 @@ class Track(_Format):
         for name, p in self.presets.items():
             if any(b not in self.budgets for b in p.budgets) or not p.budgets:
                 problems.append(f"preset {name}'s budgets {short_repr(list(p.budgets))} must be a non-empty subset of the track's")
+        if (self.id_eval_set is None) != (self.id_eval_set_hash is None):
+            problems.append("id_eval_set and id_eval_set_hash go together: set both or neither")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -160,8 +167,9 @@ class Track(_Format):
                         "change fields so the track stays valid")
 
     def to_dict(self) -> dict:
-        """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``."""
-        return self.model_dump(mode="json")
+        """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``. A track without
+        an in-distribution set has no such keys, so adding the option changed no existing digest."""
+        return self.model_dump(mode="json", exclude={"id_eval_set", "id_eval_set_hash"} if self.id_eval_set is None else None)
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
@@ -198,6 +206,7 @@ class Cost(BaseModel):
     rl_updates: Count = 0
     render_cache_hits: Count = 0  # renders answered from the harness's observation cache
     captions_falsified: Count = 0  # samples re-captioned false by ctx.falsify (control generators)
+    images_blanked: Count = 0  # samples given the constant image by ctx.blank (control generators)
     seconds: dict[Stage, StrictFloat] = Field(default_factory=lambda: {stage: 0.0 for stage in Stage})
 
     def add(self, other: "Cost") -> None:
@@ -249,6 +258,7 @@ class CurvePoint(_Format):
     per_term: dict[StrictStr, Number]
     per_complexity: dict[StrictStr, Number]
     per_negative: dict[StrictStr, Number] = Field(default_factory=dict)
+    id_accuracy: Number | None = None  # on the track's in-distribution set, where the track has one (written only then)
     generative: GenerativeMetrics = Field(default=None)  # absent for 2-way learners; never null on disk, readers test for the key
 
     @field_validator("per_term")
@@ -284,6 +294,7 @@ class RunRecord(_Format):
     gallery: list[dict[StrictStr, Any]] = Field(default_factory=list)
     renderer: StrictStr = ""
     pipelined: StrictBool = False
+    control: StrictBool = False  # a control generator's run: the leaderboard's reference rows, never ranked
     track_config: dict[StrictStr, Any] | None = None
     wall_seconds: Number | None = None
     torch_threads: PositiveInt | None = None

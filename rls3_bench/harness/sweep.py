@@ -244,6 +244,8 @@ def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], e
     if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
         raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
     check_eval_pin(track.eval_set, track.eval_set_hash)
+    if track.id_eval_set:
+        check_eval_pin(track.id_eval_set, track.id_eval_set_hash)
     if track.val_set:
         check_eval_pin(track.val_set, None)
     backend_options = dict(cell_options.get("backend_options", {}))

@@ -1,0 +1,51 @@
+"""The in-distribution eval set (uniform-id-v1) and the optional track field that evaluates it at
+every budget beside the test set."""
+
+from __future__ import annotations
+
+import pytest
+
+from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set
+from rls3_bench.errors import UserError
+
+ID_SET = "uniform-id-v1"
+
+
+def test_the_id_set_is_uniform_v1s_sampling_held_out_from_the_other_sets():
+    items = load_eval_set(ID_SET)  # rebuilt or cached, checked against the pinned hash either way
+    assert len(items) == 360
+    # uniform sampling, not the balanced schedule: 3-term captions dominate as in uniform-v1's data
+    counts = {k: sum(s.complexity == k for s in items) for k in (1, 2, 3)}
+    assert counts[3] > counts[1] and len(set(counts.values())) == 3
+    others = {s.sample_id for s in load_eval_set("spatial-v1-mini")} | {s.sample_id for s in load_eval_set("spatial-v1-val")}
+    assert not others & {s.sample_id for s in items}
+
+
+def test_an_unset_id_set_leaves_the_track_digest_alone_and_the_pair_goes_together(track):
+    spec = EVAL_SETS[ID_SET]
+    with_id = track.replace(id_eval_set=ID_SET, id_eval_set_hash=spec.content_hash)
+    assert "id_eval_set" not in track.to_dict() and with_id.to_dict()["id_eval_set"] == ID_SET
+    assert with_id.digest() != track.digest() and with_id.replace(id_eval_set=None, id_eval_set_hash=None).digest() == track.digest()
+    with pytest.raises(UserError, match="id_eval_set and id_eval_set_hash go together"):
+        track.replace(id_eval_set=ID_SET)
+
+
+def test_a_cell_reports_in_distribution_accuracy_at_every_budget_and_the_board_shows_it(track, items, one_thread):
+    from rls3_bench.analysis.leaderboard import ID_COLUMN, build_leaderboard
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.harness.cell import run_cell
+
+    with_id = track.replace(id_eval_set=ID_SET, id_eval_set_hash=EVAL_SETS[ID_SET].content_hash, budgets=(16,))
+    with EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as backend:
+        res = run_cell(with_id, "uniform-v1", 0, backend=backend, eval_items=items)
+        plain = run_cell(track.replace(budgets=(16,)), "uniform-v1", 0, backend=backend, eval_items=items)
+    assert [p["budget"] for p in res.curve] == [0, 16]
+    assert all(0.0 <= p["id_accuracy"] <= 1.0 for p in res.curve)
+    assert all("id_accuracy" not in p for p in plain.curve)
+    # the test-set numbers are those of the same cell without the in-distribution set
+    assert [p["accuracy"] for p in res.curve] == [p["accuracy"] for p in plain.curve]
+    record = {"track": "t", "generator_name": "uniform-v1", "status": "complete", "cost": res.cost, "wall_seconds": 1.0}
+    lb = build_leaderboard([{**record, "seed": s, "curve": res.curve} for s in (0, 1)])
+    shown = lb.per_budget[16]
+    assert shown[ID_COLUMN].tolist() == [f"{res.curve[1]['id_accuracy']:.3f}"]
+    assert ID_COLUMN not in build_leaderboard([{**record, "seed": s, "curve": plain.curve} for s in (0, 1)]).per_budget[16]
