@@ -7,10 +7,10 @@ and builds a scene for each by targeted construction.
 
 from __future__ import annotations
 
-from rls3_bench.scene.construct import balanced_targets
-from rls3_bench.generator import Generator, RoundContext
-
 from rls3_generators.targeted import deliver_target
+
+from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.scene.construct import balanced_targets
 
 
 class BalancedGenerator(Generator):

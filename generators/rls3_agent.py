@@ -41,20 +41,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rls3_generators.rls3_env import SceneEditEnv, StackingSceneEditEnv
 
 from rls3_bench.errors import UserError
 from rls3_bench.generator import Generator, RoundContext
 from rls3_bench.labels.sample import Sample
 
-from rls3_generators.rls3_env import SceneEditEnv, StackingSceneEditEnv
-
 #: the round structure and rewards shared by both agents (config keys; see docs/generators.md)
 ENV_DEFAULTS: dict[str, Any] = {
-    "episode_steps": 16,   # T
-    "eta": 0.5,            # subsampling rate
-    "r_valid": 0.01,       # intrinsic reward of a valid edit
-    "r_invalid": 0.05,     # intrinsic penalty of an invalid (reverted) edit
-    "w_ext": 1.0,          # weight of the extrinsic reward J2 = w_ext * learner error
+    "episode_steps": 16,  # T
+    "eta": 0.5,  # subsampling rate
+    "r_valid": 0.01,  # intrinsic reward of a valid edit
+    "r_invalid": 0.05,  # intrinsic penalty of an invalid (reverted) edit
+    "w_ext": 1.0,  # weight of the extrinsic reward J2 = w_ext * learner error
 }
 #: SAC hyper-parameters (config keys)
 SAC_DEFAULTS: dict[str, Any] = {
@@ -82,7 +81,9 @@ def _stream_int(seed: int, key: int) -> int:
 def _check_config(name: str, config: dict, defaults: dict) -> dict:
     unknown = sorted(set(config) - set(defaults))
     if unknown:
-        raise UserError(f"{name}: unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(defaults))}")
+        raise UserError(
+            f"{name}: unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(defaults))}"
+        )
     out = {**defaults, **config}
     if not (isinstance(out["episode_steps"], int) and out["episode_steps"] >= 1):
         raise UserError(f"{name}: episode_steps must be an integer >= 1, got {out['episode_steps']!r}")
@@ -104,8 +105,12 @@ class _EpisodicAgentGenerator(Generator):
     def __init__(self, seed: int, config: dict | None = None) -> None:
         super().__init__(seed, config)
         self.cfg = _check_config(self.name, self.config, self.DEFAULTS)
-        self.env = self.ENV_CLASS(episode_steps=self.cfg["episode_steps"], r_valid=self.cfg["r_valid"],
-                                  r_invalid=self.cfg["r_invalid"], w_ext=self.cfg["w_ext"])
+        self.env = self.ENV_CLASS(
+            episode_steps=self.cfg["episode_steps"],
+            r_valid=self.cfg["r_valid"],
+            r_invalid=self.cfg["r_invalid"],
+            w_ext=self.cfg["w_ext"],
+        )
         self.env_seeded = False
         self.env_steps = 0
         self.updates = 0
@@ -117,7 +122,9 @@ class _EpisodicAgentGenerator(Generator):
     def act(self, obs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def observe(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+    def observe(
+        self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool
+    ) -> None:
         """Called after every env step (the SAC agent stores the transition and trains)."""
 
     def episode_extra(self) -> dict:
@@ -134,7 +141,9 @@ class _EpisodicAgentGenerator(Generator):
                 pool.extend(kept)
                 empty = 0 if kept else empty + 1
                 if empty >= MAX_EMPTY_EPISODES:
-                    raise RuntimeError(f"{self.name}: {MAX_EMPTY_EPISODES} episodes in a row without a valid edit; the agent or the backend is stuck")
+                    raise RuntimeError(
+                        f"{self.name}: {MAX_EMPTY_EPISODES} episodes in a row without a valid edit; the agent or the backend is stuck"
+                    )
             ctx.deliver(pool[: ctx.remaining])
         finally:
             self.env.bind(None)
@@ -154,8 +163,15 @@ class _EpisodicAgentGenerator(Generator):
         samples = self.env.episode_samples
         k = int(math.floor(self.cfg["eta"] * len(samples) + 0.5))
         idx = sorted(int(i) for i in self.rng.choice(len(samples), size=k, replace=False)) if k else []
-        record = {"round": ctx.round_index, "episode": self.episodes, **info["episode"], "kept": k,
-                  "env_steps": self.env_steps, "rl_updates": self.updates, **self.episode_extra()}
+        record = {
+            "round": ctx.round_index,
+            "episode": self.episodes,
+            **info["episode"],
+            "kept": k,
+            "env_steps": self.env_steps,
+            "rl_updates": self.updates,
+            **self.episode_extra(),
+        }
         self.history.append(record)
         self.episodes += 1
         return [samples[i] for i in idx]
@@ -165,15 +181,25 @@ class _EpisodicAgentGenerator(Generator):
         return {"rl_env_steps": self.env_steps, "rl_updates": self.updates}
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state, "env": self.env.state_dict(), "env_seeded": self.env_seeded,
-                "env_steps": self.env_steps, "rl_updates": self.updates, "episodes": self.episodes,
-                "history": [dict(h) for h in self.history]}
+        return {
+            "rng": self.rng.bit_generator.state,
+            "env": self.env.state_dict(),
+            "env_seeded": self.env_seeded,
+            "env_steps": self.env_steps,
+            "rl_updates": self.updates,
+            "episodes": self.episodes,
+            "history": [dict(h) for h in self.history],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
         self.env.load_state_dict(state["env"])
         self.env_seeded = bool(state["env_seeded"])
-        self.env_steps, self.updates, self.episodes = int(state["env_steps"]), int(state["rl_updates"]), int(state["episodes"])
+        self.env_steps, self.updates, self.episodes = (
+            int(state["env_steps"]),
+            int(state["rl_updates"]),
+            int(state["episodes"]),
+        )
         self.history = [dict(h) for h in state["history"]]
 
 
@@ -293,11 +319,22 @@ class SacGenerator(_EpisodicAgentGenerator):
 
         c = self.cfg
         model = SAC(
-            "MlpPolicy", self.env, seed=_stream_int(self.seed, _TORCH_STREAM), device="cpu",
-            learning_starts=int(c["learning_starts"]), buffer_size=int(c["buffer_size"]), batch_size=int(c["batch_size"]),
-            train_freq=1, gradient_steps=1, gamma=float(c["gamma"]), learning_rate=float(c["learning_rate"]),
-            tau=float(c["tau"]), ent_coef="auto", policy_kwargs={"net_arch": list(c["net_arch"])},
-            replay_buffer_class=seeded_buffer_class(), verbose=0,
+            "MlpPolicy",
+            self.env,
+            seed=_stream_int(self.seed, _TORCH_STREAM),
+            device="cpu",
+            learning_starts=int(c["learning_starts"]),
+            buffer_size=int(c["buffer_size"]),
+            batch_size=int(c["batch_size"]),
+            train_freq=1,
+            gradient_steps=1,
+            gamma=float(c["gamma"]),
+            learning_rate=float(c["learning_rate"]),
+            tau=float(c["tau"]),
+            ent_coef="auto",
+            policy_kwargs={"net_arch": list(c["net_arch"])},
+            replay_buffer_class=seeded_buffer_class(),
+            verbose=0,
         )
         self._finish(model)
         model.replay_buffer.rng = np.random.default_rng(np.random.SeedSequence([self.seed, _BUFFER_STREAM]))
@@ -320,8 +357,9 @@ class SacGenerator(_EpisodicAgentGenerator):
 
     def observe(self, obs, action, reward, next_obs, terminated) -> None:
         with self._agent_scope():
-            self.model.replay_buffer.add(obs[None], next_obs[None], np.asarray(action)[None], np.array([reward]),
-                                         np.array([terminated]), [{}])
+            self.model.replay_buffer.add(
+                obs[None], next_obs[None], np.asarray(action)[None], np.array([reward]), np.array([terminated]), [{}]
+            )
             self.model.num_timesteps = self.env_steps
             # SB3's rule: train once more than learning_starts transitions are stored
             if self.env_steps > self.cfg["learning_starts"]:
@@ -335,9 +373,15 @@ class SacGenerator(_EpisodicAgentGenerator):
 
     # --- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        torch_state = None if self._torch_state is None else base64.b64encode(self._torch_state.numpy().tobytes()).decode("ascii")
-        return {**super().state_dict(), "warmup_rng": self.warmup_rng.bit_generator.state,
-                "buffer_rng": self.model.replay_buffer.rng.bit_generator.state, "agent_torch_rng": torch_state}
+        torch_state = (
+            None if self._torch_state is None else base64.b64encode(self._torch_state.numpy().tobytes()).decode("ascii")
+        )
+        return {
+            **super().state_dict(),
+            "warmup_rng": self.warmup_rng.bit_generator.state,
+            "buffer_rng": self.model.replay_buffer.rng.bit_generator.state,
+            "agent_torch_rng": torch_state,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         import torch
@@ -346,7 +390,9 @@ class SacGenerator(_EpisodicAgentGenerator):
         self.warmup_rng.bit_generator.state = state["warmup_rng"]
         self.model.replay_buffer.rng.bit_generator.state = state["buffer_rng"]
         raw = state["agent_torch_rng"]
-        self._torch_state = None if raw is None else torch.from_numpy(np.frombuffer(base64.b64decode(raw), dtype=np.uint8).copy())
+        self._torch_state = (
+            None if raw is None else torch.from_numpy(np.frombuffer(base64.b64decode(raw), dtype=np.uint8).copy())
+        )
 
     def save_extra(self, folder) -> None:
         folder = Path(folder)
@@ -357,14 +403,18 @@ class SacGenerator(_EpisodicAgentGenerator):
         buf = self.model.replay_buffer
         n = buf.buffer_size if buf.full else buf.pos
         np.savez(folder / "replay_buffer.npz", **{f: getattr(buf, f)[:n] for f in _BUFFER_FIELDS})
-        (folder / "replay_buffer.json").write_text(json.dumps({"pos": int(buf.pos), "full": bool(buf.full), "size": int(n)}))
+        (folder / "replay_buffer.json").write_text(
+            json.dumps({"pos": int(buf.pos), "full": bool(buf.full), "size": int(n)})
+        )
 
     def load_extra(self, folder) -> None:
         from stable_baselines3 import SAC
 
         folder = Path(folder)
         if not (folder / "sac.zip").is_file():
-            raise UserError(f"{self.name}: checkpoint folder {folder} has no sac.zip; delete the checkpoint to start the cell afresh")
+            raise UserError(
+                f"{self.name}: checkpoint folder {folder} has no sac.zip; delete the checkpoint to start the cell afresh"
+            )
         buffer_rng = self.model.replay_buffer.rng
         saved_torch = self._torch_state
         with self._construct():

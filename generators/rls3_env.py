@@ -54,9 +54,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, asset_height, footprint_radius
 from rls3_bench.generator import RoundContext
 from rls3_bench.labels.sample import TERMS, Sample
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, asset_height, footprint_radius
 from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.spec import PlacedObject, SceneSpec
 
@@ -103,8 +103,14 @@ class SceneEditEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, episode_steps: int = 16, r_valid: float = 0.01, r_invalid: float = 0.05, w_ext: float = 1.0,
-                 max_reset_tries: int = 200) -> None:
+    def __init__(
+        self,
+        episode_steps: int = 16,
+        r_valid: float = 0.01,
+        r_invalid: float = 0.05,
+        w_ext: float = 1.0,
+        max_reset_tries: int = 200,
+    ) -> None:
         super().__init__()
         if episode_steps < 1:
             raise ValueError(f"episode_steps must be >= 1, got {episode_steps}")
@@ -115,8 +121,8 @@ class SceneEditEnv(gym.Env):
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBS_SIZE,), dtype=np.float32)
         self.ctx: RoundContext | None = None
         # --- state (see state_dict) ---
-        self.episode = 0                 # episodes started (drives the room cycle)
-        self.t = 0                       # steps taken in the current episode
+        self.episode = 0  # episodes started (drives the room cycle)
+        self.t = 0  # steps taken in the current episode
         self.scene: SceneSpec | None = None
         self.settled: tuple[tuple[tuple[float, float, float], float], ...] = ()  # (position, yaw) per slot
         self.term_error: dict[str, float] = {t: UNKNOWN_ERROR for t in TERMS}
@@ -145,7 +151,9 @@ class SceneEditEnv(gym.Env):
 
     def _need_ctx(self) -> RoundContext:
         if self.ctx is None:
-            raise RuntimeError("SceneEditEnv is not bound to a RoundContext; call env.bind(ctx) inside generate_round first")
+            raise RuntimeError(
+                "SceneEditEnv is not bound to a RoundContext; call env.bind(ctx) inside generate_round first"
+            )
         return self.ctx
 
     # --- gymnasium API -----------------------------------------------------------------------
@@ -161,7 +169,9 @@ class SceneEditEnv(gym.Env):
             if rendered.valid:
                 break
         else:
-            raise RuntimeError(f"no valid random scene in room {room} after {self.max_reset_tries} tries; is the backend rendering?")
+            raise RuntimeError(
+                f"no valid random scene in room {room} after {self.max_reset_tries} tries; is the backend rendering?"
+            )
         self._accept(rendered)
         self.t = 0
         self.episode_samples = []
@@ -192,9 +202,13 @@ class SceneEditEnv(gym.Env):
             extrinsic, learner_error = self._extrinsic(ctx)
             reward += extrinsic
             self.last_episode = {
-                "room": self.scene.room, "steps": self.t, "valid": self.episode_valid,
-                "feasibility": self.episode_valid / self.t, "intrinsic_return": round(self.episode_intrinsic, 6),
-                "extrinsic_reward": round(extrinsic, 6), "learner_error": learner_error,
+                "room": self.scene.room,
+                "steps": self.t,
+                "valid": self.episode_valid,
+                "feasibility": self.episode_valid / self.t,
+                "intrinsic_return": round(self.episode_intrinsic, 6),
+                "extrinsic_reward": round(extrinsic, 6),
+                "learner_error": learner_error,
             }
             info["episode"] = dict(self.last_episode)
         return self._observation(), float(reward), terminated, False, info
@@ -247,10 +261,10 @@ class SceneEditEnv(gym.Env):
             o = base + k * SLOT_FEATURES
             obs[o + ASSET_IDS.index(obj.asset)] = 1.0
             o += len(ASSET_IDS)
-            obs[o:o + 3] = np.clip(np.asarray(pos) - target, -OBS_BOUND, OBS_BOUND)
+            obs[o : o + 3] = np.clip(np.asarray(pos) - target, -OBS_BOUND, OBS_BOUND)
             obs[o + 3], obs[o + 4] = math.sin(math.radians(yaw)), math.cos(math.radians(yaw))
         o = base + ACTIVE_OBJECTS * SLOT_FEATURES
-        obs[o:o + len(TERMS)] = [self.term_error[t] for t in TERMS]
+        obs[o : o + len(TERMS)] = [self.term_error[t] for t in TERMS]
         obs[-1] = self.t / self.episode_steps
         return obs
 
@@ -350,7 +364,9 @@ class StackingSceneEditEnv(SceneEditEnv):
         other active object (not slot ``exclude``) whose footprint meets it and whose bottom is on the
         pile so far, lowest first. Objects on a higher surface (a shelf above) are not on the pile."""
         top = floor
-        standing = [(pos, obj) for i, (obj, (pos, _)) in enumerate(zip(self.scene.objects, self.settled)) if i != exclude]
+        standing = [
+            (pos, obj) for i, (obj, (pos, _)) in enumerate(zip(self.scene.objects, self.settled)) if i != exclude
+        ]
         for pos, obj in sorted(standing, key=lambda t: t[0][2]):
             near = math.hypot(pos[0] - xy[0], pos[1] - xy[1]) < radius + footprint_radius(ASSETS[obj.asset], obj.scale)
             if near and pos[2] <= top + PILE_TOLERANCE_M:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rls3_bench.scene.construct import construct_spec
 from rls3_bench.generator import RoundContext
 from rls3_bench.labels.sample import Sample
+from rls3_bench.scene.construct import construct_spec
 
 #: scenes tried per target before the target is skipped (rare combinations in unlucky rooms)
 MAX_TRIES = 40

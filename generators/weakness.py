@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from rls3_bench.scene.construct import balanced_targets
-from rls3_bench.generator import Generator, RoundContext
-
 from rls3_generators.targeted import deliver_target
+
+from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.scene.construct import balanced_targets
 
 #: weight every target keeps, so a term the learner has mastered is still revisited
 FLOOR = 0.05

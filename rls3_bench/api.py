@@ -29,6 +29,19 @@ from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 __all__ = [
-    "API_VERSION", "BudgetViolation", "CameraPose", "Feedback", "Generator", "PlacedObject", "Rendered", "RoundContext", "Sample",
-    "SceneSpec", "TERMS", "UserError", "balanced_targets", "construct_spec", "random_spec",
+    "API_VERSION",
+    "BudgetViolation",
+    "CameraPose",
+    "Feedback",
+    "Generator",
+    "PlacedObject",
+    "Rendered",
+    "RoundContext",
+    "Sample",
+    "SceneSpec",
+    "TERMS",
+    "UserError",
+    "balanced_targets",
+    "construct_spec",
+    "random_spec",
 ]

@@ -110,28 +110,53 @@ def _check_output_file(path: str, option: str = "-o") -> None:
 def _backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="embedded", help="simulator backend (see `rls3-bench ls`; default: embedded)")
     p.add_argument("--size", type=_image_size, default=128, help="image size in pixels, 16 to 2048 (default: 128)")
-    p.add_argument("--renderer", default="tiny",
-                   help="embedded renderer: tiny (default: deterministic everywhere, and about 2x faster than EGL at 128 px on a CPU "
-                        "without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)")
+    p.add_argument(
+        "--renderer",
+        default="tiny",
+        help="embedded renderer: tiny (default: deterministic everywhere, and about 2x faster than EGL at 128 px on a CPU "
+        "without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)",
+    )
     _unity_args(p)
 
 
 def _unity_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("unity backend (docs/unity.md)")
-    g.add_argument("--unity-player", metavar="PATH", help="Unity player binary built from unity/ (default: wait for the "
-                   "Unity Editor: press Play in the unity/ project)")
-    g.add_argument("--unity-port", type=_int_in(1024, 65535, "port"), metavar="PORT",
-                   help="first port to listen on (default: 5005 for a player, the first free one above; 5004 for the Editor)")
-    g.add_argument("--unity-timeout", type=_seconds, metavar="SECONDS",
-                   help=f"wait this long for the player to connect and answer, at most {MAX_UNITY_TIMEOUT_S:.0f} (default: 60)")
+    g.add_argument(
+        "--unity-player",
+        metavar="PATH",
+        help="Unity player binary built from unity/ (default: wait for the "
+        "Unity Editor: press Play in the unity/ project)",
+    )
+    g.add_argument(
+        "--unity-port",
+        type=_int_in(1024, 65535, "port"),
+        metavar="PORT",
+        help="first port to listen on (default: 5005 for a player, the first free one above; 5004 for the Editor)",
+    )
+    g.add_argument(
+        "--unity-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"wait this long for the player to connect and answer, at most {MAX_UNITY_TIMEOUT_S:.0f} (default: 60)",
+    )
     g.add_argument("--unity-log-dir", metavar="DIR", help="keep the player's log here (Player-<worker>.log)")
-    g.add_argument("--unity-arg", action="append", metavar="ARG", help="extra player argument, repeatable (e.g. --unity-arg=-force-vulkan)")
+    g.add_argument(
+        "--unity-arg",
+        action="append",
+        metavar="ARG",
+        help="extra player argument, repeatable (e.g. --unity-arg=-force-vulkan)",
+    )
 
 
 def _backend_options(args, backend: str) -> dict:
     """Backend-specific constructor arguments from the command line (only the unity backend has any)."""
-    unity = {"player": args.unity_player, "base_port": args.unity_port, "timeout_s": args.unity_timeout,
-             "log_folder": args.unity_log_dir, "player_args": tuple(args.unity_arg or ())}
+    unity = {
+        "player": args.unity_player,
+        "base_port": args.unity_port,
+        "timeout_s": args.unity_timeout,
+        "log_folder": args.unity_log_dir,
+        "player_args": tuple(args.unity_arg or ()),
+    }
     given = {k: v for k, v in unity.items() if v not in (None, ())}
     if backend != "unity":
         if given:
@@ -149,10 +174,10 @@ def _open_backend(args):
 
 # --- commands -------------------------------------------------------------------------------
 def cmd_ls(args) -> int:
-    from rls3_bench.scene.assets import ASSETS, ROOMS
     from rls3_bench.backends import BACKENDS
     from rls3_bench.data.evalsets import EVAL_SETS
     from rls3_bench.learners import LEARNERS
+    from rls3_bench.scene.assets import ASSETS, ROOMS
 
     sections = {
         "tracks": _track_lines(),
@@ -177,10 +202,14 @@ def _track_lines() -> list[str]:
     lines = []
     for name in builtin_track_names():
         track = load_track(name)
-        presets = "; ".join(f"{p} {list(pre.budgets)}" + (f" x {pre.seeds} seeds" if pre.seeds else "")
-                            for p, pre in sorted(track.presets.items()))
-        lines.append(f"{name} (v{track.version}, {track.learner}): budgets {list(track.budgets)}, {track.min_seeds} seeds"
-                     + (f"; presets: {presets}" if presets else ""))
+        presets = "; ".join(
+            f"{p} {list(pre.budgets)}" + (f" x {pre.seeds} seeds" if pre.seeds else "")
+            for p, pre in sorted(track.presets.items())
+        )
+        lines.append(
+            f"{name} (v{track.version}, {track.learner}): budgets {list(track.budgets)}, {track.min_seeds} seeds"
+            + (f"; presets: {presets}" if presets else "")
+        )
     return lines
 
 
@@ -204,16 +233,24 @@ def cmd_check_generator(args) -> int:
     from rls3_bench.harness.check_generator import check_generator
     from rls3_bench.harness.generation import GenerationLimits
 
-    report = check_generator(args.generator, seed=args.seed, rounds=2, round_size=args.round_size, image_size=args.size,
-                             limits=GenerationLimits(round_seconds=args.round_seconds))
+    report = check_generator(
+        args.generator,
+        seed=args.seed,
+        rounds=2,
+        round_size=args.round_size,
+        image_size=args.size,
+        limits=GenerationLimits(round_seconds=args.round_seconds),
+    )
     for problem in report.problems:
         print(f"rls3-bench: check-generator: {_printable(problem)}", file=sys.stderr)
     if report.problems:
         return 1
     loop = "closed loop" if report.closed_loop else "open loop"
-    print(f"ok: {report.generator} ({loop}): 2 rounds of {report.round_size} samples, run twice with seed {args.seed}, resumed from "
-          f"JSON state, and with seed {args.seed + 1}; {report.renders_per_sample:.2f} renders per delivered sample; slowest round "
-          f"{report.slowest_round_seconds:.2f} s")
+    print(
+        f"ok: {report.generator} ({loop}): 2 rounds of {report.round_size} samples, run twice with seed {args.seed}, resumed from "
+        f"JSON state, and with seed {args.seed + 1}; {report.renders_per_sample:.2f} renders per delivered sample; slowest round "
+        f"{report.slowest_round_seconds:.2f} s"
+    )
     return 0
 
 
@@ -233,11 +270,11 @@ def _read_spec(path: str):
 def cmd_render(args) -> int:
     from PIL import Image
 
-    from rls3_bench.labels.captions import make_sample
     from rls3_bench.data.atomic import atomic_write_bytes
-    from rls3_bench.labels.annotate import observe_and_label
-    from rls3_bench.scene.random_scenes import random_spec
     from rls3_bench.harness.seeds import rng_for
+    from rls3_bench.labels.annotate import observe_and_label
+    from rls3_bench.labels.captions import make_sample
+    from rls3_bench.scene.random_scenes import random_spec
 
     if (args.spec is None) == (args.seed is None):
         raise UserError("give exactly one of --spec FILE or --seed N")
@@ -269,11 +306,11 @@ def cmd_render(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from rls3_bench.scene.assets import ROOMS
     from rls3_bench.data.atomic import atomic_write_bytes
-    from rls3_bench.labels.annotate import uniform_samples
     from rls3_bench.data.preview import contact_sheet
     from rls3_bench.harness.seeds import rng_for
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.scene.assets import ROOMS
 
     _check_output_file(args.output)
     with _open_backend(args) as backend:
@@ -292,8 +329,10 @@ def cmd_export(args) -> int:
 
     _check_output_file(args.output)
     if (args.generator is None) != (args.track is None):
-        raise UserError("export --generator NAME and --track TRACK go together (the track sets the backend, image size and "
-                        "learner the generator runs with); give both, or neither for uniform samples")
+        raise UserError(
+            "export --generator NAME and --track TRACK go together (the track sets the backend, image size and "
+            "learner the generator runs with); give both, or neither for uniform samples"
+        )
     if args.generator is not None:
         samples = _generator_samples(args)
     else:
@@ -303,7 +342,10 @@ def cmd_export(args) -> int:
         with _open_backend(args) as backend:
             samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
     write_samples(args.output, samples)
-    print(f"wrote {args.output}: {len(samples)} samples" + (f" from {args.generator} on {args.track}" if args.generator else ""))
+    print(
+        f"wrote {args.output}: {len(samples)} samples"
+        + (f" from {args.generator} on {args.track}" if args.generator else "")
+    )
     return 0
 
 
@@ -344,8 +386,8 @@ def _generator_samples(args) -> list:
 
 
 def cmd_evalset(args) -> int:
-    from rls3_bench.data.sample_tables import content_hash
     from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.data.sample_tables import content_hash
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     by_k: dict[int, int] = {}
@@ -361,8 +403,10 @@ def cmd_blind(args) -> int:
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     report = blind_report(uniform_prior(args.captions), items)
-    print(f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} ({report['n_items']} items; "
-          f"chance 0.5): accuracy {report['accuracy']:.3f}")
+    print(
+        f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} ({report['n_items']} items; "
+        f"chance 0.5): accuracy {report['accuracy']:.3f}"
+    )
     for name, values in report["slices"].items():
         for value, v in values.items():
             print(f"  {name:16s} {value:12s} {v['accuracy']:.3f}  ({v['n']} items)")
@@ -383,11 +427,15 @@ def _seed_list(args) -> list[int]:
 
         parts = args.seed_list.split(",")
         if len(parts) > MAX_SEEDS:
-            raise UserError(f"--seed-list holds {len(parts)} seeds, more than the {MAX_SEEDS} one run takes; split the seeds over several runs")
+            raise UserError(
+                f"--seed-list holds {len(parts)} seeds, more than the {MAX_SEEDS} one run takes; split the seeds over several runs"
+            )
         try:
             seeds = [int(x) for x in parts]
         except ValueError:
-            raise UserError(f"--seed-list {short_repr(args.seed_list)} must be comma-separated integers, e.g. 0,1,2") from None
+            raise UserError(
+                f"--seed-list {short_repr(args.seed_list)} must be comma-separated integers, e.g. 0,1,2"
+            ) from None
         if any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
             raise UserError(f"--seed-list {short_repr(args.seed_list)} must hold distinct integers in [0, 2**63 - 1]")
         return seeds
@@ -423,9 +471,15 @@ def cmd_run(args) -> int:
     if args.controls:
         generators = [*generators, *(g for g in control_generators() if g not in generators)]
     seeds = _seed_list(args)
-    cell_options = {"backend_options": backend_options, "pipeline": args.pipeline, "render_workers": args.render_workers,
-                    "limits": GenerationLimits(round_seconds=args.round_seconds)}
-    check_setup(track, generators, seeds, args.executor, args.workers, args.threads, cell_options)  # the cheap checks first
+    cell_options = {
+        "backend_options": backend_options,
+        "pipeline": args.pipeline,
+        "render_workers": args.render_workers,
+        "limits": GenerationLimits(round_seconds=args.round_seconds),
+    }
+    check_setup(
+        track, generators, seeds, args.executor, args.workers, args.threads, cell_options
+    )  # the cheap checks first
     if args.executor == "local":
         # missing weights or GPU fail here, before any cell folder exists; on Ray the cells' own
         # machines hold the weights and GPUs, so each cell checks there
@@ -433,18 +487,33 @@ def cmd_run(args) -> int:
 
         get_learner_class(track.learner).check_setup(track.model, track.weights, dict(track.recipe), track.device)
     if len(seeds) < track.min_seeds:
-        print(f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs", file=sys.stderr)
+        print(
+            f"rls3-bench: note: {len(seeds)} seeds is fewer than the {track.min_seeds} a leaderboard entry needs",
+            file=sys.stderr,
+        )
     results = Path(args.results)
-    outcomes = run_benchmark(track, generators, seeds, results, executor=args.executor, workers=args.workers,
-                             ray_address=args.ray_address, show_progress=not args.no_progress, threads=args.threads,
-                             cell_options=cell_options)
+    outcomes = run_benchmark(
+        track,
+        generators,
+        seeds,
+        results,
+        executor=args.executor,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        show_progress=not args.no_progress,
+        threads=args.threads,
+        cell_options=cell_options,
+    )
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"rls3-bench: cell {o.generator} seed {o.seed} failed: {o.failure}", file=sys.stderr)
     for o in outcomes:
         if o.status == "skipped-locked":
-            print(f"rls3-bench: note: cell {o.generator} seed {o.seed} is being run by another process; "
-                  "run this command again after it finishes to include it", file=sys.stderr)
+            print(
+                f"rls3-bench: note: cell {o.generator} seed {o.seed} is being run by another process; "
+                "run this command again after it finishes to include it",
+                file=sys.stderr,
+            )
     from rls3_bench.analysis.report import print_summary
 
     print_summary(results, track.key)
@@ -465,7 +534,9 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
     records = [r for r in completed_records(results, track_key) if r["status"] == "complete"]
     if not records:
         raise UserError(f"no complete runs of {track_key} under {results}")
-    records = records_with_slices(results, track_key, load_eval_set(records[0]["eval_set"], records[0]["eval_set_hash"]))
+    records = records_with_slices(
+        results, track_key, load_eval_set(records[0]["eval_set"], records[0]["eval_set_hash"])
+    )
     figures = make_figures(records, out / "figures", formats=("png", "pdf"))
     lb = build_leaderboard(records, object_prior=object_prior_of(records[0]["eval_set"], records[0]["eval_set_hash"]))
     paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
@@ -479,7 +550,11 @@ def cmd_figures(args) -> int:
     from rls3_bench.analysis.figures import make_figures
     from rls3_bench.harness.sweep import completed_records
 
-    records = [r for r in completed_records(Path(args.results), None) if r["status"] == "complete" and (args.track is None or r["track"].startswith(args.track))]
+    records = [
+        r
+        for r in completed_records(Path(args.results), None)
+        if r["status"] == "complete" and (args.track is None or r["track"].startswith(args.track))
+    ]
     if not records:
         raise UserError(f"no complete runs under {args.results}; run `rls3-bench run` first")
     tracks = sorted({r["track"] for r in records})
@@ -496,8 +571,8 @@ def cmd_submit(args) -> int:
     import shutil
     import tempfile
 
-    from rls3_bench.generator import generator_record_name
     from rls3_bench.analysis.submissions import CODE_REFERENCE, pack, validate
+    from rls3_bench.generator import generator_record_name
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
@@ -509,8 +584,10 @@ def cmd_submit(args) -> int:
     if not authors:
         raise UserError("--authors must name at least one author")
     if not CODE_REFERENCE.fullmatch(args.code_reference):
-        raise UserError(f"--code-reference {args.code_reference!r} must be a URL pinned to a commit (https://github.com/you/gen@<commit>) "
-                        "or a pinned package (my-package==1.2.0), so reviewers can fetch exactly the code that ran")
+        raise UserError(
+            f"--code-reference {args.code_reference!r} must be a URL pinned to a commit (https://github.com/you/gen@<commit>) "
+            "or a pinned package (my-package==1.2.0), so reviewers can fetch exactly the code that ran"
+        )
     # packed and validated beside its destination, then moved into place: a bundle that fails its
     # own validation leaves nothing behind, not even the folders made for it
     made = [d for d in reversed(out.absolute().parents) if not d.exists()]
@@ -566,7 +643,9 @@ def cmd_leaderboard(args) -> int:
         records = [r for _, sub in entries for r in sub.records]
         reproduced = reproduced_labels([(folder, sub.meta) for folder, sub in entries], Path(args.reproductions))
         meta = entries[0][1].meta
-        lb = build_leaderboard(records, reproduced=reproduced, object_prior=object_prior_of(meta["eval_set"], meta["eval_set_hash"]))
+        lb = build_leaderboard(
+            records, reproduced=reproduced, object_prior=object_prior_of(meta["eval_set"], meta["eval_set_hash"])
+        )
         paths = write_leaderboard(lb, Path(args.out) / track_key)
         print(f"{track_key}: {paths['markdown']}\n  {lb.note}")
     return 0
@@ -576,16 +655,39 @@ def cmd_reproduce(args) -> int:
     from rls3_bench.analysis.reproduce import ATOL, reproduce, reproduction_path
 
     seeds = _seed_list(args) if args.seed_list else None
-    outcome = reproduce(Path(args.submission), seeds=seeds, n_seeds=args.seeds, budget=args.budget, generator=args.generator,
-                        threads=args.threads, atol=ATOL if args.atol is None else args.atol, out_root=None if args.no_record else Path(args.out),
-                        progress=lambda msg: print(msg, file=sys.stderr))
+    outcome = reproduce(
+        Path(args.submission),
+        seeds=seeds,
+        n_seeds=args.seeds,
+        budget=args.budget,
+        generator=args.generator,
+        threads=args.threads,
+        atol=ATOL if args.atol is None else args.atol,
+        out_root=None if args.no_record else Path(args.out),
+        progress=lambda msg: print(msg, file=sys.stderr),
+    )
     for s in outcome["seeds"]:
-        counters = ("cost counters equal" if not s["counter_mismatches"] else f"cost counters differ: {', '.join(s['counter_mismatches'])}") \
-            if s["counters_compared"] else "cost not compared (below the top budget)"
-        print(f"seed {s['seed']} budgets {s['budgets']}: {s['verdict']} (max |score difference| {s['max_abs_diff']:.3g}, "
-              f"{s['decision_flips']} decisions flipped; {counters})")
-    print(f"{outcome['generator']} on {outcome['track']}: {outcome['verdict']}"
-          + ("" if args.no_record else f"; recorded in {reproduction_path(Path(args.out), outcome['track'], outcome['generator'])}"))
+        counters = (
+            (
+                "cost counters equal"
+                if not s["counter_mismatches"]
+                else f"cost counters differ: {', '.join(s['counter_mismatches'])}"
+            )
+            if s["counters_compared"]
+            else "cost not compared (below the top budget)"
+        )
+        print(
+            f"seed {s['seed']} budgets {s['budgets']}: {s['verdict']} (max |score difference| {s['max_abs_diff']:.3g}, "
+            f"{s['decision_flips']} decisions flipped; {counters})"
+        )
+    print(
+        f"{outcome['generator']} on {outcome['track']}: {outcome['verdict']}"
+        + (
+            ""
+            if args.no_record
+            else f"; recorded in {reproduction_path(Path(args.out), outcome['track'], outcome['generator'])}"
+        )
+    )
     return 0 if outcome["verdict"] != "differs" else 1
 
 
@@ -621,8 +723,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from rls3_bench.learners.pretrain import DEFAULT_OUT_DIR, PretrainConfig, pretrain
     from rls3_bench.harness.tracks import load_track
+    from rls3_bench.learners.pretrain import DEFAULT_OUT_DIR, PretrainConfig, pretrain
 
     track = load_track(args.track)
     if not 0.0 <= args.object_negatives < float("inf"):
@@ -630,12 +732,18 @@ def cmd_pretrain(args) -> int:
     out = Path(args.out) if args.out else DEFAULT_OUT_DIR
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the weights and their card")
-    cfg = PretrainConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, lr=args.lr, object_negatives=args.object_negatives,
-                         vision_epochs=args.vision_epochs, vision_lr=args.vision_lr)
+    cfg = PretrainConfig(
+        scenes=args.scenes,
+        epochs=args.epochs,
+        seed=args.seed,
+        lr=args.lr,
+        object_negatives=args.object_negatives,
+        vision_epochs=args.vision_epochs,
+        vision_lr=args.vision_lr,
+    )
     card = pretrain(track, cfg, out_dir=out)
     print(json.dumps(card, indent=2))
     return 0
-
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -659,14 +767,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", help="list tracks, generators, backends, learners, eval sets, rooms and assets")
     p.set_defaults(func=cmd_ls)
 
-    p = sub.add_parser("check-generator", help="check a generator before a run: seeded, resumable from JSON state, "
-                       "picklable, within the harness's limits (docs/generators.md)")
-    p.add_argument("generator", help="generator name or module:Class (the module must be importable: installed or on PYTHONPATH)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the checked runs (the other-seed run uses seed + 1; default: 0)")
-    p.add_argument("--round-size", type=_int_in(1, 256, "round size"), default=8, help="samples per checked round, at most 256 (default: 8)")
+    p = sub.add_parser(
+        "check-generator",
+        help="check a generator before a run: seeded, resumable from JSON state, "
+        "picklable, within the harness's limits (docs/generators.md)",
+    )
+    p.add_argument(
+        "generator", help="generator name or module:Class (the module must be importable: installed or on PYTHONPATH)"
+    )
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the checked runs (the other-seed run uses seed + 1; default: 0)"
+    )
+    p.add_argument(
+        "--round-size",
+        type=_int_in(1, 256, "round size"),
+        default=8,
+        help="samples per checked round, at most 256 (default: 8)",
+    )
     p.add_argument("--size", type=_image_size, default=64, help="image size in pixels (default: 64)")
-    p.add_argument("--round-seconds", type=_seconds, help="time limit per round (default: as in a run, "
-                   "2 s per sample, at least 60 s)")
+    p.add_argument(
+        "--round-seconds",
+        type=_seconds,
+        help="time limit per round (default: as in a run, 2 s per sample, at least 60 s)",
+    )
     p.set_defaults(func=cmd_check_generator)
 
     p = sub.add_parser("render", help="render one scene (a SceneSpec JSON file or a random one) to PNG")
@@ -678,22 +801,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("preview", help="contact sheet of random valid scenes with their captions")
-    p.add_argument("-n", type=_int_in(1, MAX_PREVIEW, "scene count"), default=16, help=f"number of scenes, at most {MAX_PREVIEW} (default: 16)")
+    p.add_argument(
+        "-n",
+        type=_int_in(1, MAX_PREVIEW, "scene count"),
+        default=16,
+        help=f"number of scenes, at most {MAX_PREVIEW} (default: 16)",
+    )
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--cols", type=_int_in(1, MAX_COLS, "column count"), default=4, help=f"columns, at most {MAX_COLS} (default: 4)")
+    p.add_argument(
+        "--cols", type=_int_in(1, MAX_COLS, "column count"), default=4, help=f"columns, at most {MAX_COLS} (default: 4)"
+    )
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     _backend_args(p)
     p.set_defaults(func=cmd_preview)
 
-    p = sub.add_parser("export", help="write generated samples to Parquet (images as PNG bytes): uniform ones, or what a "
-                                      "generator delivers on a track")
-    p.add_argument("-n", type=_int_in(1, MAX_EXPORT, "sample count"), required=True,
-                   help=f"number of samples, at most {MAX_EXPORT} (more: several exports with different --seed)")
+    p = sub.add_parser(
+        "export",
+        help="write generated samples to Parquet (images as PNG bytes): uniform ones, or what a "
+        "generator delivers on a track",
+    )
+    p.add_argument(
+        "-n",
+        type=_int_in(1, MAX_EXPORT, "sample count"),
+        required=True,
+        help=f"number of samples, at most {MAX_EXPORT} (more: several exports with different --seed)",
+    )
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--generator", help="registered name or module:Class; its samples as delivered in a run with --seed "
-                                       "(a closed-loop one driven by the track's base learner, untrained); needs --track")
-    p.add_argument("--track", help="with --generator: the track whose backend, image size, renderer, round size and "
-                                   "learner are used (the --backend, --size and --renderer options are not)")
+    p.add_argument(
+        "--generator",
+        help="registered name or module:Class; its samples as delivered in a run with --seed "
+        "(a closed-loop one driven by the track's base learner, untrained); needs --track",
+    )
+    p.add_argument(
+        "--track",
+        help="with --generator: the track whose backend, image size, renderer, round size and "
+        "learner are used (the --backend, --size and --renderer options are not)",
+    )
     p.add_argument("-o", "--output", required=True, help="Parquet file to write")
     _backend_args(p)
     p.set_defaults(func=cmd_export)
@@ -705,55 +848,109 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("blind", help="the object-prior blind scorer's accuracy on an eval set, overall and per slice")
     p.add_argument("name", help="eval set name (rls3-bench ls)")
-    p.add_argument("--captions", type=_int_in(10, 100_000, "caption count"), default=1000,
-                   help="uniform-v1 captions the scorer is fitted on, 10 to 100000 (default: 1000, about 5 s)")
+    p.add_argument(
+        "--captions",
+        type=_int_in(10, 100_000, "caption count"),
+        default=1000,
+        help="uniform-v1 captions the scorer is fitted on, 10 to 100000 (default: 1000, about 5 s)",
+    )
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_blind)
 
     p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
     p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")
-    p.add_argument("--scenes", type=_int_in(1, MAX_PRETRAIN_SCENES, "scene count"), default=3000,
-                   help=f"rendered scenes, at least one batch, at most {MAX_PRETRAIN_SCENES} (default: 3000)")
-    p.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS, "epoch count"), default=8, help=f"at most {MAX_EPOCHS} (default: 8)")
+    p.add_argument(
+        "--scenes",
+        type=_int_in(1, MAX_PRETRAIN_SCENES, "scene count"),
+        default=3000,
+        help=f"rendered scenes, at least one batch, at most {MAX_PRETRAIN_SCENES} (default: 3000)",
+    )
+    p.add_argument(
+        "--epochs", type=_int_in(1, MAX_EPOCHS, "epoch count"), default=8, help=f"at most {MAX_EPOCHS} (default: 8)"
+    )
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--lr", type=_learning_rate, default=5e-4, help="learning rate from scratch (default: 5e-4)")
-    p.add_argument("--object-negatives", type=float, default=0.0, metavar="W",
-                   help="weight of a ranking term against one object-swapped caption per scene (default: 0, captions only)")
-    p.add_argument("--vision-epochs", type=_int_in(0, MAX_EPOCHS, "epoch count"), default=0, metavar="N",
-                   help="first train the vision tower to classify which objects and room a scene holds, N passes "
-                        "(paligemma only; default: 0, no vision stage)")
-    p.add_argument("--vision-lr", type=_learning_rate, default=5e-4, help="learning rate of the vision stage (default: 5e-4)")
-    p.add_argument("--out", help="folder for the weights and their card (default: base-weights/ here; "
-                   "run on them with `rls3-bench run --weights <folder>/<model>-base.safetensors`)")
+    p.add_argument(
+        "--object-negatives",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of a ranking term against one object-swapped caption per scene (default: 0, captions only)",
+    )
+    p.add_argument(
+        "--vision-epochs",
+        type=_int_in(0, MAX_EPOCHS, "epoch count"),
+        default=0,
+        metavar="N",
+        help="first train the vision tower to classify which objects and room a scene holds, N passes "
+        "(paligemma only; default: 0, no vision stage)",
+    )
+    p.add_argument(
+        "--vision-lr", type=_learning_rate, default=5e-4, help="learning rate of the vision stage (default: 5e-4)"
+    )
+    p.add_argument(
+        "--out",
+        help="folder for the weights and their card (default: base-weights/ here; "
+        "run on them with `rls3-bench run --weights <folder>/<model>-base.safetensors`)",
+    )
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("run", help="run the benchmark: a track x generators x seeds")
     p.add_argument("--track", default="clip-tiny", help="track name or YAML path (default: clip-tiny)")
     p.add_argument("--preset", help="smoke, quick or full (budgets and seed count of the track's preset)")
-    p.add_argument("--generator", action="append", help="generator name or module:Class (repeatable; default: all built-ins)")
-    p.add_argument("--controls", action="store_true", help="also run the control generators (rls3-bench ls), the board's "
-                   "unranked reference rows; not run by default, so the default run's tables stay those of the real generators")
-    p.add_argument("--seeds", type=_seed_count, help=f"number of seeds 0..N-1, at most {MAX_SEEDS} (default: the preset's or the track's minimum)")
+    p.add_argument(
+        "--generator", action="append", help="generator name or module:Class (repeatable; default: all built-ins)"
+    )
+    p.add_argument(
+        "--controls",
+        action="store_true",
+        help="also run the control generators (rls3-bench ls), the board's "
+        "unranked reference rows; not run by default, so the default run's tables stay those of the real generators",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_seed_count,
+        help=f"number of seeds 0..N-1, at most {MAX_SEEDS} (default: the preset's or the track's minimum)",
+    )
     p.add_argument("--seed-list", help="explicit comma-separated seeds instead of --seeds")
     p.add_argument("--results", default="runs", help="results folder (default: runs/)")
     p.add_argument("--executor", default="local", help="local (default) or ray")
-    p.add_argument("--workers", type=_workers, default=1, help=f"local worker processes, at most {MAX_WORKERS} (default: 1)")
+    p.add_argument(
+        "--workers", type=_workers, default=1, help=f"local worker processes, at most {MAX_WORKERS} (default: 1)"
+    )
     p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
-    p.add_argument("--threads", type=_workers, help=f"torch threads per cell, at most {MAX_WORKERS} (default: cores / workers locally, 1 on Ray); "
-                   "scores are bit-identical across executors at equal thread counts")
+    p.add_argument(
+        "--threads",
+        type=_workers,
+        help=f"torch threads per cell, at most {MAX_WORKERS} (default: cores / workers locally, 1 on Ray); "
+        "scores are bit-identical across executors at equal thread counts",
+    )
     p.add_argument("--weights", help="override the track's base weights (a path, a pretrained tag, or 'random')")
     p.add_argument("--device", help="override the track's device (cpu, cuda)")
     p.add_argument("--backend", help="override the track's simulator backend (embedded, unity; see `rls3-bench ls`)")
     _unity_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--render-workers", type=_int_in(1, MAX_RENDER_WORKERS, "worker count"), default=1,
-                   help=f"render processes per cell (at most {MAX_RENDER_WORKERS}) for generators that "
-                   "propose scenes in batches (ctx.render_many; embedded backend; default: 1)")
-    p.add_argument("--pipeline", default="auto", help="auto (default), on or off: make open-loop generators' rounds ahead of "
-                   "training in a worker process per cell; auto: only where it gets a core of its own (same records either "
-                   "way; docs/performance.md)")
-    p.add_argument("--round-seconds", type=_seconds, metavar="SECONDS", help="time limit of one generator round; a round "
-                   "past it fails its cell (default: 2 s per sample of the round, at least 60 s; docs/generators.md)")
+    p.add_argument(
+        "--render-workers",
+        type=_int_in(1, MAX_RENDER_WORKERS, "worker count"),
+        default=1,
+        help=f"render processes per cell (at most {MAX_RENDER_WORKERS}) for generators that "
+        "propose scenes in batches (ctx.render_many; embedded backend; default: 1)",
+    )
+    p.add_argument(
+        "--pipeline",
+        default="auto",
+        help="auto (default), on or off: make open-loop generators' rounds ahead of "
+        "training in a worker process per cell; auto: only where it gets a core of its own (same records either "
+        "way; docs/performance.md)",
+    )
+    p.add_argument(
+        "--round-seconds",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time limit of one generator round; a round "
+        "past it fails its cell (default: 2 s per sample of the round, at least 60 s; docs/generators.md)",
+    )
     p.add_argument("--no-leaderboard", action="store_true", help="skip the leaderboard and figures at the end")
     p.set_defaults(func=cmd_run)
 
@@ -766,10 +963,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="pack a generator's runs into a leaderboard submission (then validated)")
     p.add_argument("--results", default="runs")
     p.add_argument("--track", required=True)
-    p.add_argument("--generator", required=True, help="generator name (a module:Class generator's declared name will do) "
-                   "or module:Class")
+    p.add_argument(
+        "--generator",
+        required=True,
+        help="generator name (a module:Class generator's declared name will do) or module:Class",
+    )
     p.add_argument("--authors", required=True, help="comma-separated author names")
-    p.add_argument("--code-reference", required=True, help="where the generator's code lives (URL@commit or package==version)")
+    p.add_argument(
+        "--code-reference", required=True, help="where the generator's code lives (URL@commit or package==version)"
+    )
     p.add_argument("-o", "--output", help="submission folder (default: leaderboards/submissions/<track>/<generator>)")
     p.add_argument("--force", action="store_true", help="replace an existing submission")
     p.set_defaults(func=cmd_submit)
@@ -779,21 +981,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard tables from all valid submissions")
-    p.add_argument("--submissions", default="leaderboards/submissions", help="submissions, one per <track>/<generator>/ folder")
-    p.add_argument("--reproductions", default="leaderboards/reproductions", help="outcomes of `rls3-bench reproduce` shown beside entries")
+    p.add_argument(
+        "--submissions", default="leaderboards/submissions", help="submissions, one per <track>/<generator>/ folder"
+    )
+    p.add_argument(
+        "--reproductions",
+        default="leaderboards/reproductions",
+        help="outcomes of `rls3-bench reproduce` shown beside entries",
+    )
     p.add_argument("--out", default="leaderboards")
     p.set_defaults(func=cmd_leaderboard)
 
-    p = sub.add_parser("reproduce", help="re-run seeds of a submission from its generator and compare the per-item predictions")
+    p = sub.add_parser(
+        "reproduce", help="re-run seeds of a submission from its generator and compare the per-item predictions"
+    )
     p.add_argument("submission", help="submission folder")
     p.add_argument("--seeds", type=_seed_count, default=1, help="re-run the submission's first N seeds (default: 1)")
     p.add_argument("--seed-list", help="explicit comma-separated seeds of the submission instead of --seeds")
-    p.add_argument("--budget", type=_int_in(1, MAX_BUDGET, "budget"), help="stop at this budget of the ladder (default: the top; costs are compared only there)")
-    p.add_argument("--generator", help="module:Class of the generator when it is not installed under the submission's name")
-    p.add_argument("--threads", type=_workers, help="torch threads (default: the count the submission recorded, else the "
-                   "CPU count); bit-identical scores need the submission's machine type and thread count")
-    p.add_argument("--atol", type=float, help="largest score difference still counted as close across machine types (default: 0.001)")
-    p.add_argument("--out", default="leaderboards/reproductions", help="where the outcome is recorded (default: leaderboards/reproductions)")
+    p.add_argument(
+        "--budget",
+        type=_int_in(1, MAX_BUDGET, "budget"),
+        help="stop at this budget of the ladder (default: the top; costs are compared only there)",
+    )
+    p.add_argument(
+        "--generator", help="module:Class of the generator when it is not installed under the submission's name"
+    )
+    p.add_argument(
+        "--threads",
+        type=_workers,
+        help="torch threads (default: the count the submission recorded, else the "
+        "CPU count); bit-identical scores need the submission's machine type and thread count",
+    )
+    p.add_argument(
+        "--atol",
+        type=float,
+        help="largest score difference still counted as close across machine types (default: 0.001)",
+    )
+    p.add_argument(
+        "--out",
+        default="leaderboards/reproductions",
+        help="where the outcome is recorded (default: leaderboards/reproductions)",
+    )
     p.add_argument("--no-record", action="store_true", help="print the outcome only")
     p.set_defaults(func=cmd_reproduce)
 
@@ -801,10 +1029,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="runs")
     p.add_argument("--csv", action="store_true", help="CSV instead of a text table")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--compare", metavar="GENERATOR", help="paired comparison of GENERATOR with every other generator per budget")
+    what.add_argument(
+        "--compare", metavar="GENERATOR", help="paired comparison of GENERATOR with every other generator per budget"
+    )
     what.add_argument("--stages", action="store_true", help="mean seconds and share of each loop stage per generator")
-    what.add_argument("--slices", action="store_true", help="accuracy per slice (complexity, negative kind, flipped axis, stacked, "
-                      "pair-distance tercile, group score) per generator at the top budget, mean over seeds")
+    what.add_argument(
+        "--slices",
+        action="store_true",
+        help="accuracy per slice (complexity, negative kind, flipped axis, stacked, "
+        "pair-distance tercile, group score) per generator at the top budget, mean over seeds",
+    )
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -818,9 +1052,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"rls3-bench: error: {_printable(str(exc))}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a full disk, a read-only or vanished folder: every write is atomic, so nothing is half-written
-        print(f"rls3-bench: error: {_printable(_os_error_text(exc))}; fix that and run the command again"
-              + (" (finished cells are kept; the run resumes from its checkpoints)" if args.command == "run" else ""), file=sys.stderr)
+    except (
+        OSError
+    ) as exc:  # a full disk, a read-only or vanished folder: every write is atomic, so nothing is half-written
+        print(
+            f"rls3-bench: error: {_printable(_os_error_text(exc))}; fix that and run the command again"
+            + (" (finished cells are kept; the run resumes from its checkpoints)" if args.command == "run" else ""),
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("rls3-bench: interrupted (finished results are kept; run the command again to resume)", file=sys.stderr)

@@ -39,15 +39,16 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from rls3_bench.errors import UserError
 from rls3_bench.harness.formats import Cost, GeneratorConfig, Stage
-from rls3_bench.learners.base import Feedback
 from rls3_bench.labels.sample import Sample
+from rls3_bench.learners.base import Feedback
 from rls3_bench.scene.spec import SceneSpec
 
 API_VERSION = 1
@@ -74,15 +75,27 @@ def check_generator_name(name: object, where: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         from rls3_bench.errors import short_repr
 
-        raise UserError(f"generator name {short_repr(name)} of {where} is not valid: it becomes a folder name, so use lower-case "
-                        "letters, digits, '.', '_' and '-', at most 64 characters, ending in a version suffix like 'my-generator-v1'")
+        raise UserError(
+            f"generator name {short_repr(name)} of {where} is not valid: it becomes a folder name, so use lower-case "
+            "letters, digits, '.', '_' and '-', at most 64 characters, ending in a version suffix like 'my-generator-v1'"
+        )
     return name
 
 
 def sample_digest(sample: Sample) -> str:
     """SHA-256 over everything a learner or a record reads from ``sample`` (texts, scene, pixels)."""
-    texts = [sample.spec.digest(), sample.subject, sample.reference, list(sample.terms), sample.caption, list(sample.negatives),
-             list(sample.negative_kinds), sample.prompt, sample.answer, sample.sample_id]
+    texts = [
+        sample.spec.digest(),
+        sample.subject,
+        sample.reference,
+        list(sample.terms),
+        sample.caption,
+        list(sample.negatives),
+        list(sample.negative_kinds),
+        sample.prompt,
+        sample.answer,
+        sample.sample_id,
+    ]
     image = np.ascontiguousarray(sample.image)
     h = hashlib.sha256(json.dumps(texts).encode("utf-8"))
     h.update(f"{image.dtype.str}{image.shape}".encode())
@@ -152,7 +165,9 @@ class RoundContext:
         """Render and label ``spec``; samples for every captionable pair, or just ``pair`` (a, b)."""
         return self.render_many([spec], [pair])[0]
 
-    def render_many(self, specs: Sequence[SceneSpec], pairs: Sequence[tuple[int, int] | None] | None = None) -> list[Rendered]:
+    def render_many(
+        self, specs: Sequence[SceneSpec], pairs: Sequence[tuple[int, int] | None] | None = None
+    ) -> list[Rendered]:
         """:meth:`render` for a batch, in order; rendered on the cell's render workers in parallel
         when it has more than one (``rls3-bench run --render-workers N``), so a generator that can
         propose scenes in batches scales with cores. Costs the same as rendering them one by one."""
@@ -161,8 +176,10 @@ class RoundContext:
             raise ValueError(f"render_many: {len(specs)} specs but {len(pairs)} pairs")
         self.check_time()
         if self.max_renders is not None and self._renders + len(specs) > self.max_renders:
-            raise BudgetViolation(f"round {self.round_index}: asked for more than {self.max_renders} renders for {self.n_samples} samples; "
-                                  "give up on a target after a bounded number of invalid scenes instead of rendering until one is valid")
+            raise BudgetViolation(
+                f"round {self.round_index}: asked for more than {self.max_renders} renders for {self.n_samples} samples; "
+                "give up on a target after a bounded number of invalid scenes instead of rendering until one is valid"
+            )
         self._renders += len(specs)
         try:
             if self._render_many_fn is not None:
@@ -215,7 +232,9 @@ class RoundContext:
         produced sample and counted as ``images_blanked``. For control generators only: a learner
         trained on such samples can learn only what the captions say without the image."""
         self._own(sample)
-        out = dataclasses.replace(sample, image=np.full_like(sample.image, BLANK_VALUE), sample_id=f"{sample.sample_id}:blank")
+        out = dataclasses.replace(
+            sample, image=np.full_like(sample.image, BLANK_VALUE), sample_id=f"{sample.sample_id}:blank"
+        )
         self._produced[out.sample_id] = (out, sample_digest(out))
         self._cost.images_blanked += 1
         return out
@@ -224,7 +243,9 @@ class RoundContext:
         """Refuse a sample this round's ctx.render did not produce, or one changed since."""
         produced = self._produced.get(getattr(sample, "sample_id", None))
         if produced is None or produced[0] is not sample:
-            raise BudgetViolation(f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} was not produced by ctx.render in this round")
+            raise BudgetViolation(
+                f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} was not produced by ctx.render in this round"
+            )
         self.check_unchanged(sample)  # a control sample is made from the harness's sample, not an edited one
 
     def deliver(self, samples: Sequence[Sample]) -> None:
@@ -232,10 +253,14 @@ class RoundContext:
         self.check_time()
         for s in samples:
             if len(self._delivered) >= self.n_samples:
-                raise BudgetViolation(f"round {self.round_index}: delivered more than the budget of {self.n_samples} samples")
+                raise BudgetViolation(
+                    f"round {self.round_index}: delivered more than the budget of {self.n_samples} samples"
+                )
             produced = self._produced.get(getattr(s, "sample_id", None))
             if produced is None or produced[0] is not s:
-                raise BudgetViolation(f"round {self.round_index}: sample {getattr(s, 'sample_id', s)!r} was not produced by ctx.render in this round")
+                raise BudgetViolation(
+                    f"round {self.round_index}: sample {getattr(s, 'sample_id', s)!r} was not produced by ctx.render in this round"
+                )
             self.check_unchanged(s)
             if s.sample_id in self._delivered_ids:
                 raise BudgetViolation(f"round {self.round_index}: sample {s.sample_id} delivered twice")
@@ -251,8 +276,10 @@ class RoundContext:
         except Exception:  # a field replaced by something that cannot be hashed
             same = False
         if not same:
-            raise BudgetViolation(f"round {self.round_index}: sample {sample.sample_id} was changed after ctx.render made it; "
-                                  "deliver samples as the harness returns them")
+            raise BudgetViolation(
+                f"round {self.round_index}: sample {sample.sample_id} was changed after ctx.render made it; "
+                "deliver samples as the harness returns them"
+            )
 
 
 class Generator(abc.ABC):
@@ -274,7 +301,9 @@ class Generator(abc.ABC):
 
     def __init__(self, seed: int, config: GeneratorConfig | None = None) -> None:
         if self.api_version != API_VERSION:
-            raise UserError(f"generator {self.name} targets Generator API v{self.api_version}, this harness speaks v{API_VERSION}; update the generator")
+            raise UserError(
+                f"generator {self.name} targets Generator API v{self.api_version}, this harness speaks v{API_VERSION}; update the generator"
+            )
         self.seed = int(seed)
         self.config = dict(config or {})
         self.rng = np.random.default_rng(self.seed)
@@ -372,7 +401,7 @@ def generator_description(cls: type[Generator]) -> str:
             continue
         paragraph = re.sub(r":[a-z]+:`~?(?:[\w.]*\.)?(\w+)`", r"\1", paragraph)
         if paragraph.startswith(cls.name):  # "uniform-v1: ..." or "balanced-v1 (heuristic, open loop): ..."
-            paragraph = paragraph[len(cls.name):].strip()
+            paragraph = paragraph[len(cls.name) :].strip()
             paragraph = paragraph.split("): ", 1)[-1] if paragraph.startswith("(") else paragraph
             paragraph = paragraph.lstrip(" :")
         return re.split(r"(?<=[.;])\s(?=[A-Z])", paragraph, maxsplit=1)[0]  # "i.i.d. uniformly" is one sentence

@@ -130,7 +130,9 @@ def test_v2_observation_is_the_same_in_any_order_and_on_a_fresh_backend(renderer
             if probe.renderer != "pybullet-egl":
                 pytest.skip("the EGL renderer is not available here; 'auto' fell back to tiny")
     rng = np.random.default_rng(11)
-    specs = [ORGANISER_SPEC, SPEC_A, SPEC_B] + [random_spec(rng, room_id=r) for r in ("bedroom", "kitchen-a", "bedroom", "dining-area")]
+    specs = [ORGANISER_SPEC, SPEC_A, SPEC_B] + [
+        random_spec(rng, room_id=r) for r in ("bedroom", "kitchen-a", "bedroom", "dining-area")
+    ]
 
     def observe_all(order):
         with EmbeddedBackend(image_size=SIZE, renderer=renderer, validity_version=2) as b:

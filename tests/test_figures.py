@@ -132,12 +132,18 @@ def test_slice_figure_draws_the_seed_means_and_chance_only_for_records_with_slic
     records = make_records()
     assert "slice_accuracy" not in figures.figure_functions(records)
     for r in records:
-        r["slices"] = {"budget": 2048, "accuracy": {"negative_kind": {"flip": 0.6 + 0.01 * r["seed"], "swap": 0.55},
-                                                    "group": {"score": 0.3}}}
+        r["slices"] = {
+            "budget": 2048,
+            "accuracy": {"negative_kind": {"flip": 0.6 + 0.01 * r["seed"], "swap": 0.55}, "group": {"score": 0.3}},
+        }
     assert "slice_accuracy" in figures.figure_functions(records)
     fig, ax = figures.slice_accuracy(records)
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     assert heights == sorted([0.61] * len(GENERATORS) + [0.55] * len(GENERATORS) + [0.3] * len(GENERATORS))
     chance = sorted(float(seg[0][1]) for c in ax.collections for seg in c.get_segments())
     assert chance == [0.25, 0.5, 0.5]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["negative_kind\nflip", "negative_kind\nswap", "group\nscore"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "negative_kind\nflip",
+        "negative_kind\nswap",
+        "group\nscore",
+    ]

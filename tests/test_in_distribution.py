@@ -17,7 +17,9 @@ def test_the_id_set_is_uniform_v1s_sampling_held_out_from_the_other_sets():
     # uniform sampling, not the balanced schedule: 3-term captions dominate as in uniform-v1's data
     counts = {k: sum(s.complexity == k for s in items) for k in (1, 2, 3)}
     assert counts[3] > counts[1] and len(set(counts.values())) == 3
-    others = {s.sample_id for s in load_eval_set("spatial-v1-mini")} | {s.sample_id for s in load_eval_set("spatial-v1-val")}
+    others = {s.sample_id for s in load_eval_set("spatial-v1-mini")} | {
+        s.sample_id for s in load_eval_set("spatial-v1-val")
+    }
     assert not others & {s.sample_id for s in items}
 
 
@@ -25,7 +27,10 @@ def test_an_unset_id_set_leaves_the_track_digest_alone_and_the_pair_goes_togethe
     spec = EVAL_SETS[ID_SET]
     with_id = track.replace(id_eval_set=ID_SET, id_eval_set_hash=spec.content_hash)
     assert "id_eval_set" not in track.to_dict() and with_id.to_dict()["id_eval_set"] == ID_SET
-    assert with_id.digest() != track.digest() and with_id.replace(id_eval_set=None, id_eval_set_hash=None).digest() == track.digest()
+    assert (
+        with_id.digest() != track.digest()
+        and with_id.replace(id_eval_set=None, id_eval_set_hash=None).digest() == track.digest()
+    )
     with pytest.raises(UserError, match="id_eval_set and id_eval_set_hash go together"):
         track.replace(id_eval_set=ID_SET)
 
@@ -48,4 +53,6 @@ def test_a_cell_reports_in_distribution_accuracy_at_every_budget_and_the_board_s
     lb = build_leaderboard([{**record, "seed": s, "curve": res.curve} for s in (0, 1)])
     shown = lb.per_budget[16]
     assert shown[ID_COLUMN].tolist() == [f"{res.curve[1]['id_accuracy']:.3f}"]
-    assert ID_COLUMN not in build_leaderboard([{**record, "seed": s, "curve": plain.curve} for s in (0, 1)]).per_budget[16]
+    assert (
+        ID_COLUMN not in build_leaderboard([{**record, "seed": s, "curve": plain.curve} for s in (0, 1)]).per_budget[16]
+    )

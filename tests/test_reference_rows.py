@@ -23,12 +23,34 @@ SEEDS = range(6)  # 6 matched seeds: paired tests, smallest p 2/64
 def record(generator: str, seed: int, level: float, control: bool = False) -> dict:
     """A complete record whose accuracy is ``level`` (+ a small seed-dependent spread) at every trained budget."""
     jitter = np.random.default_rng([seed, len(generator)]).normal(0, 0.005)
-    curve = [{"budget": b, "accuracy": 0.5 if b == 0 else level + jitter,
-              "per_term": {t: 0.5 if b == 0 else level + jitter for t in TERMS}, "per_complexity": {}} for b in BUDGETS]
-    cost = {"scenes_rendered": 40, "invalid_scenes": 8, "feedback_queries": 0, "samples_delivered": 32, "rl_env_steps": 0,
-            "rl_updates": 0, "seconds": {"render": 1.0, "label_caption": 0.1, "feedback": 0.0, "agent": 0.0, "train": 2.0}}
-    return {"track": "t", "generator_name": generator, "seed": seed, "status": "complete", "curve": curve, "cost": cost,
-            "wall_seconds": 3.0, **({"control": True} if control else {})}
+    curve = [
+        {
+            "budget": b,
+            "accuracy": 0.5 if b == 0 else level + jitter,
+            "per_term": {t: 0.5 if b == 0 else level + jitter for t in TERMS},
+            "per_complexity": {},
+        }
+        for b in BUDGETS
+    ]
+    cost = {
+        "scenes_rendered": 40,
+        "invalid_scenes": 8,
+        "feedback_queries": 0,
+        "samples_delivered": 32,
+        "rl_env_steps": 0,
+        "rl_updates": 0,
+        "seconds": {"render": 1.0, "label_caption": 0.1, "feedback": 0.0, "agent": 0.0, "train": 2.0},
+    }
+    return {
+        "track": "t",
+        "generator_name": generator,
+        "seed": seed,
+        "status": "complete",
+        "curve": curve,
+        "cost": cost,
+        "wall_seconds": 3.0,
+        **({"control": True} if control else {}),
+    }
 
 
 def ranked() -> list[dict]:
@@ -48,7 +70,9 @@ def test_controls_are_reference_rows_never_ranked_nor_in_the_holm_family():
     pd.testing.assert_frame_equal(plain.comparisons, board.comparisons)  # the same Holm family, the same p-values
     assert plain.reference_numbers.empty
     ref = board.reference_numbers.set_index(["generator", "budget"])
-    assert set(ref.index) == {(g, b) for g in ("control-flipped-v1", "control-evalmatched-v1") for b in (16, 32)} | {("object-prior", 0)}
+    assert set(ref.index) == {(g, b) for g in ("control-flipped-v1", "control-evalmatched-v1") for b in (16, 32)} | {
+        ("object-prior", 0)
+    }
     flipped = ref.loc[("control-flipped-v1", 32)]
     assert flipped.delta == pytest.approx(-0.15, abs=0.01) and flipped.p_perm == pytest.approx(2 / 64)
     assert flipped.check.startswith("passes")
@@ -63,7 +87,9 @@ def test_a_flipped_control_level_with_the_baseline_fails_the_check():
 
 
 def test_reference_table_is_written_and_shown_apart(tmp_path):
-    lb = build_leaderboard(ranked() + [record("control-flipped-v1", s, 0.45, control=True) for s in SEEDS], object_prior=PRIOR)
+    lb = build_leaderboard(
+        ranked() + [record("control-flipped-v1", s, 0.45, control=True) for s in SEEDS], object_prior=PRIOR
+    )
     md = to_markdown(lb)
     reference = md.split("## Reference rows (not ranked)")[1].split("## Budget")[0]
     summary = md.split("## Summary")[1].split("## Reference rows")[0]
@@ -91,7 +117,9 @@ def test_the_control_flag_travels_through_a_submission_and_only_for_registered_c
 
     sub = validate(_submission(tmp_path, "control-flipped-v1", True))
     assert sub.meta["control"] is True and all(r["control"] for r in sub.records)
-    assert not any(r["control"] for r in validate(REPO / "leaderboards" / "submissions" / "clip-tiny-v2" / "uniform-v1").records)
+    assert not any(
+        r["control"] for r in validate(REPO / "leaderboards" / "submissions" / "clip-tiny-v2" / "uniform-v1").records
+    )
     with pytest.raises(SubmissionError, match="not a registered control generator"):
         validate(_submission(tmp_path, "my-generator-v1", True))
 
@@ -100,7 +128,10 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("flags, controls", [([], set()), (["--controls"], {"control-flipped-v1", "control-evalmatched-v1", "control-blind-v1"})])
+@pytest.mark.parametrize(
+    "flags, controls",
+    [([], set()), (["--controls"], {"control-flipped-v1", "control-evalmatched-v1", "control-blind-v1"})],
+)
 def test_run_adds_the_controls_only_when_asked(monkeypatch, tmp_path, flags, controls):
     import rls3_bench.harness.sweep as sweep
     from rls3_bench.cli import BUILTIN_GENERATORS, main

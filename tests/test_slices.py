@@ -24,8 +24,15 @@ def v2_mini():
 
 def predictions(items, correct) -> list[dict]:
     """A prediction per item, right where ``correct(item)`` is true."""
-    return [{"item_id": s.sample_id, "score_true": 1.0 if correct(s) else 0.0, "score_negative": 0.5, "predicted_terms": None}
-            for s in items]
+    return [
+        {
+            "item_id": s.sample_id,
+            "score_true": 1.0 if correct(s) else 0.0,
+            "score_negative": 0.5,
+            "predicted_terms": None,
+        }
+        for s in items
+    ]
 
 
 def test_slices_follow_the_predictions_and_group_score_counts_whole_twin_pairs(v2_mini):
@@ -42,7 +49,9 @@ def test_slices_follow_the_predictions_and_group_score_counts_whole_twin_pairs(v
         first.setdefault(s.group, s.sample_id)
     half = slice_accuracies(v2_mini, item_rows(v2_mini, predictions(v2_mini, lambda s: first[s.group] == s.sample_id)))
     assert half["group"]["score"] == 0.0
-    assert summarize(item_rows(v2_mini, predictions(v2_mini, lambda s: first[s.group] == s.sample_id)))["accuracy"] == 0.5
+    assert (
+        summarize(item_rows(v2_mini, predictions(v2_mini, lambda s: first[s.group] == s.sample_id)))["accuracy"] == 0.5
+    )
 
 
 def test_stacked_and_distance_terciles_are_what_they_say(v2_mini):
@@ -64,11 +73,28 @@ def test_a_set_without_twins_has_no_group_score():
 
 
 def board_record(generator: str, seed: int, flip: float, control: bool = False) -> dict:
-    curve = [{"budget": b, "accuracy": 0.6, "per_term": dict.fromkeys(TERMS, 0.6), "per_complexity": {}} for b in (0, 32)]
-    cost = {"scenes_rendered": 40, "invalid_scenes": 8, "feedback_queries": 0, "samples_delivered": 32, "rl_env_steps": 0,
-            "rl_updates": 0, "seconds": {stage.value: 1.0 for stage in Stage}}
-    return {"track": "t", "generator_name": generator, "seed": seed, "status": "complete", "curve": curve, "cost": cost,
-            "control": control, "slices": {"budget": 32, "accuracy": {"negative_kind": {"flip": flip + 0.01 * seed, "swap": 0.5}}}}
+    curve = [
+        {"budget": b, "accuracy": 0.6, "per_term": dict.fromkeys(TERMS, 0.6), "per_complexity": {}} for b in (0, 32)
+    ]
+    cost = {
+        "scenes_rendered": 40,
+        "invalid_scenes": 8,
+        "feedback_queries": 0,
+        "samples_delivered": 32,
+        "rl_env_steps": 0,
+        "rl_updates": 0,
+        "seconds": {stage.value: 1.0 for stage in Stage},
+    }
+    return {
+        "track": "t",
+        "generator_name": generator,
+        "seed": seed,
+        "status": "complete",
+        "curve": curve,
+        "cost": cost,
+        "control": control,
+        "slices": {"budget": 32, "accuracy": {"negative_kind": {"flip": flip + 0.01 * seed, "swap": 0.5}}},
+    }
 
 
 def test_leaderboard_slice_table_is_the_seed_mean_with_controls_and_the_object_prior_last():
@@ -80,9 +106,13 @@ def test_leaderboard_slice_table_is_the_seed_mean_with_controls_and_the_object_p
     assert list(t.columns) == ["balanced-v1", "uniform-v1", "control-flipped-v1", "object-prior"]
     assert t.loc[("negative_kind", "flip"), "uniform-v1"] == pytest.approx(0.71)
     assert t.loc[("negative_kind", "flip"), "control-flipped-v1"] == pytest.approx(0.41)
-    assert t.loc[("negative_kind", "flip"), "object-prior"] == 0.55 and np.isnan(t.loc[("negative_kind", "swap"), "object-prior"])
+    assert t.loc[("negative_kind", "flip"), "object-prior"] == 0.55 and np.isnan(
+        t.loc[("negative_kind", "swap"), "object-prior"]
+    )
     assert "## Slices at budget 32" in to_markdown(lb)
-    assert "## Slices" not in to_markdown(build_leaderboard([{k: v for k, v in r.items() if k != "slices"} for r in records]))
+    assert "## Slices" not in to_markdown(
+        build_leaderboard([{k: v for k, v in r.items() if k != "slices"} for r in records])
+    )
 
 
 def test_report_slices_reads_each_runs_predictions(tmp_path, capsys):
@@ -94,9 +124,18 @@ def test_report_slices_reads_each_runs_predictions(tmp_path, capsys):
     for seed in range(2):
         rec = board_record("uniform-v1", seed, 0.0)
         del rec["slices"]
-        rec.update(schema_version=1, generator="uniform-v1", track_digest="0" * 64, eval_set=spec.name, eval_set_hash=spec.content_hash)
+        rec.update(
+            schema_version=1,
+            generator="uniform-v1",
+            track_digest="0" * 64,
+            eval_set=spec.name,
+            eval_set_hash=spec.content_hash,
+        )
         # seed 0 answers only the 1-term items, seed 1 every item: the 1-term slice is 1.0, the others 0.5
-        preds = {0: predictions(items, lambda s: False), 32: predictions(items, lambda s: seed == 1 or s.complexity == 1)}
+        preds = {
+            0: predictions(items, lambda s: False),
+            32: predictions(items, lambda s: seed == 1 or s.complexity == 1),
+        }
         write_record(tmp_path / "t" / "uniform-v1" / f"seed-{seed}", rec, preds)
     assert main(["report", "--results", str(tmp_path), "--slices", "--csv"]) == 0
     lines = capsys.readouterr().out.splitlines()

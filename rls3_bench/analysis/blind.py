@@ -17,8 +17,8 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -26,7 +26,14 @@ from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import Sample
 
 AXES = ("vertical", "depth", "lateral")
-_AXIS_OF = {"above": "vertical", "below": "vertical", "in front": "depth", "behind": "depth", "left": "lateral", "right": "lateral"}
+_AXIS_OF = {
+    "above": "vertical",
+    "below": "vertical",
+    "in front": "depth",
+    "behind": "depth",
+    "left": "lateral",
+    "right": "lateral",
+}
 #: slices with fewer items than this are reported but not held to the slice tolerance
 MIN_SLICE_ITEMS = 40
 #: captions the leaderboard's object-prior row is fitted on (about 5 s on one CPU core; the fit is
@@ -52,7 +59,7 @@ class ObjectPrior:
     axis_counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
     @classmethod
-    def fit(cls, samples: Iterable[Sample], alpha: float = 1.0) -> "ObjectPrior":
+    def fit(cls, samples: Iterable[Sample], alpha: float = 1.0) -> ObjectPrior:
         prior = cls(alpha=alpha)
         for s in samples:
             for axis, value in axis_values(s.terms).items():
@@ -101,15 +108,17 @@ def slice_attributes(items: Sequence[Sample]) -> list[dict]:
     rows = []
     for s in items:
         kind = s.negative_kinds[0]
-        rows.append({
-            "item_id": s.sample_id,
-            "group": s.group,
-            "complexity": str(s.complexity),
-            "negative_kind": kind.split(":")[0],
-            "flipped_axis": "all (swap)" if kind == "swap" else _AXIS_OF[kind.removeprefix("flip:")],
-            "stacked": "stacked" if set(s.terms) <= {"above", "below"} else "not stacked",
-            "group_distance": float(np.mean(by_group[s.group])),
-        })
+        rows.append(
+            {
+                "item_id": s.sample_id,
+                "group": s.group,
+                "complexity": str(s.complexity),
+                "negative_kind": kind.split(":")[0],
+                "flipped_axis": "all (swap)" if kind == "swap" else _AXIS_OF[kind.removeprefix("flip:")],
+                "stacked": "stacked" if set(s.terms) <= {"above", "below"} else "not stacked",
+                "group_distance": float(np.mean(by_group[s.group])),
+            }
+        )
     cuts = np.quantile([r["group_distance"] for r in rows], [1 / 3, 2 / 3]) if rows else (0.0, 0.0)
     for r in rows:
         r["distance_tercile"] = ("near", "middle", "far")[int(np.searchsorted(cuts, r["group_distance"], side="right"))]
@@ -136,7 +145,10 @@ def blind_report(prior: ObjectPrior, items: Sequence[Sample]) -> dict:
     for name in SLICES:
         values = sorted({r[name] for r in rows})
         report["slices"][name] = {
-            v: {"accuracy": float(np.mean([r["credit"] for r in rows if r[name] == v])), "n": sum(r[name] == v for r in rows)}
+            v: {
+                "accuracy": float(np.mean([r["credit"] for r in rows if r[name] == v])),
+                "n": sum(r[name] == v for r in rows),
+            }
             for v in values
         }
     return report

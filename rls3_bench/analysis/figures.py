@@ -26,8 +26,8 @@ import hashlib
 import io
 import math
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 import matplotlib.patches
@@ -50,16 +50,51 @@ DPI = 150
 #: the generation stages of the cost (training and evaluation are the learner's, equal for all)
 GENERATION_STAGES = tuple(stage.value for stage in formats.GENERATION_STAGES)
 BASE_COLOUR = "#333333"
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-            "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
 #: per output format: metadata that would otherwise carry a date or a version into the file
-_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None, "Creator": None},
-             "svg": {"Date": None, "Creator": None}}
+_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "Producer": None, "Creator": None},
+    "svg": {"Date": None, "Creator": None},
+}
 _STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
-    "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-    "grid.alpha": 0.3, "grid.linewidth": 0.6, "lines.linewidth": 1.6, "savefig.dpi": DPI, "figure.dpi": DPI,
-    "svg.hashsalt": "rls3-bench", "pdf.fonttype": 42,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 1.6,
+    "savefig.dpi": DPI,
+    "figure.dpi": DPI,
+    "svg.hashsalt": "rls3-bench",
+    "pdf.fonttype": 42,
 }
 
 
@@ -67,12 +102,14 @@ _STYLE = {
 def _styled(fn: Callable) -> Callable:
     """Run a figure function under matplotlib's defaults plus the project style, whatever the
     user's matplotlibrc says, so a figure looks (and hashes) the same on every machine."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context():
             matplotlib.rcdefaults()
             matplotlib.rcParams.update(_STYLE)
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -98,8 +135,13 @@ def _by_generator(records: list[dict]) -> dict[str, list[dict]]:
 
 
 #: the built-in generators' colours and markers, fixed; every other generator's come from its name
-_BUILTIN_STYLES = {"uniform-v1": ("#1f77b4", "o"), "balanced-v1": ("#ff7f0e", "s"), "weakness-v1": ("#2ca02c", "^"),
-                   "rls3-random-v1": ("#d62728", "v"), "rls3-sac-v1": ("#9467bd", "P")}
+_BUILTIN_STYLES = {
+    "uniform-v1": ("#1f77b4", "o"),
+    "balanced-v1": ("#ff7f0e", "s"),
+    "weakness-v1": ("#2ca02c", "^"),
+    "rls3-random-v1": ("#d62728", "v"),
+    "rls3-sac-v1": ("#9467bd", "P"),
+}
 _MARKERS = ("o", "s", "^", "v", "P", "X", "h", "<", ">", "p", "*")  # "D" is the base model's
 
 
@@ -191,7 +233,7 @@ def _budget_axis(ax, budgets: list[int], has_base: bool) -> float | None:
     ax.set_xticklabels(labels)
     ax.minorticks_off()
     if ticks:
-        ax.set_xlim(min(ticks) / 2 ** 0.35, max(ticks) * 2 ** 0.35)
+        ax.set_xlim(min(ticks) / 2**0.35, max(ticks) * 2**0.35)
     return base_x
 
 
@@ -205,8 +247,11 @@ def _empty(ax, message: str) -> None:
 
 
 def _metric_label(metric: str) -> str:
-    return {"accuracy": "2-way accuracy (chance 0.5)", "paligemma_score": "PaliGemma score",
-            "exact_match": "exact match"}.get(metric, metric)
+    return {
+        "accuracy": "2-way accuracy (chance 0.5)",
+        "paligemma_score": "PaliGemma score",
+        "exact_match": "exact match",
+    }.get(metric, metric)
 
 
 # --- (a) accuracy vs cumulative samples -------------------------------------------------------
@@ -225,13 +270,26 @@ def accuracy_curve(records: list[dict], metric: str = "accuracy"):
         return fig, ax
     base_x = _budget_axis(ax, all_budgets, 0 in all_budgets)
     # every generator fine-tunes the same base model per seed, so budget 0 is usually one point for all
-    bases = {g: _mean_sd(_seed_matrix(recs, metric)[1][:, [0]]) if 0 in _seed_matrix(recs, metric)[0] else None
-             for g, recs in groups.items()}
+    bases = {
+        g: _mean_sd(_seed_matrix(recs, metric)[1][:, [0]]) if 0 in _seed_matrix(recs, metric)[0] else None
+        for g, recs in groups.items()
+    }
     known = [(float(b[0][0]), float(b[1][0])) for b in bases.values() if b is not None and np.isfinite(b[0][0])]
     shared_base = len(known) > 0 and all(abs(k[0] - known[0][0]) < 1e-12 for k in known) and len(known) == len(bases)
     if shared_base:
-        ax.errorbar([base_x], [known[0][0]], yerr=[known[0][1]], color=BASE_COLOUR, marker="D", markersize=4, capsize=2,
-                    linewidth=1, linestyle="none", label="base model (budget 0)", zorder=4)
+        ax.errorbar(
+            [base_x],
+            [known[0][0]],
+            yerr=[known[0][1]],
+            color=BASE_COLOUR,
+            marker="D",
+            markersize=4,
+            capsize=2,
+            linewidth=1,
+            linestyle="none",
+            label="base model (budget 0)",
+            zorder=4,
+        )
     for g, recs in groups.items():
         budgets, m = _seed_matrix(recs, metric)
         mean, sd, n = _mean_sd(m)
@@ -241,22 +299,46 @@ def accuracy_curve(records: list[dict], metric: str = "accuracy"):
         xs = _xs(budgets, base_x)
         c = colours[g]
         trained = ok & (np.array(budgets) > 0)
-        ax.plot(xs[trained], mean[trained], color=c, marker=generator_style(g)[1], markersize=3.5,
-                label=f"{g} (n={len(recs)} seed{'s' if len(recs) != 1 else ''})")
+        ax.plot(
+            xs[trained],
+            mean[trained],
+            color=c,
+            marker=generator_style(g)[1],
+            markersize=3.5,
+            label=f"{g} (n={len(recs)} seed{'s' if len(recs) != 1 else ''})",
+        )
         ax.fill_between(xs[trained], (mean - sd)[trained], (mean + sd)[trained], color=c, alpha=0.18, linewidth=0)
         if 0 in budgets and ok[budgets.index(0)]:
             i0 = budgets.index(0)
             if not shared_base:
-                ax.errorbar([xs[i0]], [mean[i0]], yerr=[sd[i0]], color=c, marker=generator_style(g)[1], markersize=3.5, capsize=2, linewidth=1)
+                ax.errorbar(
+                    [xs[i0]],
+                    [mean[i0]],
+                    yerr=[sd[i0]],
+                    color=c,
+                    marker=generator_style(g)[1],
+                    markersize=3.5,
+                    capsize=2,
+                    linewidth=1,
+                )
             first = next((j for j in range(len(budgets)) if trained[j]), None)
             if first is not None:
                 ax.plot([xs[i0], xs[first]], [mean[i0], mean[first]], color=c, linestyle=":", linewidth=1.1)
     if metric == "accuracy":
         ax.axhline(0.5, color="#999999", linestyle="--", linewidth=0.8)
-        ax.annotate("chance", xy=(1.0, 0.5), xycoords=("axes fraction", "data"), xytext=(-2, 2),
-                    textcoords="offset points", ha="right", va="bottom", fontsize=7, color="#777777")
+        ax.annotate(
+            "chance",
+            xy=(1.0, 0.5),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="#777777",
+        )
     if base_x is not None:
-        ax.axvline(base_x * 2 ** 0.5, color="#bbbbbb", linewidth=0.6)
+        ax.axvline(base_x * 2**0.5, color="#bbbbbb", linewidth=0.6)
     ax.set_xlabel("cumulative generated samples delivered to training (log2)")
     ax.set_ylabel(_metric_label(metric))
     short = _metric_label(metric).split(" (")[0]
@@ -327,7 +409,9 @@ def term_radar(records: list[dict]):
     if lo < 0.5 < hi:
         ax.plot(np.linspace(0, 2 * np.pi, 200), np.full(200, 0.5), color="#999999", linewidth=0.7, linestyle=":")
     centre = "chance" if lo == 0.5 else f"{lo:.1f}, below chance (dotted circle: chance 0.5)"
-    ax.set_title(f"Per-term 2-way accuracy: base model vs each generator at its top budget\n(radius starts at {centre})", pad=14)
+    ax.set_title(
+        f"Per-term 2-way accuracy: base model vs each generator at its top budget\n(radius starts at {centre})", pad=14
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), frameon=False, borderaxespad=0)
     return fig, ax
 
@@ -363,8 +447,15 @@ def complexity_curves(records: list[dict]):
             any_line = True
             xs = _xs(budgets, base_x)
             colour, marker = _COMPLEXITY_STYLE[c]
-            ax.plot(xs[ok], mean[ok], color=colour, marker=marker, markersize=3, linewidth=1.3,
-                    label=f"{c} term{'s' if c != '1' else ''}")
+            ax.plot(
+                xs[ok],
+                mean[ok],
+                color=colour,
+                marker=marker,
+                markersize=3,
+                linewidth=1.3,
+                label=f"{c} term{'s' if c != '1' else ''}",
+            )
             ax.fill_between(xs[ok], (mean - sd)[ok], (mean + sd)[ok], color=colour, alpha=0.12, linewidth=0)
         if not any_line:
             _empty(ax, f"{g}: no per-complexity accuracy")
@@ -372,15 +463,22 @@ def complexity_curves(records: list[dict]):
         ax.axhline(0.5, color="#999999", linestyle="--", linewidth=0.7)
         ax.set_title(g, color=colours[g], fontweight="bold")
         ax.tick_params(axis="x", labelrotation=45)
-    for ax in axes[len(groups):]:
+    for ax in axes[len(groups) :]:
         ax.set_axis_off()
     for i, ax in enumerate(axes[: len(groups)]):
         if i % cols == 0:
             ax.set_ylabel("2-way accuracy")
     handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False,
-                   title="caption complexity (dashed: chance)", title_fontsize=8)
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=len(labels),
+            frameon=False,
+            title="caption complexity (dashed: chance)",
+            title_fontsize=8,
+        )
     fig.suptitle("Accuracy by caption complexity vs cumulative samples (mean ± 1 s.d. over seeds)", fontsize=10)
     return fig, axes
 
@@ -407,7 +505,9 @@ def term_curves(records: list[dict]):
             if not ok.any():
                 continue
             xs = _xs(budgets, base_x)
-            ax.plot(xs[ok], mean[ok], color=colours[g], marker=generator_style(g)[1], markersize=2.5, linewidth=1.2, label=g)
+            ax.plot(
+                xs[ok], mean[ok], color=colours[g], marker=generator_style(g)[1], markersize=2.5, linewidth=1.2, label=g
+            )
             ax.fill_between(xs[ok], (mean - sd)[ok], (mean + sd)[ok], color=colours[g], alpha=0.10, linewidth=0)
         ax.axhline(0.5, color="#999999", linestyle="--", linewidth=0.7)
         ax.set_title(f"“{term}”")
@@ -417,8 +517,15 @@ def term_curves(records: list[dict]):
             ax.set_ylabel("2-way accuracy")
     handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5), frameon=False,
-                   title="generator (dashed: chance; leftmost point: base model)", title_fontsize=8)
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=min(len(labels), 5),
+            frameon=False,
+            title="generator (dashed: chance; leftmost point: base model)",
+            title_fontsize=8,
+        )
     fig.suptitle("Per-term accuracy vs cumulative samples (mean ± 1 s.d. over seeds)", fontsize=10)
     return fig, axes
 
@@ -448,25 +555,52 @@ def term_distribution(records: list[dict]):
     # the paper's observation, drawn where it applies: above/below only 5-8 % in SAC's data
     for t in ("above", "below"):
         j = TERMS.index(t)
-        ax.add_patch(matplotlib.patches.Rectangle((j - 0.45, 5), 0.9, 3, facecolor="none", edgecolor="#d62728",
-                                                  hatch="////", linewidth=0.8, alpha=0.7, zorder=3))
-    ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="#d62728", hatch="////",
-                                              linewidth=0.8, alpha=0.7, label="RLS3 paper: above/below\nat 5–8 % in SAC's data"))
+        ax.add_patch(
+            matplotlib.patches.Rectangle(
+                (j - 0.45, 5),
+                0.9,
+                3,
+                facecolor="none",
+                edgecolor="#d62728",
+                hatch="////",
+                linewidth=0.8,
+                alpha=0.7,
+                zorder=3,
+            )
+        )
+    ax.add_patch(
+        matplotlib.patches.Rectangle(
+            (0, 0),
+            0,
+            0,
+            facecolor="none",
+            edgecolor="#d62728",
+            hatch="////",
+            linewidth=0.8,
+            alpha=0.7,
+            label="RLS3 paper: above/below\nat 5–8 % in SAC's data",
+        )
+    )
     ax.set_xticks(x)
     ax.set_xticklabels(TERMS)
     ax.set_ylabel("share of term occurrences (%)")
     ax.set_ylim(0, max(max(s.max() for s in shares.values()) * 1.15, 25))
-    fig.suptitle("Term share in the delivered training data (summed over seeds)\n"
-                 "RLS3 paper: above/below were only about 5–8 % of the SAC agent's term occurrences", fontsize=10)
+    fig.suptitle(
+        "Term share in the delivered training data (summed over seeds)\n"
+        "RLS3 paper: above/below were only about 5–8 % of the SAC agent's term occurrences",
+        fontsize=10,
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
     return fig, ax
 
 
 # --- (e) RL per-episode curves --------------------------------------------------------------------
 #: panel -> history keys that may hold it (the first present wins)
-_RL_PANELS = (("intrinsic return (feasibility reward)", ("intrinsic_return",)),
-              ("extrinsic reward J2 (learner error)", ("extrinsic_return", "extrinsic_reward")),
-              ("feasibility (valid edits / steps)", ("feasibility",)))
+_RL_PANELS = (
+    ("intrinsic return (feasibility reward)", ("intrinsic_return",)),
+    ("extrinsic reward J2 (learner error)", ("extrinsic_return", "extrinsic_reward")),
+    ("feasibility (valid edits / steps)", ("feasibility",)),
+)
 
 
 def _history_series(rec: dict, keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -519,8 +653,13 @@ def rl_curves(records: list[dict], smooth: int = 5):
             for i, (x, y) in enumerate(per_seed):
                 m[i, np.searchsorted(episodes, x)] = y
             mean, _, _ = _mean_sd(m)
-            ax.plot(episodes, _smooth(mean, smooth), color=colours[g], linewidth=1.8,
-                    label=f"{g} (n={len(per_seed)} seed{'s' if len(per_seed) != 1 else ''})")
+            ax.plot(
+                episodes,
+                _smooth(mean, smooth),
+                color=colours[g],
+                linewidth=1.8,
+                label=f"{g} (n={len(per_seed)} seed{'s' if len(per_seed) != 1 else ''})",
+            )
         if not drawn:
             _empty(ax, f"no '{keys[0]}' recorded")
             continue
@@ -530,7 +669,9 @@ def rl_curves(records: list[dict], smooth: int = 5):
             ax.set_ylim(-0.02, 1.02)
     handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False)
-    fig.suptitle(f"RL generator per episode (thin: seeds; thick: mean over seeds, {smooth}-episode moving average)", fontsize=10)
+    fig.suptitle(
+        f"RL generator per episode (thin: seeds; thick: mean over seeds, {smooth}-episode moving average)", fontsize=10
+    )
     return fig, axes
 
 
@@ -554,8 +695,10 @@ def gallery(records: list[dict], per_generator: int = 4):
     for g, recs in groups.items():
         items = []
         for r in recs:
-            for item in sorted((i for i in r.get("gallery") or [] if isinstance(i, dict) and i.get("png_b64")),
-                               key=lambda i: (i.get("round", 0), str(i.get("sample_id", "")))):
+            for item in sorted(
+                (i for i in r.get("gallery") or [] if isinstance(i, dict) and i.get("png_b64")),
+                key=lambda i: (i.get("round", 0), str(i.get("sample_id", ""))),
+            ):
                 img = _decode_png(item["png_b64"])
                 if img is not None:
                     items.append((img, str(item.get("caption", "")), item.get("round"), r.get("seed")))
@@ -632,7 +775,18 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
         (am,), (asd,), _ = _mean_sd(acc[ok][:, None])
         (cm,), (csd,), _ = _mean_sd(cost[ok, 0][:, None])
         scenes = cost[ok, 1]
-        points.append((g, cm, csd, am, asd, float(np.nanmean(scenes)) if np.isfinite(scenes).any() else math.nan, top, int(ok.sum())))
+        points.append(
+            (
+                g,
+                cm,
+                csd,
+                am,
+                asd,
+                float(np.nanmean(scenes)) if np.isfinite(scenes).any() else math.nan,
+                top,
+                int(ok.sum()),
+            )
+        )
     if not points:
         _empty(ax, "no generation cost with a top-budget accuracy in these records")
         return fig, ax
@@ -641,8 +795,18 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
         lower = min(csd, cm * 0.9)
         # scenes/sample goes into the legend, outside the axes: text beside close points collides
         note = f"{scenes:.2f}" if math.isfinite(scenes) else "n/a"
-        ax.errorbar([cm], [am], xerr=[[lower], [csd]], yerr=[[asd], [asd]], color=colours[g], marker=generator_style(g)[1], markersize=6,
-                    capsize=3, linewidth=1.2, label=f"{g}\n  {n} seed{'s' if n != 1 else ''}, {note} scenes/sample")
+        ax.errorbar(
+            [cm],
+            [am],
+            xerr=[[lower], [csd]],
+            yerr=[[asd], [asd]],
+            color=colours[g],
+            marker=generator_style(g)[1],
+            markersize=6,
+            capsize=3,
+            linewidth=1.2,
+            label=f"{g}\n  {n} seed{'s' if n != 1 else ''}, {note} scenes/sample",
+        )
     ax.set_xscale("log")
     xs = [p[1] for p in points]
     ax.set_xlim(min(xs) / 2, max(p[1] + p[2] for p in points) * 2.5)
@@ -653,8 +817,10 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
     pad = max(0.02, (max(ys) - min(ys)) * 0.3) + max(p[4] for p in points)
     ax.set_ylim(min(ys) - pad, max(ys) + pad)
     tops = sorted({p[6] for p in points})
-    ax.set_xlabel("generation seconds per delivered sample (log)\n= (render + label/caption + feedback + agent) / samples delivered",
-                  fontsize=8)
+    ax.set_xlabel(
+        "generation seconds per delivered sample (log)\n= (render + label/caption + feedback + agent) / samples delivered",
+        fontsize=8,
+    )
     ax.set_ylabel(f"{_metric_label(metric)} @ {', '.join(_count_label(t) for t in tops)} samples")
     ax.set_title("Accuracy vs generation cost (mean ± 1 s.d. over seeds)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0, labelspacing=0.9)
@@ -683,8 +849,15 @@ def slice_accuracy(records: list[dict]):
         ax.bar(x - 0.4 + width * (i + 0.5), table[g].to_numpy(), width=width * 0.92, color=colours[g], label=g)
     for j, (name, value) in enumerate(table.index):
         chance = 0.25 if name == "group" else 0.5
-        ax.hlines(chance, j - 0.45, j + 0.45, color="#555555", linestyle="--", linewidth=0.8,
-                  label="chance" if j == 0 else None)
+        ax.hlines(
+            chance,
+            j - 0.45,
+            j + 0.45,
+            color="#555555",
+            linestyle="--",
+            linewidth=0.8,
+            label="chance" if j == 0 else None,
+        )
     ax.set_xticks(x)
     ax.set_xticklabels([f"{name}\n{value}" for name, value in table.index], fontsize=7, rotation=60, ha="right")
     ax.set_ylabel("2-way accuracy (group: score)")
@@ -696,8 +869,11 @@ def slice_accuracy(records: list[dict]):
 
 
 def _has_generative(records: list[dict]) -> bool:
-    return any(isinstance(p.get("generative"), dict) and p["generative"].get("paligemma_score") is not None
-               for r in records for p in r.get("curve") or [])
+    return any(
+        isinstance(p.get("generative"), dict) and p["generative"].get("paligemma_score") is not None
+        for r in records
+        for p in r.get("curve") or []
+    )
 
 
 def figure_functions(records: list[dict]) -> dict[str, Callable[[list[dict]], tuple]]:
@@ -707,8 +883,17 @@ def figure_functions(records: list[dict]) -> dict[str, Callable[[list[dict]], tu
     out: dict[str, Callable] = {"accuracy_curve": accuracy_curve}
     if _has_generative(records):
         out["score_curve"] = functools.partial(accuracy_curve, metric="paligemma_score")
-    out.update({"term_curves": term_curves, "term_radar": term_radar, "complexity_curves": complexity_curves, "term_distribution": term_distribution,
-                "rl_curves": rl_curves, "gallery": gallery, "accuracy_vs_cost": accuracy_vs_cost})
+    out.update(
+        {
+            "term_curves": term_curves,
+            "term_radar": term_radar,
+            "complexity_curves": complexity_curves,
+            "term_distribution": term_distribution,
+            "rl_curves": rl_curves,
+            "gallery": gallery,
+            "accuracy_vs_cost": accuracy_vs_cost,
+        }
+    )
     if any("slices" in r for r in records):
         out["slice_accuracy"] = slice_accuracy
     return out

@@ -89,6 +89,7 @@ _JS = r"""
 })();
 """
 
+
 def table_id(key: str, taken: set[str] | None = None) -> str:
     """An HTML id from a table's dict key: ``"budget 2048"`` -> ``"table-budget-2048"``; unique within ``taken``."""
     slug = re.sub(r"[^a-z0-9]+", "-", str(key).lower()).strip("-") or "table"
@@ -135,19 +136,39 @@ def _table_html(df, tid: str, keys=None) -> str:
         df = df.reset_index()
     columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
     raw = list(df.itertuples(index=False, name=None))
-    sort = [[_sort_value(v) if _sort_value(v) is not None else
-             (_sort_value(keys.iloc[i][c]) if keys is not None and c in keys.columns and i < len(keys) else None)
-             for c, v in zip(df.columns, values)] for i, values in enumerate(raw)]
+    sort = [
+        [
+            _sort_value(v)
+            if _sort_value(v) is not None
+            else (_sort_value(keys.iloc[i][c]) if keys is not None and c in keys.columns and i < len(keys) else None)
+            for c, v in zip(df.columns, values)
+        ]
+        for i, values in enumerate(raw)
+    ]
     body = [[_cell_text(v) for v in values] for values in raw]
     # a column whose non-empty cells all have a sort number is right-aligned, header included
-    numeric = [any(body[i][j] for i in range(len(body))) and all(sort[i][j] is not None for i in range(len(body)) if body[i][j])
-               for j in range(len(columns))]
+    numeric = [
+        any(body[i][j] for i in range(len(body)))
+        and all(sort[i][j] is not None for i in range(len(body)) if body[i][j])
+        for j in range(len(columns))
+    ]
     cls = [' class="num"' if n else "" for n in numeric]
     head = "".join(f'<th scope="col"{cls[j]}>{html.escape(c)}</th>' for j, c in enumerate(columns))
-    rows = ["<tr>" + "".join(f"<td{cls[j]}" + (f' data-sort="{sort[i][j]}"' if sort[i][j] is not None else "") + f">{html.escape(t)}</td>"
-                             for j, t in enumerate(row)) + "</tr>" for i, row in enumerate(body)]
-    return (f'<div class="scroll"><table id="{html.escape(tid)}" class="sortable">\n<thead><tr>{head}</tr></thead>\n'
-            f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table></div>")
+    rows = [
+        "<tr>"
+        + "".join(
+            f"<td{cls[j]}"
+            + (f' data-sort="{sort[i][j]}"' if sort[i][j] is not None else "")
+            + f">{html.escape(t)}</td>"
+            for j, t in enumerate(row)
+        )
+        + "</tr>"
+        for i, row in enumerate(body)
+    ]
+    return (
+        f'<div class="scroll"><table id="{html.escape(tid)}" class="sortable">\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table></div>"
+    )
 
 
 def _relative_url(path: Path, folder: Path) -> str:
@@ -160,8 +181,9 @@ def _caption(name: str, path: Path) -> str:
     return name[: -len(suffix)] if suffix and name.endswith(suffix) and len(name) > len(suffix) else name
 
 
-def render_leaderboard_html(tables: dict, figures: dict[str, Path], out_path: Path, title: str, notes: str = "",
-                            sort_keys: dict | None = None) -> Path:
+def render_leaderboard_html(
+    tables: dict, figures: dict[str, Path], out_path: Path, title: str, notes: str = "", sort_keys: dict | None = None
+) -> Path:
     """Write one self-contained HTML page: a heading, ``notes`` (paragraphs split on blank lines), each
     table of ``tables`` (name -> pandas DataFrame) with sortable columns and the id ``table-<slug>``,
     then each figure of ``figures`` (name -> image path) as an <img> with a path relative to the page
@@ -174,7 +196,9 @@ def render_leaderboard_html(tables: dict, figures: dict[str, Path], out_path: Pa
     if paragraphs:
         parts.append('<div class="notes">' + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</div>")
     if tables:
-        parts.append('<p class="hint">Click a column header to sort (again to reverse). Numbers sort by value; empty cells sort last.</p>')
+        parts.append(
+            '<p class="hint">Click a column header to sort (again to reverse). Numbers sort by value; empty cells sort last.</p>'
+        )
     taken: set[str] = set()
     for name, df in tables.items():
         tid = table_id(name, taken)
@@ -185,10 +209,15 @@ def render_leaderboard_html(tables: dict, figures: dict[str, Path], out_path: Pa
         for name, path in figures.items():
             cap = html.escape(_caption(str(name), path))
             src = html.escape(_relative_url(path, out_path.parent))
-            parts.append(f'<figure><a href="{src}"><img src="{src}" alt="{cap}"></a><figcaption>{cap}</figcaption></figure>')
+            parts.append(
+                f'<figure><a href="{src}"><img src="{src}" alt="{cap}"></a><figcaption>{cap}</figcaption></figure>'
+            )
         parts.append("</div></section>")
-    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(parts) + f"\n<script>{_JS}</script>\n</body>\n</html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(parts)
+        + f"\n<script>{_JS}</script>\n</body>\n</html>\n"
+    )
     return atomic_write_text(out_path, page)

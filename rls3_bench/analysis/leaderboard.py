@@ -48,16 +48,16 @@ CHECK_ALPHA = 0.05
 @dataclass(frozen=True)
 class Leaderboard:
     track: str
-    budgets: tuple[int, ...]                 # every trained budget on the board
-    shared_budgets: tuple[int, ...]          # the trained budgets every generator has (AULC is taken over them)
+    budgets: tuple[int, ...]  # every trained budget on the board
+    shared_budgets: tuple[int, ...]  # the trained budgets every generator has (AULC is taken over them)
     per_budget_numbers: dict[int, pd.DataFrame]  # per budget: one row per generator that has it, numbers only
-    summary_numbers: pd.DataFrame            # one row per generator, numbers (and its budgets, as text)
-    comparisons: pd.DataFrame                # every generator x budget x metric comparison vs baseline
-    long: pd.DataFrame                       # one row per (generator, seed, budget): the raw numbers
-    note: str                                # one line: what this board can and cannot detect
+    summary_numbers: pd.DataFrame  # one row per generator, numbers (and its budgets, as text)
+    comparisons: pd.DataFrame  # every generator x budget x metric comparison vs baseline
+    long: pd.DataFrame  # one row per (generator, seed, budget): the raw numbers
+    note: str  # one line: what this board can and cannot detect
     baseline: str = BASELINE
-    reference_numbers: pd.DataFrame = None   # controls (per budget) and blind rows vs the baseline; never ranked
-    slice_numbers: pd.DataFrame = None       # accuracy per (slice, value) row and generator column at the top budget
+    reference_numbers: pd.DataFrame = None  # controls (per budget) and blind rows vs the baseline; never ranked
+    slice_numbers: pd.DataFrame = None  # accuracy per (slice, value) row and generator column at the top budget
 
     @property
     def per_budget(self) -> dict[int, pd.DataFrame]:
@@ -76,10 +76,17 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
         if rec.get("status") != "complete":
             continue
         for p in rec["curve"]:
-            rows.append({"generator": rec["generator_name"], "seed": rec["seed"], "budget": p["budget"], "accuracy": p["accuracy"],
-                         **{t: p["per_term"][t] for t in TERMS},
-                         "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan),
-                         "id_accuracy": p.get("id_accuracy", np.nan)})
+            rows.append(
+                {
+                    "generator": rec["generator_name"],
+                    "seed": rec["seed"],
+                    "budget": p["budget"],
+                    "accuracy": p["accuracy"],
+                    **{t: p["per_term"][t] for t in TERMS},
+                    "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan),
+                    "id_accuracy": p.get("id_accuracy", np.nan),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -98,13 +105,18 @@ COST_COLUMNS = ("scenes/sample", "invalid %", "queries/sample", "RL steps/sample
 def cost_row(records: list[dict]) -> dict:
     """Mean generation cost over a generator's seeds: per delivered sample, except training and
     wall seconds (per run)."""
+
     def per_sample(rec, value):
         return value / max(rec["cost"]["samples_delivered"], 1)
 
-    gen_secs = [per_sample(r, sum(r["cost"]["seconds"][k] for k in ("render", "label_caption", "feedback", "agent"))) for r in records]
+    gen_secs = [
+        per_sample(r, sum(r["cost"]["seconds"][k] for k in ("render", "label_caption", "feedback", "agent")))
+        for r in records
+    ]
     return {
         "scenes/sample": np.mean([per_sample(r, r["cost"]["scenes_rendered"]) for r in records]),
-        "invalid %": 100 * np.mean([r["cost"]["invalid_scenes"] / max(r["cost"]["scenes_rendered"], 1) for r in records]),
+        "invalid %": 100
+        * np.mean([r["cost"]["invalid_scenes"] / max(r["cost"]["scenes_rendered"], 1) for r in records]),
         "queries/sample": np.mean([per_sample(r, r["cost"]["feedback_queries"]) for r in records]),
         "RL steps/sample": np.mean([per_sample(r, r["cost"]["rl_env_steps"]) for r in records]),
         "gen s/sample": np.mean(gen_secs),
@@ -117,8 +129,12 @@ def _ladder_text(budgets: list[int]) -> str:
     return ", ".join(str(b) for b in budgets)
 
 
-def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced: dict[str, str] | None = None,
-                      object_prior: dict | None = None) -> Leaderboard:
+def build_leaderboard(
+    records: list[dict],
+    baseline: str = BASELINE,
+    reproduced: dict[str, str] | None = None,
+    object_prior: dict | None = None,
+) -> Leaderboard:
     """All the board's numbers from complete run records of one track. ``reproduced``: generator ->
     what `rls3-bench reproduce` confirmed for it (a summary column when given). ``object_prior``: the
     blind scorer on the track's eval set (:func:`rls3_bench.analysis.blind.object_prior_summary`), a
@@ -158,9 +174,23 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
                     c = versus(seeds_of(g, b, metric), seeds_of(baseline, b, metric), rng)
                     if c is None:  # also: one side lacks this budget
                         continue
-                    comp_rows.append({"generator": g, "budget": b, "metric": metric, "delta": c.delta, "low": c.low, "high": c.high,
-                                      "p_perm": c.p_perm, "min_p": c.min_p, "paired": c.paired, "n_a": c.n_a, "n_b": c.n_b,
-                                      "hedges_g": c.hedges_g, "p_improvement": c.prob_improvement})
+                    comp_rows.append(
+                        {
+                            "generator": g,
+                            "budget": b,
+                            "metric": metric,
+                            "delta": c.delta,
+                            "low": c.low,
+                            "high": c.high,
+                            "p_perm": c.p_perm,
+                            "min_p": c.min_p,
+                            "paired": c.paired,
+                            "n_a": c.n_a,
+                            "n_b": c.n_b,
+                            "hedges_g": c.hedges_g,
+                            "p_improvement": c.prob_improvement,
+                        }
+                    )
     comparisons = pd.DataFrame(comp_rows)
     if not comparisons.empty:
         adj = stats.holm(pd.Series(comparisons.p_perm.to_numpy(), index=range(len(comparisons))))
@@ -171,7 +201,12 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
     costs = {g: cost_row(by_gen[g]) for g in generators}
 
     # --- per-budget numbers: one interval per (generator, budget), used wherever that accuracy is shown
-    accuracy_ci = {(g, b): stats.seed_mean_ci(seeds_of(g, b).to_numpy(), rng) for b in budgets for g in generators if b in ladders[g]}
+    accuracy_ci = {
+        (g, b): stats.seed_mean_ci(seeds_of(g, b).to_numpy(), rng)
+        for b in budgets
+        for g in generators
+        if b in ladders[g]
+    }
     per_budget = {}
     for b in budgets:
         rows = []
@@ -179,9 +214,17 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
             if b not in ladders[g]:
                 continue
             ci = accuracy_ci[g, b]
-            row = {"generator": g, "seeds": len(seeds_of(g, b)), "accuracy": ci.mean, "accuracy_low": ci.low, "accuracy_high": ci.high,
-                   **{t: seeds_of(g, b, t).mean() for t in TERMS}, "delta": np.nan, "p_holm": np.nan,
-                   "id_accuracy": seeds_of(g, b, "id_accuracy").mean()}
+            row = {
+                "generator": g,
+                "seeds": len(seeds_of(g, b)),
+                "accuracy": ci.mean,
+                "accuracy_low": ci.low,
+                "accuracy_high": ci.high,
+                **{t: seeds_of(g, b, t).mean() for t in TERMS},
+                "delta": np.nan,
+                "p_holm": np.nan,
+                "id_accuracy": seeds_of(g, b, "id_accuracy").mean(),
+            }
             hit = _comparison(comparisons, g, b, "accuracy")
             if hit is not None:
                 row["delta"], row["p_holm"] = float(hit.delta), float(hit.p_holm)
@@ -193,11 +236,23 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
     summary_rows = []
     for g in generators:
         wide = df[df.generator == g].pivot_table(index="seed", columns="budget", values="accuracy")
-        row = {"generator": g, "budgets": _ladder_text(ladders[g]), "seeds": len(wide),
-               "base": wide[0].mean() if 0 in wide.columns else np.nan}
+        row = {
+            "generator": g,
+            "budgets": _ladder_text(ladders[g]),
+            "seeds": len(wide),
+            "base": wide[0].mean() if 0 in wide.columns else np.nan,
+        }
         ci = accuracy_ci.get((g, top))
-        row.update(top_accuracy=ci.mean if ci else np.nan, top_low=ci.low if ci else np.nan, top_high=ci.high if ci else np.nan,
-                   aulc=np.nan, aulc_low=np.nan, aulc_high=np.nan, reach=np.nan, reach_seeds=np.nan)
+        row.update(
+            top_accuracy=ci.mean if ci else np.nan,
+            top_low=ci.low if ci else np.nan,
+            top_high=ci.high if ci else np.nan,
+            aulc=np.nan,
+            aulc_low=np.nan,
+            aulc_high=np.nan,
+            reach=np.nan,
+            reach_seeds=np.nan,
+        )
         if len(shared) >= 2:
             au = stats.seed_mean_ci(stats.aulc(np.array(shared), wide[list(shared)].to_numpy()), rng)
             row.update(aulc=au.mean, aulc_low=au.low, aulc_high=au.high)
@@ -212,7 +267,9 @@ def build_leaderboard(records: list[dict], baseline: str = BASELINE, reproduced:
     summary = pd.DataFrame(summary_rows)
     reference = reference_rows(reference_records, df, baseline, rng, object_prior)
     slices = slice_numbers(records + reference_records, top, object_prior)
-    lb = Leaderboard(next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference, slices)
+    lb = Leaderboard(
+        next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference, slices
+    )
     return replace(lb, note=detection_note(lb))
 
 
@@ -227,12 +284,16 @@ def slice_numbers(records: list[dict], top: int, object_prior: dict | None) -> p
     controls = {r["generator_name"] for r in records if r.get("control")}
     table = table[sorted(table.columns, key=lambda g: (g in controls, g))]
     if object_prior is not None:
-        table["object-prior"] = [object_prior["slices"].get(name, {}).get(value, {}).get("accuracy", np.nan) for name, value in table.index]
+        table["object-prior"] = [
+            object_prior["slices"].get(name, {}).get(value, {}).get("accuracy", np.nan) for name, value in table.index
+        ]
     table.columns.name = None
     return table
 
 
-def reference_rows(control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, object_prior: dict | None) -> pd.DataFrame:
+def reference_rows(
+    control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, object_prior: dict | None
+) -> pd.DataFrame:
     """One row per (control, budget) with its accuracy CI and its uncorrected comparison with the
     baseline (paired as the ranked comparisons are), then the object-prior row; empty if neither."""
     from rls3_bench.analysis import stats
@@ -244,21 +305,61 @@ def reference_rows(control_records: list[dict], ranked: pd.DataFrame, baseline: 
             a = df[(df.generator == g) & (df.budget == b)].set_index("seed").accuracy.sort_index()
             base = ranked[(ranked.generator == baseline) & (ranked.budget == b)].set_index("seed").accuracy.sort_index()
             ci = stats.seed_mean_ci(a.to_numpy(), rng)
-            row = {"kind": "control", "generator": g, "budget": b, "seeds": len(a), "accuracy": ci.mean, "accuracy_low": ci.low,
-                   "accuracy_high": ci.high, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""}
+            row = {
+                "kind": "control",
+                "generator": g,
+                "budget": b,
+                "seeds": len(a),
+                "accuracy": ci.mean,
+                "accuracy_low": ci.low,
+                "accuracy_high": ci.high,
+                "delta": np.nan,
+                "p_perm": np.nan,
+                "min_p": np.nan,
+                "check": "",
+            }
             c = versus(a, base, rng)
             if c is not None:
                 row.update(delta=c.delta, p_perm=c.p_perm, min_p=c.min_p)
                 if g in MUST_RANK_BELOW:
-                    row["check"] = (f"passes: below {baseline}" if c.delta < 0 and c.p_perm < CHECK_ALPHA
-                                    else f"FAILS: not significantly below {baseline}")
+                    row["check"] = (
+                        f"passes: below {baseline}"
+                        if c.delta < 0 and c.p_perm < CHECK_ALPHA
+                        else f"FAILS: not significantly below {baseline}"
+                    )
             rows.append(row)
     if object_prior is not None:
-        rows.append({"kind": f"blind: object prior fitted on {object_prior['n_captions']} uniform-v1 captions",
-                     "generator": "object-prior", "budget": 0, "seeds": 0, "accuracy": object_prior["accuracy"],
-                     "accuracy_low": np.nan, "accuracy_high": np.nan, "delta": np.nan, "p_perm": np.nan, "min_p": np.nan, "check": ""})
-    return pd.DataFrame(rows, columns=["kind", "generator", "budget", "seeds", "accuracy", "accuracy_low", "accuracy_high",
-                                       "delta", "p_perm", "min_p", "check"])
+        rows.append(
+            {
+                "kind": f"blind: object prior fitted on {object_prior['n_captions']} uniform-v1 captions",
+                "generator": "object-prior",
+                "budget": 0,
+                "seeds": 0,
+                "accuracy": object_prior["accuracy"],
+                "accuracy_low": np.nan,
+                "accuracy_high": np.nan,
+                "delta": np.nan,
+                "p_perm": np.nan,
+                "min_p": np.nan,
+                "check": "",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "kind",
+            "generator",
+            "budget",
+            "seeds",
+            "accuracy",
+            "accuracy_low",
+            "accuracy_high",
+            "delta",
+            "p_perm",
+            "min_p",
+            "check",
+        ],
+    )
 
 
 def versus(a: pd.Series, base: pd.Series, rng):
@@ -270,8 +371,12 @@ def versus(a: pd.Series, base: pd.Series, rng):
         return None
     shared = a.index.intersection(base.index)
     paired = len(shared) >= PAIRED_FROM_SEEDS and len(shared) == len(a) == len(base)
-    return stats.compare_generators(a.loc[shared].to_numpy() if paired else a.to_numpy(),
-                                    base.loc[shared].to_numpy() if paired else base.to_numpy(), rng, paired=paired)
+    return stats.compare_generators(
+        a.loc[shared].to_numpy() if paired else a.to_numpy(),
+        base.loc[shared].to_numpy() if paired else base.to_numpy(),
+        rng,
+        paired=paired,
+    )
 
 
 def _comparison(comparisons: pd.DataFrame, g: str, b: int, metric: str):
@@ -293,18 +398,29 @@ def detection_note(lb: Leaderboard) -> str:
     min_p = stats.min_attainable_p(n_a, paired, None if paired else n_b)
     family = len(lb.comparisons)
     min_holm = min(1.0, min_p * family)
-    verdict = ("so no ▲/▼ is possible on this board whatever the data; add seeds" if min_holm > 0.05
-               else "so a mark is possible")
+    verdict = (
+        "so no ▲/▼ is possible on this board whatever the data; add seeds"
+        if min_holm > 0.05
+        else "so a mark is possible"
+    )
     b = (lb.shared_budgets or lb.budgets)[-1]
-    sds = [lb.long[(lb.long.generator == g) & (lb.long.budget == b)].accuracy.std(ddof=1) for g in lb.long.generator.unique()]
+    sds = [
+        lb.long[(lb.long.generator == g) & (lb.long.budget == b)].accuracy.std(ddof=1)
+        for g in lb.long.generator.unique()
+    ]
     sds = [s for s in sds if np.isfinite(s)]
     s = min(n_a, n_b)
-    mde = (f"the minimum detectable difference (80 % power, α = 0.05, {s} seeds a side, the seeds' spread at budget {b}) "
-           f"is {stats.min_detectable_effect(float(np.sqrt(np.mean(np.square(sds)))), s):.3f} accuracy"
-           if sds and s >= 2 else "the minimum detectable difference cannot be estimated (under 2 seeds)")
-    return (f"What this board can detect: with {n_a} vs {n_b} seeds the smallest attainable p is {min_p:.3g} "
-            f"({'paired' if paired else 'unpaired'} exact permutation test), {min_holm:.3g} after Holm over {family} comparisons, "
-            f"{verdict}; {mde}.")
+    mde = (
+        f"the minimum detectable difference (80 % power, α = 0.05, {s} seeds a side, the seeds' spread at budget {b}) "
+        f"is {stats.min_detectable_effect(float(np.sqrt(np.mean(np.square(sds)))), s):.3f} accuracy"
+        if sds and s >= 2
+        else "the minimum detectable difference cannot be estimated (under 2 seeds)"
+    )
+    return (
+        f"What this board can detect: with {n_a} vs {n_b} seeds the smallest attainable p is {min_p:.3g} "
+        f"({'paired' if paired else 'unpaired'} exact permutation test), {min_holm:.3g} after Holm over {family} comparisons, "
+        f"{verdict}; {mde}."
+    )
 
 
 # --- formatting, last ---------------------------------------------------------------------------
@@ -330,7 +446,11 @@ def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]
     has_id = lb.per_budget_numbers[b].id_accuracy.notna().any()
     for _, n in lb.per_budget_numbers[b].iterrows():
         g = n.generator
-        row = {"generator": g, "seeds": int(n.seeds), "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high) + _mark(lb, g, b)}
+        row = {
+            "generator": g,
+            "seeds": int(n.seeds),
+            "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high) + _mark(lb, g, b),
+        }
         key = {"accuracy [95% CI]": n.accuracy}
         if has_id:  # in-distribution accuracy beside the test set's
             row[ID_COLUMN], key[ID_COLUMN] = _fmt(n.id_accuracy), n.id_accuracy
@@ -349,12 +469,27 @@ def display_reference(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference rows as displayed (budget 0: no training), and the numbers they sort by."""
     rows, keys = [], []
     for _, n in lb.reference_numbers.iterrows():
-        rows.append({"reference": n.generator, "kind": n.kind, "budget": int(n.budget), "seeds": int(n.seeds),
-                     "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high),
-                     f"Δ vs {lb.baseline}": f"{n.delta:+.3f}" if np.isfinite(n.delta) else "",
-                     "p (uncorrected)": f"{n.p_perm:.3g}" if np.isfinite(n.p_perm) else "", "check": n.check})
-        keys.append({"budget": n.budget, "seeds": n.seeds, "accuracy [95% CI]": n.accuracy, f"Δ vs {lb.baseline}": n.delta,
-                     "p (uncorrected)": n.p_perm})
+        rows.append(
+            {
+                "reference": n.generator,
+                "kind": n.kind,
+                "budget": int(n.budget),
+                "seeds": int(n.seeds),
+                "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high),
+                f"Δ vs {lb.baseline}": f"{n.delta:+.3f}" if np.isfinite(n.delta) else "",
+                "p (uncorrected)": f"{n.p_perm:.3g}" if np.isfinite(n.p_perm) else "",
+                "check": n.check,
+            }
+        )
+        keys.append(
+            {
+                "budget": n.budget,
+                "seeds": n.seeds,
+                "accuracy [95% CI]": n.accuracy,
+                f"Δ vs {lb.baseline}": n.delta,
+                "p (uncorrected)": n.p_perm,
+            }
+        )
     return pd.DataFrame(rows), pd.DataFrame(keys)
 
 
@@ -371,10 +506,12 @@ def display_slices(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
     return shown, numbers.drop(columns=["slice", "value"])
 
 
-SLICE_NOTE = ("Accuracy per slice of the eval set at the top budget, mean over seeds (chance 0.5): negative kind (a term flipped "
-              "or A and B swapped), the flipped axis, stacked (only above/below terms) or not, the pair's distance tercile, "
-              "complexity, and where the set has minimal pairs the group score (both twins right; chance 0.25, an image-free "
-              "model scores 0).")
+SLICE_NOTE = (
+    "Accuracy per slice of the eval set at the top budget, mean over seeds (chance 0.5): negative kind (a term flipped "
+    "or A and B swapped), the flipped axis, stacked (only above/below terms) or not, the pair's distance tercile, "
+    "complexity, and where the set has minimal pairs the group score (both twins right; chance 0.25, an image-free "
+    "model scores 0)."
+)
 
 
 def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -385,15 +522,26 @@ def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, keys = [], []
     for _, n in lb.summary_numbers.iterrows():
         g = n.generator
-        row = {"generator": g, "budgets": n.budgets, "seeds": int(n.seeds), "base": _fmt(n.base),
-               acc_col: _fmt(n.top_accuracy, n.top_low, n.top_high) + (_mark(lb, g, top) if np.isfinite(n.top_accuracy) else "")}
+        row = {
+            "generator": g,
+            "budgets": n.budgets,
+            "seeds": int(n.seeds),
+            "base": _fmt(n.base),
+            acc_col: _fmt(n.top_accuracy, n.top_low, n.top_high)
+            + (_mark(lb, g, top) if np.isfinite(n.top_accuracy) else ""),
+        }
         key = {"base": n.base, acc_col: n.top_accuracy}
         if aulc_col:
             row[aulc_col], key[aulc_col] = _fmt(n.aulc, n.aulc_low, n.aulc_high), n.aulc
         if lb.baseline in set(lb.summary_numbers.generator):
             computed = np.isfinite(n.reach_seeds)  # the baseline's own row and rows too short for a ladder are not
-            row[reach_col] = (f"{n.reach:.0f} ({n.reach_seeds:.0%} of seeds)" if np.isfinite(n.reach)
-                              else f"not by {n.budgets.split(', ')[-1]}" if computed else "")
+            row[reach_col] = (
+                f"{n.reach:.0f} ({n.reach_seeds:.0%} of seeds)"
+                if np.isfinite(n.reach)
+                else f"not by {n.budgets.split(', ')[-1]}"
+                if computed
+                else ""
+            )
             key[reach_col] = n.reach if np.isfinite(n.reach) else (np.inf if computed else np.nan)
         if "reproduced" in n:
             row["reproduced"] = n.reproduced
@@ -404,20 +552,28 @@ def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def intro(lb: Leaderboard) -> list[str]:
     """The paragraphs above the tables (markdown and HTML)."""
-    return [f"2-way accuracy (true vs corrupted caption, chance 0.5) on the track's frozen test set, mean over each row's seeds "
-            f"(the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than {lb.baseline} after Holm correction over "
-            f"all comparisons (exact permutation test over seeds), made at every budget both generators have. Cost columns are "
-            f"per delivered sample except train s and wall s (seconds per run).",
-            lb.note,
-            *([reference_note(lb)] if has_reference(lb) else [])]
+    return [
+        f"2-way accuracy (true vs corrupted caption, chance 0.5) on the track's frozen test set, mean over each row's seeds "
+        f"(the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than {lb.baseline} after Holm correction over "
+        f"all comparisons (exact permutation test over seeds), made at every budget both generators have. Cost columns are "
+        f"per delivered sample except train s and wall s (seconds per run).",
+        lb.note,
+        *([reference_note(lb)] if has_reference(lb) else []),
+    ]
 
 
 def reference_note(lb: Leaderboard) -> str:
     checked = [g for g in MUST_RANK_BELOW if g in set(lb.reference_numbers.generator)]
-    return (f"Reference rows (not ranked, not in the Holm family): control generators and blind baselines; Δ and p "
-            f"(exact permutation over seeds, uncorrected) compare each with {lb.baseline} at the same budget."
-            + (f" {', '.join(checked)} must be significantly below {lb.baseline}, or the board's tests or the learner's "
-               f"evaluation are broken." if checked else ""))
+    return (
+        f"Reference rows (not ranked, not in the Holm family): control generators and blind baselines; Δ and p "
+        f"(exact permutation over seeds, uncorrected) compare each with {lb.baseline} at the same budget."
+        + (
+            f" {', '.join(checked)} must be significantly below {lb.baseline}, or the board's tests or the learner's "
+            f"evaluation are broken."
+            if checked
+            else ""
+        )
+    )
 
 
 def has_reference(lb: Leaderboard) -> bool:
@@ -425,15 +581,26 @@ def has_reference(lb: Leaderboard) -> bool:
 
 
 def to_markdown(lb: Leaderboard, figures: dict[str, Path] | None = None, relative_to: Path | None = None) -> str:
-    lines = [f"# Leaderboard: {lb.track}", "",
-             "Generated by `rls3-bench leaderboard` from run records; do not edit by hand.", ""]
+    lines = [
+        f"# Leaderboard: {lb.track}",
+        "",
+        "Generated by `rls3-bench leaderboard` from run records; do not edit by hand.",
+        "",
+    ]
     for paragraph in intro(lb):
         lines += [paragraph, ""]
     lines += ["## Summary", "", lb.summary.to_markdown(index=False), ""]
     if has_reference(lb):
         lines += ["## Reference rows (not ranked)", "", display_reference(lb)[0].to_markdown(index=False), ""]
     if has_slices(lb):
-        lines += [f"## Slices at budget {lb.budgets[-1]}", "", SLICE_NOTE, "", display_slices(lb)[0].to_markdown(index=False), ""]
+        lines += [
+            f"## Slices at budget {lb.budgets[-1]}",
+            "",
+            SLICE_NOTE,
+            "",
+            display_slices(lb)[0].to_markdown(index=False),
+            "",
+        ]
     for b in reversed(lb.budgets):
         lines += [f"## Budget {b} samples", "", lb.per_budget[b].to_markdown(index=False), ""]
     if figures:
@@ -453,19 +620,33 @@ def write_leaderboard(lb: Leaderboard, out_dir: Path, figures: dict[str, Path] |
     paths = {
         "markdown": atomic_write_text(out_dir / "leaderboard.md", to_markdown(lb, figures, out_dir)),
         "summary_csv": atomic_write_text(out_dir / "summary.csv", lb.summary_numbers.to_csv(index=False)),
-        "budgets_csv": atomic_write_text(out_dir / "leaderboard.csv", pd.concat(
-            [t.assign(budget=b) for b, t in lb.per_budget_numbers.items()], ignore_index=True).to_csv(index=False)),
+        "budgets_csv": atomic_write_text(
+            out_dir / "leaderboard.csv",
+            pd.concat([t.assign(budget=b) for b, t in lb.per_budget_numbers.items()], ignore_index=True).to_csv(
+                index=False
+            ),
+        ),
         "comparisons_csv": atomic_write_text(out_dir / "comparisons.csv", lb.comparisons.to_csv(index=False)),
         "long_csv": atomic_write_text(out_dir / "per_seed.csv", lb.long.to_csv(index=False)),
     }
     if has_reference(lb):
         paths["reference_csv"] = atomic_write_text(out_dir / "reference.csv", lb.reference_numbers.to_csv(index=False))
     if has_slices(lb):
-        paths["slices_csv"] = atomic_write_text(out_dir / "slices.csv", lb.slice_numbers.reset_index().to_csv(index=False))
-    tables = {"summary": display_summary(lb), **({"reference rows (not ranked)": display_reference(lb)} if has_reference(lb) else {}),
-              **({f"slices at budget {lb.budgets[-1]}": display_slices(lb)} if has_slices(lb) else {}),
-              **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)}}
-    paths["html"] = render_leaderboard_html({k: v[0] for k, v in tables.items()}, figures or {}, out_dir / "index.html",
-                                            title=f"rls3-bench leaderboard: {lb.track}", notes="\n\n".join(intro(lb)),
-                                            sort_keys={k: v[1] for k, v in tables.items()})
+        paths["slices_csv"] = atomic_write_text(
+            out_dir / "slices.csv", lb.slice_numbers.reset_index().to_csv(index=False)
+        )
+    tables = {
+        "summary": display_summary(lb),
+        **({"reference rows (not ranked)": display_reference(lb)} if has_reference(lb) else {}),
+        **({f"slices at budget {lb.budgets[-1]}": display_slices(lb)} if has_slices(lb) else {}),
+        **{f"budget {b}": display_budget(lb, b) for b in reversed(lb.budgets)},
+    }
+    paths["html"] = render_leaderboard_html(
+        {k: v[0] for k, v in tables.items()},
+        figures or {},
+        out_dir / "index.html",
+        title=f"rls3-bench leaderboard: {lb.track}",
+        notes="\n\n".join(intro(lb)),
+        sort_keys={k: v[1] for k, v in tables.items()},
+    )
     return paths

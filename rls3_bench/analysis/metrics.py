@@ -7,7 +7,7 @@ recomputed from what is stored.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,16 @@ def item_rows(items: Sequence[Sample], predictions: Iterable) -> list[dict]:
     to eval items by id. Raises ValueError if an item is missing or repeated."""
     by_id = {}
     for p in predictions:
-        d = p if isinstance(p, dict) else {"item_id": p.item_id, "score_true": p.score_true, "score_negative": p.score_negative, "predicted_terms": p.predicted_terms}
+        d = (
+            p
+            if isinstance(p, dict)
+            else {
+                "item_id": p.item_id,
+                "score_true": p.score_true,
+                "score_negative": p.score_negative,
+                "predicted_terms": p.predicted_terms,
+            }
+        )
         if d["item_id"] in by_id:
             raise ValueError(f"item {d['item_id']} predicted twice")
         by_id[d["item_id"]] = d
@@ -31,17 +40,19 @@ def item_rows(items: Sequence[Sample], predictions: Iterable) -> list[dict]:
     for s in items:
         d = by_id[s.sample_id]
         pt = d.get("predicted_terms")
-        rows.append({
-            "item_id": s.sample_id,
-            "terms": s.terms,
-            "complexity": s.complexity,
-            "negative_kind": s.negative_kinds[0].split(":")[0],
-            "score_true": float(d["score_true"]),
-            "score_negative": float(d["score_negative"]),
-            # ties count as wrong, so a constant model is not credited with 50 % by ordering luck
-            "correct": bool(float(d["score_true"]) > float(d["score_negative"])),
-            "predicted_terms": tuple(pt) if pt is not None else None,
-        })
+        rows.append(
+            {
+                "item_id": s.sample_id,
+                "terms": s.terms,
+                "complexity": s.complexity,
+                "negative_kind": s.negative_kinds[0].split(":")[0],
+                "score_true": float(d["score_true"]),
+                "score_negative": float(d["score_negative"]),
+                # ties count as wrong, so a constant model is not credited with 50 % by ordering luck
+                "correct": bool(float(d["score_true"]) > float(d["score_negative"])),
+                "predicted_terms": tuple(pt) if pt is not None else None,
+            }
+        )
     return rows
 
 
@@ -99,8 +110,13 @@ def slice_accuracies(items: Sequence[Sample], rows: list[dict]) -> dict[str, dic
 
     correct = {r["item_id"]: r["correct"] for r in rows}
     attributes = slice_attributes(items)
-    out = {name: {v: float(np.mean([correct[a["item_id"]] for a in attributes if a[name] == v]))
-                  for v in sorted({a[name] for a in attributes})} for name in SLICES}
+    out = {
+        name: {
+            v: float(np.mean([correct[a["item_id"]] for a in attributes if a[name] == v]))
+            for v in sorted({a[name] for a in attributes})
+        }
+        for name in SLICES
+    }
     if len({a["group"] for a in attributes}) < len(attributes):
         out["group"] = {"score": group_score(items, rows)}
     return out

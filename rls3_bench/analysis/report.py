@@ -18,11 +18,21 @@ def results_table(results: Path):
     for _, rec in iter_records(results):
         cost = rec["cost"]
         for point in rec["curve"]:
-            row = {"track": rec["track"], "generator": rec["generator_name"], "seed": rec["seed"], "budget": point["budget"],
-                   "accuracy": point["accuracy"], **{f"acc_{t.replace(' ', '_')}": point["per_term"][t] for t in TERMS},
-                   **{f"acc_{k}term": v for k, v in point["per_complexity"].items()},
-                   "status": rec["status"], "scenes_rendered": cost["scenes_rendered"], "invalid_scenes": cost["invalid_scenes"],
-                   "feedback_queries": cost["feedback_queries"], "rl_env_steps": cost["rl_env_steps"], "wall_seconds": rec.get("wall_seconds")}
+            row = {
+                "track": rec["track"],
+                "generator": rec["generator_name"],
+                "seed": rec["seed"],
+                "budget": point["budget"],
+                "accuracy": point["accuracy"],
+                **{f"acc_{t.replace(' ', '_')}": point["per_term"][t] for t in TERMS},
+                **{f"acc_{k}term": v for k, v in point["per_complexity"].items()},
+                "status": rec["status"],
+                "scenes_rendered": cost["scenes_rendered"],
+                "invalid_scenes": cost["invalid_scenes"],
+                "feedback_queries": cost["feedback_queries"],
+                "rl_env_steps": cost["rl_env_steps"],
+                "wall_seconds": rec.get("wall_seconds"),
+            }
             if "id_accuracy" in point:
                 row["id_accuracy"] = point["id_accuracy"]
             if "generative" in point:
@@ -45,7 +55,9 @@ def records_with_slices(results: Path, track_key: str, items) -> list[dict]:
             continue
         predictions = read_predictions(folder / PREDICTIONS_FILE, rec.get("predictions_sha256"))
         top = max(predictions)
-        out.append({**rec, "slices": {"budget": top, "accuracy": slice_accuracies(items, item_rows(items, predictions[top]))}})
+        out.append(
+            {**rec, "slices": {"budget": top, "accuracy": slice_accuracies(items, item_rows(items, predictions[top]))}}
+        )
     return out
 
 
@@ -54,8 +66,20 @@ def slice_table(records: list[dict]):
     seeds; records without ``slices`` or of a lower top budget are left out."""
     import pandas as pd
 
-    rows = [{"generator": r["generator_name"], "seed": r["seed"], "budget": r["slices"]["budget"], "slice": name, "value": value, "accuracy": acc}
-            for r in records if "slices" in r for name, values in r["slices"]["accuracy"].items() for value, acc in values.items()]
+    rows = [
+        {
+            "generator": r["generator_name"],
+            "seed": r["seed"],
+            "budget": r["slices"]["budget"],
+            "slice": name,
+            "value": value,
+            "accuracy": acc,
+        }
+        for r in records
+        if "slices" in r
+        for name, values in r["slices"]["accuracy"].items()
+        for value, acc in values.items()
+    ]
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
@@ -75,7 +99,9 @@ def slices_report(results: Path):
             first.setdefault(rec["track"], rec)
     tables = []
     for track_key, rec in sorted(first.items()):
-        table = slice_table(records_with_slices(results, track_key, load_eval_set(rec["eval_set"], rec["eval_set_hash"])))
+        table = slice_table(
+            records_with_slices(results, track_key, load_eval_set(rec["eval_set"], rec["eval_set_hash"]))
+        )
         tables.append(table.round(3).reset_index().assign(track=track_key))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
@@ -100,8 +126,11 @@ def stage_shares(results: Path, track_key: str | None = None):
     (the loop's overhead beyond rendering and training shows up as label_caption/feedback/agent)."""
     import pandas as pd
 
-    rows = [{"generator": rec["generator_name"], **{s: rec["cost"]["seconds"].get(s, 0.0) for s in STAGES}}
-            for _, rec in iter_records(results) if track_key in (None, rec["track"]) and rec.get("status") == "complete"]
+    rows = [
+        {"generator": rec["generator_name"], **{s: rec["cost"]["seconds"].get(s, 0.0) for s in STAGES}}
+        for _, rec in iter_records(results)
+        if track_key in (None, rec["track"]) and rec.get("status") == "complete"
+    ]
     if not rows:
         return pd.DataFrame()
     mean = pd.DataFrame(rows).groupby("generator").mean()
@@ -119,16 +148,18 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
     import pandas as pd
 
     from rls3_bench.analysis import stats
-    from rls3_bench.errors import UserError
     from rls3_bench.analysis.leaderboard import cost_row, long_frame
+    from rls3_bench.errors import UserError
 
     records = [rec for _, rec in iter_records(results) if track_key in (None, rec["track"])]
     df = long_frame(records)
     if df.empty or generator not in set(df.generator):
         raise UserError(f"no complete runs of {generator} under {results}; check --compare against `rls3-bench report`")
     # the leaderboard's own "gen s/sample" (render + label/caption + feedback + agent per delivered sample)
-    gen_cost = {g: cost_row([r for r in records if r["generator_name"] == g and r.get("status") == "complete"])["gen s/sample"]
-                for g in set(df.generator)}
+    gen_cost = {
+        g: cost_row([r for r in records if r["generator_name"] == g and r.get("status") == "complete"])["gen s/sample"]
+        for g in set(df.generator)
+    }
     rng = np.random.default_rng(seed)
     rows = []
     for other in sorted(set(df.generator) - {generator}):
@@ -139,10 +170,21 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
             if len(shared) < 2:
                 continue
             c = stats.compare_generators(a.loc[shared].to_numpy(), b.loc[shared].to_numpy(), rng, paired=True)
-            rows.append({"vs": other, "budget": int(budget), "seeds": len(shared), "delta": round(c.delta, 4),
-                         "95% CI": f"[{c.low:+.3f}, {c.high:+.3f}]", "p_perm": round(c.p_perm, 4), "min_p": round(c.min_p, 4),
-                         "wins": int((a.loc[shared] > b.loc[shared]).sum()),
-                         "gen cost x": round(gen_cost[generator] / max(gen_cost[other], 1e-12), 1)})
+            rows.append(
+                {
+                    "vs": other,
+                    "budget": int(budget),
+                    "seeds": len(shared),
+                    "delta": round(c.delta, 4),
+                    "95% CI": f"[{c.low:+.3f}, {c.high:+.3f}]",
+                    "p_perm": round(c.p_perm, 4),
+                    "min_p": round(c.min_p, 4),
+                    "wins": int((a.loc[shared] > b.loc[shared]).sum()),
+                    "gen cost x": round(gen_cost[generator] / max(gen_cost[other], 1e-12), 1),
+                }
+            )
     if not rows:
-        raise UserError(f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison needs at least 2 (run more --seeds)")
+        raise UserError(
+            f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison needs at least 2 (run more --seeds)"
+        )
     return pd.DataFrame(rows)

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from rls3_bench.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -63,15 +61,23 @@ def reproduction_path(root: Path, track_key: str, generator: str) -> Path:
     return Path(root) / track_key / f"{generator}.json"
 
 
-def compare_seed(seed: int, bundle_rows: dict[int, list[dict]], rerun: dict[int, list[dict]], atol: float,
-                 bundle_cost: dict | None = None, rerun_cost: dict | None = None) -> SeedCheck:
+def compare_seed(
+    seed: int,
+    bundle_rows: dict[int, list[dict]],
+    rerun: dict[int, list[dict]],
+    atol: float,
+    bundle_cost: dict | None = None,
+    rerun_cost: dict | None = None,
+) -> SeedCheck:
     """One seed's re-run predictions (budget -> rows) against the bundle's; every re-run budget must be
     in the bundle. Costs are compared when both are given (a full-ladder re-run)."""
     diffs, flips = [], 0
     for budget, rows in sorted(rerun.items()):
         theirs = {r["item_id"]: r for r in bundle_rows.get(budget, [])}
         if set(theirs) != {r["item_id"] for r in rows}:
-            raise UserError(f"seed {seed} budget {budget}: the bundle's items are not the re-run's; is the eval set the same?")
+            raise UserError(
+                f"seed {seed} budget {budget}: the bundle's items are not the re-run's; is the eval set the same?"
+            )
         for r in rows:
             t = theirs[r["item_id"]]
             diffs += [abs(r["score_true"] - t["score_true"]), abs(r["score_negative"] - t["score_negative"])]
@@ -86,15 +92,25 @@ def compare_seed(seed: int, bundle_rows: dict[int, list[dict]], rerun: dict[int,
     return SeedCheck(seed, tuple(sorted(rerun)), worst, flips, bundle_cost is not None, mismatched, verdict)
 
 
-def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, budget: int | None = None, generator: str | None = None,
-              threads: int | None = None, atol: float = ATOL, out_root: Path | None = None, track=None, eval_items=None,
-              progress=None) -> dict:
+def reproduce(
+    folder: Path,
+    seeds: list[int] | None = None,
+    n_seeds: int = 1,
+    budget: int | None = None,
+    generator: str | None = None,
+    threads: int | None = None,
+    atol: float = ATOL,
+    out_root: Path | None = None,
+    track=None,
+    eval_items=None,
+    progress=None,
+) -> dict:
     """Validate the bundle at ``folder``, re-run ``seeds`` (default: its first ``n_seeds``) up to
     ``budget`` (default: its top budget), compare, and write the outcome under ``out_root`` when
     given. ``generator``: a ``module:Class`` path when the generator is not installed under its name.
     ``threads``: torch threads (default: the count the bundle recorded, else the CPU count).
     Returns the outcome (a JSON-native dict)."""
-    from rls3_bench.analysis.submissions import track_variant, read_bundle_rows, validate
+    from rls3_bench.analysis.submissions import read_bundle_rows, track_variant, validate
     from rls3_bench.data.atomic import atomic_write_json
     from rls3_bench.generator import get_generator_class
     from rls3_bench.harness.records import provenance
@@ -107,7 +123,9 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
     meta = sub.meta
     cls = get_generator_class(generator or meta["generator"])
     if cls.name != meta["generator"]:
-        raise UserError(f"{generator} is generator {cls.name}, the submission is {meta['generator']}; give the submission's own generator")
+        raise UserError(
+            f"{generator} is generator {cls.name}, the submission is {meta['generator']}; give the submission's own generator"
+        )
     if track is None:
         from rls3_bench.harness.tracks import builtin_track_names, load_track
 
@@ -132,20 +150,49 @@ def reproduce(folder: Path, seeds: list[int] | None = None, n_seeds: int = 1, bu
     for seed in wanted:
         if progress:
             progress(f"re-running {meta['generator']} seed {seed} to budget {top}")
-        record, predictions = execute_cell(cut.to_dict(), cls.name if generator is None else generator, seed, None, threads)
+        record, predictions = execute_cell(
+            cut.to_dict(), cls.name if generator is None else generator, seed, None, threads
+        )
         if record["status"] != "complete":
-            raise UserError(f"seed {seed} failed when re-run ({record.get('failure')}); the submission cannot be reproduced here")
+            raise UserError(
+                f"seed {seed} failed when re-run ({record.get('failure')}); the submission cannot be reproduced here"
+            )
         theirs = {b: [r for r in rows if r["seed"] == seed and r["budget"] == b] for b in (0, *cut.budgets)}
-        checks.append(compare_seed(seed, theirs, {int(b): ps for b, ps in predictions.items()}, atol,
-                                   cells[seed]["cost"] if full else None, record["cost"] if full else None))
+        checks.append(
+            compare_seed(
+                seed,
+                theirs,
+                {int(b): ps for b, ps in predictions.items()},
+                atol,
+                cells[seed]["cost"] if full else None,
+                record["cost"] if full else None,
+            )
+        )
     verdict = max((c.verdict for c in checks), key=VERDICTS.index)
     outcome = {
-        "schema_version": SCHEMA_VERSION, "track": meta["track"], "generator": meta["generator"], "bundle_sha256": bundle_sha256(folder),
-        "verdict": verdict, "budget": top, "full_ladder": full, "atol": atol, "torch_threads": threads,
-        "seeds": [{"seed": c.seed, "budgets": list(c.budgets), "max_abs_diff": c.max_abs_diff, "decision_flips": c.decision_flips,
-                   "counters_compared": c.counters_compared, "counter_mismatches": list(c.counter_mismatches), "verdict": c.verdict}
-                  for c in checks],
-        "hardware": provenance()["hardware"], "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema_version": SCHEMA_VERSION,
+        "track": meta["track"],
+        "generator": meta["generator"],
+        "bundle_sha256": bundle_sha256(folder),
+        "verdict": verdict,
+        "budget": top,
+        "full_ladder": full,
+        "atol": atol,
+        "torch_threads": threads,
+        "seeds": [
+            {
+                "seed": c.seed,
+                "budgets": list(c.budgets),
+                "max_abs_diff": c.max_abs_diff,
+                "decision_flips": c.decision_flips,
+                "counters_compared": c.counters_compared,
+                "counter_mismatches": list(c.counter_mismatches),
+                "verdict": c.verdict,
+            }
+            for c in checks
+        ],
+        "hardware": provenance()["hardware"],
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if out_root is not None:
         atomic_write_json(reproduction_path(out_root, meta["track"], meta["generator"]), outcome)

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, Union
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -51,8 +52,10 @@ def _rng(rng: RngLike) -> np.random.Generator:
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be a numpy.random.Generator or an int seed, not {type(rng).__name__}; "
-                    "pass e.g. numpy.random.default_rng(0)")
+    raise TypeError(
+        f"rng must be a numpy.random.Generator or an int seed, not {type(rng).__name__}; "
+        "pass e.g. numpy.random.default_rng(0)"
+    )
 
 
 def _seed_vector(x, name: str, min_len: int = 1) -> np.ndarray:
@@ -152,8 +155,16 @@ def _whole_seed_bootstrap(
         # Each attempt gets its own child stream, so a fallback does not depend on how much the
         # first attempt consumed, and the same rng seed always gives the same interval.
         child = np.random.default_rng(rng.integers(2**63))
-        res = _quiet(sps.bootstrap, (idx,), statistic, n_resamples=n_resamples, vectorized=True,
-                     confidence_level=confidence, method=m, rng=child)
+        res = _quiet(
+            sps.bootstrap,
+            (idx,),
+            statistic,
+            n_resamples=n_resamples,
+            vectorized=True,
+            confidence_level=confidence,
+            method=m,
+            rng=child,
+        )
         lo, hi = _ci_from_scipy(res)
         if np.isfinite(lo) and np.isfinite(hi):
             return lo, hi, m
@@ -459,8 +470,10 @@ def compare_generators(
     a = _seed_vector(a, "a", 2)
     b = _seed_vector(b, "b", 2)
     if paired and a.shape != b.shape:
-        raise ValueError(f"paired comparison needs one value per matched seed in both arms, got {a.size} and {b.size}; "
-                         "pass paired=False for unmatched seeds")
+        raise ValueError(
+            f"paired comparison needs one value per matched seed in both arms, got {a.size} and {b.size}; "
+            "pass paired=False for unmatched seeds"
+        )
     g = _rng(rng)
     boot_rng, perm_rng = g.spawn(2)
     delta = float(a.mean() - b.mean())
@@ -473,8 +486,9 @@ def compare_generators(
             lo, hi = _ci_from_t(_quiet(sps.ttest_rel, a, b), confidence)
             used = "t"
         else:
-            lo, hi, used = _whole_seed_bootstrap(d[:, None], lambda x: x.mean(axis=(1, 2)), boot_rng,
-                                                 confidence, n_resamples, method)
+            lo, hi, used = _whole_seed_bootstrap(
+                d[:, None], lambda x: x.mean(axis=(1, 2)), boot_rng, confidence, n_resamples, method
+            )
         p_t = float(_quiet(sps.ttest_rel, a, b).pvalue)
     else:
         if min(a.size, b.size) < 3 or (np.ptp(a) == 0.0 and np.ptp(b) == 0.0):
@@ -486,8 +500,16 @@ def compare_generators(
             used = "degenerate"
             for m in (method, "percentile") if method != "percentile" else ("percentile",):
                 child = np.random.default_rng(boot_rng.integers(2**63))
-                res = _quiet(sps.bootstrap, (a, b), _mean_diff, n_resamples=n_resamples, vectorized=True,
-                             confidence_level=confidence, method=m, rng=child)
+                res = _quiet(
+                    sps.bootstrap,
+                    (a, b),
+                    _mean_diff,
+                    n_resamples=n_resamples,
+                    vectorized=True,
+                    confidence_level=confidence,
+                    method=m,
+                    rng=child,
+                )
                 lo, hi = _ci_from_scipy(res)
                 if np.isfinite(lo) and np.isfinite(hi):
                     used = m
@@ -520,7 +542,9 @@ def compare_generators(
 # 3. multiple comparisons
 
 
-def holm(pvalues: Union[Mapping[str, float], pd.Series, Sequence[float], np.ndarray], alpha: float = 0.05) -> pd.DataFrame:
+def holm(
+    pvalues: Mapping[str, float] | pd.Series | Sequence[float] | np.ndarray, alpha: float = 0.05
+) -> pd.DataFrame:
     """Holm-Bonferroni adjustment over one family of comparisons (statsmodels ``multipletests``).
 
     :param pvalues: a dict or pandas Series {comparison name: p}, or a plain sequence / shape (m,)
@@ -677,7 +701,7 @@ def budget_to_reach(budgets, acc, target: float) -> np.ndarray:
             continue
         y0, y1 = arr[s, k - 1], arr[s, k]
         xs = x[k - 1] + (target - y0) / (y1 - y0) * (x[k] - x[k - 1])
-        out[s] = 2.0 ** xs
+        out[s] = 2.0**xs
     return out
 
 
@@ -773,6 +797,7 @@ def min_detectable_effect(
     if paired:
         d = TTestPower().solve_power(effect_size=None, nobs=int(S), alpha=alpha, power=power, alternative="two-sided")
     else:
-        d = TTestIndPower().solve_power(effect_size=None, nobs1=int(S), alpha=alpha, power=power, ratio=1.0,
-                                        alternative="two-sided")
+        d = TTestIndPower().solve_power(
+            effect_size=None, nobs1=int(S), alpha=alpha, power=power, ratio=1.0, alternative="two-sided"
+        )
     return float(np.asarray(d).item() * sd)

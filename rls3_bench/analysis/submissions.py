@@ -32,12 +32,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from rls3_bench.errors import UserError, short_repr
 from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, strict_json_loads
 from rls3_bench.data.parquet import read_footer, read_table
+from rls3_bench.errors import UserError, short_repr
 
 SCHEMA_VERSION = 1
 META_FILE = "submission.json"
@@ -54,7 +62,9 @@ MAX_DECODED_PARQUET_BYTES = 256 * 1024 * 1024
 GENERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}-v([0-9]{1,6})")
 #: where the generator's code lives: an http(s) URL pinned with @<commit> (6-40 hex digits), or a
 #: package pinned with ==<version>; a reviewer must be able to fetch exactly the code that ran
-CODE_REFERENCE = re.compile(r"https?://[^\s@]+@[0-9a-fA-F]{6,40}|[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*")
+CODE_REFERENCE = re.compile(
+    r"https?://[^\s@]+@[0-9a-fA-F]{6,40}|[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*"
+)
 #: reported and re-scored metrics must agree to this (they are computed by the same code)
 TOLERANCE = 1e-9
 
@@ -109,7 +119,9 @@ class SubmissionMeta(_Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not GENERATOR_NAME.fullmatch(v):
-            raise ValueError(f"generator name {short_repr(v)} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. my-generator-v1)")
+            raise ValueError(
+                f"generator name {short_repr(v)} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. my-generator-v1)"
+            )
         return v
 
     @field_validator("authors")
@@ -123,12 +135,14 @@ class SubmissionMeta(_Strict):
     @classmethod
     def _code_reference(cls, v: str) -> str:
         if not CODE_REFERENCE.fullmatch(v):
-            raise ValueError(f"code_reference {short_repr(v)} must be a URL pinned to a commit (https://host/repo@<commit>) "
-                             "or a pinned package (name==version)")
+            raise ValueError(
+                f"code_reference {short_repr(v)} must be a URL pinned to a commit (https://host/repo@<commit>) "
+                "or a pinned package (name==version)"
+            )
         return v
 
     @model_validator(mode="after")
-    def _version_matches_name(self) -> "SubmissionMeta":
+    def _version_matches_name(self) -> SubmissionMeta:
         if self.generator_version != int(GENERATOR_NAME.fullmatch(self.generator).group(1)):
             raise ValueError(f"generator_version {self.generator_version} is not the -vN of the name {self.generator}")
         return self
@@ -161,7 +175,11 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
     """Bundle the complete records of ``generator`` on ``track_key`` under ``results`` into ``out``."""
     from rls3_bench.harness.records import PREDICTIONS_FILE, iter_records, prediction_rows_parquet, read_predictions
 
-    cells = [(folder, rec) for folder, rec in iter_records(results) if rec["track"] == track_key and rec["generator_name"] == generator]
+    cells = [
+        (folder, rec)
+        for folder, rec in iter_records(results)
+        if rec["track"] == track_key and rec["generator_name"] == generator
+    ]
     if not cells:
         raise UserError(f"no complete runs of {generator} on {track_key} under {results}; run them first")
     failed = [rec["seed"] for _, rec in cells if rec["status"] != "complete"]
@@ -173,14 +191,24 @@ def pack(results: Path, track_key: str, generator: str, out: Path, authors: list
     for folder, rec in cells:
         for budget, preds in read_predictions(folder / PREDICTIONS_FILE, rec.get("predictions_sha256")).items():
             rows.setdefault(f"{rec['seed']}:{budget}", []).extend(preds)
-        meta_cells.append({"seed": rec["seed"], "cost": rec["cost"], "wall_seconds": rec.get("wall_seconds"),
-                           "reported": {str(p["budget"]): {"accuracy": p["accuracy"], "per_term": p["per_term"]} for p in rec["curve"]},
-                           # the thread count is part of what makes a re-run bit-identical (rls3-bench reproduce)
-                           "provenance": {**rec.get("provenance", {}), "torch_threads": rec.get("torch_threads")}})
+        meta_cells.append(
+            {
+                "seed": rec["seed"],
+                "cost": rec["cost"],
+                "wall_seconds": rec.get("wall_seconds"),
+                "reported": {
+                    str(p["budget"]): {"accuracy": p["accuracy"], "per_term": p["per_term"]} for p in rec["curve"]
+                },
+                # the thread count is part of what makes a re-run bit-identical (rls3-bench reproduce)
+                "provenance": {**rec.get("provenance", {}), "torch_threads": rec.get("torch_threads")},
+            }
+        )
     meta = {
         "schema_version": SCHEMA_VERSION,
         "generator": generator,
-        "generator_version": int(generator.rsplit("-v", 1)[1]) if "-v" in generator and generator.rsplit("-v", 1)[1].isdigit() else None,
+        "generator_version": int(generator.rsplit("-v", 1)[1])
+        if "-v" in generator and generator.rsplit("-v", 1)[1].isdigit()
+        else None,
         "code_reference": code_reference,
         "authors": authors,
         "track": track_key,
@@ -230,7 +258,9 @@ def _check_files(folder: Path) -> list[str]:
         elif not entry.is_file(follow_symlinks=False):
             problems.append(f"{entry.name} is not a plain file; a submission holds exactly {META_FILE} and {PRED_FILE}")
         elif entry.name not in (META_FILE, PRED_FILE):
-            problems.append(f"unexpected file {short_repr(entry.name)}; a submission holds exactly {META_FILE} and {PRED_FILE}")
+            problems.append(
+                f"unexpected file {short_repr(entry.name)}; a submission holds exactly {META_FILE} and {PRED_FILE}"
+            )
     for name, limit in ((META_FILE, MAX_JSON_BYTES), (PRED_FILE, MAX_PARQUET_BYTES)):
         if name not in names:
             problems.append(f"{name} is missing")
@@ -275,20 +305,33 @@ def _read_meta(raw: bytes) -> tuple[dict | None, list[str]]:
 def _read_predictions(raw: bytes) -> tuple[list[dict] | None, list[str]]:
     import pyarrow as pa
 
-    expected = {"seed": pa.int64(), "budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64()}
+    expected = {
+        "seed": pa.int64(),
+        "budget": pa.int64(),
+        "item_id": pa.string(),
+        "score_true": pa.float64(),
+        "score_negative": pa.float64(),
+    }
     try:
         footer = read_footer(raw)
         decoded = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
         if footer.num_rows > MAX_PREDICTION_ROWS or decoded > MAX_DECODED_PARQUET_BYTES:
-            return None, [f"{PRED_FILE} holds {footer.num_rows} rows ({decoded} bytes decoded), over the limit of {MAX_PREDICTION_ROWS} rows and {MAX_DECODED_PARQUET_BYTES} bytes"]
+            return None, [
+                f"{PRED_FILE} holds {footer.num_rows} rows ({decoded} bytes decoded), over the limit of {MAX_PREDICTION_ROWS} rows and {MAX_DECODED_PARQUET_BYTES} bytes"
+            ]
         table = read_table(raw)
     except (pa.ArrowException, OSError, ValueError) as exc:
         return None, [f"{PRED_FILE} is not a readable Parquet file ({' '.join(str(exc).split())[:120]})"]
     expected["predicted_terms"] = pa.list_(pa.string())
-    wrong = [f"{k} ({table.schema.field(k).type if k in table.schema.names else 'missing'})" for k, t in expected.items()
-             if k not in table.schema.names or table.schema.field(k).type != t]
+    wrong = [
+        f"{k} ({table.schema.field(k).type if k in table.schema.names else 'missing'})"
+        for k, t in expected.items()
+        if k not in table.schema.names or table.schema.field(k).type != t
+    ]
     if wrong:
-        return None, [f"{PRED_FILE} columns wrong: {wrong or ['predicted_terms missing']}; expected seed, budget (int64), item_id (string), score_true, score_negative (float64), predicted_terms (list<string>)"]
+        return None, [
+            f"{PRED_FILE} columns wrong: {wrong or ['predicted_terms missing']}; expected seed, budget (int64), item_id (string), score_true, score_negative (float64), predicted_terms (list<string>)"
+        ]
     return table.to_pylist(), []
 
 
@@ -310,8 +353,10 @@ def _cost_problem(cell: dict) -> str | None:
     if not all(isinstance(cost.get(k), int) and not isinstance(cost.get(k), bool) and cost[k] >= 0 for k in _COUNTERS):
         return f"cost needs non-negative integer counters {', '.join(_COUNTERS)}"
     seconds = cost.get("seconds")
-    if not isinstance(seconds, dict) or not all(isinstance(seconds.get(k), (int, float)) and not isinstance(seconds.get(k), bool)
-                                                and seconds[k] >= 0 for k in _SECONDS):
+    if not isinstance(seconds, dict) or not all(
+        isinstance(seconds.get(k), (int, float)) and not isinstance(seconds.get(k), bool) and seconds[k] >= 0
+        for k in _SECONDS
+    ):
         return f"cost.seconds needs non-negative numbers for {', '.join(_SECONDS)}"
     # every delivered sample is one valid render (a fresh one or one the harness's cache answered),
     # and every RL update follows an environment step: a cost forged low breaks these
@@ -320,11 +365,14 @@ def _cost_problem(cell: dict) -> str | None:
         return "cost.render_cache_hits must be a non-negative integer when present"
     valid = cost["scenes_rendered"] + hits - cost["invalid_scenes"]
     if cost["invalid_scenes"] > cost["scenes_rendered"] or valid < cost["samples_delivered"]:
-        return (f"cost is inconsistent: {cost['scenes_rendered']} scenes rendered, {cost['invalid_scenes']} invalid, cannot have "
-                f"delivered {cost['samples_delivered']} samples (one valid scene per sample)")
+        return (
+            f"cost is inconsistent: {cost['scenes_rendered']} scenes rendered, {cost['invalid_scenes']} invalid, cannot have "
+            f"delivered {cost['samples_delivered']} samples (one valid scene per sample)"
+        )
     if cost["rl_updates"] > cost["rl_env_steps"]:
         return f"cost is inconsistent: {cost['rl_updates']} RL updates from {cost['rl_env_steps']} environment steps"
     return None
+
 
 def track_variant(track, digest: str):
     """The track (or the track restricted to one of its presets) whose digest is ``digest``, or None."""
@@ -335,8 +383,12 @@ def track_variant(track, digest: str):
 def _copied_seeds(grouped: dict[tuple[int, int], list[dict]], seeds: list[int], budgets: list[int]) -> list[str]:
     """A seed whose predictions equal an earlier seed's at every trained budget is a copy: it would
     count twice in every interval and test. (Budget 0 is the shared base model, the same for all seeds.)"""
+
     def fingerprint(seed: int):
-        cells = [sorted((r["item_id"], r["score_true"], r["score_negative"]) for r in grouped.get((seed, b), [])) for b in budgets]
+        cells = [
+            sorted((r["item_id"], r["score_true"], r["score_negative"]) for r in grouped.get((seed, b), []))
+            for b in budgets
+        ]
         return tuple(tuple(c) for c in cells) if budgets and all(cells) else None
 
     first_of: dict = {}
@@ -346,8 +398,10 @@ def _copied_seeds(grouped: dict[tuple[int, int], list[dict]], seeds: list[int], 
         if fp is None:
             continue
         if fp in first_of:
-            problems.append(f"seed {seed}'s predictions are identical to seed {first_of[fp]}'s at every budget; "
-                            "a copied seed is not an independent run: submit distinct runs")
+            problems.append(
+                f"seed {seed}'s predictions are identical to seed {first_of[fp]}'s at every budget; "
+                "a copied seed is not an independent run: submit distinct runs"
+            )
         else:
             first_of[fp] = seed
     return problems
@@ -357,15 +411,21 @@ def _rescore_problems(reported: dict, summary: dict) -> list[str]:
     """Each reported metric (overall and per term) against the one re-scored from the predictions."""
     problems = []
     if abs(reported["accuracy"] - summary["accuracy"]) > TOLERANCE:
-        problems.append(f"reported accuracy {short_repr(reported['accuracy'])} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)")
+        problems.append(
+            f"reported accuracy {short_repr(reported['accuracy'])} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)"
+        )
     if set(reported["per_term"]) != set(summary["per_term"]):
         problems.append(f"reported per-term accuracy must name exactly the terms {sorted(summary['per_term'])}")
         return problems
     wrong = [t for t, v in sorted(reported["per_term"].items()) if not abs(v - summary["per_term"][t]) <= TOLERANCE]
     if wrong:
         t = wrong[0]
-        problems.append(f"reported accuracy on '{t}' {short_repr(reported['per_term'][t])} but the predictions give "
-                        f"{summary['per_term'][t]:.6f}" + (f" ({len(wrong) - 1} more terms differ)" if len(wrong) > 1 else "") + " (tampered or stale metric)")
+        problems.append(
+            f"reported accuracy on '{t}' {short_repr(reported['per_term'][t])} but the predictions give "
+            f"{summary['per_term'][t]:.6f}"
+            + (f" ({len(wrong) - 1} more terms differ)" if len(wrong) > 1 else "")
+            + " (tampered or stale metric)"
+        )
     return problems
 
 
@@ -394,9 +454,14 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     if problems:
         raise SubmissionError(problems)
     try:
-        meta_raw, pred_raw = _read_plain(folder / META_FILE, MAX_JSON_BYTES), _read_plain(folder / PRED_FILE, MAX_PARQUET_BYTES)
+        meta_raw, pred_raw = (
+            _read_plain(folder / META_FILE, MAX_JSON_BYTES),
+            _read_plain(folder / PRED_FILE, MAX_PARQUET_BYTES),
+        )
     except OSError as exc:
-        raise SubmissionError([f"cannot read the bundle's files ({' '.join(str(exc).split())[:160]}); a submission holds two plain files"]) from None
+        raise SubmissionError(
+            [f"cannot read the bundle's files ({' '.join(str(exc).split())[:160]}); a submission holds two plain files"]
+        ) from None
     meta, problems = _read_meta(meta_raw)
     if problems:
         raise SubmissionError(problems)
@@ -410,16 +475,24 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
         raise SubmissionError([f"unknown track {meta['track']!r}; valid: {', '.join(sorted(tracks))}"])
     ran = track_variant(track, meta["track_digest"])
     if ran is None:
-        problems.append(f"track_digest {meta['track_digest'][:12]} is not the digest of track {track.key} ({track.digest()[:12]}) "
-                        "or of one of its presets; the runs used a changed track file: re-run with the unchanged track")
+        problems.append(
+            f"track_digest {meta['track_digest'][:12]} is not the digest of track {track.key} ({track.digest()[:12]}) "
+            "or of one of its presets; the runs used a changed track file: re-run with the unchanged track"
+        )
     else:
         if meta["eval_set_hash"] != ran.eval_set_hash or meta["eval_set"] != ran.eval_set:
-            problems.append(f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({ran.eval_set} {ran.eval_set_hash[:12]})")
+            problems.append(
+                f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({ran.eval_set} {ran.eval_set_hash[:12]})"
+            )
         if sorted(meta["budgets"]) != [0, *ran.budgets]:
-            problems.append(f"budgets {short_repr(meta['budgets'])} are not 0 and the ladder {list(ran.budgets)} of the track the runs used")
+            problems.append(
+                f"budgets {short_repr(meta['budgets'])} are not 0 and the ladder {list(ran.budgets)} of the track the runs used"
+            )
     if meta.get("control") and not _registered_control(meta["generator"]):
-        problems.append(f"control is true but {meta['generator']} is not a registered control generator; only the built-in controls "
-                        "(rls3-bench ls) are reference rows: re-pack without the control flag")
+        problems.append(
+            f"control is true but {meta['generator']} is not a registered control generator; only the built-in controls "
+            "(rls3-bench ls) are reference rows: re-pack without the control flag"
+        )
     if len(set(meta["seeds"])) != len(meta["seeds"]):
         problems.append(f"seeds repeat: {short_repr(meta['seeds'])}")
     if len(set(meta["seeds"])) < track.min_seeds:
@@ -431,7 +504,9 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     for seed, c in sorted(cells.items()):
         delivered = c["cost"].get("samples_delivered")
         if not isinstance(delivered, int) or delivered != top:
-            problems.append(f"seed {seed}: the learner was trained on {short_repr(delivered)} samples, the budget is {top} (budget overrun or missing cost)")
+            problems.append(
+                f"seed {seed}: the learner was trained on {short_repr(delivered)} samples, the budget is {top} (budget overrun or missing cost)"
+            )
         elif problem := _cost_problem(c):
             problems.append(f"seed {seed}: {problem}")
         if set(c["reported"]) != {str(b) for b in meta["budgets"]}:
@@ -442,8 +517,12 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     bad = next((r for r in rows if not all(_is_finite(r[k]) for k in ("score_true", "score_negative"))), None)
     if bad is not None:
         n_bad = sum(not all(_is_finite(r[k]) for k in ("score_true", "score_negative")) for r in rows)
-        raise SubmissionError([f"{n_bad} prediction rows have a missing, NaN or infinite score (first: seed {bad['seed']} budget "
-                               f"{bad['budget']} item {short_repr(bad['item_id'])}); every score must be a finite number"])
+        raise SubmissionError(
+            [
+                f"{n_bad} prediction rows have a missing, NaN or infinite score (first: seed {bad['seed']} budget "
+                f"{bad['budget']} item {short_repr(bad['item_id'])}); every score must be a finite number"
+            ]
+        )
     if eval_items is None:
         from rls3_bench.data.evalsets import load_eval_set
 
@@ -453,7 +532,9 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
         grouped.setdefault((r["seed"], r["budget"]), []).append(r)
     expected_keys = {(s, b) for s in meta["seeds"] for b in meta["budgets"]}
     if set(grouped) != expected_keys:
-        problems.append(f"predictions cover {len(grouped)} (seed, budget) cells, expected {len(expected_keys)} (every seed at every budget)")
+        problems.append(
+            f"predictions cover {len(grouped)} (seed, budget) cells, expected {len(expected_keys)} (every seed at every budget)"
+        )
     problems += _copied_seeds(grouped, meta["seeds"], [b for b in meta["budgets"] if b > 0])
     records = []
     for seed in sorted(set(meta["seeds"])):
@@ -472,13 +553,26 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
                 problems.append(f"seed {seed} budget {budget}: {' '.join(str(exc).split())[:200]}")
                 continue
             summary = summarize(item_table)
-            problems += [f"seed {seed} budget {budget}: {p}" for p in _rescore_problems(cells[seed]["reported"][str(budget)], summary)]
+            problems += [
+                f"seed {seed} budget {budget}: {p}"
+                for p in _rescore_problems(cells[seed]["reported"][str(budget)], summary)
+            ]
             curve.append({"budget": budget, **summary})
             if budget == top:
                 slices = {"budget": budget, "accuracy": slice_accuracies(eval_items, item_table)}
-        records.append({"track": track.key, "generator_name": meta["generator"], "seed": seed, "status": "complete", "curve": curve,
-                        "cost": cells[seed]["cost"], "wall_seconds": cells[seed]["wall_seconds"], "control": bool(meta.get("control")),
-                        **({"slices": slices} if curve and curve[-1]["budget"] == top else {})})
+        records.append(
+            {
+                "track": track.key,
+                "generator_name": meta["generator"],
+                "seed": seed,
+                "status": "complete",
+                "curve": curve,
+                "cost": cells[seed]["cost"],
+                "wall_seconds": cells[seed]["wall_seconds"],
+                "control": bool(meta.get("control")),
+                **({"slices": slices} if curve and curve[-1]["budget"] == top else {}),
+            }
+        )
     if problems:
         raise SubmissionError(problems)
     return ValidSubmission(meta, records)
@@ -507,8 +601,10 @@ def collect(root: Path) -> tuple[dict[str, list[tuple[Path, ValidSubmission]]], 
             continue
         track, generator = sub.meta["track"], sub.meta["generator"]
         if folder.relative_to(root).parts != (track, generator):
-            skipped.append(f"misplaced {folder}: it holds {generator} on {track}, whose place is {root / track / generator}; "
-                           "move it there (one entry per generator and track)")
+            skipped.append(
+                f"misplaced {folder}: it holds {generator} on {track}, whose place is {root / track / generator}; "
+                "move it there (one entry per generator and track)"
+            )
             continue
         by_track.setdefault(track, []).append((folder, sub))
     return by_track, skipped

@@ -109,7 +109,9 @@ class Backend(abc.ABC):
         try:
             inspect.signature(cls.__init__).bind(None, image_size, renderer, **options)
         except TypeError as exc:
-            raise UserError(f"the {cls.name} backend does not take these options ({exc}); see `rls3-bench run --help`") from None
+            raise UserError(
+                f"the {cls.name} backend does not take these options ({exc}); see `rls3-bench run --help`"
+            ) from None
 
     def close(self) -> None:
         """Release the simulator (idempotent)."""

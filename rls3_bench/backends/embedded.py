@@ -42,11 +42,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
-from rls3_bench.backends.base import Backend, Observation, ObjectState, check_image_size, check_min_visible_fraction
+from rls3_bench.backends.base import Backend, ObjectState, Observation, check_image_size, check_min_visible_fraction
 from rls3_bench.backends.geometry import centre_of_mass_xy, part_footprint, room_shell
 from rls3_bench.backends.quiet import quiet_c_output
 from rls3_bench.errors import UserError
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Asset, Furniture, Part, Room
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 with quiet_c_output():  # pybullet writes a 'build time' banner to stderr at import: not a message for the user
@@ -61,8 +61,15 @@ NEAR_M, FAR_M = 0.02, 20.0
 #: Where unused bodies wait: far beyond the far plane of any camera inside the room.
 PARK = (0.0, 0.0, -1000.0)
 #: Fixed light, so images do not depend on anything but the spec.
-LIGHT = dict(lightDirection=(0.4, -0.8, 1.0), lightColor=(1.0, 1.0, 1.0), lightDistance=4.0,
-             lightAmbientCoeff=0.55, lightDiffuseCoeff=0.5, lightSpecularCoeff=0.05, shadow=0)
+LIGHT = dict(
+    lightDirection=(0.4, -0.8, 1.0),
+    lightColor=(1.0, 1.0, 1.0),
+    lightDistance=4.0,
+    lightAmbientCoeff=0.55,
+    lightDiffuseCoeff=0.5,
+    lightSpecularCoeff=0.05,
+    shadow=0,
+)
 
 #: Rays start this far above the requested bottom, so a spec whose z equals a surface finds it.
 RAY_LIFT_M = 0.01
@@ -153,8 +160,13 @@ class EmbeddedBackend(Backend):
 
     name = "embedded"
 
-    def __init__(self, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002,
-                 validity_version: int = 1) -> None:
+    def __init__(
+        self,
+        image_size: int = 128,
+        renderer: str = "auto",
+        min_visible_fraction: float = 0.002,
+        validity_version: int = 1,
+    ) -> None:
         _check_args(image_size, renderer, min_visible_fraction, validity_version)
         self.image_size = int(image_size)
         self.min_visible_fraction = float(min_visible_fraction)
@@ -168,8 +180,13 @@ class EmbeddedBackend(Backend):
         self._built_since_render = True
 
     @classmethod
-    def check_options(cls, image_size: int = 128, renderer: str = "auto", min_visible_fraction: float = 0.002,
-                      validity_version: int = 1) -> None:
+    def check_options(
+        cls,
+        image_size: int = 128,
+        renderer: str = "auto",
+        min_visible_fraction: float = 0.002,
+        validity_version: int = 1,
+    ) -> None:
         _check_args(image_size, renderer, min_visible_fraction, validity_version)
 
     # --- Backend interface -----------------------------------------------------------------
@@ -199,8 +216,15 @@ class EmbeddedBackend(Backend):
             or _first_unsupported(spec.objects, placements)
             or self._first_hidden(spec, states)
         )
-        return Observation(spec=spec, image=image, segmentation=seg, objects=states,
-                           valid=reason is None, invalid_reason=reason, renderer=self._renderer)
+        return Observation(
+            spec=spec,
+            image=image,
+            segmentation=seg,
+            objects=states,
+            valid=reason is None,
+            invalid_reason=reason,
+            renderer=self._renderer,
+        )
 
     def close(self) -> None:
         if self._client is None:
@@ -219,7 +243,9 @@ class EmbeddedBackend(Backend):
             return "pybullet-tiny"
         if choice == "egl" and not self._load_egl():
             self.close()
-            raise UserError("the PyBullet EGL renderer is not available here (needs libEGL and Mesa: apt-get install libegl1 libgl1-mesa-dri); use renderer='tiny' or 'auto'")
+            raise UserError(
+                "the PyBullet EGL renderer is not available here (needs libEGL and Mesa: apt-get install libegl1 libgl1-mesa-dri); use renderer='tiny' or 'auto'"
+            )
         return "pybullet-egl"
 
     def _load_egl(self) -> bool:
@@ -233,7 +259,9 @@ class EmbeddedBackend(Backend):
             if plugin < 0:
                 return False
             try:
-                _, _, rgb, _, _ = p.getCameraImage(n, n, renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=self._client)
+                _, _, rgb, _, _ = p.getCameraImage(
+                    n, n, renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=self._client
+                )
                 ok = np.asarray(rgb).size == n * n * 4
             except p.error:
                 ok = False
@@ -254,7 +282,9 @@ class EmbeddedBackend(Backend):
         passes = 2 if egl and self._built_since_render else 1
         with quiet_c_output() if egl else contextlib.nullcontext():  # it prints its GL vendor at times
             for _ in range(passes):
-                _, _, rgba, _, raw = p.getCameraImage(n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT)
+                _, _, rgba, _, raw = p.getCameraImage(
+                    n, n, view, proj, renderer=kind, physicsClientId=self._client, **LIGHT
+                )
         self._built_since_render = False
         image = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(n, n, 4)[:, :, :3])
         raw = np.asarray(raw, dtype=np.int64).reshape(n, n)
@@ -351,11 +381,20 @@ class EmbeddedBackend(Backend):
         visuals = [self._part_visual(q, scale, asset.colour) for q in asset.parts]
         links = len(visuals) - 1
         body = p.createMultiBody(
-            0.0, col, visuals[0], basePosition=PARK,
-            linkMasses=[0.0] * links, linkCollisionShapeIndices=[-1] * links, linkVisualShapeIndices=visuals[1:],
-            linkPositions=[[0.0, 0.0, 0.0]] * links, linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * links,
-            linkInertialFramePositions=[[0.0, 0.0, 0.0]] * links, linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * links,
-            linkParentIndices=[0] * links, linkJointTypes=[p.JOINT_FIXED] * links, linkJointAxis=[[0.0, 0.0, 1.0]] * links,
+            0.0,
+            col,
+            visuals[0],
+            basePosition=PARK,
+            linkMasses=[0.0] * links,
+            linkCollisionShapeIndices=[-1] * links,
+            linkVisualShapeIndices=visuals[1:],
+            linkPositions=[[0.0, 0.0, 0.0]] * links,
+            linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * links,
+            linkInertialFramePositions=[[0.0, 0.0, 0.0]] * links,
+            linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * links,
+            linkParentIndices=[0] * links,
+            linkJointTypes=[p.JOINT_FIXED] * links,
+            linkJointAxis=[[0.0, 0.0, 1.0]] * links,
             physicsClientId=c,
         )
         footprint = np.concatenate([part_footprint(q) for q in asset.parts]) * scale
@@ -364,9 +403,16 @@ class EmbeddedBackend(Backend):
 
     def _part_visual(self, part: Part, scale: float, colour) -> int:
         size = [s * scale for s in part.size]
-        shape = dict(box=dict(halfExtents=size), cylinder=dict(radius=size[0], length=size[1]), sphere=dict(radius=size[0]))[part.shape]
-        return p.createVisualShape(_GEOM[part.shape], visualFramePosition=[o * scale for o in part.offset],
-                                   rgbaColor=_rgba(part.colour or colour), physicsClientId=self._client, **shape)
+        shape = dict(
+            box=dict(halfExtents=size), cylinder=dict(radius=size[0], length=size[1]), sphere=dict(radius=size[0])
+        )[part.shape]
+        return p.createVisualShape(
+            _GEOM[part.shape],
+            visualFramePosition=[o * scale for o in part.offset],
+            rgbaColor=_rgba(part.colour or colour),
+            physicsClientId=self._client,
+            **shape,
+        )
 
     def _apply_colours(self, placed: tuple[PlacedObject, ...], bodies: list[_ObjectBody]) -> None:
         for obj, ob in zip(placed, bodies):
@@ -383,7 +429,9 @@ class EmbeddedBackend(Backend):
         out = []
         for obj, ob in zip(placed, bodies):
             placement = self._drop(obj, ob, room, owner)
-            p.resetBasePositionAndOrientation(ob.body, placement.position, _yaw_quat(obj.yaw_deg), physicsClientId=self._client)
+            p.resetBasePositionAndOrientation(
+                ob.body, placement.position, _yaw_quat(obj.yaw_deg), physicsClientId=self._client
+            )
             owner[ob.body] = f"object:{obj.asset}"
             out.append(placement)
         return out
@@ -414,10 +462,12 @@ class EmbeddedBackend(Backend):
         return _Placement(position, support, None)
 
     # --- validity -------------------------------------------------------------------------------
-    def _first_overlap(self, placed, bodies: list[_ObjectBody], placements: list[_Placement], room: _RoomBodies) -> str | None:
+    def _first_overlap(
+        self, placed, bodies: list[_ObjectBody], placements: list[_Placement], room: _RoomBodies
+    ) -> str | None:
         c = self._client
         for i, (obj, ob) in enumerate(zip(placed, bodies)):
-            for other, ob2 in zip(placed[i + 1:], bodies[i + 1:]):
+            for other, ob2 in zip(placed[i + 1 :], bodies[i + 1 :]):
                 if _penetrates(ob.body, ob2.body, c):
                     return f"overlap: {obj.asset}/{other.asset}"
             for body, furniture in room.furniture.items():
@@ -445,11 +495,18 @@ class EmbeddedBackend(Backend):
         for i, (obj, ob, pl) in enumerate(zip(placed, bodies, placements)):
             lo, hi = p.getAABB(ob.body, -1, physicsClientId=self._client)
             n = int(counts[i])
-            out.append(ObjectState(
-                asset=obj.asset, position=pl.position, yaw_deg=obj.yaw_deg,
-                aabb_min=tuple(lo), aabb_max=tuple(hi), support=pl.support, visible_pixels=n,
-                centroid_px=(float(cols[i] / n), float(rows[i] / n)) if n else None,
-            ))
+            out.append(
+                ObjectState(
+                    asset=obj.asset,
+                    position=pl.position,
+                    yaw_deg=obj.yaw_deg,
+                    aabb_min=tuple(lo),
+                    aabb_max=tuple(hi),
+                    support=pl.support,
+                    visible_pixels=n,
+                    centroid_px=(float(cols[i] / n), float(rows[i] / n)) if n else None,
+                )
+            )
         return tuple(out)
 
 
@@ -462,8 +519,10 @@ def _check_args(image_size, renderer, min_visible_fraction, validity_version) ->
         raise UserError(f"unknown renderer {renderer!r}; valid renderers: {', '.join(RENDERERS)}")
     check_min_visible_fraction(min_visible_fraction)
     if isinstance(validity_version, bool) or validity_version not in VALIDITY_VERSIONS:
-        raise UserError(f"unknown validity_version {validity_version!r}; valid versions: "
-                        f"{', '.join(map(str, VALIDITY_VERSIONS))} (2 makes validity independent of earlier scenes)")
+        raise UserError(
+            f"unknown validity_version {validity_version!r}; valid versions: "
+            f"{', '.join(map(str, VALIDITY_VERSIONS))} (2 makes validity independent of earlier scenes)"
+        )
 
 
 def _support_name(furniture: Furniture | None) -> str | None:

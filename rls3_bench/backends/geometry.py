@@ -72,4 +72,3 @@ def room_shell(room: Room):
         ((-SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
         ((SIDE_WALL_X_M, front + side_half_y, half_h), (t, side_half_y, half_h), room.wall_colour),
     )
-

@@ -12,7 +12,7 @@ scale by running cells side by side (``--workers``) and generation beside traini
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rls3_bench.backends.base import Observation
 from rls3_bench.scene.spec import SceneSpec
@@ -74,7 +74,7 @@ class RenderPool:
             self._pool = None
         self._local.close()
 
-    def __enter__(self) -> "RenderPool":
+    def __enter__(self) -> RenderPool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rls3_bench.errors import UserError
-from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import rng_for
+from rls3_bench.labels.sample import Sample
 
 #: hard cap on scenes tried per item (per minimal-pair group in version 2), so an unreachable target
 #: fails loudly instead of looping
@@ -87,23 +87,62 @@ class EvalSetSpec:
 EVAL_SETS: dict[str, EvalSetSpec] = {
     s.name: s
     for s in (
-        EvalSetSpec("spatial-v1-test", version=1, split_key=0, per_complexity=240,
-                    content_hash="92b6399f0c1f2a631c647a7b1a24ad3799f5dcd473867076fd43e4fb9c411824"),
-        EvalSetSpec("spatial-v1-val", version=1, split_key=1, per_complexity=72,
-                    content_hash="6292acbbef3f4b7b55e4355e118993bdce51e186cab6f11c41e5dba0d3b90aa1"),
+        EvalSetSpec(
+            "spatial-v1-test",
+            version=1,
+            split_key=0,
+            per_complexity=240,
+            content_hash="92b6399f0c1f2a631c647a7b1a24ad3799f5dcd473867076fd43e4fb9c411824",
+        ),
+        EvalSetSpec(
+            "spatial-v1-val",
+            version=1,
+            split_key=1,
+            per_complexity=72,
+            content_hash="6292acbbef3f4b7b55e4355e118993bdce51e186cab6f11c41e5dba0d3b90aa1",
+        ),
         # a small set for smoke runs and tests (same recipe, its own seeds)
-        EvalSetSpec("spatial-v1-mini", version=1, split_key=2, per_complexity=24,
-                    content_hash="2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49"),
+        EvalSetSpec(
+            "spatial-v1-mini",
+            version=1,
+            split_key=2,
+            per_complexity=24,
+            content_hash="2e5e20fe8ec7d9f56f06a600616d59b8d6146c5b6c4fe3dc24b78a6151291b49",
+        ),
         # minimal pairs (twins), labeller 2; no track points at these yet
-        EvalSetSpec("spatial-v2-test", version=2, split_key=0, per_complexity=240, labeller=2,
-                    content_hash="94a82345d741b18dd1dc269f567251d14b151f32f8d2c03912dd9616ab447b9d"),
-        EvalSetSpec("spatial-v2-val", version=2, split_key=1, per_complexity=72, labeller=2,
-                    content_hash="737eb72b1e91a023b623b63ff979cf8c502eaf82fe6ceb9d96be54dddb4e0ce3"),
-        EvalSetSpec("spatial-v2-mini", version=2, split_key=2, per_complexity=24, labeller=2,
-                    content_hash="5e1fe922d856be9c11a01e27cb20f8aed262c5a1996ab3e2cb298b74918849cb"),
+        EvalSetSpec(
+            "spatial-v2-test",
+            version=2,
+            split_key=0,
+            per_complexity=240,
+            labeller=2,
+            content_hash="94a82345d741b18dd1dc269f567251d14b151f32f8d2c03912dd9616ab447b9d",
+        ),
+        EvalSetSpec(
+            "spatial-v2-val",
+            version=2,
+            split_key=1,
+            per_complexity=72,
+            labeller=2,
+            content_hash="737eb72b1e91a023b623b63ff979cf8c502eaf82fe6ceb9d96be54dddb4e0ce3",
+        ),
+        EvalSetSpec(
+            "spatial-v2-mini",
+            version=2,
+            split_key=2,
+            per_complexity=24,
+            labeller=2,
+            content_hash="5e1fe922d856be9c11a01e27cb20f8aed262c5a1996ab3e2cb298b74918849cb",
+        ),
         # in-distribution: uniform-v1's own sampling, held out
-        EvalSetSpec("uniform-id-v1", version=1, split_key=ID_SPLIT_KEY, per_complexity=0, uniform_items=360,
-                    content_hash="4c718666ad4cc9cb1985f12606ddcfd3cc6af99322d136a6d43df580578a8559"),
+        EvalSetSpec(
+            "uniform-id-v1",
+            version=1,
+            split_key=ID_SPLIT_KEY,
+            per_complexity=0,
+            uniform_items=360,
+            content_hash="4c718666ad4cc9cb1985f12606ddcfd3cc6af99322d136a6d43df580578a8559",
+        ),
     )
 }
 
@@ -129,15 +168,17 @@ def _build_uniform(spec: EvalSetSpec, backend) -> list[Sample]:
     from rls3_bench.labels.annotate import uniform_samples
     from rls3_bench.labels.relations import LABELLERS
 
-    return uniform_samples(backend, rng_for("eval", spec.version, spec.split_key), spec.uniform_items, cfg=LABELLERS[spec.labeller])
+    return uniform_samples(
+        backend, rng_for("eval", spec.version, spec.split_key), spec.uniform_items, cfg=LABELLERS[spec.labeller]
+    )
 
 
 def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:
     """Version 1: one item per target, every third with the swap negative."""
-    from rls3_bench.scene.assets import ROOMS
-    from rls3_bench.scene.construct import balanced_targets, construct_spec
     from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
     from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.assets import ROOMS
+    from rls3_bench.scene.construct import balanced_targets, construct_spec
 
     rng = rng_for("eval", spec.version, spec.split_key)
     targets = balanced_targets(spec.per_complexity)
@@ -188,13 +229,24 @@ def _build_twins(spec: EvalSetSpec, backend) -> list[Sample]:
             if first is None:
                 continue
             twin_assets = (assets[1], assets[0], *assets[2:]) if exchanged else assets
-            twin = next((t for t in (_labelled_item(backend, cfg, twin_terms, twin_kind, rng, room, camera, twin_assets)
-                                     for _ in range(TWIN_TRIES)) if t is not None), None)
+            twin = next(
+                (
+                    t
+                    for t in (
+                        _labelled_item(backend, cfg, twin_terms, twin_kind, rng, room, camera, twin_assets)
+                        for _ in range(TWIN_TRIES)
+                    )
+                    if t is not None
+                ),
+                None,
+            )
             if twin is not None:
                 items += [first, twin]
                 break
         else:
-            raise RuntimeError(f"eval set {spec.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries")
+            raise RuntimeError(
+                f"eval set {spec.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries"
+            )
     return items
 
 
@@ -234,14 +286,16 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("RLS3_BENCH_CACHE", Path.home() / ".cache" / "rls3-bench")) / "evalsets"
 
 
-def check_eval_pin(name: str, expected_hash: str | None) -> "EvalSetSpec":
+def check_eval_pin(name: str, expected_hash: str | None) -> EvalSetSpec:
     """The spec of eval set ``name`` if it exists and ``expected_hash`` (a track's pin) agrees with this
     release's hash; a UserError otherwise. Reads no file, so a run checks it before any work."""
     if name not in EVAL_SETS:
         raise UserError(f"unknown eval set {name!r}; valid: {', '.join(sorted(EVAL_SETS))}")
     spec = EVAL_SETS[name]
     if expected_hash and spec.content_hash and expected_hash != spec.content_hash:
-        raise UserError(f"the track pins eval set {name} to hash {expected_hash[:12]}, but this release's {name} is {spec.content_hash[:12]}; use a track made for this release")
+        raise UserError(
+            f"the track pins eval set {name} to hash {expected_hash[:12]}, but this release's {name} is {spec.content_hash[:12]}; use a track made for this release"
+        )
     return spec
 
 

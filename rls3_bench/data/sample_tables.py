@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from rls3_bench.errors import UserError
 from rls3_bench.data.atomic import atomic_write_bytes
 from rls3_bench.data.parquet import read_table, table_bytes
+from rls3_bench.errors import UserError
 from rls3_bench.labels.sample import Sample, image_from_png, png_bytes
 from rls3_bench.scene.spec import SceneSpec
 
@@ -60,7 +60,10 @@ def samples_to_table(samples: Sequence[Sample]):
     features.update({k: {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"} for k in _LIST_COLUMNS})
     features["complexity"] = {"dtype": "int64", "_type": "Value"}
     features["image"] = {"_type": "Image"}
-    meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode(), b"rls3_bench_schema_version": str(SCHEMA_VERSION).encode()}
+    meta = {
+        b"huggingface": json.dumps({"info": {"features": features}}).encode(),
+        b"rls3_bench_schema_version": str(SCHEMA_VERSION).encode(),
+    }
     return table.replace_schema_metadata(meta)
 
 
@@ -82,7 +85,9 @@ def read_samples(path: str | Path) -> list[Sample]:
         raise UserError(f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]}); regenerate it") from None
     meta = table.schema.metadata or {}
     if meta.get(b"rls3_bench_schema_version") != str(SCHEMA_VERSION).encode():
-        raise UserError(f"{path} is not an rls3-bench sample table of schema version {SCHEMA_VERSION}; regenerate it with this release")
+        raise UserError(
+            f"{path} is not an rls3-bench sample table of schema version {SCHEMA_VERSION}; regenerate it with this release"
+        )
     try:
         rows = table.to_pylist()
         return [

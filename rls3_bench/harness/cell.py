@@ -21,22 +21,33 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
-from rls3_bench.errors import UserError
-from rls3_bench.harness.generation import (GenerationLimits, GenerationWorker, GeneratorFailure, Harness, RoundOutput, can_run_ahead,
-                                           eval_fence, generate_rounds, make_generator, open_backend, refuse_eval_items)
-from rls3_bench.generator import BudgetViolation, Cost, Generator, Stage, get_generator_class
-from rls3_bench.data.atomic import atomic_write_json
-from rls3_bench.learners.base import Feedback
 from rls3_bench.analysis.metrics import item_rows, summarize
-from rls3_bench.labels.sample import TERMS, Sample, png_bytes
+from rls3_bench.data.atomic import atomic_write_json
+from rls3_bench.errors import UserError
+from rls3_bench.generator import BudgetViolation, Cost, Generator, Stage, get_generator_class
+from rls3_bench.harness.generation import (
+    GenerationLimits,
+    GenerationWorker,
+    GeneratorFailure,
+    Harness,
+    RoundOutput,
+    can_run_ahead,
+    eval_fence,
+    generate_rounds,
+    make_generator,
+    open_backend,
+    refuse_eval_items,
+)
 from rls3_bench.harness.seeds import int_seed, rng_for
 from rls3_bench.harness.tracks import Track
+from rls3_bench.labels.sample import TERMS, Sample, png_bytes
+from rls3_bench.learners.base import Feedback
 
 CHECKPOINT_SCHEMA = 1
 #: delivered samples kept per run (one from each of the first rounds) for the gallery figure
@@ -47,7 +58,9 @@ def make_learner(track: Track, seed: int, device: str | None = None):
     from rls3_bench.learners import get_learner_class
 
     cls = get_learner_class(track.learner)
-    return cls(track.model, track.weights, dict(track.recipe), device=device or track.device, seed=int_seed("learner", seed))
+    return cls(
+        track.model, track.weights, dict(track.recipe), device=device or track.device, seed=int_seed("learner", seed)
+    )
 
 
 @dataclass
@@ -58,14 +71,14 @@ class CellResult:
     generator: str
     generator_name: str
     seed: int
-    curve: list[dict] = field(default_factory=list)           # one summary per evaluated budget (0 first)
+    curve: list[dict] = field(default_factory=list)  # one summary per evaluated budget (0 first)
     predictions: dict[int, list[dict]] = field(default_factory=dict)  # budget -> per-item predictions
     cost: dict = field(default_factory=dict)
     term_counts: dict[str, int] = field(default_factory=dict)  # term occurrences in the delivered data
     complexity_counts: dict[str, int] = field(default_factory=dict)
-    round_log: list[dict] = field(default_factory=list)       # per round: loss, feedback error, seconds
+    round_log: list[dict] = field(default_factory=list)  # per round: loss, feedback error, seconds
     generator_history: list[dict] = field(default_factory=list)
-    gallery: list[dict] = field(default_factory=list)         # a few delivered samples (spec + caption)
+    gallery: list[dict] = field(default_factory=list)  # a few delivered samples (spec + caption)
     renderer: str = ""
     pipelined: bool = False  # generation ran ahead of training in a worker process (rls3_bench.harness.generation)
     control: bool = False  # a control generator's run (Generator.control): a reference row, never ranked
@@ -89,13 +102,23 @@ class CellResult:
 def _feedback_to_json(fb: Feedback | None) -> dict | None:
     if fb is None:
         return None
-    return {"loss": fb.loss.tolist(), "correct": fb.correct.tolist(), "term_error": fb.term_error, "queries": fb.queries}
+    return {
+        "loss": fb.loss.tolist(),
+        "correct": fb.correct.tolist(),
+        "term_error": fb.term_error,
+        "queries": fb.queries,
+    }
 
 
 def _feedback_from_json(d: dict | None) -> Feedback | None:
     if d is None:
         return None
-    return Feedback(np.asarray(d["loss"], dtype=float), np.asarray(d["correct"], dtype=bool), {k: float(v) for k, v in d["term_error"].items()}, int(d["queries"]))
+    return Feedback(
+        np.asarray(d["loss"], dtype=float),
+        np.asarray(d["correct"], dtype=bool),
+        {k: float(v) for k, v in d["term_error"].items()},
+        int(d["queries"]),
+    )
 
 
 class Checkpoints:
@@ -115,8 +138,11 @@ class Checkpoints:
     def _files(cls, path: Path) -> dict[str, str]:
         import hashlib
 
-        return {str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
-                for f in sorted(path.rglob("*")) if f.is_file() and f.name != cls.MANIFEST}
+        return {
+            str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(path.rglob("*"))
+            if f.is_file() and f.name != cls.MANIFEST
+        }
 
     @classmethod
     def problem(cls, path: Path) -> str | None:
@@ -129,7 +155,9 @@ class Checkpoints:
         if not isinstance(manifest, dict):
             return "the manifest is not a mapping"
         if manifest != files:
-            bad = sorted(set(manifest) ^ set(files) | {k for k in set(manifest) & set(files) if manifest[k] != files[k]})
+            bad = sorted(
+                set(manifest) ^ set(files) | {k for k in set(manifest) & set(files) if manifest[k] != files[k]}
+            )
             return f"files differ from the manifest: {', '.join(bad)[:120]}"
         return None
 
@@ -138,7 +166,10 @@ class Checkpoints:
             problem = self.problem(path)
             if problem is None:
                 return path
-            print(f"rls3-bench: warning: checkpoint {path} is damaged ({problem}); resuming from an earlier one", file=sys.stderr)
+            print(
+                f"rls3-bench: warning: checkpoint {path} is damaged ({problem}); resuming from an earlier one",
+                file=sys.stderr,
+            )
         return None
 
     def write(self, round_index: int, write_fn: Callable[[Path], None]) -> None:
@@ -158,7 +189,7 @@ class Checkpoints:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         atomic_write_text(self.folder / "LATEST", name)
-        for old in sorted(self.folder.glob("round-*"), reverse=True)[self.KEEP:]:
+        for old in sorted(self.folder.glob("round-*"), reverse=True)[self.KEEP :]:
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -191,9 +222,21 @@ def run_cell(
     ``if __name__ == "__main__":``.
     ``limits``: renders and seconds a generator's round may take (:class:`GenerationLimits`).
     """
-    return Cell(track, generator, seed, backend=backend, learner=learner, eval_items=eval_items, checkpoint_dir=checkpoint_dir,
-                progress=progress, generator_config=generator_config, backend_options=backend_options, pipeline=pipeline,
-                render_workers=render_workers, limits=limits).run()
+    return Cell(
+        track,
+        generator,
+        seed,
+        backend=backend,
+        learner=learner,
+        eval_items=eval_items,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+        generator_config=generator_config,
+        backend_options=backend_options,
+        pipeline=pipeline,
+        render_workers=render_workers,
+        limits=limits,
+    ).run()
 
 
 class Cell:
@@ -202,10 +245,22 @@ class Cell:
     :meth:`checkpoint`. :meth:`run` calls them in that order; an ExitStack owns the backend or the
     generation worker for the whole run. Arguments as :func:`run_cell`'s."""
 
-    def __init__(self, track: Track, generator: str, seed: int, backend=None, learner=None, eval_items: list[Sample] | None = None,
-                 checkpoint_dir: Path | None = None, progress: Callable[[str, int, int], None] | None = None,
-                 generator_config: dict | None = None, backend_options: dict | None = None, pipeline: bool = False,
-                 render_workers: int = 1, limits: GenerationLimits | None = None) -> None:
+    def __init__(
+        self,
+        track: Track,
+        generator: str,
+        seed: int,
+        backend=None,
+        learner=None,
+        eval_items: list[Sample] | None = None,
+        checkpoint_dir: Path | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        generator_config: dict | None = None,
+        backend_options: dict | None = None,
+        pipeline: bool = False,
+        render_workers: int = 1,
+        limits: GenerationLimits | None = None,
+    ) -> None:
         from rls3_bench.data.evalsets import load_eval_set
 
         self.track, self.seed = track, seed
@@ -222,8 +277,16 @@ class Cell:
         self.progress = progress or (lambda stage, done, total: None)
         self.ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
         self.cost = Cost()
-        self.result = CellResult(track=track.key, generator=generator, generator_name=self.cls.name, seed=seed, renderer="", control=bool(self.cls.control),
-                                 term_counts={t: 0 for t in TERMS}, complexity_counts={"1": 0, "2": 0, "3": 0})
+        self.result = CellResult(
+            track=track.key,
+            generator=generator,
+            generator_name=self.cls.name,
+            seed=seed,
+            renderer="",
+            control=bool(self.cls.control),
+            term_counts={t: 0 for t in TERMS},
+            complexity_counts={"1": 0, "2": 0, "3": 0},
+        )
         self.n_rounds = track.budgets[-1] // track.round_size
         self.batch_size = int(track.recipe.get("batch_size", 32))
         self.previous_feedback: Feedback | None = None
@@ -255,14 +318,22 @@ class Cell:
         if latest is None:
             return False
         state = json.loads((latest / "loop.json").read_text())
-        if (state.get("schema_version") != CHECKPOINT_SCHEMA or state.get("track_digest") != self.track.digest()
-                or state.get("generator") != self.cls.name or state.get("seed") != self.seed):
-            raise UserError(f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh")
+        if (
+            state.get("schema_version") != CHECKPOINT_SCHEMA
+            or state.get("track_digest") != self.track.digest()
+            or state.get("generator") != self.cls.name
+            or state.get("seed") != self.seed
+        ):
+            raise UserError(
+                f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh"
+            )
         self.learner.load(latest / "learner.safetensors")
         self.gen.load_state_dict(state["generator_state"])
         self.gen.load_extra(latest / "generator")
         self.cost = Cost.from_dict(state["cost"])
-        self.result = CellResult(**{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}})
+        self.result = CellResult(
+            **{**state["result"], "predictions": {int(k): v for k, v in state["result"]["predictions"].items()}}
+        )
         self.previous_feedback = _feedback_from_json(state["previous_feedback"])
         self.start_round = state["next_round"]
         return True
@@ -271,17 +342,35 @@ class Cell:
         """The cell's rounds from :func:`rls3_bench.harness.generation.generate_rounds`: in a worker
         process when pipelined, else here against the cell's backend."""
         if self.pipelined:
-            return resources.enter_context(GenerationWorker(self.track.to_dict(), self.cls, self.seed, self.generator_config, self.gen.state_dict(),
-                                                            self.start_round, self.n_rounds, self.backend_options, self.render_workers,
-                                                            limits=self.limits))
+            return resources.enter_context(
+                GenerationWorker(
+                    self.track.to_dict(),
+                    self.cls,
+                    self.seed,
+                    self.generator_config,
+                    self.gen.state_dict(),
+                    self.start_round,
+                    self.n_rounds,
+                    self.backend_options,
+                    self.render_workers,
+                    limits=self.limits,
+                )
+            )
         backend = self.backend
         if backend is None:
             backend = resources.enter_context(open_backend(self.track, self.backend_options, self.render_workers))
         self.result.renderer = backend.renderer
         closed = self.cls.closed_loop
-        return generate_rounds(self.gen, Harness(backend, Cost()), self.start_round, self.n_rounds, self.track.round_size,
-                               (lambda: self.previous_feedback) if closed else None, self.learner.feedback if closed else None,
-                               self.limits)
+        return generate_rounds(
+            self.gen,
+            Harness(backend, Cost()),
+            self.start_round,
+            self.n_rounds,
+            self.track.round_size,
+            (lambda: self.previous_feedback) if closed else None,
+            self.learner.feedback if closed else None,
+            self.limits,
+        )
 
     def run_round(self, r: int, rounds: Iterator[RoundOutput]) -> None:
         """Round ``r``: its data, feedback and training, an evaluation if a ladder budget is reached,
@@ -294,8 +383,15 @@ class Cell:
         if budget in self.track.budgets:
             self.progress("eval", budget, self.track.budgets[-1])
             self.evaluate(budget)
-        self.result.round_log.append({"round": r, "budget": budget, "train_loss": float(np.mean(losses)), "feedback_error": fb_error,
-                                      "seconds": time.perf_counter() - round_t0})
+        self.result.round_log.append(
+            {
+                "round": r,
+                "budget": budget,
+                "train_loss": float(np.mean(losses)),
+                "feedback_error": fb_error,
+                "seconds": time.perf_counter() - round_t0,
+            }
+        )
         self.cost.rl_env_steps = int(out.extra_cost.get("rl_env_steps", 0))
         self.cost.rl_updates = int(out.extra_cost.get("rl_updates", 0))
         self.result.cost = self.cost.as_dict()
@@ -320,8 +416,15 @@ class Cell:
         if len(self.result.gallery) < GALLERY_SIZE:
             # the image travels with the record, so figures never need the simulator
             s = out.delivered[0]
-            self.result.gallery.append({"round": r, "spec": s.spec.to_json(), "caption": s.caption, "sample_id": s.sample_id,
-                                        "png_b64": base64.b64encode(png_bytes(s.image)).decode("ascii")})
+            self.result.gallery.append(
+                {
+                    "round": r,
+                    "spec": s.spec.to_json(),
+                    "caption": s.caption,
+                    "sample_id": s.sample_id,
+                    "png_b64": base64.b64encode(png_bytes(s.image)).decode("ascii"),
+                }
+            )
         return out
 
     def feedback(self, delivered: list[Sample]) -> float | None:
@@ -344,7 +447,7 @@ class Cell:
         for _epoch in range(self.track.epochs_per_round):
             order = order_rng.permutation(len(delivered))
             for i in range(0, len(order), self.batch_size):
-                losses.append(self.learner.train_step([delivered[j] for j in order[i:i + self.batch_size]]))
+                losses.append(self.learner.train_step([delivered[j] for j in order[i : i + self.batch_size]]))
         self.cost.seconds[Stage.TRAIN] += time.perf_counter() - t
         return losses
 
@@ -361,8 +464,12 @@ class Cell:
             point["id_accuracy"] = summarize(item_rows(self.id_items, id_ev.predictions))["accuracy"]
         self.result.curve.append(point)
         self.result.predictions[budget] = [
-            {"item_id": r["item_id"], "score_true": r["score_true"], "score_negative": r["score_negative"],
-             "predicted_terms": list(r["predicted_terms"]) if r["predicted_terms"] is not None else None}
+            {
+                "item_id": r["item_id"],
+                "score_true": r["score_true"],
+                "score_negative": r["score_negative"],
+                "predicted_terms": list(r["predicted_terms"]) if r["predicted_terms"] is not None else None,
+            }
             for r in rows
         ]
 
@@ -370,9 +477,17 @@ class Cell:
         """Everything needed to continue after round ``r`` (see :class:`Checkpoints`)."""
         if self.ckpt is None:
             return
-        state = {"schema_version": CHECKPOINT_SCHEMA, "track_digest": self.track.digest(), "generator": self.cls.name, "seed": self.seed,
-                 "next_round": r + 1, "generator_state": out.generator_state, "cost": self.cost.as_dict(),
-                 "previous_feedback": _feedback_to_json(self.previous_feedback), "result": self.result.to_dict()}
+        state = {
+            "schema_version": CHECKPOINT_SCHEMA,
+            "track_digest": self.track.digest(),
+            "generator": self.cls.name,
+            "seed": self.seed,
+            "next_round": r + 1,
+            "generator_state": out.generator_state,
+            "cost": self.cost.as_dict(),
+            "previous_feedback": _feedback_to_json(self.previous_feedback),
+            "result": self.result.to_dict(),
+        }
 
         def write(folder: Path) -> None:
             self.learner.save(folder / "learner.safetensors")

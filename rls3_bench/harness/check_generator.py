@@ -28,7 +28,14 @@ import numpy as np
 
 from rls3_bench.errors import UserError
 from rls3_bench.generator import BudgetViolation, Cost, Generator, get_generator_class, sample_digest
-from rls3_bench.harness.generation import GenerationLimits, GeneratorFailure, Harness, RoundOutput, make_generator, produce_round
+from rls3_bench.harness.generation import (
+    GenerationLimits,
+    GeneratorFailure,
+    Harness,
+    RoundOutput,
+    make_generator,
+    produce_round,
+)
 from rls3_bench.labels.sample import TERMS
 from rls3_bench.learners.base import Feedback
 
@@ -53,8 +60,8 @@ class CheckReport:
     rounds: int
     round_size: int
     problems: list[str] = field(default_factory=list)
-    renders: int = 0               # scenes rendered over all checked rounds
-    delivered: int = 0             # samples delivered over all checked rounds
+    renders: int = 0  # scenes rendered over all checked rounds
+    delivered: int = 0  # samples delivered over all checked rounds
     slowest_round_seconds: float = 0.0
 
     @property
@@ -66,8 +73,15 @@ class _Refused(Exception):
     """A check failed; its message is the report's problem line."""
 
 
-def check_generator(generator: str, seed: int = 0, rounds: int = 2, round_size: int = 8, image_size: int = 64,
-                    limits: GenerationLimits | None = None, backend=None) -> CheckReport:
+def check_generator(
+    generator: str,
+    seed: int = 0,
+    rounds: int = 2,
+    round_size: int = 8,
+    image_size: int = 64,
+    limits: GenerationLimits | None = None,
+    backend=None,
+) -> CheckReport:
     """Check ``generator`` (a registered name or ``module:Class``); see the module docstring.
 
     ``backend``: an open backend to render with (default: an embedded one of ``image_size`` px,
@@ -99,8 +113,10 @@ def _check_picklable(cls: type[Generator]) -> None:
     else:
         why = "it unpickles as another class"
     if not same:
-        raise _Refused(f"{cls.name} cannot be pickled for a worker process ({why}); define the class at the top level of "
-                       "an importable module")
+        raise _Refused(
+            f"{cls.name} cannot be pickled for a worker process ({why}); define the class at the top level of "
+            "an importable module"
+        )
 
 
 def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckReport) -> None:
@@ -116,20 +132,26 @@ def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckRep
         second = _Run(cls, backend, seed, round_size, limits, report)
         for r in range(rounds):
             if second.round(r) != first.digests[r]:
-                raise _Refused(f"{cls.name} ignores its seed: two runs with seed {seed} delivered different samples in round {r}; "
-                               "draw all randomness from self.rng (or streams seeded from self.seed), never from global RNGs or the clock")
+                raise _Refused(
+                    f"{cls.name} ignores its seed: two runs with seed {seed} delivered different samples in round {r}; "
+                    "draw all randomness from self.rng (or streams seeded from self.seed), never from global RNGs or the clock"
+                )
         resumed = _Run(cls, backend, seed, round_size, limits, report, previous=first.feedback[0])
         with _refusing(cls.name, "loading its JSON-round-tripped state (load_state_dict, load_extra)"):
             resumed.gen.load_state_dict(state0)
             resumed.gen.load_extra(extra)
         if resumed.round(1) != first.digests[1]:
-            raise _Refused(f"{cls.name}'s state does not round-trip through JSON: resumed from its round-0 state_dict() "
-                           "it delivered other samples in round 1 than without the resume; keep everything that decides "
-                           "its samples in state_dict() (JSON types only) or save_extra()")
+            raise _Refused(
+                f"{cls.name}'s state does not round-trip through JSON: resumed from its round-0 state_dict() "
+                "it delivered other samples in round 1 than without the resume; keep everything that decides "
+                "its samples in state_dict() (JSON types only) or save_extra()"
+            )
         other = _Run(cls, backend, seed + 1, round_size, limits, report)
         if other.round(0) == first.digests[0]:
-            raise _Refused(f"{cls.name} ignores its seed: seeds {seed} and {seed + 1} delivered the same samples in round 0; "
-                           "draw its randomness from self.rng")
+            raise _Refused(
+                f"{cls.name} ignores its seed: seeds {seed} and {seed + 1} delivered the same samples in round 0; "
+                "draw its randomness from self.rng"
+            )
 
 
 @contextlib.contextmanager
@@ -143,7 +165,9 @@ def _refusing(name: str, doing: str):
 class _Run:
     """One generator instance's rounds against the stub learner; a broken round is a refusal."""
 
-    def __init__(self, cls, backend, seed, round_size, limits, report: CheckReport, previous: Feedback | None = None) -> None:
+    def __init__(
+        self, cls, backend, seed, round_size, limits, report: CheckReport, previous: Feedback | None = None
+    ) -> None:
         with _refusing(cls.name, f"when made with seed {seed}"):
             self.gen = make_generator(cls, seed, {})
         self.harness = Harness(backend, Cost(), cache_size=0)  # every run renders for itself
@@ -156,8 +180,15 @@ class _Run:
         closed = type(self.gen).closed_loop
         t0 = time.perf_counter()
         try:
-            out: RoundOutput = produce_round(self.gen, self.harness, r, self.round_size, self.previous if closed else None,
-                                             stub_feedback if closed else None, self.limits)
+            out: RoundOutput = produce_round(
+                self.gen,
+                self.harness,
+                r,
+                self.round_size,
+                self.previous if closed else None,
+                stub_feedback if closed else None,
+                self.limits,
+            )
         except (BudgetViolation, GeneratorFailure) as exc:
             raise _Refused(str(exc)) from None
         self.report.slowest_round_seconds = max(self.report.slowest_round_seconds, time.perf_counter() - t0)

@@ -15,7 +15,18 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rls3_bench.data.atomic import canonical_json
 from rls3_bench.errors import UserError, short_repr
@@ -132,7 +143,7 @@ class Track(_Format):
         return name
 
     @model_validator(mode="after")
-    def _ladder(self) -> "Track":
+    def _ladder(self) -> Track:
         problems = []
         if not self.budgets or list(self.budgets) != sorted(set(self.budgets)):
             problems.append("budgets must be a strictly increasing list")
@@ -140,7 +151,9 @@ class Track(_Format):
             problems.append(f"every budget must be a positive multiple of round_size {self.round_size}")
         for name, p in self.presets.items():
             if any(b not in self.budgets for b in p.budgets) or not p.budgets:
-                problems.append(f"preset {name}'s budgets {short_repr(list(p.budgets))} must be a non-empty subset of the track's")
+                problems.append(
+                    f"preset {name}'s budgets {short_repr(list(p.budgets))} must be a non-empty subset of the track's"
+                )
         if (self.id_eval_set is None) != (self.id_eval_set_hash is None):
             problems.append("id_eval_set and id_eval_set_hash go together: set both or neither")
         if problems:
@@ -151,25 +164,37 @@ class Track(_Format):
     def key(self) -> str:
         return f"{self.name}-v{self.version}"
 
-    def with_preset(self, preset: str | None) -> "Track":
+    def with_preset(self, preset: str | None) -> Track:
         """The track restricted to a preset's budgets (seeds are chosen by the caller)."""
         if preset is None:
             return self
         if preset not in self.presets:
-            raise UserError(f"track {self.name} has no preset {short_repr(preset)}; valid: {', '.join(sorted(self.presets)) or '(none)'}")
+            raise UserError(
+                f"track {self.name} has no preset {short_repr(preset)}; valid: {', '.join(sorted(self.presets)) or '(none)'}"
+            )
         p = self.presets[preset]
-        return self.replace(budgets=p.budgets, eval_set=p.eval_set or self.eval_set, eval_set_hash=p.eval_set_hash or self.eval_set_hash,
-                            presets={})
+        return self.replace(
+            budgets=p.budgets,
+            eval_set=p.eval_set or self.eval_set,
+            eval_set_hash=p.eval_set_hash or self.eval_set_hash,
+            presets={},
+        )
 
-    def replace(self, **changes) -> "Track":
+    def replace(self, **changes) -> Track:
         """A copy with ``changes``, validated like a track file."""
-        return validate(type(self), {**self.model_dump(), **changes}, f"track {self.name} with {short_repr(sorted(changes))} changed",
-                        "change fields so the track stays valid")
+        return validate(
+            type(self),
+            {**self.model_dump(), **changes},
+            f"track {self.name} with {short_repr(sorted(changes))} changed",
+            "change fields so the track stays valid",
+        )
 
     def to_dict(self) -> dict:
         """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``. A track without
         an in-distribution set has no such keys, so adding the option changed no existing digest."""
-        return self.model_dump(mode="json", exclude={"id_eval_set", "id_eval_set_hash"} if self.id_eval_set is None else None)
+        return self.model_dump(
+            mode="json", exclude={"id_eval_set", "id_eval_set_hash"} if self.id_eval_set is None else None
+        )
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
@@ -184,7 +209,7 @@ class Stage(StrEnum):
     FEEDBACK = "feedback"
     TRAIN = "train"
     EVAL = "eval"
-    AGENT = "agent"                      # the generator's own work (an RL agent's steps and updates)
+    AGENT = "agent"  # the generator's own work (an RL agent's steps and updates)
     GENERATION_WAIT = "generation_wait"  # the learner waiting for data: all of generation inline, less when pipelined
 
 
@@ -209,7 +234,7 @@ class Cost(BaseModel):
     images_blanked: Count = 0  # samples given the constant image by ctx.blank (control generators)
     seconds: dict[Stage, StrictFloat] = Field(default_factory=lambda: {stage: 0.0 for stage in Stage})
 
-    def add(self, other: "Cost") -> None:
+    def add(self, other: Cost) -> None:
         """Add ``other``'s counters and seconds (a round's cost into a run's)."""
         for name in type(self).model_fields:
             if name != "seconds":
@@ -222,7 +247,7 @@ class Cost(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Cost":
+    def from_dict(cls, data: dict) -> Cost:
         return cls.model_validate(data)
 
 
@@ -259,7 +284,9 @@ class CurvePoint(_Format):
     per_complexity: dict[StrictStr, Number]
     per_negative: dict[StrictStr, Number] = Field(default_factory=dict)
     id_accuracy: Number | None = None  # on the track's in-distribution set, where the track has one (written only then)
-    generative: GenerativeMetrics = Field(default=None)  # absent for 2-way learners; never null on disk, readers test for the key
+    generative: GenerativeMetrics = Field(
+        default=None
+    )  # absent for 2-way learners; never null on disk, readers test for the key
 
     @field_validator("per_term")
     @classmethod

@@ -20,14 +20,23 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import BudgetViolation, Cost, Generator, Rendered, RoundContext, RoundTimeout, Stage, sample_digest
-from rls3_bench.learners.base import Feedback
-from rls3_bench.labels.sample import Sample
+from rls3_bench.generator import (
+    BudgetViolation,
+    Cost,
+    Generator,
+    Rendered,
+    RoundContext,
+    RoundTimeout,
+    Stage,
+    sample_digest,
+)
 from rls3_bench.harness.seeds import int_seed
+from rls3_bench.labels.sample import Sample
+from rls3_bench.learners.base import Feedback
 
 #: observations kept by a harness's cache; a 128-px observation is ~70 kB, so ~20 MB at most
 CACHE_SIZE = 256
@@ -74,7 +83,9 @@ def make_generator(cls: type[Generator], seed: int, track_config: dict, config: 
     except (UserError, MemoryError):
         raise
     except BaseException as exc:  # noqa: B036 - sys.exit and a stray KeyboardInterrupt included, as in a round
-        raise GeneratorFailure(f"{cls.name} raised {type(exc).__name__} when made for seed {seed}: {_one_line(exc)}") from None
+        raise GeneratorFailure(
+            f"{cls.name} raised {type(exc).__name__} when made for seed {seed}: {_one_line(exc)}"
+        ) from None
 
 
 class Harness:
@@ -144,7 +155,11 @@ class Harness:
             if not samples:
                 self.cost.invalid_scenes += 1
             self.cost.seconds[Stage.LABEL_CAPTION] += time.perf_counter() - t1
-            out.append(Rendered(spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs))
+            out.append(
+                Rendered(
+                    spec=spec, valid=bool(samples), reason=None if samples else reason, samples=samples, observation=obs
+                )
+            )
         return out
 
 
@@ -153,15 +168,22 @@ class RoundOutput:
     """One generated round, as the loop consumes it (picklable: it crosses from the worker)."""
 
     delivered: list[Sample]
-    cost: Cost                      # this round's generation cost only (the loop adds it up)
-    generator_state: dict           # the generator's state_dict after the round (for checkpoints)
-    renderer: str                   # the backend's renderer, recorded with the run
+    cost: Cost  # this round's generation cost only (the loop adds it up)
+    generator_state: dict  # the generator's state_dict after the round (for checkpoints)
+    renderer: str  # the backend's renderer, recorded with the run
     extra_cost: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
 
 
-def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, previous_feedback=None, query_fn=None,
-                  limits: GenerationLimits | None = None) -> RoundOutput:
+def produce_round(
+    gen: Generator,
+    harness: Harness,
+    r: int,
+    n_samples: int,
+    previous_feedback=None,
+    query_fn=None,
+    limits: GenerationLimits | None = None,
+) -> RoundOutput:
     """Run ``gen`` for round ``r`` against ``harness`` (whose cost is reset to this round's).
 
     Everything the generator's code does (the round, ``state_dict``, ``extra_cost``, ``history``) is
@@ -173,8 +195,17 @@ def produce_round(gen: Generator, harness: Harness, r: int, n_samples: int, prev
     seconds = limits.seconds(n_samples)
     cost = harness.cost = Cost()
     t0 = time.perf_counter()
-    ctx = RoundContext(r, n_samples, previous_feedback, harness.render, query_fn, cost, harness.render_many,
-                       max_renders=limits.renders_per_sample * n_samples, deadline=time.monotonic() + seconds)
+    ctx = RoundContext(
+        r,
+        n_samples,
+        previous_feedback,
+        harness.render,
+        query_fn,
+        cost,
+        harness.render_many,
+        max_renders=limits.renders_per_sample * n_samples,
+        deadline=time.monotonic() + seconds,
+    )
     name = type(gen).name
     with _contained(name, r, ctx, seconds):
         gen.generate_round(ctx)
@@ -208,16 +239,22 @@ def _contained(name: str, r: int, ctx: RoundContext, seconds: float):
     except (GeneratorFailure, MemoryError):
         raise  # MemoryError: the machine's problem, not the generator's; re-running resumes the cell
     except RoundTimeout:
-        raise GeneratorFailure(f"{name}: round {r} took longer than its limit of {seconds:g} s; make the generator faster, "
-                               "or raise the limit with `rls3-bench run --round-seconds`") from None
+        raise GeneratorFailure(
+            f"{name}: round {r} took longer than its limit of {seconds:g} s; make the generator faster, "
+            "or raise the limit with `rls3-bench run --round-seconds`"
+        ) from None
     except KeyboardInterrupt as exc:
         if interrupts["user"] or exc is ctx.harness_error:
             raise  # the user's Ctrl-C (or a stop signal): the run stops and resumes later
-        raise GeneratorFailure(f"{name} raised KeyboardInterrupt in round {r} (no Ctrl-C was pressed); a generator must not "
-                               "raise KeyboardInterrupt") from None
+        raise GeneratorFailure(
+            f"{name} raised KeyboardInterrupt in round {r} (no Ctrl-C was pressed); a generator must not "
+            "raise KeyboardInterrupt"
+        ) from None
     except SystemExit as exc:
-        raise GeneratorFailure(f"{name} called sys.exit({exc.code!r}) in round {r}; a generator must return or raise, "
-                               "never exit the process") from None
+        raise GeneratorFailure(
+            f"{name} called sys.exit({exc.code!r}) in round {r}; a generator must return or raise, "
+            "never exit the process"
+        ) from None
     except BaseException as exc:
         if exc is ctx.harness_error:
             raise  # the backend's or learner's failure, not the generator's
@@ -243,6 +280,7 @@ def _signals(interrupts: dict, seconds: float):
         def handler(signum, frame):
             interrupts["user"] = True
             return previous(signum, frame)
+
         return handler
 
     timer = signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
@@ -271,8 +309,10 @@ def _json_state(name: str, state) -> dict:
             raise TypeError(f"it returned a {type(state).__name__}, not a dict")
         canonical_json(state)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise GeneratorFailure(f"{name}.state_dict() is not JSON ({_one_line(exc)}); return a dict of str, numbers, bools, "
-                               "None, lists and dicts with str keys (no sets, tuples of objects, arrays or NaN)") from None
+        raise GeneratorFailure(
+            f"{name}.state_dict() is not JSON ({_one_line(exc)}); return a dict of str, numbers, bools, "
+            "None, lists and dicts with str keys (no sets, tuples of objects, arrays or NaN)"
+        ) from None
     return state
 
 
@@ -282,8 +322,10 @@ def _extra_cost(name: str, extra) -> dict:
         raise GeneratorFailure(f"{name}.extra_cost() returned a {type(extra).__name__}; return a dict of counters")
     for key, value in extra.items():
         if key not in EXTRA_COST_KEYS:
-            raise GeneratorFailure(f"{name}.extra_cost() reports {key!r}, which the record has no field for; report only "
-                                   f"{', '.join(EXTRA_COST_KEYS)} there and anything else in the generator's history")
+            raise GeneratorFailure(
+                f"{name}.extra_cost() reports {key!r}, which the record has no field for; report only "
+                f"{', '.join(EXTRA_COST_KEYS)} there and anything else in the generator's history"
+            )
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise GeneratorFailure(f"{name}.extra_cost()[{key!r}] is {value!r}; it must be a count (an int >= 0)")
     return dict(extra)
@@ -298,19 +340,30 @@ def refuse_eval_items(name: str, r: int, delivered, fence: frozenset[str]) -> No
     """A BudgetViolation if a delivered sample is an eval item (same scene and pair, or same content)."""
     for s in delivered:
         if s.sample_id in fence or sample_digest(s) in fence:
-            raise BudgetViolation(f"{name}: round {r} delivered sample {s.sample_id}, which is an item of the track's eval set; "
-                                  "a generator must not train the learner on the test set")
+            raise BudgetViolation(
+                f"{name}: round {r} delivered sample {s.sample_id}, which is an item of the track's eval set; "
+                "a generator must not train the learner on the test set"
+            )
 
 
-def generate_rounds(gen: Generator, harness: Harness, start_round: int, n_rounds: int, n_samples: int,
-                    previous_feedback: Callable[[], Feedback | None] | None = None, query_fn=None,
-                    limits: GenerationLimits | None = None) -> Iterator[RoundOutput]:
+def generate_rounds(
+    gen: Generator,
+    harness: Harness,
+    start_round: int,
+    n_rounds: int,
+    n_samples: int,
+    previous_feedback: Callable[[], Feedback | None] | None = None,
+    query_fn=None,
+    limits: GenerationLimits | None = None,
+) -> Iterator[RoundOutput]:
     """The one round source: rounds ``start_round..n_rounds-1`` of ``gen``, each made when it is asked
     for. The loop iterates it inline; the generation worker iterates it in its own process.
     ``previous_feedback`` is called as each round starts (closed loop: the learner's feedback on the
     round before, which the loop computes between rounds)."""
     for r in range(start_round, n_rounds):
-        yield produce_round(gen, harness, r, n_samples, previous_feedback() if previous_feedback else None, query_fn, limits)
+        yield produce_round(
+            gen, harness, r, n_samples, previous_feedback() if previous_feedback else None, query_fn, limits
+        )
 
 
 def open_backend(track, backend_options: dict | None = None, render_workers: int = 1):
@@ -321,8 +374,10 @@ def open_backend(track, backend_options: dict | None = None, render_workers: int
     if render_workers == 1:
         return get_backend_class(track.backend)(**options)
     if track.backend != "embedded":
-        raise UserError(f"--render-workers {render_workers} needs the embedded backend (each {track.backend} player takes a "
-                        "port of its own); run cells side by side with --workers instead")
+        raise UserError(
+            f"--render-workers {render_workers} needs the embedded backend (each {track.backend} player takes a "
+            "port of its own); run cells side by side with --workers instead"
+        )
     from rls3_bench.backends.render_pool import RenderPool
 
     return RenderPool(render_workers, track.backend, **options)
@@ -347,9 +402,19 @@ class _Stop(BaseException):
     close (and its render workers') and exit."""
 
 
-def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
-                 start_round: int, n_rounds: int, backend_options: dict | None, render_workers: int,
-                 limits: GenerationLimits | None = None) -> None:
+def _worker_main(
+    queue,
+    track_dict: dict,
+    cls: type[Generator],
+    seed: int,
+    config: dict | None,
+    state: dict | None,
+    start_round: int,
+    n_rounds: int,
+    backend_options: dict | None,
+    render_workers: int,
+    limits: GenerationLimits | None = None,
+) -> None:
     """The worker process: generate rounds ``start_round..n_rounds-1`` into ``queue``, then "done"."""
     import os
     import queue as queue_mod
@@ -375,7 +440,9 @@ def _worker_main(queue, track_dict: dict, cls: type[Generator], seed: int, confi
             if state is not None:
                 gen.load_state_dict(state)
             with open_backend(track, backend_options, render_workers) as backend:
-                for out in generate_rounds(gen, Harness(backend, Cost()), start_round, n_rounds, track.round_size, limits=limits):
+                for out in generate_rounds(
+                    gen, Harness(backend, Cost()), start_round, n_rounds, track.round_size, limits=limits
+                ):
                     put(("round", out))
             put(("done", None))
         except _Stop:
@@ -402,20 +469,45 @@ class GenerationWorker:
 
     POLL_SECONDS = 1.0
 
-    def __init__(self, track_dict: dict, cls: type[Generator], seed: int, config: dict | None, state: dict | None,
-                 start_round: int, n_rounds: int, backend_options: dict | None = None, render_workers: int = 1, depth: int = 2,
-                 limits: GenerationLimits | None = None) -> None:
+    def __init__(
+        self,
+        track_dict: dict,
+        cls: type[Generator],
+        seed: int,
+        config: dict | None,
+        state: dict | None,
+        start_round: int,
+        n_rounds: int,
+        backend_options: dict | None = None,
+        render_workers: int = 1,
+        depth: int = 2,
+        limits: GenerationLimits | None = None,
+    ) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # never fork a process that holds torch threads
         self._queue = ctx.Queue(maxsize=depth)
         # not a daemon: it may start render workers of its own; __exit__ stops it in every case, and it
         # exits by itself if this process is killed outright
-        self._proc = ctx.Process(target=_worker_main, name="rls3-generation",
-                                 args=(self._queue, track_dict, cls, seed, config, state, start_round, n_rounds, backend_options, render_workers,
-                                       limits))
+        self._proc = ctx.Process(
+            target=_worker_main,
+            name="rls3-generation",
+            args=(
+                self._queue,
+                track_dict,
+                cls,
+                seed,
+                config,
+                state,
+                start_round,
+                n_rounds,
+                backend_options,
+                render_workers,
+                limits,
+            ),
+        )
 
-    def __enter__(self) -> "GenerationWorker":
+    def __enter__(self) -> GenerationWorker:
         self._proc.start()
         return self
 
@@ -429,7 +521,7 @@ class GenerationWorker:
         self._queue.close()
         self._queue.cancel_join_thread()
 
-    def __iter__(self) -> "GenerationWorker":
+    def __iter__(self) -> GenerationWorker:
         return self
 
     def __next__(self) -> RoundOutput:
@@ -444,7 +536,9 @@ class GenerationWorker:
                 break
             except queue_mod.Empty:
                 if not self._proc.is_alive():
-                    raise UserError(f"the generation worker process died (exit code {self._proc.exitcode}); re-run the same command to resume the cell") from None
+                    raise UserError(
+                        f"the generation worker process died (exit code {self._proc.exitcode}); re-run the same command to resume the cell"
+                    ) from None
         if kind == "round":
             return payload
         if kind == "BudgetViolation":

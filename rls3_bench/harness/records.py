@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rls3_bench.errors import UserError
 from rls3_bench.data.atomic import atomic_write_bytes, atomic_write_json, canonical_json, strict_json_loads
 from rls3_bench.data.parquet import read_table, table_bytes
+from rls3_bench.errors import UserError
 from rls3_bench.harness.formats import RunRecord, validate
 
 SCHEMA_VERSION = 1
@@ -38,19 +38,40 @@ def provenance() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for pkg in ("rls3-bench", "numpy", "pybullet", "torch", "open_clip_torch", "transformers", "stable_baselines3", "gymnasium", "mlagents-envs", "ray"):
+    for pkg in (
+        "rls3-bench",
+        "numpy",
+        "pybullet",
+        "torch",
+        "open_clip_torch",
+        "transformers",
+        "stable_baselines3",
+        "gymnasium",
+        "mlagents-envs",
+        "ray",
+    ):
         try:
             versions[pkg] = version(pkg)
         except PackageNotFoundError:
             versions[pkg] = None
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent).stdout.strip() or None
+        rev = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         rev = None
     return {
         "versions": versions,
         "git_revision": rev,
-        "hardware": {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "hardware": {
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -66,8 +87,15 @@ def prediction_rows_parquet(rows: list[dict]) -> bytes:
     import pyarrow as pa
 
     columns = {"seed": pa.int64()} if rows and "seed" in rows[0] else {}
-    columns.update({"budget": pa.int64(), "item_id": pa.string(), "score_true": pa.float64(), "score_negative": pa.float64(),
-                    "predicted_terms": pa.list_(pa.string())})
+    columns.update(
+        {
+            "budget": pa.int64(),
+            "item_id": pa.string(),
+            "score_true": pa.float64(),
+            "score_negative": pa.float64(),
+            "predicted_terms": pa.list_(pa.string()),
+        }
+    )
     table = pa.table({name: pa.array([r[name] for r in rows], typ) for name, typ in columns.items()})
     return table_bytes(table)
 
@@ -80,10 +108,14 @@ def read_predictions(path: Path, expected_sha256: str | None = None) -> dict[int
     try:
         data = Path(path).read_bytes()
         if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
-            raise UserError(f"{path} does not match the checksum in its record.json (damaged or changed); delete that cell folder and re-run it")
+            raise UserError(
+                f"{path} does not match the checksum in its record.json (damaged or changed); delete that cell folder and re-run it"
+            )
         rows = read_table(data).to_pylist()
     except (pa.ArrowException, OSError) as exc:
-        raise UserError(f"{path} is not a readable predictions table ({(str(exc).splitlines() or [''])[0][:120]}); re-run that cell") from None
+        raise UserError(
+            f"{path} is not a readable predictions table ({(str(exc).splitlines() or [''])[0][:120]}); re-run that cell"
+        ) from None
     out: dict[int, list[dict]] = {}
     for r in rows:
         out.setdefault(int(r.pop("budget")), []).append(r)
@@ -92,7 +124,9 @@ def read_predictions(path: Path, expected_sha256: str | None = None) -> dict[int
 
 def record_digest(record: dict) -> str:
     """SHA-256 of a record's canonical JSON without its own ``record_sha256`` field."""
-    return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "record_sha256"}).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        canonical_json({k: v for k, v in record.items() if k != "record_sha256"}).encode("utf-8")
+    ).hexdigest()
 
 
 def write_record(folder: Path, record: dict, predictions: dict) -> None:
@@ -112,11 +146,17 @@ def read_record(folder: Path) -> dict:
     try:
         record = strict_json_loads(path.read_bytes())
     except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
-        raise UserError(f"{path} is not a readable run record ({str(exc)[:120]}); delete that cell folder and re-run it") from None
+        raise UserError(
+            f"{path} is not a readable run record ({str(exc)[:120]}); delete that cell folder and re-run it"
+        ) from None
     if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"{path} is not an rls3-bench run record of schema version {SCHEMA_VERSION}; delete that cell folder and re-run it")
+        raise UserError(
+            f"{path} is not an rls3-bench run record of schema version {SCHEMA_VERSION}; delete that cell folder and re-run it"
+        )
     if "record_sha256" in record and record["record_sha256"] != record_digest(record):
-        raise UserError(f"{path} does not match its own checksum (damaged or edited); delete that cell folder and re-run it")
+        raise UserError(
+            f"{path} does not match its own checksum (damaged or edited); delete that cell folder and re-run it"
+        )
     validate(RunRecord, record, f"{path} is malformed", "delete that cell folder and re-run it")
     return record
 

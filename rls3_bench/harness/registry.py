@@ -21,21 +21,31 @@ def load_object(path: str, what: str):
     """Import ``module:attr`` and return the attribute; a clear UserError when it is not there."""
     module_name, sep, attr = path.partition(":")
     if not sep or not module_name or not attr:
-        raise UserError(f"{what} path {short_repr(path)} is not of the form 'module:Class'; write e.g. 'my_pkg.gen:MyGenerator'")
+        raise UserError(
+            f"{what} path {short_repr(path)} is not of the form 'module:Class'; write e.g. 'my_pkg.gen:MyGenerator'"
+        )
     if module_name.startswith(".") or "\x00" in path:
-        raise UserError(f"{what} path {short_repr(path)} must name an absolute module ('my_pkg.gen:MyGenerator'), not a relative one")
+        raise UserError(
+            f"{what} path {short_repr(path)} must name an absolute module ('my_pkg.gen:MyGenerator'), not a relative one"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UserError(f"cannot import module {short_repr(module_name)} for {what} {short_repr(path)} ({str(exc)[:120]}); check the name and that it is installed or on PYTHONPATH") from None
+        raise UserError(
+            f"cannot import module {short_repr(module_name)} for {what} {short_repr(path)} ({str(exc)[:120]}); check the name and that it is installed or on PYTHONPATH"
+        ) from None
     except Exception as exc:  # the module itself failed while importing (SyntaxError, an error at import time)
-        raise UserError(f"importing module {short_repr(module_name)} for {what} {short_repr(path)} failed ({type(exc).__name__}: {str(exc)[:120]}); fix that module") from None
+        raise UserError(
+            f"importing module {short_repr(module_name)} for {what} {short_repr(path)} failed ({type(exc).__name__}: {str(exc)[:120]}); fix that module"
+        ) from None
     try:
         obj = module
         for part in attr.split("."):
             obj = getattr(obj, part)
     except AttributeError:
-        raise UserError(f"module {short_repr(module_name)} has no attribute {short_repr(attr)} (from {what} {short_repr(path)}); check the class name") from None
+        raise UserError(
+            f"module {short_repr(module_name)} has no attribute {short_repr(attr)} (from {what} {short_repr(path)}); check the class name"
+        ) from None
     return obj
 
 
@@ -69,5 +79,7 @@ class Registry(Generic[T]):
         path = name if ":" in name else self.entry_point(name)
         cls = load_object(path, self.kind)
         if self.base is not None and not (isinstance(cls, type) and issubclass(cls, self.base)):
-            raise UserError(f"{self.kind} {short_repr(name)} is not a subclass of {self.base.__name__}; derive it from {self.base.__module__}.{self.base.__name__}")
+            raise UserError(
+                f"{self.kind} {short_repr(name)} is not a subclass of {self.base.__name__}; derive it from {self.base.__module__}.{self.base.__name__}"
+            )
         return cls

@@ -15,15 +15,23 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from rls3_bench.errors import UserError
 from rls3_bench.harness.generation import GeneratorFailure
-from rls3_bench.harness.records import (PREDICTIONS_FILE, RECORD_FILE, cell_dir, provenance, read_record, record_digest, verify_cell,
-                                         write_record)
+from rls3_bench.harness.records import (
+    PREDICTIONS_FILE,
+    RECORD_FILE,
+    cell_dir,
+    provenance,
+    read_record,
+    record_digest,
+    verify_cell,
+    write_record,
+)
 from rls3_bench.harness.tracks import Track, track_from_dict
 
 EXECUTORS = ("local", "ray")
@@ -74,12 +82,22 @@ def cell_done(folder: Path) -> bool:
     for name in (RECORD_FILE, PREDICTIONS_FILE):
         if (folder / name).exists():
             os.replace(folder / name, folder / f"{name}.corrupt")
-    print(f"rls3-bench: warning: {problem.split('; ')[0]}; moved it aside as *.corrupt and re-running the cell", file=sys.stderr)
+    print(
+        f"rls3-bench: warning: {problem.split('; ')[0]}; moved it aside as *.corrupt and re-running the cell",
+        file=sys.stderr,
+    )
     return False
 
 
-def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: str | None, torch_threads: int,
-                 progress: Callable | None = None, cell_options: dict | None = None) -> tuple[dict, dict]:
+def execute_cell(
+    track_dict: dict,
+    generator: str,
+    seed: int,
+    checkpoint_dir: str | None,
+    torch_threads: int,
+    progress: Callable | None = None,
+    cell_options: dict | None = None,
+) -> tuple[dict, dict]:
     """Run one cell and return (record, predictions). Runs anywhere: in-process, a worker, a Ray task.
 
     ``cell_options`` are :func:`rls3_bench.harness.cell.run_cell`'s machine-side options (``backend_options``,
@@ -93,21 +111,29 @@ def execute_cell(track_dict: dict, generator: str, seed: int, checkpoint_dir: st
     from rls3_bench.harness.cell import run_cell
 
     t0 = time.perf_counter()
-    res = run_cell(track, generator, seed, checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=progress,
-                   **(cell_options or {}))
+    res = run_cell(
+        track,
+        generator,
+        seed,
+        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+        progress=progress,
+        **(cell_options or {}),
+    )
     record = res.to_dict()
     predictions = record.pop("predictions")
-    record.update({
-        "schema_version": 1,
-        "track": track.key,
-        "track_config": track_dict,
-        "track_digest": track.digest(),
-        "eval_set": track.eval_set,
-        "eval_set_hash": track.eval_set_hash,
-        "wall_seconds": time.perf_counter() - t0,
-        "torch_threads": torch_threads,
-        "provenance": provenance(),
-    })
+    record.update(
+        {
+            "schema_version": 1,
+            "track": track.key,
+            "track_config": track_dict,
+            "track_digest": track.digest(),
+            "eval_set": track.eval_set,
+            "eval_set_hash": track.eval_set_hash,
+            "wall_seconds": time.perf_counter() - t0,
+            "torch_threads": torch_threads,
+            "provenance": provenance(),
+        }
+    )
     return record, predictions
 
 
@@ -127,8 +153,15 @@ def resolve_pipeline(mode: str, workers: int, threads: int, cores: int | None = 
     return (cores or os.cpu_count() or 1) >= workers * (threads + 1)
 
 
-def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch_threads: int, progress=None,
-                    cell_options: dict | None = None) -> CellOutcome:
+def _run_local_cell(
+    track: Track,
+    generator: str,
+    seed: int,
+    folder: Path,
+    torch_threads: int,
+    progress=None,
+    cell_options: dict | None = None,
+) -> CellOutcome:
     t0 = time.perf_counter()
     with cell_lock(folder) as mine:
         if not mine:
@@ -136,8 +169,9 @@ def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch
         if cell_done(folder):
             return CellOutcome(generator, seed, folder, "skipped-done", 0.0)
         try:
-            record, predictions = execute_cell(track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress,
-                                               cell_options)
+            record, predictions = execute_cell(
+                track.to_dict(), generator, seed, str(folder / "checkpoint"), torch_threads, progress, cell_options
+            )
         except GeneratorFailure as exc:  # the generator failed before its first round: no record, the sweep goes on
             return CellOutcome(generator, seed, folder, "failed", time.perf_counter() - t0, str(exc))
         write_record(folder, record, predictions)
@@ -147,7 +181,9 @@ def _run_local_cell(track: Track, generator: str, seed: int, folder: Path, torch
 
 def _local_worker(args) -> CellOutcome:
     track_dict, generator, seed, folder, threads, cell_options = args
-    return _run_local_cell(track_from_dict(track_dict), generator, seed, Path(folder), threads, cell_options=cell_options)
+    return _run_local_cell(
+        track_from_dict(track_dict), generator, seed, Path(folder), threads, cell_options=cell_options
+    )
 
 
 def _generator_dir_name(generator: str) -> str:
@@ -188,15 +224,15 @@ def run_benchmark(
         return _run_sequential(track, cells, show_progress, threads, cell_options)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-
     from concurrent.futures.process import BrokenProcessPool
 
     outcomes = []
     # workers ignore SIGINT: on Ctrl-C (or SIGTERM, or any error) this process stops them itself, so
     # none is left running a cell; their cell locks go with them and the cells resume when re-run
     # no more processes than cells (the rest would only wait); threads stay as the requested workers set them
-    pool = ProcessPoolExecutor(max_workers=min(workers, max(1, len(cells))), mp_context=mp.get_context("spawn"),
-                               initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, max(1, len(cells))), mp_context=mp.get_context("spawn"), initializer=_ignore_sigint
+    )
     try:
         jobs = [(track.to_dict(), g, s, str(f), threads, cell_options) for g, s, f in cells]
         bar = _bar(len(jobs), "cells", show_progress)
@@ -207,8 +243,10 @@ def run_benchmark(
         bar.close()
     except BrokenProcessPool:
         _stop_workers(pool)
-        raise UserError("a worker process died (killed, or out of memory) while running a cell; finished cells are kept: "
-                        "re-run the same command to resume the rest") from None
+        raise UserError(
+            "a worker process died (killed, or out of memory) while running a cell; finished cells are kept: "
+            "re-run the same command to resume the rest"
+        ) from None
     except BaseException:
         _stop_workers(pool)
         raise
@@ -221,8 +259,15 @@ def _check_count(value, noun: str, maximum: int) -> None:
         raise UserError(f"{noun} must be an integer in [1, {maximum}], got {value!r}")
 
 
-def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], executor: str, workers: int,
-                threads: int | None, cell_options: dict) -> dict[str, str]:
+def check_setup(
+    track: Track,
+    generators: Sequence[str],
+    seeds: Sequence[int],
+    executor: str,
+    workers: int,
+    threads: int | None,
+    cell_options: dict,
+) -> dict[str, str]:
     """Every check a sweep can make before it starts work: bounds, the eval set's pinned hash, the backend's
     options, the generators' names. Cheap (nothing is started or read; given paths are only looked up), so a
     bad setup fails in seconds whatever the sweep's size, and before any cell folder exists. On Ray, paths
@@ -239,8 +284,10 @@ def check_setup(track: Track, generators: Sequence[str], seeds: Sequence[int], e
     if len(seeds) > MAX_SEEDS:
         raise UserError(f"{len(seeds)} seeds are more than the {MAX_SEEDS} one run takes; split them over several runs")
     if track.budgets[-1] > MAX_BUDGET:
-        raise UserError(f"track {track.key}: budget {track.budgets[-1]} is above the maximum of {MAX_BUDGET} samples per cell; "
-                        "lower the track's budgets")
+        raise UserError(
+            f"track {track.key}: budget {track.budgets[-1]} is above the maximum of {MAX_BUDGET} samples per cell; "
+            "lower the track's budgets"
+        )
     if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
         raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
     check_eval_pin(track.eval_set, track.eval_set_hash)
@@ -280,11 +327,15 @@ def claim_results(results: Path, track: Track) -> None:
         if path.name == RECORD_FILE and data.get("record_sha256") != record_digest(data):
             continue  # a damaged record: its cell sets it aside and runs again (cell_done)
         if other != digest:
-            raise UserError(f"{folder} holds results of another configuration of {track.key} (track digest {str(other)[:12]}, "
-                            f"this run's {digest[:12]}: another lr, --weights, --device or preset); pass a new --results folder")
+            raise UserError(
+                f"{folder} holds results of another configuration of {track.key} (track digest {str(other)[:12]}, "
+                f"this run's {digest[:12]}: another lr, --weights, --device or preset); pass a new --results folder"
+            )
     if not (folder / TRACK_FILE).is_file():
-        atomic_write_json(folder / TRACK_FILE, {"schema_version": 1, "track": track.key, "track_digest": digest,
-                                                "track_config": track.to_dict()})
+        atomic_write_json(
+            folder / TRACK_FILE,
+            {"schema_version": 1, "track": track.key, "track_digest": digest, "track_config": track.to_dict()},
+        )
 
 
 def _ignore_sigint() -> None:
@@ -314,7 +365,9 @@ def _bar(total: int, unit: str, show: bool):
     return tqdm(total=total, unit=unit, disable=not show, dynamic_ncols=True)
 
 
-def _run_sequential(track: Track, cells, show_progress: bool, threads: int, cell_options: dict | None = None) -> list[CellOutcome]:
+def _run_sequential(
+    track: Track, cells, show_progress: bool, threads: int, cell_options: dict | None = None
+) -> list[CellOutcome]:
     top = track.budgets[-1]
     bar = _bar(len(cells) * top, "samples", show_progress)
     outcomes = []
@@ -334,8 +387,9 @@ def _run_sequential(track: Track, cells, show_progress: bool, threads: int, cell
     return outcomes
 
 
-def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, threads: int,
-             cell_options: dict | None = None) -> list[CellOutcome]:
+def _run_ray(
+    track: Track, cells, ray_address: str | None, show_progress: bool, threads: int, cell_options: dict | None = None
+) -> list[CellOutcome]:
     from rls3_bench.errors import require
 
     if not ray_address:
@@ -352,20 +406,32 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
             ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the line above
         _check_reachable(ray_address)
         try:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                     **({} if ray_address else {"_node_ip_address": "127.0.0.1", "num_cpus": os.cpu_count()}))
+            ray.init(
+                address=ray_address,
+                include_dashboard=False,
+                log_to_driver=False,
+                **({} if ray_address else {"_node_ip_address": "127.0.0.1", "num_cpus": os.cpu_count()}),
+            )
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray instance"
-            raise UserError(f"cannot start or reach {where} ({' '.join(str(exc).split())[:160]}); check the address "
-                            "(`ray status` on the head node) or leave out --ray-address to start a local one") from None
+            raise UserError(
+                f"cannot start or reach {where} ({' '.join(str(exc).split())[:160]}); check the address "
+                "(`ray status` on the head node) or leave out --ray-address to start a local one"
+            ) from None
         started = True
 
     @ray.remote(num_cpus=threads + int(bool((cell_options or {}).get("pipeline"))))
     def remote_cell(track_dict, generator, seed):
         # the checkpoint lives on the worker's local disk; the result travels back to the driver
         with tempfile.TemporaryDirectory() as tmp:
-            return execute_cell(track_dict, generator, seed, str(Path(tmp) / "checkpoint"), torch_threads=threads,
-                                cell_options=cell_options)
+            return execute_cell(
+                track_dict,
+                generator,
+                seed,
+                str(Path(tmp) / "checkpoint"),
+                torch_threads=threads,
+                cell_options=cell_options,
+            )
 
     outcomes = []
     try:
@@ -382,7 +448,9 @@ def _run_ray(track: Track, cells, ray_address: str | None, show_progress: bool, 
             with cell_lock(folder) as mine:
                 if mine and not (folder / RECORD_FILE).is_file():
                     write_record(folder, record, predictions)
-            outcomes.append(CellOutcome(g, s, folder, record["status"], time.perf_counter() - t0, record.get("failure")))
+            outcomes.append(
+                CellOutcome(g, s, folder, record["status"], time.perf_counter() - t0, record.get("failure"))
+            )
             bar.update(1)
         bar.close()
     finally:
@@ -403,8 +471,10 @@ def _check_reachable(address: str | None) -> None:
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
-        raise UserError(f"nothing answers at --ray-address {address} ({exc.strerror or exc}); start the cluster with "
-                        "`ray start --head` there, or leave out --ray-address to start a local one") from None
+        raise UserError(
+            f"nothing answers at --ray-address {address} ({exc.strerror or exc}); start the cluster with "
+            "`ray start --head` there, or leave out --ray-address to start a local one"
+        ) from None
 
 
 def completed_records(results: Path, track_key: str | None = None) -> list[dict]:
@@ -413,4 +483,12 @@ def completed_records(results: Path, track_key: str | None = None) -> list[dict]
     return [rec for _, rec in iter_records(results) if track_key is None or rec["track"] == track_key]
 
 
-__all__ = ["run_benchmark", "execute_cell", "check_setup", "claim_results", "CellOutcome", "completed_records", "read_record"]
+__all__ = [
+    "run_benchmark",
+    "execute_cell",
+    "check_setup",
+    "claim_results",
+    "CellOutcome",
+    "completed_records",
+    "read_record",
+]

@@ -19,7 +19,9 @@ __all__ = ["Preset", "Track", "builtin_track_names", "load_track", "track_from_d
 
 
 def builtin_track_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("rls3_bench").joinpath("tracks").iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name[:-5] for p in resources.files("rls3_bench").joinpath("tracks").iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_track(name_or_path: str) -> Track:
@@ -34,12 +36,16 @@ def load_track(name_or_path: str) -> Track:
     else:
         names = builtin_track_names()
         if name_or_path not in names:
-            raise UserError(f"unknown track {short_repr(name_or_path)}; built-in tracks: {', '.join(names)} (or give a .yaml path)")
+            raise UserError(
+                f"unknown track {short_repr(name_or_path)}; built-in tracks: {', '.join(names)} (or give a .yaml path)"
+            )
         text = resources.files("rls3_bench").joinpath("tracks", f"{name_or_path}.yaml").read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise UserError(f"track {name_or_path} is not valid YAML ({(str(exc).splitlines() or [type(exc).__name__])[0][:100]}); fix the file") from None
+        raise UserError(
+            f"track {name_or_path} is not valid YAML ({(str(exc).splitlines() or [type(exc).__name__])[0][:100]}); fix the file"
+        ) from None
     return track_from_dict(data, name_or_path)
 
 
@@ -47,8 +53,11 @@ def _json_problem(value: Any, where: str) -> str | None:
     """Where ``value`` is not plain JSON data (string keys; finite numbers), or None."""
     if isinstance(value, dict):
         for k, v in value.items():
-            problem = (f"{where} has a non-string key {short_repr(k)}" if not isinstance(k, str)
-                       else _json_problem(v, f"{where}.{k}" if k.isidentifier() else f"{where}[{short_repr(k)}]"))
+            problem = (
+                f"{where} has a non-string key {short_repr(k)}"
+                if not isinstance(k, str)
+                else _json_problem(v, f"{where}.{k}" if k.isidentifier() else f"{where}[{short_repr(k)}]")
+            )
             if problem:
                 return problem
     elif isinstance(value, list):
@@ -66,5 +75,7 @@ def track_from_dict(data: Any, source: str = "track") -> Track:
     if not isinstance(data, dict):
         raise UserError(f"{source}: a track must be a YAML mapping; see rls3_bench/tracks/clip-tiny.yaml")
     if problem := _json_problem(data, "track"):
-        raise UserError(f"{source}: {problem[:200]}; a track holds only strings, finite numbers, booleans, lists and mappings with string keys")
+        raise UserError(
+            f"{source}: {problem[:200]}; a track holds only strings, finite numbers, booleans, lists and mappings with string keys"
+        )
     return validate(Track, data, source, "fix the track file (see rls3_bench/tracks/clip-tiny.yaml)")

@@ -38,7 +38,9 @@ def sample_for_pair(labelled: Labelled, pair: PairLabel, first_negative: str | N
     return make_sample(labelled.observation, pair, first_negative=first_negative)
 
 
-def uniform_samples(backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = LabelConfig()) -> list[Sample]:
+def uniform_samples(
+    backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = LabelConfig()
+) -> list[Sample]:
     """``n`` samples from i.i.d. uniformly random valid scenes and uniformly chosen captionable pairs.
 
     ``room_ids`` cycles the rooms in order (scene k uses ``room_ids[k % len]``), as the paper cycles

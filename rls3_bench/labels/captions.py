@@ -11,12 +11,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from rls3_bench.scene.assets import ASSETS, ROOMS
+from rls3_bench.backends.base import Observation
 from rls3_bench.labels.relations import OPPOSITE, PairLabel
 from rls3_bench.labels.sample import Sample
-from rls3_bench.backends.base import Observation
+from rls3_bench.scene.assets import ASSETS, ROOMS
 
-_PHRASE = {"left": "to the left", "right": "to the right", "above": "above", "below": "below", "in front": "in front", "behind": "behind"}
+_PHRASE = {
+    "left": "to the left",
+    "right": "to the right",
+    "above": "above",
+    "below": "below",
+    "in front": "in front",
+    "behind": "behind",
+}
 _CLOSING = {"left": " of", "right": " of", "in front": " of", "above": "", "below": "", "behind": ""}
 CANONICAL_ORDER = ("above", "below", "in front", "behind", "left", "right")
 
@@ -29,13 +36,13 @@ def _ordered(terms) -> tuple[str, ...]:
 
 
 def relation_phrase(terms) -> str:
-    """"above, behind and to the left" (the PaliGemma answer, and the middle of a caption)."""
+    """ "above, behind and to the left" (the PaliGemma answer, and the middle of a caption)."""
     parts = [_PHRASE[t] for t in _ordered(terms)]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def caption(subject: str, reference: str, terms) -> str:
-    """"The <subject> is <phrase> the <reference>." with the closing preposition of the last term."""
+    """ "The <subject> is <phrase> the <reference>." with the closing preposition of the last term."""
     ordered = _ordered(terms)
     return f"The {subject} is {relation_phrase(ordered)}{_CLOSING[ordered[-1]]} the {reference}."
 
@@ -59,8 +66,7 @@ def negatives(subject: str, reference: str, terms, key: str) -> tuple[tuple[str,
     """
     ordered = _ordered(terms)
     flips = [
-        (f"flip:{t}", caption(subject, reference, [OPPOSITE[t] if u == t else u for u in ordered]))
-        for t in ordered
+        (f"flip:{t}", caption(subject, reference, [OPPOSITE[t] if u == t else u for u in ordered])) for t in ordered
     ]
     first = flips.pop(_pick(key, len(flips)))
     return (first, ("swap", caption(reference, subject, ordered)), *flips)
@@ -95,7 +101,7 @@ def make_sample(obs: Observation, label: PairLabel, first_negative: str | None =
         if first_negative not in kinds:
             raise ValueError(f"no negative of kind {first_negative!r} for terms {label.terms}; kinds: {kinds}")
         k = kinds.index(first_negative)
-        negs = (negs[k], *negs[:k], *negs[k + 1:])
+        negs = (negs[k], *negs[:k], *negs[k + 1 :])
     return Sample(
         spec=spec,
         image=obs.image,
@@ -117,13 +123,17 @@ def falsified(sample: Sample) -> Sample:
     ``negatives[0]`` is the true caption (the flip back). For control generators whose captions must
     carry no information about the image; never for data meant to teach."""
     kind = next(k for k in sample.negative_kinds if k.startswith("flip:"))
-    flipped = _ordered(OPPOSITE[u] if u == kind[len("flip:"):] else u for u in sample.terms)
+    flipped = _ordered(OPPOSITE[u] if u == kind[len("flip:") :] else u for u in sample.terms)
     sample_id = f"{sample.sample_id}:false"
     negs = list(negatives(sample.subject, sample.reference, flipped, sample_id))
-    back = next(i for i, (k, _) in enumerate(negs) if k == f"flip:{OPPOSITE[kind[len('flip:'):]]}")
+    back = next(i for i, (k, _) in enumerate(negs) if k == f"flip:{OPPOSITE[kind[len('flip:') :]]}")
     negs.insert(0, negs.pop(back))
     return dataclasses.replace(
-        sample, terms=flipped, caption=caption(sample.subject, sample.reference, flipped),
-        negatives=tuple(text for _, text in negs), negative_kinds=tuple(k for k, _ in negs),
-        answer=relation_phrase(flipped), sample_id=sample_id,
+        sample,
+        terms=flipped,
+        caption=caption(sample.subject, sample.reference, flipped),
+        negatives=tuple(text for _, text in negs),
+        negative_kinds=tuple(k for k, _ in negs),
+        answer=relation_phrase(flipped),
+        sample_id=sample_id,
     )

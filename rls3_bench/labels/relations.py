@@ -44,11 +44,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rls3_bench.backends.base import Observation, ObjectState
+from rls3_bench.backends.base import ObjectState, Observation
 from rls3_bench.scene.assets import ASSETS
 from rls3_bench.scene.spec import CameraPose
 
-OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above", "in front": "behind", "behind": "in front"}
+OPPOSITE = {
+    "left": "right",
+    "right": "left",
+    "above": "below",
+    "below": "above",
+    "in front": "behind",
+    "behind": "in front",
+}
 
 #: sector index (0 = right, counter-clockwise seen from above, with 'behind' = away from the camera)
 #: -> (depth term, lateral term)
@@ -123,12 +130,16 @@ class PairLabel:
         return tuple(t for t in (self.vertical, self.depth, self.lateral) if t not in (None, AMBIGUOUS))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _own_box_centre_offset(asset_id: str) -> tuple[float, float, float]:
     """Centre of the asset's own box (around its parts, in its frame) relative to its bottom centre, at scale 1."""
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for part in ASSETS[asset_id].parts:
-        half = {"box": part.size, "cylinder": (part.size[0], part.size[0], part.size[1] / 2), "sphere": (part.size[0],) * 3}[part.shape]
+        half = {
+            "box": part.size,
+            "cylinder": (part.size[0], part.size[0], part.size[1] / 2),
+            "sphere": (part.size[0],) * 3,
+        }[part.shape]
         lo = np.minimum(lo, np.asarray(part.offset) - half)
         hi = np.maximum(hi, np.asarray(part.offset) + half)
     return tuple(float(v) for v in (lo + hi) / 2.0)
@@ -141,7 +152,9 @@ def object_centre(state: ObjectState, cfg: LabelConfig, scale: float = 1.0) -> n
         return (np.asarray(state.aabb_min) + np.asarray(state.aabb_max)) / 2.0
     off = scale * np.asarray(_own_box_centre_offset(state.asset))
     c, s = math.cos(math.radians(state.yaw_deg)), math.sin(math.radians(state.yaw_deg))
-    return np.asarray(state.position, dtype=float) + np.array([c * off[0] - s * off[1], s * off[0] + c * off[1], off[2]])
+    return np.asarray(state.position, dtype=float) + np.array(
+        [c * off[0] - s * off[1], s * off[0] + c * off[1], off[2]]
+    )
 
 
 def horizontal_relation(camera: CameraPose, a_centre, b_centre, cfg: LabelConfig) -> tuple[str | None, str | None]:
@@ -171,7 +184,7 @@ def horizontal_relation(camera: CameraPose, a_centre, b_centre, cfg: LabelConfig
 
 
 def vertical_relation(a_min_z: float, a_max_z: float, b_min_z: float, b_max_z: float, cfg: LabelConfig) -> str | None:
-    """"above", "below", None (same height) or AMBIGUOUS, from the objects' vertical extents."""
+    """ "above", "below", None (same height) or AMBIGUOUS, from the objects' vertical extents."""
     if cfg.version >= 2:
         return _vertical_banded(a_min_z, a_max_z, b_min_z, b_max_z, cfg)
     if a_min_z >= b_max_z - cfg.contact_tolerance_m:
@@ -197,15 +210,26 @@ def _vertical_banded(a_min_z: float, a_max_z: float, b_min_z: float, b_max_z: fl
     return AMBIGUOUS
 
 
-def label_pair(camera: CameraPose, a: ObjectState, b: ObjectState, ia: int, ib: int, cfg: LabelConfig = LabelConfig(),
-               scales: tuple[float, float] = (1.0, 1.0)) -> PairLabel:
+def label_pair(
+    camera: CameraPose,
+    a: ObjectState,
+    b: ObjectState,
+    ia: int,
+    ib: int,
+    cfg: LabelConfig = LabelConfig(),
+    scales: tuple[float, float] = (1.0, 1.0),
+) -> PairLabel:
     """The label of "A is <terms> B"; ``scales`` are A's and B's scales in the spec."""
-    depth, lateral = horizontal_relation(camera, object_centre(a, cfg, scales[0]), object_centre(b, cfg, scales[1]), cfg)
+    depth, lateral = horizontal_relation(
+        camera, object_centre(a, cfg, scales[0]), object_centre(b, cfg, scales[1]), cfg
+    )
     vertical = vertical_relation(a.aabb_min[2], a.aabb_max[2], b.aabb_min[2], b.aabb_max[2], cfg)
     return PairLabel(ia, ib, vertical, depth, lateral)
 
 
-def label_scene(obs: Observation, cfg: LabelConfig = LabelConfig(), min_visible_pixels: int = 1, active_only: int | None = 3) -> list[PairLabel]:
+def label_scene(
+    obs: Observation, cfg: LabelConfig = LabelConfig(), min_visible_pixels: int = 1, active_only: int | None = 3
+) -> list[PairLabel]:
     """Labels of every ordered pair of distinct, visible objects (the first ``active_only`` objects).
 
     Returns all pairs, captionable or not; callers filter with ``label.captionable``.
@@ -213,7 +237,15 @@ def label_scene(obs: Observation, cfg: LabelConfig = LabelConfig(), min_visible_
     n = len(obs.objects) if active_only is None else min(active_only, len(obs.objects))
     visible = [i for i in range(n) if obs.objects[i].visible_pixels >= min_visible_pixels]
     return [
-        label_pair(obs.spec.camera, obs.objects[i], obs.objects[j], i, j, cfg, (obs.spec.objects[i].scale, obs.spec.objects[j].scale))
+        label_pair(
+            obs.spec.camera,
+            obs.objects[i],
+            obs.objects[j],
+            i,
+            j,
+            cfg,
+            (obs.spec.objects[i].scale, obs.spec.objects[j].scale),
+        )
         for i in visible
         for j in visible
         if i != j

@@ -56,7 +56,14 @@ class Sample:
         true one and ``negatives[0]``) share it. In a v2 eval set a group is a scene and its twin, in
         which the other caption is true; elsewhere a group is usually a single item. Derived from the
         item itself, so stored tables and content hashes carry it without a column of their own."""
-        key = json.dumps([self.spec.room, list(self.spec.camera.eye), list(self.spec.camera.target), sorted((self.caption, self.negatives[0]))])
+        key = json.dumps(
+            [
+                self.spec.room,
+                list(self.spec.camera.eye),
+                list(self.spec.camera.target),
+                sorted((self.caption, self.negatives[0])),
+            ]
+        )
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 

@@ -12,7 +12,7 @@ and document here (see :func:`paligemma_score`).
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from rls3_bench.labels.sample import TERMS
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import abc
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from rls3_bench.errors import UserError
 from rls3_bench.data.atomic import strict_json_loads
+from rls3_bench.errors import UserError
 from rls3_bench.labels.sample import TERMS, Sample
 
 
@@ -38,12 +39,16 @@ def verified_base_weights(path: Path, build_hint: str) -> Path:
         card = strict_json_loads(card_path.read_bytes())
         want = str(card["sha256"])
     except (OSError, ValueError, TypeError, KeyError):
-        raise UserError(f"base weights {path} have no readable card {card_path.name} (its sha256); restore both with "
-                        f"`git checkout -- {path.parent}` or rebuild them with `{build_hint}`") from None
+        raise UserError(
+            f"base weights {path} have no readable card {card_path.name} (its sha256); restore both with "
+            f"`git checkout -- {path.parent}` or rebuild them with `{build_hint}`"
+        ) from None
     got = hashlib.sha256(path.read_bytes()).hexdigest()
     if got != want:
-        raise UserError(f"base weights {path} do not match their card {card_path.name} (sha256 {got[:12]}..., card {want[:12]}...): "
-                        f"damaged or replaced; restore both with `git checkout -- {path.parent}` or rebuild them with `{build_hint}`")
+        raise UserError(
+            f"base weights {path} do not match their card {card_path.name} (sha256 {got[:12]}..., card {want[:12]}...): "
+            f"damaged or replaced; restore both with `git checkout -- {path.parent}` or rebuild them with `{build_hint}`"
+        )
     return path
 
 

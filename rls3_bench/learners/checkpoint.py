@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rls3_bench.errors import UserError
 from rls3_bench.data.atomic import atomic_write_bytes
+from rls3_bench.errors import UserError
 
 CHECKPOINT_SCHEMA = 1
 
@@ -37,7 +37,12 @@ class TorchCheckpointMixin:
                     tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
                 else:
                     scalars.setdefault(str(index), {})[key] = value
-        record = {"schema_version": CHECKPOINT_SCHEMA, **self._identity(), "steps": self.steps, "optim_scalars": scalars}
+        record = {
+            "schema_version": CHECKPOINT_SCHEMA,
+            **self._identity(),
+            "steps": self.steps,
+            "optim_scalars": scalars,
+        }
         atomic_write_bytes(path, save(tensors, metadata={"rls3_bench": json.dumps(record, sort_keys=True)}))
 
     def load(self, path: Path) -> None:
@@ -52,8 +57,10 @@ class TorchCheckpointMixin:
                 record = json.loads((fh.metadata() or {}).get("rls3_bench", "{}"))
                 tensors = {k: fh.get_tensor(k) for k in fh.keys()}
         except Exception as exc:  # SafetensorError (truncated or damaged file), bad JSON metadata
-            raise UserError(f"checkpoint {path} is damaged or not a safetensors file ({type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())[:100]}); use an intact checkpoint or start afresh") from None
+            raise UserError(
+                f"checkpoint {path} is damaged or not a safetensors file ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:100]}); use an intact checkpoint or start afresh"
+            ) from None
         if not isinstance(record, dict):
             record = {}
         expected = json.loads(json.dumps(self._identity()))  # as JSON stores it (tuples become lists)
@@ -72,9 +79,11 @@ class TorchCheckpointMixin:
         import torch
 
         params = self._checkpoint_params()
-        saved = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
+        saved = {k[len("param.") :]: v for k, v in tensors.items() if k.startswith("param.")}
         if set(saved) != set(params):
-            raise UserError("checkpoint parameters do not match this learner's parameters; rebuild it with the checkpoint's arguments")
+            raise UserError(
+                "checkpoint parameters do not match this learner's parameters; rebuild it with the checkpoint's arguments"
+            )
         with torch.no_grad():
             for key, param in params.items():
                 param.copy_(saved[key].to(param.device, param.dtype))

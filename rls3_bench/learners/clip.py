@@ -41,25 +41,33 @@ data order), so a run is a function of the seed and the data, bit for bit on CPU
 
 from __future__ import annotations
 
-import logging
-
 import contextlib
 import difflib
 import json
+import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from rls3_bench.errors import UserError, require
 from rls3_bench.data.atomic import atomic_write_bytes
-from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, torch_device, verified_base_weights
-from rls3_bench.learners.checkpoint import TorchCheckpointMixin
+from rls3_bench.errors import UserError, require
 from rls3_bench.labels.sample import Sample
+from rls3_bench.learners.base import (
+    EvalResult,
+    Feedback,
+    ItemPrediction,
+    Learner,
+    term_error_rates,
+    torch_device,
+    verified_base_weights,
+)
+from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 
 torch = require("torch", "clip")
 open_clip = require("open_clip", "clip")
@@ -100,7 +108,7 @@ TINY_MODELS: dict[str, _TinyModel] = {
 # --- architecture and tokenizers --------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _register_tiny_configs() -> None:
     """Make the tiny configs known to open_clip (``list_models``, ``get_model_config``), once."""
     for spec in TINY_MODELS.values():
@@ -151,7 +159,7 @@ def check_architecture(name: str) -> None:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UserError(
             f"unknown open_clip architecture '{name}'{hint}; list the valid names with "
-            "`python -c \"import open_clip; print(open_clip.list_models())\"`"
+            '`python -c "import open_clip; print(open_clip.list_models())"`'
         )
 
 
@@ -161,7 +169,9 @@ def _tokenizer(name: str):
     try:
         return open_clip.get_tokenizer(name)
     except Exception as exc:  # an HF tokenizer that is not cached, with the hub offline
-        raise UserError(f"the tokenizer of '{name}' cannot be loaded offline ({str(exc).splitlines()[0]}); populate the Hugging Face cache for it") from None
+        raise UserError(
+            f"the tokenizer of '{name}' cannot be loaded offline ({str(exc).splitlines()[0]}); populate the Hugging Face cache for it"
+        ) from None
 
 
 # --- weights ----------------------------------------------------------------------------------------
@@ -198,7 +208,9 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
     if weights == "base":
         spec = TINY_MODELS.get(name)
         if spec is None:
-            raise UserError(f"model '{name}' has no project base weights; pass --weights PATH or an open_clip tag ({_tags_hint(name)})")
+            raise UserError(
+                f"model '{name}' has no project base weights; pass --weights PATH or an open_clip tag ({_tags_hint(name)})"
+            )
         return verified_base_weights(spec.base_weights, spec.base_hint), {}
     path = Path(weights).expanduser()
     if path.is_file():
@@ -208,7 +220,9 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
         return _cached_tag_file(name, weights, tag_cfg), tag_cfg
     if os.sep in weights or path.suffix:
         raise UserError(f"weights file {path} does not exist; pass an existing checkpoint with --weights PATH")
-    raise UserError(f"weights '{weights}' is neither 'base', an existing file, nor an open_clip tag of '{name}' ({_tags_hint(name)})")
+    raise UserError(
+        f"weights '{weights}' is neither 'base', an existing file, nor an open_clip tag of '{name}' ({_tags_hint(name)})"
+    )
 
 
 def _tags_hint(name: str) -> str:
@@ -228,8 +242,10 @@ def build_model(name: str, weights: str | None, seed: int):
     if tag_cfg:
         # a tag's file is loaded as a plain checkpoint, so pass on what open_clip would take from the
         # tag: QuickGELU (OpenAI weights) and the normalisation the weights were trained with
-        kwargs.update(force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
-                      force_preprocess_cfg={"mean": tag_cfg["mean"], "std": tag_cfg["std"]} if "mean" in tag_cfg else None)
+        kwargs.update(
+            force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+            force_preprocess_cfg={"mean": tag_cfg["mean"], "std": tag_cfg["std"]} if "mean" in tag_cfg else None,
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
@@ -253,7 +269,10 @@ def build_model(name: str, weights: str | None, seed: int):
 
 def pixel_values(images: Sequence[np.ndarray] | np.ndarray, size: int, mean: Sequence[float], std: Sequence[float]):
     """``(B, 3, size, size)`` float, normalised with ``mean``/``std``, from ``(H, W, 3)`` uint8 images."""
-    x = torch.from_numpy(np.stack([np.asarray(im, dtype=np.uint8) for im in images])).permute(0, 3, 1, 2).float() / 255.0
+    x = (
+        torch.from_numpy(np.stack([np.asarray(im, dtype=np.uint8) for im in images])).permute(0, 3, 1, 2).float()
+        / 255.0
+    )
     if tuple(x.shape[-2:]) != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0.0, 1.0)
     mean_t = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
@@ -336,7 +355,10 @@ class ClipLearner(TorchCheckpointMixin, Learner):
     def _make_optimizer(self):
         named = list(self.core.named_parameters())
         groups = [
-            {"params": [p for n, p in named if not _no_weight_decay(n, p)], "weight_decay": float(self.recipe["weight_decay"])},
+            {
+                "params": [p for n, p in named if not _no_weight_decay(n, p)],
+                "weight_decay": float(self.recipe["weight_decay"]),
+            },
             {"params": [p for n, p in named if _no_weight_decay(n, p)], "weight_decay": 0.0},
         ]
         return torch.optim.AdamW(groups, lr=float(self.recipe["lr"]))
@@ -404,7 +426,9 @@ class ClipLearner(TorchCheckpointMixin, Learner):
             loss = self.dual_loss(batch)
         return self._optimise(loss)
 
-    def pretrain_step(self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0) -> float:
+    def pretrain_step(
+        self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0
+    ) -> float:
         """One contrastive step on object-level captions (base-weight pretraining), plus ``weight`` x
         the hard-negative term over ``negatives`` (object-swapped captions) when ``weight > 0``."""
         self.core.train()
@@ -435,7 +459,9 @@ class ClipLearner(TorchCheckpointMixin, Learner):
             with self._autocast():
                 sims, q = self._candidate_scores(chunk, k=2)
             queries += q
-            predictions += [ItemPrediction(s.sample_id, float(t), float(neg)) for s, (t, neg) in zip(chunk, sims.cpu().tolist())]
+            predictions += [
+                ItemPrediction(s.sample_id, float(t), float(neg)) for s, (t, neg) in zip(chunk, sims.cpu().tolist())
+            ]
         return EvalResult(predictions=tuple(predictions), queries=queries)
 
     @torch.no_grad()
@@ -449,7 +475,11 @@ class ClipLearner(TorchCheckpointMixin, Learner):
             with self._autocast():
                 sims, q = self._candidate_scores(chunk, k=k)
             logits = (self._logit_scale() * sims).nan_to_num(nan=float("-inf"))
-            losses.append(F.cross_entropy(logits, torch.zeros(len(chunk), dtype=torch.long, device=self.device), reduction="none").cpu())
+            losses.append(
+                F.cross_entropy(
+                    logits, torch.zeros(len(chunk), dtype=torch.long, device=self.device), reduction="none"
+                ).cpu()
+            )
             correct.append((sims[:, 0] > sims[:, 1]).cpu())
             queries += q
         correct_np = torch.cat(correct).numpy()
@@ -464,7 +494,13 @@ class ClipLearner(TorchCheckpointMixin, Learner):
 
     def _identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this learner."""
-        return {"learner": self.name, "model": self.model_name, "weights": self.weights, "recipe": self.recipe, "seed": self.seed}
+        return {
+            "learner": self.name,
+            "model": self.model_name,
+            "weights": self.weights,
+            "recipe": self.recipe,
+            "seed": self.seed,
+        }
 
     def _checkpoint_params(self) -> dict[str, Any]:
         """The parameters a checkpoint stores (save/load come from TorchCheckpointMixin)."""
@@ -475,4 +511,6 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         from safetensors.torch import save
 
         tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in self.core.state_dict().items()}
-        atomic_write_bytes(path, save(tensors, metadata={"rls3_bench": json.dumps({"model": self.model_name, "format": "fp16"})}))
+        atomic_write_bytes(
+            path, save(tensors, metadata={"rls3_bench": json.dumps({"model": self.model_name, "format": "fp16"})})
+        )

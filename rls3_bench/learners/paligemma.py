@@ -34,18 +34,27 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from rls3_bench.learners.answers import parse_terms
-from rls3_bench.errors import UserError, require
 from rls3_bench.data.atomic import atomic_write_bytes
-from rls3_bench.learners.base import EvalResult, Feedback, ItemPrediction, Learner, term_error_rates, torch_device, verified_base_weights
-from rls3_bench.learners.checkpoint import TorchCheckpointMixin
+from rls3_bench.errors import UserError, require
 from rls3_bench.labels.sample import Sample
+from rls3_bench.learners.answers import parse_terms
+from rls3_bench.learners.base import (
+    EvalResult,
+    Feedback,
+    ItemPrediction,
+    Learner,
+    term_error_rates,
+    torch_device,
+    verified_base_weights,
+)
+from rls3_bench.learners.checkpoint import TorchCheckpointMixin
 
 torch = require("torch", "paligemma")
 transformers = require("transformers", "paligemma")
@@ -183,7 +192,9 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[str, Path | None]:
         return "dir", path
     if weights.count("/") == 1 and not weights.startswith((".", "/", "~")):
         return "dir", _cached_hub_dir(weights)
-    raise UserError(f"weights '{weights}' is not 'base', an existing file or directory, or a hub id (owner/name); check the path")
+    raise UserError(
+        f"weights '{weights}' is not 'base', an existing file or directory, or a hub id (owner/name); check the path"
+    )
 
 
 def _shared_storage_keys(module) -> set[str]:
@@ -203,7 +214,9 @@ def _load_weights_file(model, path: Path, name: str) -> None:
         state = load_file(str(path))
         missing, unexpected = model.load_state_dict(state, strict=False)
     except Exception as exc:
-        raise UserError(f"weights file {path} cannot be loaded into '{name}' ({str(exc).splitlines()[0]}); pass weights exported from this model") from None
+        raise UserError(
+            f"weights file {path} cannot be loaded into '{name}' ({str(exc).splitlines()[0]}); pass weights exported from this model"
+        ) from None
     missing = set(missing) - _shared_storage_keys(model)
     if missing or unexpected:
         raise UserError(
@@ -217,7 +230,9 @@ def build_model(name: str, weights: str | None, seed: int):
     without touching torch's global RNG."""
     kind, path = _resolve_weights(name, weights)
     if kind == "dir":
-        model = transformers.PaliGemmaForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        model = transformers.PaliGemmaForConditionalGeneration.from_pretrained(
+            path, local_files_only=True, dtype=torch.float32
+        )
         return model, transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     config, tokenizer = _architecture(name)
     with torch.random.fork_rng(devices=[]):
@@ -241,7 +256,9 @@ def _prefixes(tokenizer, n_image_tokens: int, image_token_id: int, prompts: Sequ
     return [head + ids for ids in _encode(tokenizer, [p + SEPARATOR for p in prompts])]
 
 
-def build_batch(tokenizer, n_image_tokens: int, image_token_id: int, prompts: Sequence[str], suffixes: Sequence[str]) -> dict[str, Any]:
+def build_batch(
+    tokenizer, n_image_tokens: int, image_token_id: int, prompts: Sequence[str], suffixes: Sequence[str]
+) -> dict[str, Any]:
     """Right-padded prefix+suffix batch for training and scoring, in PaliGemma's layout.
 
     Returns ``input_ids``, ``attention_mask``, ``token_type_ids`` (0 prefix, 1 suffix, 0 padding, as
@@ -297,7 +314,10 @@ def mean_suffix_loglik(logits, labels):
 
 def pixel_values(images: Sequence[np.ndarray] | np.ndarray, size: int):
     """``(B, 3, size, size)`` float in [-1, 1] (SigLIP's normalisation) from ``(H, W, 3)`` uint8 images."""
-    x = torch.from_numpy(np.stack([np.asarray(im, dtype=np.uint8) for im in images])).permute(0, 3, 1, 2).float() / 255.0
+    x = (
+        torch.from_numpy(np.stack([np.asarray(im, dtype=np.uint8) for im in images])).permute(0, 3, 1, 2).float()
+        / 255.0
+    )
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0.0, 1.0)
     return (x - 0.5) / 0.5
@@ -430,7 +450,9 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
         return ll[:n], ll[n:]
 
     def _generate_answers(self, samples: Sequence[Sample]) -> list[str]:
-        batch = build_prefix_batch(self.tokenizer, self.n_image_tokens, self.image_token_id, [s.prompt for s in samples])
+        batch = build_prefix_batch(
+            self.tokenizer, self.n_image_tokens, self.image_token_id, [s.prompt for s in samples]
+        )
         batch = {k: v.to(self.device) for k, v in batch.items()}
         config = transformers.GenerationConfig(
             max_new_tokens=MAX_ANSWER_TOKENS,
@@ -440,7 +462,9 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
             bos_token_id=self.tokenizer.bos_token_id,
         )
         out = self.core.generate(
-            **batch, pixel_values=pixel_values([s.image for s in samples], self.image_size).to(self.device), generation_config=config
+            **batch,
+            pixel_values=pixel_values([s.image for s in samples], self.image_size).to(self.device),
+            generation_config=config,
         )
         return self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
 
@@ -484,7 +508,9 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
         """``(B, N, D)`` patch tokens of the SigLIP tower (before the projector), with gradient: what
         the pretraining vision stage trains a probe on."""
         self.core.train()
-        return self.core.model.vision_tower(pixel_values(list(images), self.image_size).to(self.device)).last_hidden_state
+        return self.core.model.vision_tower(
+            pixel_values(list(images), self.image_size).to(self.device)
+        ).last_hidden_state
 
     def vision_parameters(self) -> list:
         return list(self.core.model.vision_tower.parameters())
@@ -494,7 +520,9 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
         for p in self.vision_parameters():
             p.requires_grad_(not frozen)
 
-    def pretrain_step(self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0) -> float:
+    def pretrain_step(
+        self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0
+    ) -> float:
         """One LM step on ("caption en" -> text) for object-level captions (base-weight pretraining),
         plus ``weight`` x the ranking term (as in :meth:`dual_loss`) of each text over its negative
         (one per text, e.g. one object swapped for an absent one) when ``weight > 0``. The LM term
@@ -553,7 +581,13 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
 
     def _identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this learner."""
-        return {"learner": self.name, "model": self.model_name, "weights": self.weights, "recipe": self.recipe, "seed": self.seed}
+        return {
+            "learner": self.name,
+            "model": self.model_name,
+            "weights": self.weights,
+            "recipe": self.recipe,
+            "seed": self.seed,
+        }
 
     def _checkpoint_params(self) -> dict[str, Any]:
         """The parameters a checkpoint stores (save/load come from TorchCheckpointMixin)."""
@@ -565,5 +599,9 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
 
         model = copy.deepcopy(self.peft).merge_and_unload() if self.peft is not None else self.core
         skip = _shared_storage_keys(model)
-        tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items() if k not in skip}
-        atomic_write_bytes(path, save(tensors, metadata={"rls3_bench": json.dumps({"model": self.model_name, "format": "fp16"})}))
+        tensors = {
+            k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items() if k not in skip
+        }
+        atomic_write_bytes(
+            path, save(tensors, metadata={"rls3_bench": json.dumps({"model": self.model_name, "format": "fp16"})})
+        )

@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rls3_bench.scene.assets import ASSETS, ROOMS
-from rls3_bench.labels.captions import object_caption
 from rls3_bench.data.atomic import atomic_write_json
-from rls3_bench.learners.base import weights_card
-from rls3_bench.labels.sample import Sample
 from rls3_bench.harness.seeds import int_seed, rng_for
+from rls3_bench.labels.captions import object_caption
+from rls3_bench.labels.sample import Sample
+from rls3_bench.learners.base import weights_card
+from rls3_bench.scene.assets import ASSETS, ROOMS
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: where ``rls3-bench pretrain`` writes without ``--out``: the working folder, never the installed package
@@ -87,7 +87,13 @@ def swap_one_object(spec, rng):
     present = [o.asset for o in spec.objects]
     absent = sorted(set(ASSETS) - set(present))
     victim = int(rng.integers(len(present)))
-    return replace(spec, objects=tuple(replace(o, asset=absent[int(rng.integers(len(absent)))]) if i == victim else o for i, o in enumerate(spec.objects)))
+    return replace(
+        spec,
+        objects=tuple(
+            replace(o, asset=absent[int(rng.integers(len(absent)))]) if i == victim else o
+            for i, o in enumerate(spec.objects)
+        ),
+    )
 
 
 def identity_items(scenes, rng) -> list[Sample]:
@@ -95,9 +101,21 @@ def identity_items(scenes, rng) -> list[Sample]:
     items = []
     for k, (image, spec) in enumerate(scenes):
         swapped = swap_one_object(spec, rng)
-        items.append(Sample(spec=spec, image=image, subject="", reference="", terms=(), caption=object_caption(spec),
-                            negatives=(object_caption(swapped),), negative_kinds=("object",), prompt="caption en",
-                            answer=object_caption(spec), sample_id=f"identity-{k}"))
+        items.append(
+            Sample(
+                spec=spec,
+                image=image,
+                subject="",
+                reference="",
+                terms=(),
+                caption=object_caption(spec),
+                negatives=(object_caption(swapped),),
+                negative_kinds=("object",),
+                prompt="caption en",
+                answer=object_caption(spec),
+                sample_id=f"identity-{k}",
+            )
+        )
     return items
 
 
@@ -164,7 +182,9 @@ def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConf
     for epoch in range(cfg.vision_epochs):
         losses = []
         for idx in _whole_batches(order_rng, len(images), cfg.batch_size):
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(probe(learner.vision_tokens(images[idx])), targets[idx].to(learner.device))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                probe(learner.vision_tokens(images[idx])), targets[idx].to(learner.device)
+            )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -173,7 +193,12 @@ def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConf
         log(f"vision epoch {epoch + 1}/{cfg.vision_epochs}: loss {np.mean(losses):.4f}")
     with torch.no_grad():
         truth = torch.from_numpy(np.stack([object_labels(s) for _, s in held_out]))
-        predicted = torch.cat([probe(learner.vision_tokens(np.stack([im for im, _ in held_out[i : i + 64]]))).cpu() > 0 for i in range(0, len(held_out), 64)])
+        predicted = torch.cat(
+            [
+                probe(learner.vision_tokens(np.stack([im for im, _ in held_out[i : i + 64]]))).cpu() > 0
+                for i in range(0, len(held_out), 64)
+            ]
+        )
     truth = truth.bool()
     true_pos = float((predicted & truth).sum())
     return 2 * true_pos / max(float(predicted.sum() + truth.sum()), 1.0)
@@ -193,11 +218,15 @@ def check_pretrain(track, cfg: PretrainConfig) -> None:
 
     if track.weights != "base":
         tiny = [n for n in builtin_track_names() if load_track(n).weights == "base"]
-        raise UserError(f"track {track.name} runs on user-supplied weights ({track.weights!r}), so it has no base weights to "
-                        f"pretrain; pretrain a track with weights: base ({', '.join(tiny)})")
+        raise UserError(
+            f"track {track.name} runs on user-supplied weights ({track.weights!r}), so it has no base weights to "
+            f"pretrain; pretrain a track with weights: base ({', '.join(tiny)})"
+        )
     if cfg.scenes < cfg.batch_size:
-        raise UserError(f"{cfg.scenes} scenes are fewer than one batch of {cfg.batch_size}, so no training step would run; "
-                        f"pass --scenes {cfg.batch_size} or more")
+        raise UserError(
+            f"{cfg.scenes} scenes are fewer than one batch of {cfg.batch_size}, so no training step would run; "
+            f"pass --scenes {cfg.batch_size} or more"
+        )
 
 
 def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFAULT_OUT_DIR, log=print) -> dict:
@@ -221,19 +250,29 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     images = np.stack([im for im, _ in train])
     probe_f1 = None
     if cfg.vision_epochs > 0:
-        probe_f1 = vision_stage(learner, images, [spec for _, spec in train], held_out, cfg, seed=int_seed("pretrain", cfg.seed, 3), log=log)
+        probe_f1 = vision_stage(
+            learner, images, [spec for _, spec in train], held_out, cfg, seed=int_seed("pretrain", cfg.seed, 3), log=log
+        )
         learner.freeze_vision(True)
     texts = [object_caption(spec) for _, spec in train]
     # drawn from their own stream, so object_negatives=0 leaves every other draw as it was
     negative_rng = rng_for("pretrain", cfg.seed, 2)
-    negatives = [object_caption(swap_one_object(spec, negative_rng)) for _, spec in train] if cfg.object_negatives > 0 else []
+    negatives = (
+        [object_caption(swap_one_object(spec, negative_rng)) for _, spec in train] if cfg.object_negatives > 0 else []
+    )
     order_rng = rng_for("pretrain", cfg.seed, 1)
     steps = 0
     for epoch in range(cfg.epochs):
         losses = []
         for idx in _whole_batches(order_rng, len(train), cfg.batch_size):
-            losses.append(learner.pretrain_step(images[idx], [texts[j] for j in idx], [negatives[j] for j in idx] if negatives else (),
-                                                weight=cfg.object_negatives))
+            losses.append(
+                learner.pretrain_step(
+                    images[idx],
+                    [texts[j] for j in idx],
+                    [negatives[j] for j in idx] if negatives else (),
+                    weight=cfg.object_negatives,
+                )
+            )
             steps += 1
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}")
     if cfg.vision_epochs > 0:
@@ -248,7 +287,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "bytes": path.stat().st_size,
-        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}" + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else "")
+        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}"
+        + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else "")
         + (f" --vision-epochs {cfg.vision_epochs} --vision-lr {cfg.vision_lr}" if cfg.vision_epochs else ""),
         "config": cfg.__dict__,
         "steps": steps,

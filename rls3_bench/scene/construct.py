@@ -17,16 +17,22 @@ import math
 
 import numpy as np
 
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
 from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import TERMS
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, point_on_surface, random_object, stacked_on
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
-from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, random_object, point_on_surface, stacked_on
 
 #: target sector centres (degrees; 0 = right, 90 = behind), keyed by (depth, lateral)
 SECTOR_CENTRES: dict[tuple[str | None, str | None], float] = {
-    (None, "right"): 0.0, ("behind", "right"): 45.0, ("behind", None): 90.0, ("behind", "left"): 135.0,
-    (None, "left"): 180.0, ("in front", "left"): -135.0, ("in front", None): -90.0, ("in front", "right"): -45.0,
+    (None, "right"): 0.0,
+    ("behind", "right"): 45.0,
+    ("behind", None): 90.0,
+    ("behind", "left"): 135.0,
+    (None, "left"): 180.0,
+    ("in front", "left"): -135.0,
+    ("in front", None): -90.0,
+    ("in front", "right"): -45.0,
 }
 #: angular jitter around the sector centre: the labelled part of a sector is +-15 deg (45/2 - 7.5)
 ANGLE_JITTER_DEG = 11.0
@@ -72,17 +78,28 @@ def _place_at_sector(eye_xy: np.ndarray, b_xy: np.ndarray, theta_deg: float, r: 
     return a_xy
 
 
-def _vertical_options(room: Room, vertical: str | None, a_asset: str, b_asset: str) -> list[tuple[Furniture, Furniture]]:
+def _vertical_options(
+    room: Room, vertical: str | None, a_asset: str, b_asset: str
+) -> list[tuple[Furniture, Furniture]]:
     """(A's support, B's support) pairs that give the vertical term for these assets."""
     sup = room.supports
     if vertical is None:
         return [(s, s) for s in sup]
     if vertical == "above":
-        return [(sa, sb) for sa in sup for sb in sup if sa.top >= sb.top + asset_height(ASSETS[b_asset]) + VERTICAL_CLEARANCE_M]
-    return [(sa, sb) for sa in sup for sb in sup if sb.top >= sa.top + asset_height(ASSETS[a_asset]) + VERTICAL_CLEARANCE_M]
+        return [
+            (sa, sb)
+            for sa in sup
+            for sb in sup
+            if sa.top >= sb.top + asset_height(ASSETS[b_asset]) + VERTICAL_CLEARANCE_M
+        ]
+    return [
+        (sa, sb) for sa in sup for sb in sup if sb.top >= sa.top + asset_height(ASSETS[a_asset]) + VERTICAL_CLEARANCE_M
+    ]
 
 
-def _stacked_pair(vertical: str, room: Room, rng: np.random.Generator, base_asset: str, top_asset: str) -> tuple[PlacedObject, PlacedObject, int, int]:
+def _stacked_pair(
+    vertical: str, room: Room, rng: np.random.Generator, base_asset: str, top_asset: str
+) -> tuple[PlacedObject, PlacedObject, int, int]:
     """Pure above/below: one object on a flat-topped base. Returns (first, second, index_a, index_b)."""
     base = random_object(base_asset, room, rng)
     top = stacked_on(top_asset, base, rng)
@@ -90,8 +107,15 @@ def _stacked_pair(vertical: str, room: Room, rng: np.random.Generator, base_asse
     return (base, top, 1, 0) if vertical == "above" else (base, top, 0, 1)
 
 
-def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS, attempts: int = 30,
-                   camera: CameraPose | None = None, assets: tuple[str, ...] | None = None) -> tuple[SceneSpec, int, int] | None:
+def construct_spec(
+    terms,
+    rng: np.random.Generator,
+    room_id: str | None = None,
+    n_objects: int = ACTIVE_OBJECTS,
+    attempts: int = 30,
+    camera: CameraPose | None = None,
+    assets: tuple[str, ...] | None = None,
+) -> tuple[SceneSpec, int, int] | None:
     """A spec meant to have ``spec.objects[a]`` <terms> ``spec.objects[b]``, as ``(spec, a, b)``.
 
     ``camera`` and ``assets`` (A, B, then the distractors) fix what is otherwise drawn at random, so
@@ -128,11 +152,22 @@ def construct_spec(terms, rng: np.random.Generator, room_id: str | None = None, 
             # the other one relative to it: the other way round it would rarely land on the small one
             a_first = _area(sa) <= _area(sb)
             anchor, anchor_s, other, other_s = (a_asset, sa, b_asset, sb) if a_first else (b_asset, sb, a_asset, sa)
-            anchor_obj = PlacedObject(anchor, point_on_surface(anchor_s, anchor, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2))
-            other_xy = _place_at_sector(eye_xy, np.asarray(anchor_obj.position[:2]), theta + (180.0 if a_first else 0.0), rng.uniform(*DISTANCE_RANGE_M))
+            anchor_obj = PlacedObject(
+                anchor, point_on_surface(anchor_s, anchor, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2)
+            )
+            other_xy = _place_at_sector(
+                eye_xy,
+                np.asarray(anchor_obj.position[:2]),
+                theta + (180.0 if a_first else 0.0),
+                rng.uniform(*DISTANCE_RANGE_M),
+            )
             if not _on_surface(other_xy, other_s, footprint_radius(ASSETS[other])):
                 continue
-            other_obj = PlacedObject(other, (round(float(other_xy[0]), 4), round(float(other_xy[1]), 4), round(other_s.top, 4)), yaw_deg=round(float(rng.uniform(0, 360)), 2))
+            other_obj = PlacedObject(
+                other,
+                (round(float(other_xy[0]), 4), round(float(other_xy[1]), 4), round(other_s.top, 4)),
+                yaw_deg=round(float(rng.uniform(0, 360)), 2),
+            )
             a_obj, b_obj = (anchor_obj, other_obj) if a_first else (other_obj, anchor_obj)
             pair, ia, ib = [a_obj, b_obj], 0, 1
         used = {o.asset for o in pair}
@@ -197,13 +232,25 @@ def twin_groups(per_complexity: int) -> list[tuple[tuple[str, ...], str]]:
     two += [((x, "left"), "flip:left") for x in ("above", "below", "in front", "behind")]
     two += [(("above", "behind"), "swap"), (("below", "in front"), "swap")] * 2
     flips3 = [
-        (("above", "in front", "left"), "flip:above"), (("below", "behind", "right"), "flip:below"),
-        (("above", "in front", "left"), "flip:in front"), (("below", "behind", "right"), "flip:behind"),
-        (("above", "in front", "left"), "flip:left"), (("below", "behind", "right"), "flip:right"),
+        (("above", "in front", "left"), "flip:above"),
+        (("below", "behind", "right"), "flip:below"),
+        (("above", "in front", "left"), "flip:in front"),
+        (("below", "behind", "right"), "flip:behind"),
+        (("above", "in front", "left"), "flip:left"),
+        (("below", "behind", "right"), "flip:right"),
     ]
     mirrored3 = [((v, d, OPPOSITE[l]), f"flip:{OPPOSITE[l]}" if k == f"flip:{l}" else k) for (v, d, l), k in flips3]
-    swaps3 = [(c, "swap") for c in (("above", "in front", "left"), ("below", "behind", "right"), ("above", "behind", "right"),
-                                      ("below", "in front", "left"), ("above", "in front", "right"), ("below", "behind", "left"))]
+    swaps3 = [
+        (c, "swap")
+        for c in (
+            ("above", "in front", "left"),
+            ("below", "behind", "right"),
+            ("above", "behind", "right"),
+            ("below", "in front", "left"),
+            ("above", "in front", "right"),
+            ("below", "behind", "left"),
+        )
+    ]
     out: list[tuple[tuple[str, ...], str]] = []
     units = per_complexity // 24
     out += one * units + two * units

@@ -21,10 +21,14 @@ STACK_PROBABILITY = 0.2
 def jittered_camera(room: Room, rng: np.random.Generator) -> CameraPose:
     eye = np.asarray(room.camera_eye) + rng.uniform(-CAMERA_JITTER_M, CAMERA_JITTER_M, 3)
     target = np.asarray(room.camera_target) + rng.uniform(-CAMERA_JITTER_M / 2, CAMERA_JITTER_M / 2, 3)
-    return CameraPose(tuple(round(float(v), 4) for v in eye), tuple(round(float(v), 4) for v in target), room.camera_fov_deg)
+    return CameraPose(
+        tuple(round(float(v), 4) for v in eye), tuple(round(float(v), 4) for v in target), room.camera_fov_deg
+    )
 
 
-def point_on_surface(surface: Furniture, asset_id: str, rng: np.random.Generator, scale: float = 1.0) -> tuple[float, float, float]:
+def point_on_surface(
+    surface: Furniture, asset_id: str, rng: np.random.Generator, scale: float = 1.0
+) -> tuple[float, float, float]:
     """A uniformly random bottom-centre on ``surface`` keeping the whole footprint on it."""
     r = footprint_radius(ASSETS[asset_id], scale)
     cx, cy, _ = surface.centre
@@ -34,16 +38,22 @@ def point_on_surface(surface: Furniture, asset_id: str, rng: np.random.Generator
     return (round(float(x), 4), round(float(y), 4), round(surface.top, 4))
 
 
-def random_object(asset_id: str, room: Room, rng: np.random.Generator, surface: Furniture | None = None) -> PlacedObject:
+def random_object(
+    asset_id: str, room: Room, rng: np.random.Generator, surface: Furniture | None = None
+) -> PlacedObject:
     surface = surface if surface is not None else room.supports[int(rng.integers(len(room.supports)))]
-    return PlacedObject(asset_id, point_on_surface(surface, asset_id, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2))
+    return PlacedObject(
+        asset_id, point_on_surface(surface, asset_id, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2)
+    )
 
 
 def stacked_on(asset_id: str, base: PlacedObject, rng: np.random.Generator) -> PlacedObject:
     """``asset_id`` dropped onto ``base`` (within 1 cm of its centre); the backend settles it on top."""
     drop_from = base.position[2] + asset_height(ASSETS[base.asset], base.scale) + 0.01
     x, y = (base.position[i] + float(rng.uniform(-0.01, 0.01)) for i in range(2))
-    return PlacedObject(asset_id, (round(x, 4), round(y, 4), round(drop_from, 4)), yaw_deg=round(float(rng.uniform(0, 360)), 2))
+    return PlacedObject(
+        asset_id, (round(x, 4), round(y, 4), round(drop_from, 4)), yaw_deg=round(float(rng.uniform(0, 360)), 2)
+    )
 
 
 def random_spec(rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS) -> SceneSpec:

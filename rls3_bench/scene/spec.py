@@ -18,9 +18,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rls3_bench.data.atomic import canonical_json
 from rls3_bench.errors import SpecError
 from rls3_bench.errors import short_repr as _short
-from rls3_bench.data.atomic import canonical_json
 
 SCHEMA_VERSION = 1
 
@@ -72,7 +72,9 @@ class CameraPose:
             raise SpecError(f"camera.fov_deg {fov} is outside {FOV_RANGE_DEG}; pick a field of view in that range")
         dx, dy, dz = (t - e for t, e in zip(target, eye))
         if math.hypot(dx, dy) < 1e-3:
-            raise SpecError("camera looks straight up or down (eye and target share x, y); move the target so the view has a horizontal direction")
+            raise SpecError(
+                "camera looks straight up or down (eye and target share x, y); move the target so the view has a horizontal direction"
+            )
         object.__setattr__(self, "eye", eye)
         object.__setattr__(self, "target", target)
         object.__setattr__(self, "fov_deg", fov)
@@ -104,7 +106,9 @@ class PlacedObject:
             raise SpecError(f"unknown asset {_short(self.asset)}; valid assets: {', '.join(sorted(ASSETS))}")
         pos = _vec(self.position, 3, f"position of {self.asset}")
         if max(abs(pos[0]), abs(pos[1])) > ROOM_HALF_EXTENT_M or not 0.0 <= pos[2] <= ROOM_HEIGHT_M:
-            raise SpecError(f"position {list(pos)} of {self.asset} is outside the room (|x|,|y| <= {ROOM_HALF_EXTENT_M}, 0 <= z <= {ROOM_HEIGHT_M}); move the object inside")
+            raise SpecError(
+                f"position {list(pos)} of {self.asset} is outside the room (|x|,|y| <= {ROOM_HALF_EXTENT_M}, 0 <= z <= {ROOM_HEIGHT_M}); move the object inside"
+            )
         scale = _num(self.scale, f"scale of {self.asset}")
         if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
             raise SpecError(f"scale {scale} of {self.asset} is outside {SCALE_RANGE}; use a scale in that range")
@@ -136,7 +140,9 @@ class SceneSpec:
         from rls3_bench.scene.assets import ROOMS
 
         if self.schema_version != SCHEMA_VERSION or isinstance(self.schema_version, bool):
-            raise SpecError(f"SceneSpec schema_version {_short(self.schema_version)} is not supported (this is version {SCHEMA_VERSION}); regenerate the spec with this release")
+            raise SpecError(
+                f"SceneSpec schema_version {_short(self.schema_version)} is not supported (this is version {SCHEMA_VERSION}); regenerate the spec with this release"
+            )
         if not isinstance(self.room, str) or self.room not in ROOMS:
             raise SpecError(f"unknown room {_short(self.room)}; valid rooms: {', '.join(sorted(ROOMS))}")
         if not isinstance(self.camera, CameraPose):
@@ -146,16 +152,16 @@ class SceneSpec:
             raise SpecError(f"a scene needs 1 to {MAX_OBJECTS} PlacedObjects, got {len(objects)}; fix the objects list")
         assets = [o.asset for o in objects]
         if len(set(assets)) != len(assets):
-            raise SpecError(f"asset ids repeat in one scene ({_short(assets)}); captions name objects by asset, so each may appear once")
+            raise SpecError(
+                f"asset ids repeat in one scene ({_short(assets)}); captions name objects by asset, so each may appear once"
+            )
         object.__setattr__(self, "objects", objects)
 
     # --- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["camera"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["camera"].items()}
-        d["objects"] = [
-            {k: list(v) if isinstance(v, tuple) else v for k, v in o.items()} for o in d["objects"]
-        ]
+        d["objects"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in o.items()} for o in d["objects"]]
         return d
 
     def to_json(self) -> str:
@@ -166,14 +172,16 @@ class SceneSpec:
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     @classmethod
-    def from_dict(cls, d: Any) -> "SceneSpec":
+    def from_dict(cls, d: Any) -> SceneSpec:
         if not isinstance(d, dict):
             raise SpecError(f"a SceneSpec must be a JSON object, got {type(d).__name__}; see docs/scene_spec.md")
         allowed = {"room", "camera", "objects", "schema_version"}
         unknown = set(d) - allowed
         missing = {"room", "camera", "objects"} - set(d)
         if unknown or missing:
-            raise SpecError(f"SceneSpec fields wrong (missing: {sorted(missing)}, unknown: {_short(sorted(map(str, unknown)))}); expected {sorted(allowed)}")
+            raise SpecError(
+                f"SceneSpec fields wrong (missing: {sorted(missing)}, unknown: {_short(sorted(map(str, unknown)))}); expected {sorted(allowed)}"
+            )
         cam = d["camera"]
         if not isinstance(cam, dict) or not {"eye", "target"} <= set(cam) or set(cam) - {"eye", "target", "fov_deg"}:
             raise SpecError("camera must be an object with 'eye', 'target' and optional 'fov_deg'; fix the SceneSpec")
@@ -184,7 +192,9 @@ class SceneSpec:
         placed = []
         for o in objs:
             if not isinstance(o, dict) or not {"asset", "position"} <= set(o) or set(o) - obj_fields:
-                raise SpecError(f"each object needs 'asset' and 'position' and may have {sorted(obj_fields - {'asset', 'position'})}; got {_short(o)}")
+                raise SpecError(
+                    f"each object needs 'asset' and 'position' and may have {sorted(obj_fields - {'asset', 'position'})}; got {_short(o)}"
+                )
             placed.append(PlacedObject(**o))
         return cls(
             room=d["room"],
@@ -194,7 +204,7 @@ class SceneSpec:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "SceneSpec":
+    def from_json(cls, text: str) -> SceneSpec:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:  # ValueError: bad JSON, bad UTF-8, an integer of > 4300 digits
