@@ -142,7 +142,8 @@ class _EpisodicAgentGenerator(Generator):
                 empty = 0 if kept else empty + 1
                 if empty >= MAX_EMPTY_EPISODES:
                     raise RuntimeError(
-                        f"{self.name}: {MAX_EMPTY_EPISODES} episodes in a row without a valid edit; the agent or the backend is stuck"
+                        f"{self.name}: {MAX_EMPTY_EPISODES} episodes in a row without a valid edit; "
+                        "the agent or the backend is stuck"
                     )
             ctx.deliver(pool[: ctx.remaining])
         finally:
@@ -413,7 +414,8 @@ class SacGenerator(_EpisodicAgentGenerator):
         folder = Path(folder)
         if not (folder / "sac.zip").is_file():
             raise UserError(
-                f"{self.name}: checkpoint folder {folder} has no sac.zip; delete the checkpoint to start the cell afresh"
+                f"{self.name}: checkpoint folder {folder} has no sac.zip; "
+                "delete the checkpoint to start the cell afresh"
             )
         buffer_rng = self.model.replay_buffer.rng
         saved_torch = self._torch_state

@@ -257,7 +257,7 @@ class SceneEditEnv(gym.Env):
         obs[ROOM_IDS.index(room.id)] = 1.0
         target = np.asarray(room.camera_target)
         base = len(ROOM_IDS)
-        for k, (obj, (pos, yaw)) in enumerate(zip(self.scene.objects[:ACTIVE_OBJECTS], self.settled)):
+        for k, (obj, (pos, yaw)) in enumerate(zip(self.scene.objects[:ACTIVE_OBJECTS], self.settled, strict=True)):
             o = base + k * SLOT_FEATURES
             obs[o + ASSET_IDS.index(obj.asset)] = 1.0
             o += len(ASSET_IDS)
@@ -364,8 +364,11 @@ class StackingSceneEditEnv(SceneEditEnv):
         other active object (not slot ``exclude``) whose footprint meets it and whose bottom is on the
         pile so far, lowest first. Objects on a higher surface (a shelf above) are not on the pile."""
         top = floor
+        # strict=False: ``settled`` covers only the first ACTIVE_OBJECTS slots; later objects are not on a pile
         standing = [
-            (pos, obj) for i, (obj, (pos, _)) in enumerate(zip(self.scene.objects, self.settled)) if i != exclude
+            (pos, obj)
+            for i, (obj, (pos, _)) in enumerate(zip(self.scene.objects, self.settled, strict=False))
+            if i != exclude
         ]
         for pos, obj in sorted(standing, key=lambda t: t[0][2]):
             near = math.hypot(pos[0] - xy[0], pos[1] - xy[1]) < radius + footprint_radius(ASSETS[obj.asset], obj.scale)

@@ -113,8 +113,8 @@ def _backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--renderer",
         default="tiny",
-        help="embedded renderer: tiny (default: deterministic everywhere, and about 2x faster than EGL at 128 px on a CPU "
-        "without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)",
+        help="embedded renderer: tiny (default: deterministic everywhere, and about 2x faster than EGL at 128 px on "
+        "a CPU without a GPU driver), egl, or auto (EGL where its plugin loads, else tiny)",
     )
     _unity_args(p)
 
@@ -247,9 +247,9 @@ def cmd_check_generator(args) -> int:
         return 1
     loop = "closed loop" if report.closed_loop else "open loop"
     print(
-        f"ok: {report.generator} ({loop}): 2 rounds of {report.round_size} samples, run twice with seed {args.seed}, resumed from "
-        f"JSON state, and with seed {args.seed + 1}; {report.renders_per_sample:.2f} renders per delivered sample; slowest round "
-        f"{report.slowest_round_seconds:.2f} s"
+        f"ok: {report.generator} ({loop}): 2 rounds of {report.round_size} samples, run twice with seed "
+        f"{args.seed}, resumed from JSON state, and with seed {args.seed + 1}; {report.renders_per_sample:.2f} "
+        f"renders per delivered sample; slowest round {report.slowest_round_seconds:.2f} s"
     )
     return 0
 
@@ -404,8 +404,8 @@ def cmd_blind(args) -> int:
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     report = blind_report(uniform_prior(args.captions), items)
     print(
-        f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} ({report['n_items']} items; "
-        f"chance 0.5): accuracy {report['accuracy']:.3f}"
+        f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} "
+        f"({report['n_items']} items; chance 0.5): accuracy {report['accuracy']:.3f}"
     )
     for name, values in report["slices"].items():
         for value, v in values.items():
@@ -428,7 +428,8 @@ def _seed_list(args) -> list[int]:
         parts = args.seed_list.split(",")
         if len(parts) > MAX_SEEDS:
             raise UserError(
-                f"--seed-list holds {len(parts)} seeds, more than the {MAX_SEEDS} one run takes; split the seeds over several runs"
+                f"--seed-list holds {len(parts)} seeds, more than the {MAX_SEEDS} one run takes; split the seeds over "
+                "several runs"
             )
         try:
             seeds = [int(x) for x in parts]
@@ -585,8 +586,9 @@ def cmd_submit(args) -> int:
         raise UserError("--authors must name at least one author")
     if not CODE_REFERENCE.fullmatch(args.code_reference):
         raise UserError(
-            f"--code-reference {args.code_reference!r} must be a URL pinned to a commit (https://github.com/you/gen@<commit>) "
-            "or a pinned package (my-package==1.2.0), so reviewers can fetch exactly the code that ran"
+            f"--code-reference {args.code_reference!r} must be a URL pinned to a commit "
+            "(https://github.com/you/gen@<commit>) or a pinned package (my-package==1.2.0), so reviewers can fetch "
+            "exactly the code that ran"
         )
     # packed and validated beside its destination, then moved into place: a bundle that fails its
     # own validation leaves nothing behind, not even the folders made for it

@@ -3,12 +3,12 @@ gives it.
 
 A generator fills one round at a time. The harness hands it a :class:`RoundContext`; the generator
 proposes scenes through ``ctx.render`` (the harness renders, labels and captions them, and counts
-the cost; ``ctx.render_many`` for a batch, on several cores), may ask the learner about samples through ``ctx.query`` (closed loop; every query is
-counted), and hands exactly ``ctx.n_samples`` of the samples it got back to ``ctx.deliver``. Those are
-what the learner trains on. The harness enforces the budget: it refuses a delivery beyond
-``n_samples``, a sample it did not produce in this round, one changed since it was produced, or one
-delivered twice; it also caps the renders of a round (``ctx.max_renders``) and its wall time, and
-the cell fails with that reason recorded.
+the cost; ``ctx.render_many`` for a batch, on several cores), may ask the learner about samples
+through ``ctx.query`` (closed loop; every query is counted), and hands exactly ``ctx.n_samples`` of
+the samples it got back to ``ctx.deliver``. Those are what the learner trains on. The harness
+enforces the budget: it refuses a delivery beyond ``n_samples``, a sample it did not produce in this
+round, one changed since it was produced, or one delivered twice; it also caps the renders of a
+round (``ctx.max_renders``) and its wall time, and the cell fails with that reason recorded.
 
 Open-loop generators ignore ``ctx.previous_feedback``; closed-loop ones (``closed_loop = True``) get
 the learner's feedback on the previous round's delivered samples there, computed by the harness
@@ -76,8 +76,9 @@ def check_generator_name(name: object, where: str) -> str:
         from rls3_bench.errors import short_repr
 
         raise UserError(
-            f"generator name {short_repr(name)} of {where} is not valid: it becomes a folder name, so use lower-case "
-            "letters, digits, '.', '_' and '-', at most 64 characters, ending in a version suffix like 'my-generator-v1'"
+            f"generator name {short_repr(name)} of {where} is not valid: it becomes a folder name, "
+            "so use lower-case letters, digits, '.', '_' and '-', at most 64 characters, "
+            "ending in a version suffix like 'my-generator-v1'"
         )
     return name
 
@@ -177,7 +178,8 @@ class RoundContext:
         self.check_time()
         if self.max_renders is not None and self._renders + len(specs) > self.max_renders:
             raise BudgetViolation(
-                f"round {self.round_index}: asked for more than {self.max_renders} renders for {self.n_samples} samples; "
+                f"round {self.round_index}: asked for more than {self.max_renders} renders "
+                f"for {self.n_samples} samples; "
                 "give up on a target after a bounded number of invalid scenes instead of rendering until one is valid"
             )
         self._renders += len(specs)
@@ -185,7 +187,7 @@ class RoundContext:
             if self._render_many_fn is not None:
                 out = self._render_many_fn(specs, pairs)
             else:
-                out = [self._render_fn(spec, pair) for spec, pair in zip(specs, pairs)]
+                out = [self._render_fn(spec, pair) for spec, pair in zip(specs, pairs, strict=True)]
         except BaseException as exc:
             self.harness_error = exc
             raise
@@ -244,7 +246,8 @@ class RoundContext:
         produced = self._produced.get(getattr(sample, "sample_id", None))
         if produced is None or produced[0] is not sample:
             raise BudgetViolation(
-                f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} was not produced by ctx.render in this round"
+                f"round {self.round_index}: sample {getattr(sample, 'sample_id', sample)!r} "
+                "was not produced by ctx.render in this round"
             )
         self.check_unchanged(sample)  # a control sample is made from the harness's sample, not an edited one
 
@@ -259,7 +262,8 @@ class RoundContext:
             produced = self._produced.get(getattr(s, "sample_id", None))
             if produced is None or produced[0] is not s:
                 raise BudgetViolation(
-                    f"round {self.round_index}: sample {getattr(s, 'sample_id', s)!r} was not produced by ctx.render in this round"
+                    f"round {self.round_index}: sample {getattr(s, 'sample_id', s)!r} "
+                    "was not produced by ctx.render in this round"
                 )
             self.check_unchanged(s)
             if s.sample_id in self._delivered_ids:
@@ -302,7 +306,8 @@ class Generator(abc.ABC):
     def __init__(self, seed: int, config: GeneratorConfig | None = None) -> None:
         if self.api_version != API_VERSION:
             raise UserError(
-                f"generator {self.name} targets Generator API v{self.api_version}, this harness speaks v{API_VERSION}; update the generator"
+                f"generator {self.name} targets Generator API v{self.api_version}, "
+                f"this harness speaks v{API_VERSION}; update the generator"
             )
         self.seed = int(seed)
         self.config = dict(config or {})
@@ -323,10 +328,10 @@ class Generator(abc.ABC):
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
 
-    def save_extra(self, folder) -> None:
+    def save_extra(self, folder) -> None:  # noqa: B027  (optional hook: the default does nothing)
         """Write non-JSON state (e.g. an RL agent's networks) into ``folder``; default: nothing."""
 
-    def load_extra(self, folder) -> None:
+    def load_extra(self, folder) -> None:  # noqa: B027  (optional hook: the default does nothing)
         """Restore what :meth:`save_extra` wrote."""
 
 

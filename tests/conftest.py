@@ -16,6 +16,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 import pytest
 
+# Mesa's EGL renderer (llvmpipe) and triton (pulled in by torchvision.ops through torch._dynamo) each
+# bring an LLVM; loading triton after EGL crashes the process (SIGSEGV in triton/_C/libtriton), the
+# other order works. Tests load both in one process in any order, so triton comes first, here.
+with contextlib.suppress(ImportError):
+    import torchvision.ops  # noqa: F401
+
 from rls3_bench.labels.sample import TERMS, Sample
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 

@@ -1,5 +1,6 @@
 """The control generators (control-flipped-v1, control-evalmatched-v1, control-blind-v1), the
-harness's ``ctx.falsify`` and ``ctx.blank`` and the ``control`` flag, on the real embedded backend and the real harness."""
+harness's ``ctx.falsify`` and ``ctx.blank`` and the ``control`` flag, on the real embedded backend and
+the real harness."""
 
 from __future__ import annotations
 

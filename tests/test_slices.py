@@ -56,7 +56,7 @@ def test_slices_follow_the_predictions_and_group_score_counts_whole_twin_pairs(v
 
 def test_stacked_and_distance_terciles_are_what_they_say(v2_mini):
     attributes = slice_attributes(v2_mini)
-    for s, a in zip(v2_mini, attributes):
+    for s, a in zip(v2_mini, attributes, strict=True):
         assert (a["stacked"] == "stacked") == set(s.terms).issubset({"above", "below"})
     order = {"near": 0, "middle": 1, "far": 2}
     by_tercile = defaultdict(list)
@@ -134,7 +134,7 @@ def test_report_slices_reads_each_runs_predictions(tmp_path, capsys):
         # seed 0 answers only the 1-term items, seed 1 every item: the 1-term slice is 1.0, the others 0.5
         preds = {
             0: predictions(items, lambda s: False),
-            32: predictions(items, lambda s: seed == 1 or s.complexity == 1),
+            32: predictions(items, lambda s, seed=seed: seed == 1 or s.complexity == 1),
         }
         write_record(tmp_path / "t" / "uniform-v1" / f"seed-{seed}", rec, preds)
     assert main(["report", "--results", str(tmp_path), "--slices", "--csv"]) == 0

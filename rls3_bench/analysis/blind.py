@@ -103,7 +103,7 @@ def slice_attributes(items: Sequence[Sample]) -> list[dict]:
     every value; the pair distance is the group's mean, cut into terciles over the set)."""
     distances = [pair_distance(s) for s in items]
     by_group: dict[str, list[float]] = defaultdict(list)
-    for s, d in zip(items, distances):
+    for s, d in zip(items, distances, strict=True):
         by_group[s.group].append(d)
     rows = []
     for s in items:
@@ -128,7 +128,7 @@ def slice_attributes(items: Sequence[Sample]) -> list[dict]:
 def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
     """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
     rows = []
-    for s, attributes in zip(items, slice_attributes(items)):
+    for s, attributes in zip(items, slice_attributes(items), strict=True):
         true = prior.log_prob(s.subject, s.reference, s.terms)
         negative = prior.log_prob(*negative_parts(s))
         rows.append({**attributes, "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5})

@@ -434,7 +434,8 @@ def complexity_curves(records: list[dict]):
     if not groups:
         _empty(axes[0], "no records")
         return fig, axes
-    for ax, (g, recs) in zip(axes, groups.items()):
+    # the grid can have more panels than generators: the spare axes stay empty
+    for ax, (g, recs) in zip(axes, groups.items(), strict=False):
         any_line = False
         budgets_all = sorted({b for c in COMPLEXITIES for b in _seed_matrix(recs, "per_complexity", c)[0]})
         base_x = _budget_axis(ax, budgets_all, 0 in budgets_all)
@@ -495,7 +496,7 @@ def term_curves(records: list[dict]):
     if not groups:
         _empty(axes[0], "no records")
         return fig, axes
-    for ax, term in zip(axes, TERMS):
+    for ax, term in zip(axes, TERMS, strict=True):
         budgets_all = sorted({b for recs in groups.values() for b in _seed_matrix(recs, "per_term", term)[0]})
         base_x = _budget_axis(ax, budgets_all, 0 in budgets_all)
         for g, recs in groups.items():
@@ -638,7 +639,7 @@ def rl_curves(records: list[dict], smooth: int = 5):
         return fig, ax
     fig = _figure(9.6, 3.2)
     axes = np.atleast_1d(fig.subplots(1, len(_RL_PANELS), squeeze=False)).ravel()
-    for ax, (title, keys) in zip(axes, _RL_PANELS):
+    for ax, (title, keys) in zip(axes, _RL_PANELS, strict=True):
         drawn = False
         for g, recs in with_history.items():
             per_seed = [_history_series(r, keys) for r in recs]
@@ -790,7 +791,7 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
     if not points:
         _empty(ax, "no generation cost with a top-budget accuracy in these records")
         return fig, ax
-    for g, cm, csd, am, asd, scenes, top, n in points:
+    for g, cm, csd, am, asd, scenes, _top, n in points:
         # the lower error bar must stay positive on the log axis
         lower = min(csd, cm * 0.9)
         # scenes/sample goes into the legend, outside the axes: text beside close points collides
@@ -818,7 +819,8 @@ def accuracy_vs_cost(records: list[dict], metric: str = "accuracy"):
     ax.set_ylim(min(ys) - pad, max(ys) + pad)
     tops = sorted({p[6] for p in points})
     ax.set_xlabel(
-        "generation seconds per delivered sample (log)\n= (render + label/caption + feedback + agent) / samples delivered",
+        "generation seconds per delivered sample (log)\n"
+        "= (render + label/caption + feedback + agent) / samples delivered",
         fontsize=8,
     )
     ax.set_ylabel(f"{_metric_label(metric)} @ {', '.join(_count_label(t) for t in tops)} samples")
@@ -847,7 +849,7 @@ def slice_accuracy(records: list[dict]):
     width = 0.8 / len(table.columns)
     for i, g in enumerate(table.columns):
         ax.bar(x - 0.4 + width * (i + 0.5), table[g].to_numpy(), width=width * 0.92, color=colours[g], label=g)
-    for j, (name, value) in enumerate(table.index):
+    for j, (name, _level) in enumerate(table.index):
         chance = 0.25 if name == "group" else 0.5
         ax.hlines(
             chance,

@@ -141,7 +141,7 @@ def _table_html(df, tid: str, keys=None) -> str:
             _sort_value(v)
             if _sort_value(v) is not None
             else (_sort_value(keys.iloc[i][c]) if keys is not None and c in keys.columns and i < len(keys) else None)
-            for c, v in zip(df.columns, values)
+            for c, v in zip(df.columns, values, strict=True)
         ]
         for i, values in enumerate(raw)
     ]
@@ -197,7 +197,8 @@ def render_leaderboard_html(
         parts.append('<div class="notes">' + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</div>")
     if tables:
         parts.append(
-            '<p class="hint">Click a column header to sort (again to reverse). Numbers sort by value; empty cells sort last.</p>'
+            '<p class="hint">Click a column header to sort (again to reverse). '
+            "Numbers sort by value; empty cells sort last.</p>"
         )
     taken: set[str] = set()
     for name, df in tables.items():

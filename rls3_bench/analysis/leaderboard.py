@@ -392,7 +392,10 @@ def detection_note(lb: Leaderboard) -> str:
     from rls3_bench.analysis import stats
 
     if lb.comparisons.empty:
-        return f"What this board can detect: nothing; it needs {lb.baseline} and another generator with at least 2 seeds at a shared budget."
+        return (
+            f"What this board can detect: nothing; it needs {lb.baseline} and another generator with at least 2 "
+            "seeds at a shared budget."
+        )
     n_a, n_b = int(lb.comparisons.n_a.min()), int(lb.comparisons.n_b.min())
     paired = bool(lb.comparisons.paired.all())
     min_p = stats.min_attainable_p(n_a, paired, None if paired else n_b)
@@ -418,8 +421,8 @@ def detection_note(lb: Leaderboard) -> str:
     )
     return (
         f"What this board can detect: with {n_a} vs {n_b} seeds the smallest attainable p is {min_p:.3g} "
-        f"({'paired' if paired else 'unpaired'} exact permutation test), {min_holm:.3g} after Holm over {family} comparisons, "
-        f"{verdict}; {mde}."
+        f"({'paired' if paired else 'unpaired'} exact permutation test), {min_holm:.3g} after Holm over "
+        f"{family} comparisons, {verdict}; {mde}."
     )
 
 
@@ -553,10 +556,11 @@ def display_summary(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
 def intro(lb: Leaderboard) -> list[str]:
     """The paragraphs above the tables (markdown and HTML)."""
     return [
-        f"2-way accuracy (true vs corrupted caption, chance 0.5) on the track's frozen test set, mean over each row's seeds "
-        f"(the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than {lb.baseline} after Holm correction over "
-        f"all comparisons (exact permutation test over seeds), made at every budget both generators have. Cost columns are "
-        f"per delivered sample except train s and wall s (seconds per run).",
+        "2-way accuracy (true vs corrupted caption, chance 0.5) on the track's frozen test set, mean over each "
+        "row's seeds (the seeds column) with a 95 % whole-seed bootstrap CI. ▲/▼: better/worse than "
+        f"{lb.baseline} after Holm correction over all comparisons (exact permutation test over seeds), made at "
+        "every budget both generators have. Cost columns are per delivered sample except train s and wall s "
+        "(seconds per run).",
         lb.note,
         *([reference_note(lb)] if has_reference(lb) else []),
     ]

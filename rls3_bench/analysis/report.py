@@ -185,6 +185,7 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
             )
     if not rows:
         raise UserError(
-            f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison needs at least 2 (run more --seeds)"
+            f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison "
+            "needs at least 2 (run more --seeds)"
         )
     return pd.DataFrame(rows)

@@ -124,7 +124,8 @@ def reproduce(
     cls = get_generator_class(generator or meta["generator"])
     if cls.name != meta["generator"]:
         raise UserError(
-            f"{generator} is generator {cls.name}, the submission is {meta['generator']}; give the submission's own generator"
+            f"{generator} is generator {cls.name}, the submission is {meta['generator']}; give the submission's own "
+            "generator"
         )
     if track is None:
         from rls3_bench.harness.tracks import builtin_track_names, load_track

@@ -3,7 +3,7 @@
 The unit of replication is the *seed*: one end-to-end run (generator sampling, fine-tune
 initialisation, data order) scored on the frozen eval set. Every interval here resamples whole seeds,
 never items, because the item scores of one seed all come from the same trained model and are
-correlated (see /work/shared/STATISTICS.md, "rliable pitfall 3", and docs/statistics.md).
+correlated (see docs/statistics.md).
 
 Shapes used in the docstrings:
 
@@ -27,13 +27,12 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-RngLike = Union[np.random.Generator, int, np.integer]
+RngLike = np.random.Generator | int | np.integer
 
 #: Above this many distinct permutations the permutation test is Monte Carlo instead of exact.
 #: Paired sign flips stay exact up to S = 16 (2**16 = 65,536); unpaired up to 9 seeds per arm
@@ -542,9 +541,7 @@ def compare_generators(
 # 3. multiple comparisons
 
 
-def holm(
-    pvalues: Mapping[str, float] | pd.Series | Sequence[float] | np.ndarray, alpha: float = 0.05
-) -> pd.DataFrame:
+def holm(pvalues: Mapping[str, float] | pd.Series | Sequence[float] | np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
     """Holm-Bonferroni adjustment over one family of comparisons (statsmodels ``multipletests``).
 
     :param pvalues: a dict or pandas Series {comparison name: p}, or a plain sequence / shape (m,)

@@ -120,7 +120,8 @@ class SubmissionMeta(_Strict):
     def _name(cls, v: str) -> str:
         if not GENERATOR_NAME.fullmatch(v):
             raise ValueError(
-                f"generator name {short_repr(v)} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. my-generator-v1)"
+                f"generator name {short_repr(v)} must be letters, digits, '.', '_' or '-' ending in -vN (e.g. "
+                "my-generator-v1)"
             )
         return v
 
@@ -317,7 +318,8 @@ def _read_predictions(raw: bytes) -> tuple[list[dict] | None, list[str]]:
         decoded = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
         if footer.num_rows > MAX_PREDICTION_ROWS or decoded > MAX_DECODED_PARQUET_BYTES:
             return None, [
-                f"{PRED_FILE} holds {footer.num_rows} rows ({decoded} bytes decoded), over the limit of {MAX_PREDICTION_ROWS} rows and {MAX_DECODED_PARQUET_BYTES} bytes"
+                f"{PRED_FILE} holds {footer.num_rows} rows ({decoded} bytes decoded), over the limit of "
+                f"{MAX_PREDICTION_ROWS} rows and {MAX_DECODED_PARQUET_BYTES} bytes"
             ]
         table = read_table(raw)
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -330,7 +332,8 @@ def _read_predictions(raw: bytes) -> tuple[list[dict] | None, list[str]]:
     ]
     if wrong:
         return None, [
-            f"{PRED_FILE} columns wrong: {wrong or ['predicted_terms missing']}; expected seed, budget (int64), item_id (string), score_true, score_negative (float64), predicted_terms (list<string>)"
+            f"{PRED_FILE} columns wrong: {wrong or ['predicted_terms missing']}; expected seed, budget (int64), "
+            "item_id (string), score_true, score_negative (float64), predicted_terms (list<string>)"
         ]
     return table.to_pylist(), []
 
@@ -366,8 +369,8 @@ def _cost_problem(cell: dict) -> str | None:
     valid = cost["scenes_rendered"] + hits - cost["invalid_scenes"]
     if cost["invalid_scenes"] > cost["scenes_rendered"] or valid < cost["samples_delivered"]:
         return (
-            f"cost is inconsistent: {cost['scenes_rendered']} scenes rendered, {cost['invalid_scenes']} invalid, cannot have "
-            f"delivered {cost['samples_delivered']} samples (one valid scene per sample)"
+            f"cost is inconsistent: {cost['scenes_rendered']} scenes rendered, {cost['invalid_scenes']} invalid, "
+            f"cannot have delivered {cost['samples_delivered']} samples (one valid scene per sample)"
         )
     if cost["rl_updates"] > cost["rl_env_steps"]:
         return f"cost is inconsistent: {cost['rl_updates']} RL updates from {cost['rl_env_steps']} environment steps"
@@ -412,7 +415,8 @@ def _rescore_problems(reported: dict, summary: dict) -> list[str]:
     problems = []
     if abs(reported["accuracy"] - summary["accuracy"]) > TOLERANCE:
         problems.append(
-            f"reported accuracy {short_repr(reported['accuracy'])} but the predictions give {summary['accuracy']:.6f} (tampered or stale metric)"
+            f"reported accuracy {short_repr(reported['accuracy'])} but the predictions give "
+            f"{summary['accuracy']:.6f} (tampered or stale metric)"
         )
     if set(reported["per_term"]) != set(summary["per_term"]):
         problems.append(f"reported per-term accuracy must name exactly the terms {sorted(summary['per_term'])}")
@@ -482,16 +486,18 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     else:
         if meta["eval_set_hash"] != ran.eval_set_hash or meta["eval_set"] != ran.eval_set:
             problems.append(
-                f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track {track.key} ({ran.eval_set} {ran.eval_set_hash[:12]})"
+                f"eval set {meta['eval_set']} hash {str(meta['eval_set_hash'])[:12]} does not match track "
+                f"{track.key} ({ran.eval_set} {ran.eval_set_hash[:12]})"
             )
         if sorted(meta["budgets"]) != [0, *ran.budgets]:
             problems.append(
-                f"budgets {short_repr(meta['budgets'])} are not 0 and the ladder {list(ran.budgets)} of the track the runs used"
+                f"budgets {short_repr(meta['budgets'])} are not 0 and the ladder {list(ran.budgets)} of the track "
+                "the runs used"
             )
     if meta.get("control") and not _registered_control(meta["generator"]):
         problems.append(
-            f"control is true but {meta['generator']} is not a registered control generator; only the built-in controls "
-            "(rls3-bench ls) are reference rows: re-pack without the control flag"
+            f"control is true but {meta['generator']} is not a registered control generator; only the built-in "
+            "controls (rls3-bench ls) are reference rows: re-pack without the control flag"
         )
     if len(set(meta["seeds"])) != len(meta["seeds"]):
         problems.append(f"seeds repeat: {short_repr(meta['seeds'])}")
@@ -505,7 +511,8 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
         delivered = c["cost"].get("samples_delivered")
         if not isinstance(delivered, int) or delivered != top:
             problems.append(
-                f"seed {seed}: the learner was trained on {short_repr(delivered)} samples, the budget is {top} (budget overrun or missing cost)"
+                f"seed {seed}: the learner was trained on {short_repr(delivered)} samples, the budget is {top} "
+                "(budget overrun or missing cost)"
             )
         elif problem := _cost_problem(c):
             problems.append(f"seed {seed}: {problem}")
@@ -533,7 +540,8 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     expected_keys = {(s, b) for s in meta["seeds"] for b in meta["budgets"]}
     if set(grouped) != expected_keys:
         problems.append(
-            f"predictions cover {len(grouped)} (seed, budget) cells, expected {len(expected_keys)} (every seed at every budget)"
+            f"predictions cover {len(grouped)} (seed, budget) cells, expected {len(expected_keys)} (every seed at "
+            "every budget)"
         )
     problems += _copied_seeds(grouped, meta["seeds"], [b for b in meta["budgets"] if b > 0])
     records = []

@@ -113,7 +113,7 @@ class Backend(abc.ABC):
                 f"the {cls.name} backend does not take these options ({exc}); see `rls3-bench run --help`"
             ) from None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: the default does nothing)
         """Release the simulator (idempotent)."""
 
     def __enter__(self):

@@ -244,7 +244,8 @@ class EmbeddedBackend(Backend):
         if choice == "egl" and not self._load_egl():
             self.close()
             raise UserError(
-                "the PyBullet EGL renderer is not available here (needs libEGL and Mesa: apt-get install libegl1 libgl1-mesa-dri); use renderer='tiny' or 'auto'"
+                "the PyBullet EGL renderer is not available here (needs libEGL and Mesa: "
+                "apt-get install libegl1 libgl1-mesa-dri); use renderer='tiny' or 'auto'"
             )
         return "pybullet-egl"
 
@@ -415,7 +416,7 @@ class EmbeddedBackend(Backend):
         )
 
     def _apply_colours(self, placed: tuple[PlacedObject, ...], bodies: list[_ObjectBody]) -> None:
-        for obj, ob in zip(placed, bodies):
+        for obj, ob in zip(placed, bodies, strict=True):
             colour = obj.colour or ASSETS[obj.asset].colour
             if colour != ob.colour:
                 for link in ob.tinted_links:
@@ -427,7 +428,7 @@ class EmbeddedBackend(Backend):
         """Drop each object in spec order onto the highest surface under its footprint."""
         owner = {}  # body -> "object:<asset>" for objects already standing
         out = []
-        for obj, ob in zip(placed, bodies):
+        for obj, ob in zip(placed, bodies, strict=True):
             placement = self._drop(obj, ob, room, owner)
             p.resetBasePositionAndOrientation(
                 ob.body, placement.position, _yaw_quat(obj.yaw_deg), physicsClientId=self._client
@@ -466,8 +467,8 @@ class EmbeddedBackend(Backend):
         self, placed, bodies: list[_ObjectBody], placements: list[_Placement], room: _RoomBodies
     ) -> str | None:
         c = self._client
-        for i, (obj, ob) in enumerate(zip(placed, bodies)):
-            for other, ob2 in zip(placed[i + 1 :], bodies[i + 1 :]):
+        for i, (obj, ob) in enumerate(zip(placed, bodies, strict=True)):
+            for other, ob2 in zip(placed[i + 1 :], bodies[i + 1 :], strict=True):
                 if _penetrates(ob.body, ob2.body, c):
                     return f"overlap: {obj.asset}/{other.asset}"
             for body, furniture in room.furniture.items():
@@ -492,7 +493,7 @@ class EmbeddedBackend(Backend):
     def _states(self, placed, bodies, placements, seg: np.ndarray) -> tuple[ObjectState, ...]:
         counts, cols, rows = _mask_moments(seg, len(placed))
         out = []
-        for i, (obj, ob, pl) in enumerate(zip(placed, bodies, placements)):
+        for i, (obj, ob, pl) in enumerate(zip(placed, bodies, placements, strict=True)):
             lo, hi = p.getAABB(ob.body, -1, physicsClientId=self._client)
             n = int(counts[i])
             out.append(
@@ -530,7 +531,7 @@ def _support_name(furniture: Furniture | None) -> str | None:
 
 
 def _first_unsupported(placed, placements: list[_Placement]) -> str | None:
-    for obj, pl in zip(placed, placements):
+    for obj, pl in zip(placed, placements, strict=True):
         if pl.problem:
             return f"unsupported: {obj.asset} ({pl.problem})"
     return None

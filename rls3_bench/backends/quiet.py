@@ -25,6 +25,6 @@ def quiet_c_output():
         yield
     finally:
         libc.fflush(None)
-        for fd, copy in zip((1, 2), saved):
+        for fd, copy in zip((1, 2), saved, strict=True):
             os.dup2(copy, fd)
             os.close(copy)

@@ -7,10 +7,10 @@ whose hash differs.
 
 Balance: the same number of items per complexity (1, 2, 3 terms) and, within each complexity, the
 same number of occurrences of each of the six terms. Items follow a schedule of target term sets
-(:func:`rls3_bench.scene.construct.balanced_targets`); each is made by targeted construction (rls3_bench.scene.construct), rendered, and kept
-only if the labeler's own label of the pair equals the target, so the label is always the
-geometry's. Rooms rotate over items. Every third item uses the A/B-swap negative, the others a
-single-term flip.
+(:func:`rls3_bench.scene.construct.balanced_targets`); each is made by targeted construction
+(rls3_bench.scene.construct), rendered, and kept only if the labeler's own label of the pair equals
+the target, so the label is always the geometry's. Rooms rotate over items. Every third item uses
+the A/B-swap negative, the others a single-term flip.
 
 Version 2 (``spatial-v2-*``) is made of minimal pairs, so that no image-free scorer beats chance:
 every item has a twin with the same two objects (and the same distractors), room and camera in
@@ -58,8 +58,9 @@ class EvalSetSpec:
 
     :param name: registry name, ``<family>-v<version>-<split>``.
     :param split_key: seed key of the split (test and validation draw disjoint streams).
-    :param per_complexity: items per complexity; a multiple of 24 (see :func:`rls3_bench.scene.construct.balanced_targets`
-        and, for minimal pairs, :func:`rls3_bench.scene.construct.twin_groups`).
+    :param per_complexity: items per complexity; a multiple of 24
+        (see :func:`rls3_bench.scene.construct.balanced_targets` and, for minimal pairs,
+        :func:`rls3_bench.scene.construct.twin_groups`).
     :param image_size: render size (px).
     :param renderer: renderer the images (and so the hash) belong to.
     :param labeller: labeller version (:data:`rls3_bench.labels.relations.LABELLERS`).
@@ -294,7 +295,8 @@ def check_eval_pin(name: str, expected_hash: str | None) -> EvalSetSpec:
     spec = EVAL_SETS[name]
     if expected_hash and spec.content_hash and expected_hash != spec.content_hash:
         raise UserError(
-            f"the track pins eval set {name} to hash {expected_hash[:12]}, but this release's {name} is {spec.content_hash[:12]}; use a track made for this release"
+            f"the track pins eval set {name} to hash {expected_hash[:12]}, "
+            f"but this release's {name} is {spec.content_hash[:12]}; use a track made for this release"
         )
     return spec
 

@@ -86,7 +86,8 @@ def read_samples(path: str | Path) -> list[Sample]:
     meta = table.schema.metadata or {}
     if meta.get(b"rls3_bench_schema_version") != str(SCHEMA_VERSION).encode():
         raise UserError(
-            f"{path} is not an rls3-bench sample table of schema version {SCHEMA_VERSION}; regenerate it with this release"
+            f"{path} is not an rls3-bench sample table of schema version {SCHEMA_VERSION}; "
+            "regenerate it with this release"
         )
     try:
         rows = table.to_pylist()

@@ -325,7 +325,8 @@ class Cell:
             or state.get("seed") != self.seed
         ):
             raise UserError(
-                f"checkpoint {latest} belongs to another track/generator/seed or format; delete it to start this cell afresh"
+                f"checkpoint {latest} belongs to another track/generator/seed or format; "
+                "delete it to start this cell afresh"
             )
         self.learner.load(latest / "learner.safetensors")
         self.gen.load_state_dict(state["generator_state"])

@@ -134,7 +134,8 @@ def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckRep
             if second.round(r) != first.digests[r]:
                 raise _Refused(
                     f"{cls.name} ignores its seed: two runs with seed {seed} delivered different samples in round {r}; "
-                    "draw all randomness from self.rng (or streams seeded from self.seed), never from global RNGs or the clock"
+                    "draw all randomness from self.rng (or streams seeded from self.seed), "
+                    "never from global RNGs or the clock"
                 )
         resumed = _Run(cls, backend, seed, round_size, limits, report, previous=first.feedback[0])
         with _refusing(cls.name, "loading its JSON-round-tripped state (load_state_dict, load_extra)"):

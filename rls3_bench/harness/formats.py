@@ -170,7 +170,8 @@ class Track(_Format):
             return self
         if preset not in self.presets:
             raise UserError(
-                f"track {self.name} has no preset {short_repr(preset)}; valid: {', '.join(sorted(self.presets)) or '(none)'}"
+                f"track {self.name} has no preset {short_repr(preset)}; "
+                f"valid: {', '.join(sorted(self.presets)) or '(none)'}"
             )
         p = self.presets[preset]
         return self.replace(

@@ -112,7 +112,7 @@ class Harness:
         batch (on the render workers when the backend is a :class:`rls3_bench.backends.render_pool.RenderPool`)."""
         keys = [s.digest() for s in specs]
         todo = {}
-        for key, spec in zip(keys, specs):
+        for key, spec in zip(keys, specs, strict=True):
             if key not in self._cache and key not in todo:
                 todo[key] = spec
         self.cost.render_cache_hits += len(keys) - len(todo)
@@ -121,7 +121,7 @@ class Harness:
             many = getattr(self.backend, "observe_many", None)
             fresh = many(list(todo.values())) if many is not None else [self.backend.observe(s) for s in todo.values()]
             self.cost.seconds[Stage.RENDER] += time.perf_counter() - t0
-            for key, obs in zip(todo, fresh):
+            for key, obs in zip(todo, fresh, strict=True):
                 self._cache[key] = obs
         out = [self._cache[key] for key in keys]
         for key in keys:
@@ -138,7 +138,7 @@ class Harness:
         from rls3_bench.labels.relations import label_scene
 
         out = []
-        for spec, pair, obs in zip(specs, pairs, self._observe_all(specs)):
+        for spec, pair, obs in zip(specs, pairs, self._observe_all(specs), strict=True):
             self.cost.scenes_rendered += 1
             t1 = time.perf_counter()
             samples: tuple[Sample, ...] = ()
@@ -431,7 +431,7 @@ def _worker_main(
                 return queue.put(item, timeout=0.5)
             except queue_mod.Full:
                 if os.getppid() != parent:
-                    raise _Stop
+                    raise _Stop from None
 
     try:
         try:
@@ -537,7 +537,8 @@ class GenerationWorker:
             except queue_mod.Empty:
                 if not self._proc.is_alive():
                     raise UserError(
-                        f"the generation worker process died (exit code {self._proc.exitcode}); re-run the same command to resume the cell"
+                        f"the generation worker process died (exit code {self._proc.exitcode}); "
+                        "re-run the same command to resume the cell"
                     ) from None
         if kind == "round":
             return payload

@@ -1,5 +1,6 @@
-"""The results store: one folder per cell with a RunRecord (JSON, :mod:`rls3_bench.harness.formats`) and per-item predictions
-(Parquet). Everything downstream (report, stats, leaderboards, figures, submissions) reads only these.
+"""The results store: one folder per cell with a RunRecord (JSON, :mod:`rls3_bench.harness.formats`) and
+per-item predictions (Parquet). Everything downstream (report, stats, leaderboards, figures,
+submissions) reads only these.
 
 Layout::
 
@@ -109,7 +110,8 @@ def read_predictions(path: Path, expected_sha256: str | None = None) -> dict[int
         data = Path(path).read_bytes()
         if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
             raise UserError(
-                f"{path} does not match the checksum in its record.json (damaged or changed); delete that cell folder and re-run it"
+                f"{path} does not match the checksum in its record.json (damaged or changed); "
+                "delete that cell folder and re-run it"
             )
         rows = read_table(data).to_pylist()
     except (pa.ArrowException, OSError) as exc:
@@ -151,7 +153,8 @@ def read_record(folder: Path) -> dict:
         ) from None
     if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
         raise UserError(
-            f"{path} is not an rls3-bench run record of schema version {SCHEMA_VERSION}; delete that cell folder and re-run it"
+            f"{path} is not an rls3-bench run record of schema version {SCHEMA_VERSION}; "
+            "delete that cell folder and re-run it"
         )
     if "record_sha256" in record and record["record_sha256"] != record_digest(record):
         raise UserError(

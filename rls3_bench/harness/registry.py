@@ -26,17 +26,20 @@ def load_object(path: str, what: str):
         )
     if module_name.startswith(".") or "\x00" in path:
         raise UserError(
-            f"{what} path {short_repr(path)} must name an absolute module ('my_pkg.gen:MyGenerator'), not a relative one"
+            f"{what} path {short_repr(path)} must name an absolute module ('my_pkg.gen:MyGenerator'), "
+            "not a relative one"
         )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UserError(
-            f"cannot import module {short_repr(module_name)} for {what} {short_repr(path)} ({str(exc)[:120]}); check the name and that it is installed or on PYTHONPATH"
+            f"cannot import module {short_repr(module_name)} for {what} {short_repr(path)} ({str(exc)[:120]}); "
+            "check the name and that it is installed or on PYTHONPATH"
         ) from None
     except Exception as exc:  # the module itself failed while importing (SyntaxError, an error at import time)
         raise UserError(
-            f"importing module {short_repr(module_name)} for {what} {short_repr(path)} failed ({type(exc).__name__}: {str(exc)[:120]}); fix that module"
+            f"importing module {short_repr(module_name)} for {what} {short_repr(path)} failed ({type(exc).__name__}: "
+            f"{str(exc)[:120]}); fix that module"
         ) from None
     try:
         obj = module
@@ -44,7 +47,8 @@ def load_object(path: str, what: str):
             obj = getattr(obj, part)
     except AttributeError:
         raise UserError(
-            f"module {short_repr(module_name)} has no attribute {short_repr(attr)} (from {what} {short_repr(path)}); check the class name"
+            f"module {short_repr(module_name)} has no attribute {short_repr(attr)} (from {what} {short_repr(path)}); "
+            "check the class name"
         ) from None
     return obj
 
@@ -70,7 +74,8 @@ class Registry(Generic[T]):
             hint = difflib.get_close_matches(name, self._entries, n=1)
             did_you_mean = f"did you mean '{hint[0]}'? " if hint else ""
             raise UserError(
-                f"unknown {self.kind} {short_repr(name)}; {did_you_mean}valid names: {', '.join(self.names()) or '(none)'}"
+                f"unknown {self.kind} {short_repr(name)}; "
+                f"{did_you_mean}valid names: {', '.join(self.names()) or '(none)'}"
             )
         return self._entries[name]
 
@@ -80,6 +85,7 @@ class Registry(Generic[T]):
         cls = load_object(path, self.kind)
         if self.base is not None and not (isinstance(cls, type) and issubclass(cls, self.base)):
             raise UserError(
-                f"{self.kind} {short_repr(name)} is not a subclass of {self.base.__name__}; derive it from {self.base.__module__}.{self.base.__name__}"
+                f"{self.kind} {short_repr(name)} is not a subclass of {self.base.__name__}; "
+                f"derive it from {self.base.__module__}.{self.base.__name__}"
             )
         return cls

@@ -44,7 +44,8 @@ def load_track(name_or_path: str) -> Track:
         data = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise UserError(
-            f"track {name_or_path} is not valid YAML ({(str(exc).splitlines() or [type(exc).__name__])[0][:100]}); fix the file"
+            f"track {name_or_path} is not valid YAML ({(str(exc).splitlines() or [type(exc).__name__])[0][:100]}); "
+            "fix the file"
         ) from None
     return track_from_dict(data, name_or_path)
 
@@ -76,6 +77,7 @@ def track_from_dict(data: Any, source: str = "track") -> Track:
         raise UserError(f"{source}: a track must be a YAML mapping; see rls3_bench/tracks/clip-tiny.yaml")
     if problem := _json_problem(data, "track"):
         raise UserError(
-            f"{source}: {problem[:200]}; a track holds only strings, finite numbers, booleans, lists and mappings with string keys"
+            f"{source}: {problem[:200]}; "
+            "a track holds only strings, finite numbers, booleans, lists and mappings with string keys"
         )
     return validate(Track, data, source, "fix the track file (see rls3_bench/tracks/clip-tiny.yaml)")

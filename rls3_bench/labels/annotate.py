@@ -14,6 +14,8 @@ from rls3_bench.labels.relations import LabelConfig, PairLabel, label_scene
 from rls3_bench.labels.sample import Sample
 from rls3_bench.scene.spec import SceneSpec
 
+DEFAULT_LABELS = LabelConfig()  # frozen, so one shared default instance is safe
+
 
 @dataclass(frozen=True)
 class Labelled:
@@ -27,7 +29,7 @@ class Labelled:
         return self.observation.valid and bool(self.pairs)
 
 
-def observe_and_label(backend: Backend, spec: SceneSpec, cfg: LabelConfig = LabelConfig()) -> Labelled:
+def observe_and_label(backend: Backend, spec: SceneSpec, cfg: LabelConfig = DEFAULT_LABELS) -> Labelled:
     obs = backend.observe(spec)
     if not obs.valid:
         return Labelled(obs, ())
@@ -39,7 +41,7 @@ def sample_for_pair(labelled: Labelled, pair: PairLabel, first_negative: str | N
 
 
 def uniform_samples(
-    backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = LabelConfig()
+    backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = DEFAULT_LABELS
 ) -> list[Sample]:
     """``n`` samples from i.i.d. uniformly random valid scenes and uniformly chosen captionable pairs.
 

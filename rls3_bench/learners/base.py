@@ -46,8 +46,9 @@ def verified_base_weights(path: Path, build_hint: str) -> Path:
     got = hashlib.sha256(path.read_bytes()).hexdigest()
     if got != want:
         raise UserError(
-            f"base weights {path} do not match their card {card_path.name} (sha256 {got[:12]}..., card {want[:12]}...): "
-            f"damaged or replaced; restore both with `git checkout -- {path.parent}` or rebuild them with `{build_hint}`"
+            f"base weights {path} do not match their card {card_path.name} "
+            f"(sha256 {got[:12]}..., card {want[:12]}...): damaged or replaced; "
+            f"restore both with `git checkout -- {path.parent}` or rebuild them with `{build_hint}`"
         )
     return path
 
@@ -122,7 +123,7 @@ class Learner(abc.ABC):
 
     name: str = ""
 
-    @classmethod
+    @classmethod  # noqa: B027  (optional hook: the default does nothing)
     def check_setup(cls, model: str, weights: str | None, recipe: dict, device: str) -> None:
         """Raise the one-line UserError the constructor would raise for an unknown model, missing or
         damaged weights, a bad recipe or an unusable device, without building the model (milliseconds;

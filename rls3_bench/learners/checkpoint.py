@@ -82,7 +82,8 @@ class TorchCheckpointMixin:
         saved = {k[len("param.") :]: v for k, v in tensors.items() if k.startswith("param.")}
         if set(saved) != set(params):
             raise UserError(
-                "checkpoint parameters do not match this learner's parameters; rebuild it with the checkpoint's arguments"
+                "checkpoint parameters do not match this learner's parameters; "
+                "rebuild it with the checkpoint's arguments"
             )
         with torch.no_grad():
             for key, param in params.items():

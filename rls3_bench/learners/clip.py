@@ -170,7 +170,8 @@ def _tokenizer(name: str):
         return open_clip.get_tokenizer(name)
     except Exception as exc:  # an HF tokenizer that is not cached, with the hub offline
         raise UserError(
-            f"the tokenizer of '{name}' cannot be loaded offline ({str(exc).splitlines()[0]}); populate the Hugging Face cache for it"
+            f"the tokenizer of '{name}' cannot be loaded offline ({str(exc).splitlines()[0]}); "
+            "populate the Hugging Face cache for it"
         ) from None
 
 
@@ -209,7 +210,8 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
         spec = TINY_MODELS.get(name)
         if spec is None:
             raise UserError(
-                f"model '{name}' has no project base weights; pass --weights PATH or an open_clip tag ({_tags_hint(name)})"
+                f"model '{name}' has no project base weights; "
+                f"pass --weights PATH or an open_clip tag ({_tags_hint(name)})"
             )
         return verified_base_weights(spec.base_weights, spec.base_hint), {}
     path = Path(weights).expanduser()
@@ -221,7 +223,8 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
     if os.sep in weights or path.suffix:
         raise UserError(f"weights file {path} does not exist; pass an existing checkpoint with --weights PATH")
     raise UserError(
-        f"weights '{weights}' is neither 'base', an existing file, nor an open_clip tag of '{name}' ({_tags_hint(name)})"
+        f"weights '{weights}' is neither 'base', an existing file, "
+        f"nor an open_clip tag of '{name}' ({_tags_hint(name)})"
     )
 
 
@@ -257,7 +260,8 @@ def build_model(name: str, weights: str | None, seed: int):
                 raise
             raise UserError(
                 f"weights {checkpoint} cannot be loaded into '{name}' ({str(exc).splitlines()[0][:200]}); "
-                "pass a checkpoint of this architecture (OpenAI-style weights need the '-quickgelu' variant of the name)"
+                "pass a checkpoint of this architecture "
+                "(OpenAI-style weights need the '-quickgelu' variant of the name)"
             ) from None
         finally:
             logging.disable(logging.NOTSET)
@@ -460,7 +464,8 @@ class ClipLearner(TorchCheckpointMixin, Learner):
                 sims, q = self._candidate_scores(chunk, k=2)
             queries += q
             predictions += [
-                ItemPrediction(s.sample_id, float(t), float(neg)) for s, (t, neg) in zip(chunk, sims.cpu().tolist())
+                ItemPrediction(s.sample_id, float(t), float(neg))
+                for s, (t, neg) in zip(chunk, sims.cpu().tolist(), strict=True)
             ]
         return EvalResult(predictions=tuple(predictions), queries=queries)
 

@@ -215,12 +215,14 @@ def _load_weights_file(model, path: Path, name: str) -> None:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except Exception as exc:
         raise UserError(
-            f"weights file {path} cannot be loaded into '{name}' ({str(exc).splitlines()[0]}); pass weights exported from this model"
+            f"weights file {path} cannot be loaded into '{name}' ({str(exc).splitlines()[0]}); "
+            "pass weights exported from this model"
         ) from None
     missing = set(missing) - _shared_storage_keys(model)
     if missing or unexpected:
         raise UserError(
-            f"weights file {path} does not match '{name}' (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); "
+            f"weights file {path} does not match '{name}' (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]}); "
             "pass weights exported from this model"
         )
 
@@ -267,13 +269,13 @@ def build_batch(
     """
     prefixes = _prefixes(tokenizer, n_image_tokens, image_token_id, prompts)
     suffix_ids = [ids + [tokenizer.eos_token_id] for ids in _encode(tokenizer, suffixes)]
-    length = max(len(p) + len(s) for p, s in zip(prefixes, suffix_ids))
+    length = max(len(p) + len(s) for p, s in zip(prefixes, suffix_ids, strict=True))
     shape = (len(prefixes), length)
     input_ids = torch.full(shape, tokenizer.pad_token_id, dtype=torch.long)
     attention = torch.zeros(shape, dtype=torch.long)
     types = torch.zeros(shape, dtype=torch.long)
     labels = torch.full(shape, -100, dtype=torch.long)
-    for row, (p, s) in enumerate(zip(prefixes, suffix_ids)):
+    for row, (p, s) in enumerate(zip(prefixes, suffix_ids, strict=True)):
         end = len(p) + len(s)
         input_ids[row, :end] = torch.tensor(p + s)
         attention[row, :end] = 1
@@ -419,8 +421,9 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
         """``(len(prompts),)`` mean log-likelihood of each suffix given its prompt and an image.
 
         ``features`` holds ``n`` images; sequence ``i`` sees image ``i % n`` (callers stack groups of
-        ``n`` sequences: captions, answers, negatives). The image embeddings are spliced into the token embeddings here, exactly where
-        PaliGemmaModel puts them, so one vision pass serves the caption, answer and negative sequences.
+        ``n`` sequences: captions, answers, negatives). The image embeddings are spliced into the token
+        embeddings here, exactly where PaliGemmaModel puts them, so one vision pass serves the caption,
+        answer and negative sequences.
         """
         batch = build_batch(self.tokenizer, self.n_image_tokens, self.image_token_id, prompts, suffixes)
         ids = batch["input_ids"].to(self.device)
@@ -553,7 +556,7 @@ class PaliGemmaLearner(TorchCheckpointMixin, Learner):
                 answers = self._generate_answers(chunk)
             predictions += [
                 ItemPrediction(s.sample_id, float(t), float(n), parse_terms(a))
-                for s, t, n, a in zip(chunk, ll_true.tolist(), ll_neg.tolist(), answers)
+                for s, t, n, a in zip(chunk, ll_true.tolist(), ll_neg.tolist(), answers, strict=True)
             ]
         # queries: two scored captions and one generated answer per item
         return EvalResult(predictions=tuple(predictions), queries=3 * len(items))

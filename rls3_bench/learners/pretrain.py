@@ -287,7 +287,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "bytes": path.stat().st_size,
-        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} --epochs {cfg.epochs} --lr {cfg.lr}"
+        "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} "
+        f"--epochs {cfg.epochs} --lr {cfg.lr}"
         + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else "")
         + (f" --vision-epochs {cfg.vision_epochs} --vision-lr {cfg.vision_lr}" if cfg.vision_epochs else ""),
         "config": cfg.__dict__,

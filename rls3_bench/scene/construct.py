@@ -184,10 +184,10 @@ def balanced_targets(per_complexity: int) -> list[tuple[str, ...]]:
     that can be seen (above+behind, below+in front) twice: each term then has weight 4 of 12.
     """
     one = [(t,) for t in TERMS]
-    two = [(v, l) for v in ("above", "below") for l in ("left", "right")]
-    two += [(d, l) for d in ("in front", "behind") for l in ("left", "right")]
+    two = [(v, lat) for v in ("above", "below") for lat in ("left", "right")]
+    two += [(d, lat) for d in ("in front", "behind") for lat in ("left", "right")]
     two += [("above", "behind"), ("below", "in front")] * 2
-    three = [(v, d, l) for v in ("above", "below") for d in ("in front", "behind") for l in ("left", "right")]
+    three = [(v, d, lat) for v in ("above", "below") for d in ("in front", "behind") for lat in ("left", "right")]
     out: list[tuple[str, ...]] = []
     for combos in (one, two, three):
         if per_complexity % len(combos):
@@ -227,8 +227,8 @@ def twin_groups(per_complexity: int) -> list[tuple[tuple[str, ...], str]]:
     if per_complexity % 24:
         raise ValueError("per_complexity must be a multiple of 24 (units of 12 minimal-pair groups)")
     one = [((t,), k) for t in TERMS for k in (f"flip:{t}", "swap")]
-    two = [(("above", l), "flip:above") for l in ("left", "right")]
-    two += [(("in front", l), "flip:in front") for l in ("left", "right")]
+    two = [(("above", lat), "flip:above") for lat in ("left", "right")]
+    two += [(("in front", lat), "flip:in front") for lat in ("left", "right")]
     two += [((x, "left"), "flip:left") for x in ("above", "below", "in front", "behind")]
     two += [(("above", "behind"), "swap"), (("below", "in front"), "swap")] * 2
     flips3 = [
@@ -239,7 +239,9 @@ def twin_groups(per_complexity: int) -> list[tuple[tuple[str, ...], str]]:
         (("above", "in front", "left"), "flip:left"),
         (("below", "behind", "right"), "flip:right"),
     ]
-    mirrored3 = [((v, d, OPPOSITE[l]), f"flip:{OPPOSITE[l]}" if k == f"flip:{l}" else k) for (v, d, l), k in flips3]
+    mirrored3 = [
+        ((v, d, OPPOSITE[lat]), f"flip:{OPPOSITE[lat]}" if k == f"flip:{lat}" else k) for (v, d, lat), k in flips3
+    ]
     swaps3 = [
         (c, "swap")
         for c in (

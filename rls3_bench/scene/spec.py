@@ -70,10 +70,11 @@ class CameraPose:
         fov = _num(self.fov_deg, "camera.fov_deg")
         if not FOV_RANGE_DEG[0] <= fov <= FOV_RANGE_DEG[1]:
             raise SpecError(f"camera.fov_deg {fov} is outside {FOV_RANGE_DEG}; pick a field of view in that range")
-        dx, dy, dz = (t - e for t, e in zip(target, eye))
+        dx, dy, dz = (t - e for t, e in zip(target, eye, strict=True))
         if math.hypot(dx, dy) < 1e-3:
             raise SpecError(
-                "camera looks straight up or down (eye and target share x, y); move the target so the view has a horizontal direction"
+                "camera looks straight up or down (eye and target share x, y); "
+                "move the target so the view has a horizontal direction"
             )
         object.__setattr__(self, "eye", eye)
         object.__setattr__(self, "target", target)
@@ -107,7 +108,8 @@ class PlacedObject:
         pos = _vec(self.position, 3, f"position of {self.asset}")
         if max(abs(pos[0]), abs(pos[1])) > ROOM_HALF_EXTENT_M or not 0.0 <= pos[2] <= ROOM_HEIGHT_M:
             raise SpecError(
-                f"position {list(pos)} of {self.asset} is outside the room (|x|,|y| <= {ROOM_HALF_EXTENT_M}, 0 <= z <= {ROOM_HEIGHT_M}); move the object inside"
+                f"position {list(pos)} of {self.asset} is outside the room "
+                f"(|x|,|y| <= {ROOM_HALF_EXTENT_M}, 0 <= z <= {ROOM_HEIGHT_M}); move the object inside"
             )
         scale = _num(self.scale, f"scale of {self.asset}")
         if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
@@ -141,7 +143,8 @@ class SceneSpec:
 
         if self.schema_version != SCHEMA_VERSION or isinstance(self.schema_version, bool):
             raise SpecError(
-                f"SceneSpec schema_version {_short(self.schema_version)} is not supported (this is version {SCHEMA_VERSION}); regenerate the spec with this release"
+                f"SceneSpec schema_version {_short(self.schema_version)} is not supported "
+                f"(this is version {SCHEMA_VERSION}); regenerate the spec with this release"
             )
         if not isinstance(self.room, str) or self.room not in ROOMS:
             raise SpecError(f"unknown room {_short(self.room)}; valid rooms: {', '.join(sorted(ROOMS))}")
@@ -153,7 +156,8 @@ class SceneSpec:
         assets = [o.asset for o in objects]
         if len(set(assets)) != len(assets):
             raise SpecError(
-                f"asset ids repeat in one scene ({_short(assets)}); captions name objects by asset, so each may appear once"
+                f"asset ids repeat in one scene ({_short(assets)}); "
+                "captions name objects by asset, so each may appear once"
             )
         object.__setattr__(self, "objects", objects)
 
@@ -180,7 +184,8 @@ class SceneSpec:
         missing = {"room", "camera", "objects"} - set(d)
         if unknown or missing:
             raise SpecError(
-                f"SceneSpec fields wrong (missing: {sorted(missing)}, unknown: {_short(sorted(map(str, unknown)))}); expected {sorted(allowed)}"
+                f"SceneSpec fields wrong (missing: {sorted(missing)}, "
+                f"unknown: {_short(sorted(map(str, unknown)))}); expected {sorted(allowed)}"
             )
         cam = d["camera"]
         if not isinstance(cam, dict) or not {"eye", "target"} <= set(cam) or set(cam) - {"eye", "target", "fov_deg"}:
@@ -193,7 +198,8 @@ class SceneSpec:
         for o in objs:
             if not isinstance(o, dict) or not {"asset", "position"} <= set(o) or set(o) - obj_fields:
                 raise SpecError(
-                    f"each object needs 'asset' and 'position' and may have {sorted(obj_fields - {'asset', 'position'})}; got {_short(o)}"
+                    "each object needs 'asset' and 'position' and may have "
+                    f"{sorted(obj_fields - {'asset', 'position'})}; got {_short(o)}"
                 )
             placed.append(PlacedObject(**o))
         return cls(
