@@ -193,22 +193,17 @@ class Checkpoints:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def run_cell(
-    track: Track,
-    generator: str,
-    seed: int,
-    backend=None,
-    learner=None,
-    eval_items: list[Sample] | None = None,
-    checkpoint_dir: Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-    generator_config: dict | None = None,
-    backend_options: dict | None = None,
-    pipeline: bool = False,
-    render_workers: int = 1,
-    limits: GenerationLimits | None = None,
-) -> CellResult:
+def run_cell(track: Track, generator: str, seed: int, **options) -> CellResult:
     """Run one cell to the top of ``track.budgets``; resumes from ``checkpoint_dir`` if it holds one.
+    ``options`` are :class:`Cell`'s keyword arguments."""
+    return Cell(track, generator, seed, **options).run()
+
+
+class Cell:
+    """One cell's loop as named steps: :meth:`resume`, then per round :meth:`generate_round`,
+    :meth:`feedback`, :meth:`train_round`, :meth:`evaluate` (at ladder budgets) and
+    :meth:`checkpoint`. :meth:`run` calls them in that order; an ExitStack owns the backend or the
+    generation worker for the whole run.
 
     ``progress(stage, done, total)`` is called with stages "generate", "train", "eval".
     ``backend_options`` go to the backend the cell opens when ``backend`` is None (e.g. the unity
@@ -222,28 +217,6 @@ def run_cell(
     ``if __name__ == "__main__":``.
     ``limits``: renders and seconds a generator's round may take (:class:`GenerationLimits`).
     """
-    return Cell(
-        track,
-        generator,
-        seed,
-        backend=backend,
-        learner=learner,
-        eval_items=eval_items,
-        checkpoint_dir=checkpoint_dir,
-        progress=progress,
-        generator_config=generator_config,
-        backend_options=backend_options,
-        pipeline=pipeline,
-        render_workers=render_workers,
-        limits=limits,
-    ).run()
-
-
-class Cell:
-    """One cell's loop as named steps: :meth:`resume`, then per round :meth:`generate_round`,
-    :meth:`feedback`, :meth:`train_round`, :meth:`evaluate` (at ladder budgets) and
-    :meth:`checkpoint`. :meth:`run` calls them in that order; an ExitStack owns the backend or the
-    generation worker for the whole run. Arguments as :func:`run_cell`'s."""
 
     def __init__(
         self,
