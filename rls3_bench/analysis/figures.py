@@ -469,19 +469,20 @@ def complexity_curves(records: list[dict]):
     for i, ax in enumerate(axes[: len(groups)]):
         if i % cols == 0:
             ax.set_ylabel("2-way accuracy")
-    handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
-    if handles:
-        fig.legend(
-            handles,
-            labels,
-            loc="outside lower center",
-            ncols=len(labels),
-            frameon=False,
-            title="caption complexity (dashed: chance)",
-            title_fontsize=8,
-        )
+    _shared_legend(fig, axes, title="caption complexity (dashed: chance)")
     fig.suptitle("Accuracy by caption complexity vs cumulative samples (mean ± 1 s.d. over seeds)", fontsize=10)
     return fig, axes
+
+
+def _shared_legend(fig, axes, max_cols: int | None = None, title: str | None = None) -> None:
+    """One legend below all panels, from the first panel that has labelled lines (every panel draws
+    the same series); nothing when no panel has any."""
+    handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
+    if not handles:
+        return
+    extra = {"title": title, "title_fontsize": 8} if title else {}
+    ncols = len(labels) if max_cols is None else min(len(labels), max_cols)
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False, **extra)
 
 
 @_styled
@@ -516,17 +517,7 @@ def term_curves(records: list[dict]):
     for i, ax in enumerate(axes):
         if i % cols == 0:
             ax.set_ylabel("2-way accuracy")
-    handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
-    if handles:
-        fig.legend(
-            handles,
-            labels,
-            loc="outside lower center",
-            ncols=min(len(labels), 5),
-            frameon=False,
-            title="generator (dashed: chance; leftmost point: base model)",
-            title_fontsize=8,
-        )
+    _shared_legend(fig, axes, max_cols=5, title="generator (dashed: chance; leftmost point: base model)")
     fig.suptitle("Per-term accuracy vs cumulative samples (mean ± 1 s.d. over seeds)", fontsize=10)
     return fig, axes
 
@@ -668,8 +659,7 @@ def rl_curves(records: list[dict], smooth: int = 5):
         ax.set_xlabel("episode")
         if keys == ("feasibility",):
             ax.set_ylim(-0.02, 1.02)
-    handles, labels = next(((h, lab) for h, lab in (a.get_legend_handles_labels() for a in axes) if h), ([], []))
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False)
+    _shared_legend(fig, axes, max_cols=4)
     fig.suptitle(
         f"RL generator per episode (thin: seeds; thick: mean over seeds, {smooth}-episode moving average)", fontsize=10
     )
