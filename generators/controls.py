@@ -12,6 +12,11 @@
   targeted construction with 50 attempts, kept only when the labeler's label equals the target),
   drawn from the generator's own seed, never the eval namespace. What a generator that knew the test
   distribution exactly could reach.
+* ``control-evalmatched-v2`` (upper reference for the minimal-pair sets ``spatial-v2-*``): fresh
+  minimal pairs from the v2 construction (:func:`rls3_bench.data.evalsets.make_twin_group`: the
+  term-balanced schedule of twin groups in a seeded random order, both scenes sharing objects, room
+  and camera), drawn from the generator's own seed. Each group's two samples are delivered together;
+  a round with one slot left takes the first and drops the twin.
 * ``control-blind-v1`` (blind reference): uniform-v1's scenes and captions, drawn exactly as
   uniform-v1 draws them, with every delivered image replaced by one constant image (``ctx.blank``).
   The learner fine-tuned on it sees the captions' object and term statistics but no pixel that
@@ -20,11 +25,12 @@
 
 from __future__ import annotations
 
-from rls3_bench.data.evalsets import MAX_SCENES_PER_ITEM
+from rls3_bench.data.evalsets import MAX_SCENES_PER_ITEM, make_twin_group
 from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.labels.relations import LABELLERS
 from rls3_bench.labels.sample import Sample
 from rls3_bench.scene.assets import ROOMS
-from rls3_bench.scene.construct import balanced_targets, construct_spec
+from rls3_bench.scene.construct import balanced_targets, construct_spec, twin_groups
 from rls3_bench.scene.random_scenes import random_spec
 
 #: probability that a delivered caption is replaced by a false one
@@ -99,6 +105,58 @@ class EvalMatchedControl(Generator):
         super().load_state_dict(state)
         self._queue = [tuple(t) for t in state["queue"]]
         self._items = int(state["items"])
+
+
+class EvalMatchedTwinsControl(Generator):
+    """Fresh minimal pairs from the v2 eval sets' construction, drawn from training seeds: an upper reference.
+
+    Groups follow the v2 sets' term-balanced schedule of (target, negative kind) and their twin
+    construction, with the generator's own random stream, so no eval scene is reproduced.
+    """
+
+    name = "control-evalmatched-v2"
+    control = True
+
+    def __init__(self, seed: int, config: dict | None = None) -> None:
+        super().__init__(seed, config)
+        self._queue: list[tuple[tuple[str, ...], str]] = []
+        self._groups = 0  # groups made so far: the room rotation's position, as in the eval sets
+
+    def _next_group(self) -> tuple[tuple[str, ...], str]:
+        if not self._queue:
+            cycle = twin_groups(SCHEDULE_PER_COMPLEXITY)
+            self._queue = [cycle[int(i)] for i in self.rng.permutation(len(cycle))[::-1]]
+        return self._queue.pop()
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        def label(terms, kind, spec, a, b):
+            scene = ctx.render(spec, pair=(a, b))
+            return scene.samples[0] if scene.valid and scene.samples[0].terms == terms else None
+
+        # the construction's stack bases follow the v2 sets' labeller; the labels are the track's
+        # (the harness labels every render), as for any generator
+        cfg = LABELLERS[2]
+        while ctx.remaining:
+            target, kind = self._next_group()
+            group = make_twin_group(label, cfg, target, kind, self.rng, self._groups)
+            if group is None:
+                raise RuntimeError(
+                    f"{self.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries"
+                )
+            ctx.deliver(list(group[: ctx.remaining]))
+            self._groups += 1
+
+    def state_dict(self) -> dict:
+        return {
+            **super().state_dict(),
+            "queue": [[list(t), k] for t, k in self._queue],
+            "groups": self._groups,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._queue = [(tuple(t), k) for t, k in state["queue"]]
+        self._groups = int(state["groups"])
 
 
 class BlindImagesControl(Generator):

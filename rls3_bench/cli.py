@@ -371,7 +371,7 @@ def _generator_samples(args) -> list:
     samples: list = []
     feedback = None
     with open_backend(track, backend_options) as backend:
-        harness = Harness(backend, Cost())
+        harness = Harness(backend, Cost(), labeller=track.labeller)
         r = 0
         while len(samples) < args.n:
             try:

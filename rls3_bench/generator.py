@@ -350,6 +350,7 @@ for _name, _path in {
     "uncertainty-v1": "rls3_generators.uncertainty:UncertaintyGenerator",
     "control-flipped-v1": "rls3_generators.controls:FlippedCaptionsControl",
     "control-evalmatched-v1": "rls3_generators.controls:EvalMatchedControl",
+    "control-evalmatched-v2": "rls3_generators.controls:EvalMatchedTwinsControl",
     "control-blind-v1": "rls3_generators.controls:BlindImagesControl",
 }.items():
     GENERATORS.register(_name, _path)

@@ -39,8 +39,8 @@ def test_contribute_a_generator_end_to_end(tmp_path, monkeypatch, capsys):
     (tmp_path / "my_first_pair.py").write_text(GENERATOR_SOURCE)
     monkeypatch.syspath_prepend(str(tmp_path))
     # the test track is known beside the built-in ones, as a track file a maintainer had added
-    builtin = tracks.builtin_track_names()
-    monkeypatch.setattr(tracks, "builtin_track_names", lambda: [*builtin, str(TRACK_FILE)])
+    builtin = tracks.builtin_track_keys()
+    monkeypatch.setattr(tracks, "builtin_track_keys", lambda: [*builtin, str(TRACK_FILE)])
     runs, subs = tmp_path / "runs", tmp_path / "submissions"
     mine = "my_first_pair:FirstPairGenerator"
 

@@ -1,4 +1,4 @@
-"""The control generators (control-flipped-v1, control-evalmatched-v1, control-blind-v1), the
+"""The control generators (control-flipped-v1, control-evalmatched-v1 and -v2, control-blind-v1), the
 harness's ``ctx.falsify`` and ``ctx.blank`` and the ``control`` flag, on the real embedded backend and
 the real harness."""
 
@@ -8,7 +8,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from rls3_generators.controls import BlindImagesControl, EvalMatchedControl, FlippedCaptionsControl
+from rls3_generators.controls import (
+    BlindImagesControl,
+    EvalMatchedControl,
+    EvalMatchedTwinsControl,
+    FlippedCaptionsControl,
+)
 from rls3_generators.uniform import UniformGenerator
 
 from rls3_bench.generator import GENERATORS, BudgetViolation, Cost, RoundContext, get_generator_class
@@ -16,7 +21,7 @@ from rls3_bench.harness.generation import Harness, produce_round
 from rls3_bench.labels.captions import falsified
 from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import TERMS
-from rls3_bench.scene.construct import balanced_targets
+from rls3_bench.scene.construct import balanced_targets, twin_groups
 from rls3_bench.scene.random_scenes import random_spec
 
 
@@ -115,9 +120,37 @@ def test_evalmatched_state_round_trips(backend):
     assert [s.sample_id for s in a] == [s.sample_id for s in b]
 
 
+def test_evalmatched_v2_delivers_minimal_pairs_on_the_v2_schedule(backend):
+    """Consecutive samples are twins: same objects, room and camera, the other caption true."""
+    cycle = twin_groups(24)  # 36 groups, 72 samples: one full schedule
+    delivered, _ = run(EvalMatchedTwinsControl, backend, 3, 24, seed=4)
+    assert len(delivered) == 72
+    kinds = Counter()
+    for first, twin in zip(delivered[::2], delivered[1::2], strict=True):
+        assert first.spec.room == twin.spec.room and first.spec.camera == twin.spec.camera
+        assert sorted(o.asset for o in first.spec.objects) == sorted(o.asset for o in twin.spec.objects)
+        assert first.caption != twin.caption and first.caption in twin.negatives and twin.caption in first.negatives
+        kinds[first.terms, "swap" if first.terms == twin.terms else "flip"] += 1
+    assert sum(kinds.values()) == len(cycle)
+    assert kinds == Counter((t, "swap" if k == "swap" else "flip") for t, k in cycle)
+    # same seed, same data; resumed from its state, the same next round
+    gen = EvalMatchedTwinsControl(seed=4)
+    harness = Harness(backend, Cost())
+    produce_round(gen, harness, 0, 24)
+    fresh = EvalMatchedTwinsControl(seed=4)
+    fresh.load_state_dict(gen.state_dict())
+    a, b = (produce_round(g, harness, 1, 24).delivered for g in (gen, fresh))
+    assert [s.sample_id for s in a] == [s.sample_id for s in b] == [s.sample_id for s in delivered[24:48]]
+
+
 def test_only_the_controls_say_they_are_controls():
     flags = {name: get_generator_class(name).control for name in GENERATORS.names()}
-    assert {n for n, c in flags.items() if c} == {"control-flipped-v1", "control-evalmatched-v1", "control-blind-v1"}
+    assert {n for n, c in flags.items() if c} == {
+        "control-flipped-v1",
+        "control-evalmatched-v1",
+        "control-evalmatched-v2",
+        "control-blind-v1",
+    }
 
 
 def test_blank_counts_keeps_the_caption_and_refuses_foreign_samples(backend):

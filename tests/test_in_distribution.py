@@ -1,5 +1,5 @@
-"""The in-distribution eval set (uniform-id-v1) and the optional track field that evaluates it at
-every budget beside the test set."""
+"""The in-distribution eval sets (uniform-id-v1, uniform-id-v2), the optional track field that evaluates
+one at every budget beside the test set, and the track fields for the labeller and validity rules."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set
 from rls3_bench.errors import UserError
+from rls3_bench.harness.formats import Cost
 
 ID_SET = "uniform-id-v1"
 
@@ -56,3 +57,37 @@ def test_a_cell_reports_in_distribution_accuracy_at_every_budget_and_the_board_s
     assert (
         ID_COLUMN not in build_leaderboard([{**record, "seed": s, "curve": plain.curve} for s in (0, 1)]).per_budget[16]
     )
+
+
+def test_uniform_id_v2_is_labelled_as_the_v3_tracks_label_their_data():
+    """Labeller 2 under validity 2: re-rendering an item that way gives back its own label, and the
+    set is another draw than uniform-id-v1's wherever the rules differ."""
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.harness.generation import Harness
+
+    v2 = load_eval_set("uniform-id-v2")
+    assert len(v2) == 360 and EVAL_SETS["uniform-id-v2"].labeller == 2
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
+        harness = Harness(backend, Cost(), labeller=2)
+        for s in v2[::12]:
+            a, b = (int(x) for x in s.sample_id.split(":")[1:3])
+            again = harness.render(s.spec, pair=(a, b))
+            assert again.valid and again.samples[0].terms == s.terms and again.samples[0].caption == s.caption
+    assert {s.sample_id for s in v2} != {s.sample_id for s in load_eval_set(ID_SET)}
+
+
+def test_labeller_and_validity_version_reach_the_labels_and_the_backend(track):
+    from rls3_bench.harness.generation import Harness, open_backend, track_backend_options
+
+    v3 = track.replace(labeller=2, validity_version=2)
+    assert not {"labeller", "validity_version"} & set(track.to_dict())  # the old digests stand
+    assert v3.to_dict()["labeller"] == 2 and v3.digest() != track.digest()
+    assert v3.replace(labeller=1, validity_version=1).digest() == track.digest()
+    assert "validity_version" not in track_backend_options(v3.replace(backend="unity"))  # Unity decides its own
+    with open_backend(v3) as backend:
+        assert backend.validity_version == 2
+        assert Harness(backend, Cost(), labeller=v3.labeller).cfg.version == 2
+    with open_backend(track) as backend:
+        assert backend.validity_version == 1
+    with pytest.raises(UserError, match="labeller: input should be 1 or 2"):
+        track.replace(labeller=3)

@@ -128,9 +128,9 @@ def reproduce(
             "generator"
         )
     if track is None:
-        from rls3_bench.harness.tracks import builtin_track_names, load_track
+        from rls3_bench.harness.tracks import builtin_track_keys, load_track
 
-        track = next(t for t in map(load_track, builtin_track_names()) if t.key == meta["track"])  # validate found it
+        track = next(t for t in map(load_track, builtin_track_keys()) if t.key == meta["track"])  # validate found it
     ran = track_variant(track, meta["track_digest"])
     if ran is None:  # validate refused this already; kept for callers that pass their own track
         raise UserError(f"the submission's track_digest is not track {track.key}'s; nothing to reproduce it with")

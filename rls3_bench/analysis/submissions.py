@@ -451,7 +451,7 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
 
     ``track`` defaults to the built-in track the submission names (tests pass their own)."""
     from rls3_bench.analysis.metrics import item_rows, slice_accuracies, summarize
-    from rls3_bench.harness.tracks import builtin_track_names, load_track
+    from rls3_bench.harness.tracks import builtin_track_keys, load_track
 
     folder = Path(folder)
     problems = _check_files(folder)
@@ -473,7 +473,7 @@ def validate(folder: Path, eval_items=None, track=None) -> ValidSubmission:
     if problems:
         raise SubmissionError(problems)
 
-    tracks = {t.key: t for t in ([track] if track is not None else [load_track(n) for n in builtin_track_names()])}
+    tracks = {t.key: t for t in ([track] if track is not None else [load_track(k) for k in builtin_track_keys()])}
     track = tracks.get(meta["track"])
     if track is None:
         raise SubmissionError([f"unknown track {meta['track']!r}; valid: {', '.join(sorted(tracks))}"])

@@ -61,7 +61,8 @@ class ObjectState:
 class Observation:
     """What a backend returns for one spec.
 
-    :param image: ``(H, W, 3)`` uint8 RGB.
+    :param image: ``(H, W, 3)`` uint8 RGB. A backend may skip rendering a scene it already knows to
+        be invalid from geometry alone; its image is then all zeros and its segmentation all -1.
     :param segmentation: ``(H, W)`` int16: index into ``spec.objects`` for object pixels, -1 elsewhere.
     :param objects: one :class:`ObjectState` per ``spec.objects`` entry, same order.
     :param valid: every validity rule holds (see ``invalid_reason`` otherwise).

@@ -207,15 +207,19 @@ class EmbeddedBackend(Backend):
         bodies = self._use_objects(spec.objects)
         placements = self._settle(spec.objects, bodies, room)
         self._apply_colours(spec.objects, bodies)
-        image, seg = self._render(spec.camera, [b.body for b in bodies])
-        states = self._states(spec.objects, bodies, placements, seg)
         # Overlap first: a requested pose that already cuts into something is the cause, whatever
-        # the drop then found under it.
-        reason = (
-            self._first_overlap(spec.objects, bodies, placements, room)
-            or _first_unsupported(spec.objects, placements)
-            or self._first_hidden(spec, states)
+        # the drop then found under it. Both are geometry, so a scene they reject is not rendered
+        # (most invalid scenes; docs/performance.md): its image is black and its segmentation empty.
+        reason = self._first_overlap(spec.objects, bodies, placements, room) or _first_unsupported(
+            spec.objects, placements
         )
+        if reason is None:
+            image, seg = self._render(spec.camera, [b.body for b in bodies])
+        else:
+            n = self.image_size
+            image, seg = np.zeros((n, n, 3), np.uint8), np.full((n, n), -1, np.int16)
+        states = self._states(spec.objects, bodies, placements, seg)
+        reason = reason or self._first_hidden(spec, states)
         return Observation(
             spec=spec,
             image=image,

@@ -21,10 +21,12 @@ reads only text is right on exactly one of them. Groups follow :func:`rls3_bench
 the labeller's labels equal both targets. Version 2 uses labeller version 2
 (:data:`rls3_bench.labels.relations.LABELLERS`).
 
-The in-distribution set ``uniform-id-v1`` is not balanced: 360 held-out samples drawn exactly as
-uniform-v1 draws its data (i.i.d. random valid scenes, one random captionable pair each, labeller 1,
-each sample's own first negative), from the eval namespace (split key :data:`ID_SPLIT_KEY`), so no
-generator's stream can hold its scenes. A track may evaluate on it beside its test set
+The in-distribution sets ``uniform-id-v*`` are not balanced: 360 held-out samples drawn exactly as
+uniform-v1 draws its data (i.i.d. random valid scenes, one random captionable pair each, each
+sample's own first negative), from the eval namespace (split key :data:`ID_SPLIT_KEY`), so no
+generator's stream can hold its scenes. ``uniform-id-v1`` labels with labeller 1 under validity
+version 1, ``uniform-id-v2`` with labeller 2 under the embedded backend's validity version 2 (as the
+v3 tracks' generators are labelled). A track may evaluate on one beside its test set
 (``id_eval_set``): accuracy on the training distribution next to accuracy on the test construction.
 
 One exclusion, by necessity: "above and in front" and "below and behind" *without* a lateral term do
@@ -68,6 +70,8 @@ class EvalSetSpec:
         version is being made).
     :param uniform_items: for an in-distribution set, its number of uniform-v1 samples (then
         ``per_complexity`` is unused: 0); None for the balanced targeted sets.
+    :param validity_version: the embedded backend's validity rules the set is rendered under
+        (a track's ``validity_version``).
     """
 
     name: str
@@ -79,6 +83,7 @@ class EvalSetSpec:
     content_hash: str | None = None
     labeller: int = 1
     uniform_items: int | None = None
+    validity_version: int = 1
 
     def __post_init__(self) -> None:
         if self.uniform_items is None and (self.per_complexity <= 0 or self.per_complexity % 24):
@@ -144,6 +149,17 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
             uniform_items=360,
             content_hash="4c718666ad4cc9cb1985f12606ddcfd3cc6af99322d136a6d43df580578a8559",
         ),
+        # in-distribution for tracks that label with labeller 2 under validity 2 (the v3 tracks)
+        EvalSetSpec(
+            "uniform-id-v2",
+            version=2,
+            split_key=ID_SPLIT_KEY,
+            per_complexity=0,
+            uniform_items=360,
+            labeller=2,
+            validity_version=2,
+            content_hash="8d9095faf298880e40b49f82c3faf9317764cc53b51412b8557226cc52aae3e3",
+        ),
     )
 }
 
@@ -154,7 +170,9 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
     if own:
         from rls3_bench.backends.embedded import EmbeddedBackend
 
-        backend = EmbeddedBackend(image_size=spec.image_size, renderer=spec.renderer)
+        backend = EmbeddedBackend(
+            image_size=spec.image_size, renderer=spec.renderer, validity_version=spec.validity_version
+        )
     try:
         if spec.uniform_items is not None:
             return _build_uniform(spec, backend)
@@ -207,48 +225,64 @@ def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:
 
 def _build_twins(spec: EvalSetSpec, backend) -> list[Sample]:
     """Version 2: minimal-pair groups; a group's two items are consecutive (first scene, twin)."""
-    from rls3_bench.labels.relations import LABELLERS, OPPOSITE
-    from rls3_bench.scene.assets import ROOMS
-    from rls3_bench.scene.construct import twin_groups, twin_target
-    from rls3_bench.scene.random_scenes import jittered_camera
+    from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.construct import twin_groups
 
     cfg = LABELLERS[spec.labeller]
     rng = rng_for("eval", spec.version, spec.split_key)
     groups = twin_groups(spec.per_complexity)
     order = rng.permutation(len(groups))
-    rooms = sorted(ROOMS)
+
+    def label(terms, kind, scene, a, b):
+        return _labelled_item(backend, cfg, terms, kind, scene, a, b)
+
     items: list[Sample] = []
     for n, i in enumerate(order):
         target, kind = groups[int(i)]
-        twin_terms, exchanged = twin_target(target, kind)
-        twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
-        for attempt in range(MAX_SCENES_PER_ITEM):
-            room = rooms[(n + attempt // 20) % len(rooms)]
-            camera = jittered_camera(ROOMS[room], rng)
-            assets = _group_assets(target, cfg, rng)
-            first = _labelled_item(backend, cfg, target, kind, rng, room, camera, assets)
-            if first is None:
-                continue
-            twin_assets = (assets[1], assets[0], *assets[2:]) if exchanged else assets
-            twin = next(
-                (
-                    t
-                    for t in (
-                        _labelled_item(backend, cfg, twin_terms, twin_kind, rng, room, camera, twin_assets)
-                        for _ in range(TWIN_TRIES)
-                    )
-                    if t is not None
-                ),
-                None,
-            )
-            if twin is not None:
-                items += [first, twin]
-                break
-        else:
+        group = make_twin_group(label, cfg, target, kind, rng, n)
+        if group is None:
             raise RuntimeError(
                 f"eval set {spec.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries"
             )
+        items += group
     return items
+
+
+def make_twin_group(label, cfg, target, kind: str, rng, n: int) -> tuple[Sample, Sample] | None:
+    """One minimal pair "A is <target> B" with negative ``kind`` and its twin (same objects, room and
+    camera), or None after :data:`MAX_SCENES_PER_ITEM` first scenes. Rooms rotate with the group
+    index ``n`` and move on after 20 failed scenes.
+
+    ``label(terms, kind, scene, a, b)`` renders a constructed scene and returns its item for the pair
+    (a, b), or None unless its label is exactly ``terms``: the eval sets render on their own backend,
+    a generator (``control-evalmatched-v2``) through its round context.
+    """
+    from rls3_bench.labels.relations import OPPOSITE
+    from rls3_bench.scene.assets import ROOMS
+    from rls3_bench.scene.construct import construct_spec, twin_target
+    from rls3_bench.scene.random_scenes import jittered_camera
+
+    rooms = sorted(ROOMS)
+    twin_terms, exchanged = twin_target(target, kind)
+    twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
+
+    def item(terms, item_kind, room, camera, assets):
+        made = construct_spec(terms, rng, room, attempts=50, camera=camera, assets=assets)
+        return None if made is None else label(tuple(terms), item_kind, *made)
+
+    for attempt in range(MAX_SCENES_PER_ITEM):
+        room = rooms[(n + attempt // 20) % len(rooms)]
+        camera = jittered_camera(ROOMS[room], rng)
+        assets = _group_assets(target, cfg, rng)
+        first = item(target, kind, room, camera, assets)
+        if first is None:
+            continue
+        twin_assets = (assets[1], assets[0], *assets[2:]) if exchanged else assets
+        for _ in range(TWIN_TRIES):
+            twin = item(twin_terms, twin_kind, room, camera, twin_assets)
+            if twin is not None:
+                return first, twin
+    return None
 
 
 def _group_assets(target: tuple[str, ...], cfg, rng) -> tuple[str, ...]:
@@ -266,16 +300,11 @@ def _group_assets(target: tuple[str, ...], cfg, rng) -> tuple[str, ...]:
     return tuple(names[k] for k in rng.choice(len(names), size=ACTIVE_OBJECTS, replace=False))
 
 
-def _labelled_item(backend, cfg, terms, kind: str, rng, room: str, camera, assets) -> Sample | None:
-    """The item "A is <terms> B" (A, B = ``assets[:2]``) with negative ``kind`` first, from one
-    constructed scene, or None unless the labeller's label of the pair is exactly ``terms``."""
+def _labelled_item(backend, cfg, terms, kind: str, scene, a: int, b: int) -> Sample | None:
+    """The item "A is <terms> B" (objects ``a`` and ``b`` of ``scene``) with negative ``kind`` first,
+    or None unless the labeller's label of the pair is exactly ``terms``."""
     from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
-    from rls3_bench.scene.construct import construct_spec
 
-    made = construct_spec(terms, rng, room, attempts=50, camera=camera, assets=assets)
-    if made is None:
-        return None
-    scene, a, b = made
     labelled = observe_and_label(backend, scene, cfg)
     pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
     if pair is None or pair.terms != tuple(terms):

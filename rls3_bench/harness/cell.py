@@ -337,7 +337,7 @@ class Cell:
         closed = self.cls.closed_loop
         return generate_rounds(
             self.gen,
-            Harness(backend, Cost()),
+            Harness(backend, Cost(), labeller=self.track.labeller),
             self.start_round,
             self.n_rounds,
             self.track.round_size,

@@ -107,6 +107,12 @@ class Track(_Format):
     :param id_eval_set, id_eval_set_hash: optional in-distribution set (e.g. ``uniform-id-v1``) and
         its pinned hash, evaluated at every budget beside the test set; left out of the track's
         serialised form (and so its digest) when unset.
+    :param labeller: labeller version of the generators' data (``rls3_bench.labels.relations.LABELLERS``);
+        the eval sets name their own.
+    :param validity_version: the embedded backend's validity rules (``EmbeddedBackend``): 2 decides
+        each scene's validity as a fresh world would, independent of the scenes before it.
+        ``labeller`` and ``validity_version`` are left out of the serialised form at their default 1,
+        so tracks made before they existed keep their digests.
     :param budgets: the sample-budget ladder; one run per (generator, seed) evaluates at each.
     :param min_seeds: seeds a leaderboard entry needs.
     :param generator_config: per generator name, the options it gets on this track.
@@ -131,6 +137,8 @@ class Track(_Format):
     val_set: StrictStr | None = None
     id_eval_set: StrictStr | None = None
     id_eval_set_hash: StrictStr | None = None
+    labeller: Literal[1, 2] = 1
+    validity_version: Literal[1, 2] = 1
     device: StrictStr = "cpu"
     presets: dict[StrictStr, Preset] = Field(default_factory=dict)
     generator_config: dict[StrictStr, GeneratorConfig] = Field(default_factory=dict)
@@ -191,11 +199,11 @@ class Track(_Format):
         )
 
     def to_dict(self) -> dict:
-        """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``. A track without
-        an in-distribution set has no such keys, so adding the option changed no existing digest."""
-        return self.model_dump(
-            mode="json", exclude={"id_eval_set", "id_eval_set_hash"} if self.id_eval_set is None else None
-        )
+        """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``. Optional fields at
+        their defaults (no in-distribution set, labeller 1, validity 1) are left out, so a track that does
+        not use them has the digest it had before they existed."""
+        defaults = {"id_eval_set": None, "id_eval_set_hash": None, "labeller": 1, "validity_version": 1}
+        return self.model_dump(mode="json", exclude={k for k, v in defaults.items() if getattr(self, k) == v})
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()

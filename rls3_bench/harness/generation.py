@@ -98,12 +98,12 @@ class Harness:
     seconds saved and ``render_cache_hits`` counted.
     """
 
-    def __init__(self, backend, cost: Cost, cache_size: int | None = None) -> None:
-        from rls3_bench.labels.relations import LabelConfig
+    def __init__(self, backend, cost: Cost, cache_size: int | None = None, labeller: int = 1) -> None:
+        from rls3_bench.labels.relations import LABELLERS
 
         self.backend = backend
         self.cost = cost
-        self.cfg = LabelConfig()
+        self.cfg = LABELLERS[labeller]
         self.cache_size = CACHE_SIZE if cache_size is None else cache_size
         self._cache: OrderedDict[str, object] = OrderedDict()
 
@@ -366,11 +366,21 @@ def generate_rounds(
         )
 
 
+def track_backend_options(track, backend_options: dict | None = None) -> dict:
+    """The keyword arguments the track's backend is made with: the track's image size, renderer and
+    (embedded backend only: other backends decide validity in their own simulator) validity rules,
+    then the run's own options."""
+    options = {"image_size": track.image_size, "renderer": track.renderer}
+    if track.backend == "embedded" and track.validity_version != 1:
+        options["validity_version"] = track.validity_version
+    return {**options, **(backend_options or {})}
+
+
 def open_backend(track, backend_options: dict | None = None, render_workers: int = 1):
     """The cell's simulator: the track's backend, or a pool of ``render_workers`` of them."""
     from rls3_bench.backends import get_backend_class
 
-    options = {"image_size": track.image_size, "renderer": track.renderer, **(backend_options or {})}
+    options = track_backend_options(track, backend_options)
     if render_workers == 1:
         return get_backend_class(track.backend)(**options)
     if track.backend != "embedded":
@@ -441,7 +451,12 @@ def _worker_main(
                 gen.load_state_dict(state)
             with open_backend(track, backend_options, render_workers) as backend:
                 for out in generate_rounds(
-                    gen, Harness(backend, Cost()), start_round, n_rounds, track.round_size, limits=limits
+                    gen,
+                    Harness(backend, Cost(), labeller=track.labeller),
+                    start_round,
+                    n_rounds,
+                    track.round_size,
+                    limits=limits,
                 ):
                     put(("round", out))
             put(("done", None))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rls3_bench.errors import UserError
-from rls3_bench.harness.generation import GeneratorFailure
+from rls3_bench.harness.generation import GeneratorFailure, track_backend_options
 from rls3_bench.harness.records import (
     PREDICTIONS_FILE,
     RECORD_FILE,
@@ -298,7 +298,7 @@ def check_setup(
     backend_options = dict(cell_options.get("backend_options", {}))
     if executor == "ray":  # paths name files on the machines that run the cells, which check them there
         backend_options = {k: v for k, v in backend_options.items() if k not in MACHINE_PATHS}
-    get_backend_class(track.backend).check_options(track.image_size, track.renderer, **backend_options)
+    get_backend_class(track.backend).check_options(**track_backend_options(track, backend_options))
     return {g: _generator_dir_name(g) for g in generators}
 
 

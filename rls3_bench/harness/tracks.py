@@ -2,7 +2,10 @@
 budget ladder, seeds). A track freezes everything but the generator, so results are comparable.
 
 Tracks are small YAML files in ``rls3_bench/tracks/`` (or a path given by the user), validated here
-into a frozen :class:`Track`. Any change that alters results must bump ``version``.
+into a frozen :class:`Track`. Any change that alters results must bump ``version``: ``<name>.yaml``
+holds the current version, and the file of each earlier version moves to
+``tracks/previous/<name>-v<N>.yaml``, so submissions made on it still validate and reproduce.
+A track is named by ``<name>`` (its current version) or by its key ``<name>-v<N>`` (any version).
 """
 
 from __future__ import annotations
@@ -15,13 +18,25 @@ from typing import Any
 from rls3_bench.errors import UserError, short_repr
 from rls3_bench.harness.formats import Preset, Track, validate
 
-__all__ = ["Preset", "Track", "builtin_track_names", "load_track", "track_from_dict"]
+__all__ = ["Preset", "Track", "builtin_track_keys", "builtin_track_names", "load_track", "track_from_dict"]
+
+
+def _yaml_stems(folder) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def builtin_track_names() -> list[str]:
-    return sorted(
-        p.name[:-5] for p in resources.files("rls3_bench").joinpath("tracks").iterdir() if p.name.endswith(".yaml")
-    )
+    """The built-in tracks, by name (each at its current version)."""
+    return _yaml_stems(resources.files("rls3_bench").joinpath("tracks"))
+
+
+def builtin_track_keys() -> list[str]:
+    """Every released version of every built-in track, by key (``clip-tiny-v2``): what committed
+    submissions may name."""
+    current = [load_track(n).key for n in builtin_track_names()]
+    return sorted({*current, *_yaml_stems(resources.files("rls3_bench").joinpath("tracks", "previous"))})
 
 
 def load_track(name_or_path: str) -> Track:
@@ -34,12 +49,7 @@ def load_track(name_or_path: str) -> Track:
             raise UserError(f"track file {path} does not exist; check the path")
         text = path.read_text(encoding="utf-8", errors="replace")
     else:
-        names = builtin_track_names()
-        if name_or_path not in names:
-            raise UserError(
-                f"unknown track {short_repr(name_or_path)}; built-in tracks: {', '.join(names)} (or give a .yaml path)"
-            )
-        text = resources.files("rls3_bench").joinpath("tracks", f"{name_or_path}.yaml").read_text(encoding="utf-8")
+        text = _builtin_text(name_or_path)
     try:
         data = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
@@ -48,6 +58,25 @@ def load_track(name_or_path: str) -> Track:
             "fix the file"
         ) from None
     return track_from_dict(data, name_or_path)
+
+
+def _builtin_text(name: str) -> str:
+    """The YAML of a built-in track named by name (current version) or key (any released version)."""
+    folder = resources.files("rls3_bench").joinpath("tracks")
+    names = builtin_track_names()
+    if name in names:
+        return folder.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    if name in _yaml_stems(folder.joinpath("previous")):
+        return folder.joinpath("previous", f"{name}.yaml").read_text(encoding="utf-8")
+    base, _, version = name.rpartition("-v")
+    if base in names and version.isdigit():
+        text = folder.joinpath(f"{base}.yaml").read_text(encoding="utf-8")
+        if load_track(base).version == int(version):
+            return text
+    raise UserError(
+        f"unknown track {short_repr(name)}; built-in tracks: {', '.join(names)}, "
+        f"or a version by key: {', '.join(builtin_track_keys())} (or give a .yaml path)"
+    )
 
 
 def _json_problem(value: Any, where: str) -> str | None:
