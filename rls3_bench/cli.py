@@ -413,6 +413,26 @@ def cmd_blind(args) -> int:
     return 0
 
 
+def cmd_variance(args) -> int:
+    from rls3_bench.analysis.variance import run_study, table_markdown, twin_set, variance_table
+    from rls3_bench.data.atomic import atomic_write_text
+    from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.generator import get_generator_class
+    from rls3_bench.harness.tracks import load_track
+
+    track = load_track(args.track).with_preset(args.preset)
+    name = get_generator_class(args.generator).name
+    out = Path(args.out)
+    if not args.table_only:
+        run_study(track, args.generator, args.seeds, out, workers=args.workers, threads=args.threads)
+    df = variance_table(out, load_eval_set(track.eval_set, track.eval_set_hash), twin_set(track.eval_set))
+    atomic_write_text(out / "variance.csv", df.to_csv(index=False))
+    text = f"# Variance sources: {name} on {track.key} ({track.eval_set})\n\n{table_markdown(df)}\n"
+    atomic_write_text(out / "variance.md", text)
+    print(text)
+    return 0
+
+
 def object_prior_of(eval_set: str, eval_set_hash: str) -> dict:
     """The board's object-prior reference row on a track's eval set."""
     from rls3_bench.analysis.blind import object_prior_summary
@@ -858,6 +878,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_blind)
+
+    p = sub.add_parser(
+        "variance",
+        help="where a cell's per-seed variance comes from: generator seed, learner seed and eval items, one at a time",
+    )
+    p.add_argument("--track", required=True, help="track name, key or YAML path")
+    p.add_argument("--preset", help="one of the track's presets (its budgets)")
+    p.add_argument("--generator", default="uniform-v1", help="generator name or module:Class (default: uniform-v1)")
+    p.add_argument("--seeds", type=_int_in(2, 100, "seeds per source"), default=5, help="seeds per source, 2 to 100")
+    p.add_argument("--workers", type=_workers, default=1, help="cells run side by side (default: 1)")
+    p.add_argument("--threads", type=_workers, default=1, help="torch threads per cell (default: 1)")
+    p.add_argument("--out", required=True, help="study folder; cells are kept there, so a study resumes")
+    p.add_argument("--table-only", action="store_true", help="only rebuild the table from the cells in --out")
+    p.set_defaults(func=cmd_variance)
 
     p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
     p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")

@@ -216,6 +216,9 @@ class Cell:
     main module: a script that turns this (or ``render_workers``) on must keep its top-level code under
     ``if __name__ == "__main__":``.
     ``limits``: renders and seconds a generator's round may take (:class:`GenerationLimits`).
+    ``learner_seed``: the seed of the learner's initialisation and data order, when it is to differ
+    from ``seed`` (which then seeds the generator only): the variance study
+    (:mod:`rls3_bench.analysis.variance`) varies one source at a time. Benchmark runs leave it None.
     """
 
     def __init__(
@@ -233,14 +236,16 @@ class Cell:
         pipeline: bool = False,
         render_workers: int = 1,
         limits: GenerationLimits | None = None,
+        learner_seed: int | None = None,
     ) -> None:
         from rls3_bench.data.evalsets import load_eval_set
 
         self.track, self.seed = track, seed
+        self.learner_seed = seed if learner_seed is None else learner_seed
         self.cls = get_generator_class(generator)
         self.gen: Generator = make_generator(self.cls, seed, track.generator_config, generator_config)
         self.generator_config = generator_config
-        self.learner = learner if learner is not None else make_learner(track, seed)
+        self.learner = learner if learner is not None else make_learner(track, self.learner_seed)
         self.items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
         self.id_items = load_eval_set(track.id_eval_set, track.id_eval_set_hash) if track.id_eval_set else []
         self.fence = eval_fence(self.items + self.id_items)  # no generator may deliver an eval item
@@ -296,6 +301,7 @@ class Cell:
             or state.get("track_digest") != self.track.digest()
             or state.get("generator") != self.cls.name
             or state.get("seed") != self.seed
+            or state.get("learner_seed", state.get("seed")) != self.learner_seed
         ):
             raise UserError(
                 f"checkpoint {latest} belongs to another track/generator/seed or format; "
@@ -417,7 +423,7 @@ class Cell:
         self.progress("train", r * self.track.round_size, self.track.budgets[-1])
         t = time.perf_counter()
         losses = []
-        order_rng = rng_for("learner", self.seed, r)
+        order_rng = rng_for("learner", self.learner_seed, r)
         for _epoch in range(self.track.epochs_per_round):
             order = order_rng.permutation(len(delivered))
             for i in range(0, len(order), self.batch_size):
@@ -456,6 +462,7 @@ class Cell:
             "track_digest": self.track.digest(),
             "generator": self.cls.name,
             "seed": self.seed,
+            **({"learner_seed": self.learner_seed} if self.learner_seed != self.seed else {}),
             "next_round": r + 1,
             "generator_state": out.generator_state,
             "cost": self.cost.as_dict(),
