@@ -116,3 +116,28 @@ def test_shipped_sets_against_a_prior_from_3000_uniform_captions():
     for name in ("spatial-v2-test", "spatial-v2-val", "spatial-v2-mini"):
         overall, worst_slice = worst_deviation(blind_report(prior, load_eval_set(name)))
         assert overall <= 0.02 and worst_slice <= 0.04, name
+
+
+def test_a_learner_shown_constant_images_scores_exactly_chance_on_v2(v2_mini, track, one_thread):
+    """The learner's blind baseline (control-blind-v1's condition): with every image one constant
+    image, a fine-tuned CLIP's scores depend on the text only, so it is right on exactly one twin of
+    every group, overall and on every slice, and its group score is 0. With the real images the same
+    learner is not held to that (the check can fail)."""
+    import dataclasses
+
+    import numpy as np
+
+    from rls3_bench.analysis.metrics import item_rows, slice_accuracies, summarize
+    from rls3_bench.generator import BLANK_VALUE
+    from rls3_bench.harness.cell import make_learner
+
+    learner = make_learner(track, 0)
+    learner.train_step(v2_mini[:16])  # any weights will do; these are not the base
+    blank = [dataclasses.replace(s, image=np.full_like(s.image, BLANK_VALUE)) for s in v2_mini]
+    rows = item_rows(blank, learner.evaluate(blank).predictions)
+    assert summarize(rows)["accuracy"] == 0.5
+    slices = slice_accuracies(blank, rows)
+    assert slices.pop("group") == {"score": 0.0}
+    assert all(v == 0.5 for values in slices.values() for v in values.values()), slices
+    seen = item_rows(v2_mini, learner.evaluate(v2_mini).predictions)
+    assert slice_accuracies(v2_mini, seen)["group"]["score"] > 0.0
