@@ -90,3 +90,33 @@ def test_render_pool_scaling(benchmark, workers):
         out = benchmark.pedantic(pool.observe_many, args=(specs,), rounds=3, iterations=1)
     assert [o.spec for o in out] == specs
     report_rate(benchmark, len(specs), "scenes")
+
+
+GEOMETRY_REASONS = ("overlap", "unsupported")
+
+
+@pytest.mark.parametrize("skip", [True, False], ids=["geometry-first", "render-all"])
+@pytest.mark.parametrize("validity_version", [1, 2])
+def test_uniform_stream_with_and_without_rendering_rejected_scenes(benchmark, skip, validity_version):
+    """uniform-v1's proposal stream (200 seeded random_spec scenes): time per proposed scene when a
+    scene that overlap or support already rejects is not rendered (the backend's behaviour) vs when it
+    is rendered anyway (the render put back after the check). extra_info: the share of scenes that
+    geometry rejects, and ms per proposed scene."""
+    import numpy as np
+
+    from rls3_bench.scene.random_scenes import random_spec
+
+    rng = np.random.default_rng(7)
+    specs = [random_spec(rng) for _ in range(200)]
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=validity_version) as b:
+
+        def observe(spec):
+            obs = b.observe(spec)
+            if not skip and obs.invalid_reason and obs.invalid_reason.startswith(GEOMETRY_REASONS):
+                b._render(spec.camera, [0])  # the world as posed: the render the check saves
+            return obs
+
+        observed = benchmark.pedantic(lambda: [observe(s) for s in specs], rounds=3, warmup_rounds=1)
+        rejected = sum(bool(o.invalid_reason and o.invalid_reason.startswith(GEOMETRY_REASONS)) for o in observed)
+        benchmark.extra_info["share_rejected_by_geometry"] = rejected / len(specs)
+        benchmark.extra_info["ms_per_scene"] = benchmark.stats.stats.mean / len(specs) * 1e3
