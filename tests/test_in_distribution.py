@@ -89,5 +89,5 @@ def test_labeller_and_validity_version_reach_the_labels_and_the_backend(track):
         assert Harness(backend, Cost(), labeller=v3.labeller).cfg.version == 2
     with open_backend(track) as backend:
         assert backend.validity_version == 1
-    with pytest.raises(UserError, match="labeller: input should be 1 or 2"):
+    with pytest.raises(UserError, match="labeller: must be 1 or 2, got 3"):
         track.replace(labeller=3)

@@ -137,8 +137,8 @@ class Track(_Format):
     val_set: StrictStr | None = None
     id_eval_set: StrictStr | None = None
     id_eval_set_hash: StrictStr | None = None
-    labeller: Literal[1, 2] = 1
-    validity_version: Literal[1, 2] = 1
+    labeller: StrictInt = 1
+    validity_version: StrictInt = 1
     device: StrictStr = "cpu"
     presets: dict[StrictStr, Preset] = Field(default_factory=dict)
     generator_config: dict[StrictStr, GeneratorConfig] = Field(default_factory=dict)
@@ -149,6 +149,13 @@ class Track(_Format):
         if not _NAME.fullmatch(name):
             raise ValueError("must be 1-64 letters, digits, '.', '_' or '-' (it names a results folder)")
         return name
+
+    @field_validator("labeller", "validity_version")
+    @classmethod
+    def _version_1_or_2(cls, value: int) -> int:
+        if value not in (1, 2):
+            raise ValueError("must be 1 or 2")
+        return value
 
     @model_validator(mode="after")
     def _ladder(self) -> Track:
