@@ -202,3 +202,27 @@ def test_generate_rounds_reads_the_feedback_as_each_round_starts(track):
         assert next(rounds, None) is None
     assert gen.seen == [None, "after round 1"]
     assert [len(o.delivered) for o in outs] == [1, 1] and all(o.cost.samples_delivered == 1 for o in outs)
+
+
+def test_tracks_load_by_name_or_by_key_and_earlier_versions_stay_loadable(tmp_path, monkeypatch):
+    """A version bump moves the old file to tracks/previous/<key>.yaml: submissions naming the old key
+    still find their track, and the name alone means the current version."""
+    import shutil
+
+    import rls3_bench.harness.tracks as tracks
+
+    assert load_track("clip-tiny-v2") == load_track("clip-tiny") and "clip-tiny-v2" in tracks.builtin_track_keys()
+    with pytest.raises(UserError, match="unknown track 'clip-tiny-v7'.*clip-tiny-v2"):
+        load_track("clip-tiny-v7")
+    # a package whose clip-tiny moved on to v3
+    folder = tmp_path / "rls3_bench" / "tracks"
+    (folder / "previous").mkdir(parents=True)
+    shutil.copy(REPO / "rls3_bench" / "tracks" / "clip-tiny.yaml", folder / "previous" / "clip-tiny-v2.yaml")
+    v3 = yaml.safe_load((REPO / "rls3_bench" / "tracks" / "clip-tiny.yaml").read_text())
+    (folder / "clip-tiny.yaml").write_text(yaml.safe_dump({**v3, "version": 3, "labeller": 2}))
+    monkeypatch.setattr(tracks.resources, "files", lambda package: tmp_path / package)
+    assert tracks.builtin_track_names() == ["clip-tiny"]
+    assert tracks.builtin_track_keys() == ["clip-tiny-v2", "clip-tiny-v3"]
+    assert load_track("clip-tiny").key == load_track("clip-tiny-v3").key == "clip-tiny-v3"
+    old = load_track("clip-tiny-v2")
+    assert old.key == "clip-tiny-v2" and old.digest() == TRACK_DIGESTS["clip-tiny"]
