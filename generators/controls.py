@@ -68,6 +68,7 @@ class EvalMatchedControl(Generator):
 
     name = "control-evalmatched-v1"
     control = True
+    matches_eval_version = 1
 
     def __init__(self, seed: int, config: dict | None = None) -> None:
         super().__init__(seed, config)
@@ -116,6 +117,7 @@ class EvalMatchedTwinsControl(Generator):
 
     name = "control-evalmatched-v2"
     control = True
+    matches_eval_version = 2
 
     def __init__(self, seed: int, config: dict | None = None) -> None:
         super().__init__(seed, config)

@@ -490,7 +490,7 @@ def cmd_run(args) -> int:
         args.seeds = preset_seeds or track.min_seeds
     generators = args.generator or [g for g in generator_names() if g in BUILTIN_GENERATORS]
     if args.controls:
-        generators = [*generators, *(g for g in control_generators() if g not in generators)]
+        generators = [*generators, *(g for g in control_generators(track.eval_set) if g not in generators)]
     seeds = _seed_list(args)
     cell_options = {
         "backend_options": backend_options,
@@ -716,11 +716,18 @@ def cmd_reproduce(args) -> int:
 BUILTIN_GENERATORS = ("uniform-v1", "balanced-v1", "weakness-v1", "rls3-random-v1", "rls3-sac-v1")
 
 
-def control_generators() -> list[str]:
-    """The registered control generators (class attribute ``control``), in name order."""
+def control_generators(eval_set: str | None = None) -> list[str]:
+    """The registered control generators (class attribute ``control``), in name order; with
+    ``eval_set``, without the eval-matched controls of other eval-set versions."""
+    from rls3_bench.data.evalsets import EVAL_SETS
     from rls3_bench.generator import generator_names, get_generator_class
 
-    return [g for g in generator_names() if get_generator_class(g).control]
+    version = EVAL_SETS[eval_set].version if eval_set in EVAL_SETS else None
+    return [
+        g
+        for g in generator_names()
+        if (cls := get_generator_class(g)).control and (version is None or cls.matches_eval_version in (None, version))
+    ]
 
 
 def cmd_report(args) -> int:

@@ -300,6 +300,9 @@ class Generator(abc.ABC):
     closed_loop: bool = False
     #: True for control generators (false captions, eval-matched data): reference rows, not ranked
     control: bool = False
+    #: for a control that reproduces an eval set's construction: the eval-set version it matches
+    #: (``spatial-v<N>-*``); ``run --controls`` adds it only to tracks whose test set has that version
+    matches_eval_version: int | None = None
     #: the Generator API version this class was written against
     api_version: int = API_VERSION
 

@@ -146,3 +146,14 @@ def test_run_adds_the_controls_only_when_asked(monkeypatch, tmp_path, flags, con
     with pytest.raises(_Stop):
         main(["run", "--track", "clip-tiny", "--preset", "smoke", "--results", str(tmp_path), *flags])
     assert set(seen) == set(BUILTIN_GENERATORS) | controls and len(seen) == len(set(seen))
+
+
+def test_controls_follow_the_eval_set_version():
+    """Each eval-matched control reproduces one eval-set version; --controls adds the track's own."""
+    from rls3_bench.cli import control_generators
+
+    v1, v2 = control_generators("spatial-v1-test"), control_generators("spatial-v2-test")
+    assert "control-evalmatched-v1" in v1 and "control-evalmatched-v2" not in v1
+    assert "control-evalmatched-v2" in v2 and "control-evalmatched-v1" not in v2
+    assert {"control-flipped-v1", "control-blind-v1"} <= set(v1) & set(v2)
+    assert set(control_generators()) == set(v1) | set(v2)
