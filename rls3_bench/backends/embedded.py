@@ -35,6 +35,7 @@ How a spec becomes an :class:`~rls3_bench.backends.base.Observation`:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import pkgutil
 from collections import OrderedDict
@@ -167,7 +168,9 @@ class EmbeddedBackend(Backend):
         min_visible_fraction: float = 0.002,
         validity_version: int = 1,
     ) -> None:
-        _check_args(image_size, renderer, min_visible_fraction, validity_version)
+        self.check_options(
+            image_size, renderer, min_visible_fraction=min_visible_fraction, validity_version=validity_version
+        )
         self.image_size = int(image_size)
         self.min_visible_fraction = float(min_visible_fraction)
         self.validity_version = int(validity_version)
@@ -180,14 +183,12 @@ class EmbeddedBackend(Backend):
         self._built_since_render = True
 
     @classmethod
-    def check_options(
-        cls,
-        image_size: int = 128,
-        renderer: str = "auto",
-        min_visible_fraction: float = 0.002,
-        validity_version: int = 1,
-    ) -> None:
-        _check_args(image_size, renderer, min_visible_fraction, validity_version)
+    def check_options(cls, *args, **options) -> None:
+        """The constructor's checks (its defaults filled in), starting no physics server."""
+        super().check_options(*args, **options)
+        bound = inspect.signature(cls.__init__).bind(None, *args, **options)
+        bound.apply_defaults()
+        _check_args(**{k: v for k, v in bound.arguments.items() if k != "self"})
 
     # --- Backend interface -----------------------------------------------------------------
     @property
@@ -238,8 +239,11 @@ class EmbeddedBackend(Backend):
         self._client = None
 
     def __del__(self) -> None:  # a forgotten backend must not keep its physics server
-        with contextlib.suppress(Exception):
+        # try/except, not contextlib: at interpreter exit the module's globals may already be gone
+        try:
             self.close()
+        except Exception:  # noqa: BLE001, S110
+            pass
 
     # --- renderer -----------------------------------------------------------------------------
     def _select_renderer(self, choice: str) -> str:
