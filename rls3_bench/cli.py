@@ -398,7 +398,7 @@ def cmd_evalset(args) -> int:
 
 
 def cmd_blind(args) -> int:
-    from rls3_bench.analysis.blind import blind_report, uniform_prior
+    from rls3_bench.analysis.blind import blind_report, identity_blind_ceiling, positions_suffice, uniform_prior
     from rls3_bench.data.evalsets import load_eval_set
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
@@ -410,6 +410,11 @@ def cmd_blind(args) -> int:
     for name, values in report["slices"].items():
         for value, v in values.items():
             print(f"  {name:16s} {value:12s} {v['accuracy']:.3f}  ({v['n']} items)")
+    print(
+        f"identity-blind ceiling (sees where the two objects stand, not which is which): "
+        f"{identity_blind_ceiling(items):.3f}; positions alone decide {sum(map(positions_suffice, items))} "
+        f"of {len(items)} items (one-term flips of 2- and 3-term captions)"
+    )
     return 0
 
 

@@ -9,7 +9,9 @@ from rls3_bench.analysis.blind import (
     ObjectPrior,
     blind_report,
     blind_rows,
+    identity_blind_ceiling,
     negative_parts,
+    positions_suffice,
     uniform_prior,
     worst_deviation,
 )
@@ -82,6 +84,24 @@ def small_prior():
 def test_negative_parts_rebuild_each_items_negative(v2_mini):
     for s in v2_mini:
         assert caption(*negative_parts(s)) == s.negatives[0]
+
+
+def test_positions_decide_only_one_term_flips_of_multi_term_captions(v2_mini):
+    """A learner that sees where the two objects stand but not which is which (the masked-object
+    control) can answer "above and to the left" vs "above and to the right" (the higher one is the
+    subject), never "left" vs "right" or an A/B swap, which describe the same unlabelled layout."""
+    assert positions_suffice(item("plate", "green cup", ("above", "left"), "flip:left"))
+    assert positions_suffice(item("plate", "green cup", ("below", "behind", "right"), "flip:behind"))
+    assert not positions_suffice(item("plate", "green cup", ("left",), "flip:left"))
+    assert not positions_suffice(item("plate", "green cup", ("below",), "flip:below"))
+    assert not positions_suffice(item("plate", "green cup", ("above", "in front", "left"), "swap"))
+    decided = [positions_suffice(s) for s in v2_mini]
+    assert decided == [s.complexity > 1 and s.negative_kinds[0] != "swap" for s in v2_mini]
+    twins = {}
+    for s, d in zip(v2_mini, decided, strict=True):
+        assert twins.setdefault(s.group, d) == d
+    assert identity_blind_ceiling(v2_mini) == pytest.approx(0.5 + 0.5 * sum(decided) / len(v2_mini))
+    assert 0.6 < identity_blind_ceiling(v2_mini) < 0.8
 
 
 def test_v2_mini_gives_any_text_prior_exactly_chance(v2_mini, small_prior):

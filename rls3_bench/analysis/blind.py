@@ -91,6 +91,23 @@ def negative_parts(item: Sample) -> tuple[str, str, tuple[str, ...]]:
     return item.subject, item.reference, tuple(OPPOSITE[t] if t == flipped else t for t in item.terms)
 
 
+def positions_suffice(item: Sample) -> bool:
+    """Whether the item's two captions can be told apart from where its two objects stand without
+    knowing which object is which: true when the negative's terms are neither the true terms nor
+    their reverse, i.e. for a one-term flip of a 2- or 3-term caption ("above and to the left" vs
+    "above and to the right": the higher object must be the subject). A single-term flip or an A/B
+    swap describes the same unlabelled configuration, so there only object identity decides."""
+    terms = set(item.terms)
+    return set(negative_parts(item)[2]) not in (terms, {OPPOSITE[t] for t in terms})
+
+
+def identity_blind_ceiling(items: Sequence[Sample]) -> float:
+    """The best expected accuracy of a scorer that sees exactly where the two captioned objects
+    stand but not which is which (as a learner trained with both objects hidden under identical
+    masks): 1 where :func:`positions_suffice`, 1/2 elsewhere."""
+    return float(np.mean([1.0 if positions_suffice(s) else 0.5 for s in items]))
+
+
 def pair_distance(item: Sample) -> float:
     """Horizontal distance (m) between the captioned objects' placed bottom centres."""
     a, b = (int(x) for x in item.sample_id.split(":")[-2:])
