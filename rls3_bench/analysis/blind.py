@@ -133,6 +133,7 @@ def slice_attributes(items: Sequence[Sample]) -> list[dict]:
                 "negative_kind": kind.split(":")[0],
                 "flipped_axis": "all (swap)" if kind == "swap" else _AXIS_OF[kind.removeprefix("flip:")],
                 "stacked": "stacked" if set(s.terms) <= {"above", "below"} else "not stacked",
+                "decided_by": "positions" if positions_suffice(s) else "identity",
                 "group_distance": float(np.mean(by_group[s.group])),
             }
         )
@@ -152,7 +153,9 @@ def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
     return rows
 
 
-SLICES = ("complexity", "negative_kind", "flipped_axis", "stacked", "distance_tercile")
+#: ``decided_by``: "positions" where the layout alone tells the captions apart (:func:`positions_suffice`),
+#: "identity" where only knowing which object is which does; the second measures grounding
+SLICES = ("complexity", "negative_kind", "flipped_axis", "stacked", "decided_by", "distance_tercile")
 
 
 def blind_report(prior: ObjectPrior, items: Sequence[Sample]) -> dict:

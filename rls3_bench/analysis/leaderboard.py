@@ -511,9 +511,10 @@ def display_slices(lb: Leaderboard) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 SLICE_NOTE = (
     "Accuracy per slice of the eval set at the top budget, mean over seeds (chance 0.5): negative kind (a term flipped "
-    "or A and B swapped), the flipped axis, stacked (only above/below terms) or not, the pair's distance tercile, "
-    "complexity, and where the set has minimal pairs the group score (both twins right; chance 0.25, an image-free "
-    "model scores 0)."
+    "or A and B swapped), the flipped axis, stacked (only above/below terms) or not, decided by positions (a one-term "
+    "flip of a 2- or 3-term caption: the layout alone tells the captions apart) or by identity (only knowing which "
+    "object is which does: the grounding slice; docs/validity.md), the pair's distance tercile, complexity, and where "
+    "the set has minimal pairs the group score (both twins right; chance 0.25, an image-free model scores 0)."
 )
 
 

@@ -103,9 +103,9 @@ def group_score(items: Sequence[Sample], rows: list[dict]) -> float:
 
 def slice_accuracies(items: Sequence[Sample], rows: list[dict]) -> dict[str, dict[str, float]]:
     """2-way accuracy per slice value (:data:`rls3_bench.analysis.blind.SLICES`: complexity, negative
-    kind, flipped axis, stacked or not, pair-distance tercile), and the group score under
-    ``{"group": {"score": ...}}`` where the set has minimal-pair groups of more than one item (a set
-    of singletons has no twins, so no group score)."""
+    kind, flipped axis, stacked or not, decided by positions or by identity, pair-distance tercile),
+    and the group score under ``{"group": {"score": ...}}`` where the set has minimal-pair groups of
+    more than one item (a set of singletons has no twins, so no group score)."""
     from rls3_bench.analysis.blind import SLICES, slice_attributes
 
     correct = {r["item_id"]: r["correct"] for r in rows}
