@@ -12,6 +12,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# torch's OpenMP threads spin while they wait for work by default; on a machine where another process
+# holds a core, a spinning thread keeps the one it waits for off the CPU and the tests' small models run
+# many times slower. Passive waiting changes no result (only how idle threads wait); it has to be set
+# before torch loads its OpenMP runtime (the import below), and subprocesses inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import pytest
