@@ -157,22 +157,26 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-@pytest.mark.parametrize(
-    "track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir())
-)
-def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_path):
-    """leaderboards/<track>/ is generated: `rls3-bench leaderboard` on the committed submissions and
-    reproductions writes the same files; without the reproductions column the table is also the one
-    of the run's own write-up in docs/results/<track>-ladder/ (which ran the real generators only, so
-    the controls' submissions are left out there); each generator's top-budget interval is the same in
-    the summary and its budget table."""
-    from rls3_bench.analysis.submissions import discover
+@pytest.fixture(scope="module")
+def rebuilt_boards(tmp_path_factory):
+    """`rls3-bench leaderboard` once on all committed submissions and reproductions, as leaderboards/
+    is generated (every track's board in one run), and what validation returned for each bundle in
+    that run: the checks per track below read both, so no bundle is re-scored twice."""
+    import rls3_bench.analysis.submissions as submissions
     from rls3_bench.cli import main
 
-    subs = tmp_path / "submissions"
-    shutil.copytree(REPO / "leaderboards" / "submissions" / track_key, subs / track_key)
-    assert (
-        main(
+    root = tmp_path_factory.mktemp("rebuild")
+    subs = root / "submissions"
+    shutil.copytree(REPO / "leaderboards" / "submissions", subs)
+    validated = {}
+
+    def recording(folder, *args, **kwargs):
+        validated[Path(folder)] = sub = validate(folder, *args, **kwargs)
+        return sub
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(submissions, "validate", recording)
+        code = main(
             [
                 "leaderboard",
                 "--submissions",
@@ -180,16 +184,30 @@ def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, tmp_
                 "--reproductions",
                 str(REPO / "leaderboards" / "reproductions"),
                 "--out",
-                str(tmp_path / "out"),
+                str(root / "out"),
             ]
         )
-        == 0
-    )
+    assert code == 0
+    return subs, root / "out", validated
+
+
+@pytest.mark.parametrize(
+    "track_key", sorted(p.name for p in (REPO / "leaderboards" / "submissions").iterdir() if p.is_dir())
+)
+def test_committed_leaderboard_is_the_rebuild_of_its_submissions(track_key, rebuilt_boards, tmp_path):
+    """leaderboards/<track>/ is generated: `rls3-bench leaderboard` on the committed submissions and
+    reproductions writes the same files; without the reproductions column the table is also the one
+    of the run's own write-up in docs/results/<track>-ladder/ (which ran the real generators only, so
+    the controls' submissions are left out there); each generator's top-budget interval is the same in
+    the summary and its budget table."""
+    from rls3_bench.analysis.submissions import discover
+
+    subs, out, validated = rebuilt_boards
     for name in ("leaderboard.md", "summary.csv", "leaderboard.csv", "comparisons.csv", "per_seed.csv", "index.html"):
-        assert (tmp_path / "out" / track_key / name).read_text() == (
-            REPO / "leaderboards" / track_key / name
-        ).read_text(), name
-    records = [r for folder in discover(subs / track_key) for r in validate(folder).records if not r.get("control")]
+        assert (out / track_key / name).read_text() == (REPO / "leaderboards" / track_key / name).read_text(), name
+    folders = discover(subs / track_key)
+    assert folders and all(f in validated for f in folders)  # the command validated every bundle of the track
+    records = [r for folder in folders for r in validated[folder].records if not r.get("control")]
     lb = build_leaderboard(records)
     rebuilt = write_leaderboard(lb, tmp_path / track_key)["markdown"].read_text()
     assert (REPO / "docs" / "results" / f"{track_key}-ladder" / "leaderboard.md").read_text().startswith(rebuilt)
