@@ -20,11 +20,8 @@ TRACK = str(FIXTURES / "test-track.yaml")
 CELL = Path("test-track-v1") / "weakness-v1" / "seed-0"
 
 
-def _run_cmd(results: Path) -> list[str]:
+def _run_args(results: Path) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "rls3_bench.cli",
         "run",
         "--track",
         TRACK,
@@ -39,6 +36,20 @@ def _run_cmd(results: Path) -> list[str]:
         "--threads",
         "1",
     ]
+
+
+def _run_cmd(results: Path) -> list[str]:
+    return [sys.executable, "-m", "rls3_bench.cli", *_run_args(results)]
+
+
+def _run_here(results: Path) -> int:
+    """The command in this process: only the run that is killed needs a process of its own."""
+    from conftest import torch_threads
+
+    from rls3_bench.cli import main
+
+    with torch_threads(1):  # the command sets torch's process-wide thread count: give the suite its own back
+        return main(_run_args(results))
 
 
 def comparable(record: dict) -> dict:
@@ -56,7 +67,7 @@ def _record(results: Path) -> dict:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     results = tmp_path_factory.mktemp("full")
-    subprocess.run(_run_cmd(results), check=True, capture_output=True)
+    assert _run_here(results) == 0
     return results
 
 
@@ -73,8 +84,7 @@ def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert latest.exists() and not (results / CELL / "record.json").exists()
-    done = subprocess.run(_run_cmd(results), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert _run_here(results) == 0
     assert comparable(_record(results)) == comparable(_record(uninterrupted))
     assert not (results / CELL / "checkpoint").exists()
     # predictions: one row per item and budget, nothing duplicated
@@ -82,7 +92,7 @@ def test_kill_9_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
     assert len(set(keys)) == len(keys) == 3 * 72  # one row per item and budget
     # running again changes nothing: the cell is complete
     before = (results / CELL / "record.json").read_bytes()
-    subprocess.run(_run_cmd(results), check=True, capture_output=True)
+    assert _run_here(results) == 0
     assert (results / CELL / "record.json").read_bytes() == before
 
 
