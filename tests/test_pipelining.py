@@ -4,8 +4,6 @@ observation cache returns what a render would."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from rls3_bench.generator import Generator, RoundContext
@@ -52,28 +50,10 @@ def test_run_cell_is_inline_unless_asked(track, items):
     assert not res.pipelined and res.status == "complete"
 
 
-class Lazy(Generator):
-    """Delivers one sample per round of 16: the worker reports the budget violation."""
-
-    name = "lazy-ahead-v1"
-
-    def generate_round(self, ctx: RoundContext) -> None:
-        while not (scene := ctx.render(random_spec(self.rng))).valid:
-            pass
-        ctx.deliver(scene.samples[:1])
-
-
-class Dying(Generator):
-    name = "dying-ahead-v1"
-
-    def generate_round(self, ctx: RoundContext) -> None:
-        os._exit(3)  # the worker process vanishes without a word
-
-
 @pytest.mark.parametrize(
     "generator, reason, delivered",
     [
-        (f"{__name__}:Lazy", "round 0 delivered 1 of 16 samples", 0),
+        ("worker_generators:Lazy", "round 0 delivered 1 of 16 samples", 0),
         ("reliability_generators:Crashing", "crashing-v1 raised RuntimeError in round 1: boom with a second line", 16),
     ],
 )
@@ -86,9 +66,10 @@ def test_failures_in_the_worker_fail_the_cell_with_their_reason(
     assert res.cost["samples_delivered"] == delivered  # the rounds before the failure trained, nothing after
 
 
-def test_a_dead_worker_is_a_clear_error(track, items):
+def test_a_dead_worker_is_a_clear_error(track, items, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))  # the worker process inherits sys.path
     with pytest.raises(UserError, match=r"generation worker process died \(exit code 3\).*re-run"):
-        run_cell(track, f"{__name__}:Dying", 0, eval_items=items, pipeline=True)
+        run_cell(track, "worker_generators:Dying", 0, eval_items=items, pipeline=True)
 
 
 def test_a_class_a_fresh_process_cannot_import_runs_inline(track, items, monkeypatch):

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rls3_bench.generator import Generator, RoundContext
+from rls3_bench.generator import RoundContext
 from rls3_bench.scene.random_scenes import random_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))  # worker_generators; spawned workers inherit sys.path
 
 
 def test_pool_renders_what_one_backend_renders_in_order(track):
@@ -39,18 +40,6 @@ def test_pool_renders_what_one_backend_renders_in_order(track):
         assert np.array_equal(e.image, g.image) and np.array_equal(e.segmentation, g.segmentation)
 
 
-class BatchUniform(Generator):
-    """Proposes 8 random scenes at a time and delivers one sample of each valid one."""
-
-    name = "batch-uniform-v1"
-
-    def generate_round(self, ctx: RoundContext) -> None:
-        while ctx.remaining:
-            for scene in ctx.render_many([random_spec(self.rng) for _ in range(8)]):
-                if scene.valid and ctx.remaining:
-                    ctx.deliver([scene.samples[int(self.rng.integers(len(scene.samples)))]])
-
-
 pytest.importorskip("open_clip")  # the test track's learner is CLIP
 
 
@@ -58,7 +47,7 @@ pytest.importorskip("open_clip")  # the test track's learner is CLIP
 def test_render_workers_do_not_change_a_cell(track, items, pipeline, one_thread):
     from rls3_bench.harness.cell import run_cell
 
-    gen = f"{__name__}:BatchUniform"
+    gen = "worker_generators:BatchUniform"
     before = set(_children(os.getpid()))
     one = run_cell(track, gen, 0, eval_items=items, pipeline=pipeline)
     two = run_cell(track, gen, 0, eval_items=items, pipeline=pipeline, render_workers=2)
@@ -180,18 +169,10 @@ def test_generation_worker_leaves_when_its_loop_process_is_killed(tmp_path):
     assert not alive, f"{len(alive)} of the killed run's processes still running"
 
 
-class Stalled(Generator):
-    """Renders one batch, then stalls: a worker that is stopped mid-round."""
-
-    name = "stalled-v1"
-
-    def generate_round(self, ctx: RoundContext) -> None:
-        ctx.render_many([random_spec(self.rng) for _ in range(4)])
-        time.sleep(120)
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_stopping_a_generation_worker_mid_round_stops_its_render_workers(track):
+    from worker_generators import Stalled
+
     from rls3_bench.harness.generation import GenerationWorker
 
     with GenerationWorker(track.to_dict(), Stalled, 0, None, None, 0, 2, render_workers=2) as worker:
