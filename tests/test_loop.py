@@ -27,19 +27,42 @@ def backend(track):
         yield b
 
 
+@pytest.fixture(autouse=True)
+def same_threads():
+    """Tests here share cells (``cell``) and CPU float reductions depend on torch's thread count:
+    every test runs at one count, whatever an earlier test or module left set."""
+    from conftest import torch_threads
+
+    with torch_threads(2):
+        yield
+
+
+@pytest.fixture(scope="module")
+def cell(track, items, backend):
+    """``cell(generator, seed)``: that cell run inline on the module's backend, once for all the
+    tests that only read it."""
+    done = {}
+
+    def get(generator: str, seed: int):
+        if (generator, seed) not in done:
+            done[generator, seed] = run_cell(track, generator, seed, backend=backend, eval_items=items)
+        return done[generator, seed]
+
+    return get
+
+
 @pytest.mark.parametrize("generator", ["uniform-v1", "balanced-v1", "weakness-v1"])
-def test_same_seed_same_data_and_curve(track, items, backend, generator):
-    a = run_cell(track, generator, 3, backend=backend, eval_items=items)
-    b = run_cell(track, generator, 3, backend=backend, eval_items=items)
+def test_same_seed_same_data_and_curve(track, items, backend, cell, generator):
+    a = cell(generator, 0)
+    b = run_cell(track, generator, 0, backend=backend, eval_items=items)  # a second run, not the shared one
     assert a.status == "complete" and [p["budget"] for p in a.curve] == [0, 16, 32]
     assert a.decided() == b.decided()
     assert a.cost["samples_delivered"] == 32
     assert (a.cost["feedback_queries"] > 0) == (generator == "weakness-v1")
 
 
-def test_generators_share_the_base_point_and_differ_after(track, items, backend):
-    u = run_cell(track, "uniform-v1", 0, backend=backend, eval_items=items)
-    b = run_cell(track, "balanced-v1", 0, backend=backend, eval_items=items)
+def test_generators_share_the_base_point_and_differ_after(cell):
+    u, b = cell("uniform-v1", 0), cell("balanced-v1", 0)
     assert u.curve[0] == b.curve[0]  # same learner seed -> same base model
     assert u.predictions[32] != b.predictions[32]
 
@@ -140,9 +163,9 @@ def test_contributed_generator_runs_through_the_cli(tmp_path, monkeypatch, capsy
 
 
 @pytest.mark.parametrize("generator, pipelined", [("weakness-v1", False), ("uniform-v1", True)])
-def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path, generator, pipelined):
+def test_checkpoint_resume_equals_uninterrupted(track, items, backend, cell, tmp_path, generator, pipelined):
     backend = None if pipelined else backend  # a cell that opens its own backend runs an open-loop generator ahead
-    full = run_cell(track, generator, 1, backend=backend, eval_items=items, pipeline=pipelined)
+    full = run_cell(track, generator, 0, eval_items=items, pipeline=True) if pipelined else cell(generator, 0)
     ckpt = tmp_path / "ckpt"
 
     class Stop(Exception):
@@ -156,7 +179,7 @@ def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path,
         run_cell(
             track,
             generator,
-            1,
+            0,
             backend=backend,
             eval_items=items,
             checkpoint_dir=ckpt,
@@ -164,7 +187,7 @@ def test_checkpoint_resume_equals_uninterrupted(track, items, backend, tmp_path,
             pipeline=pipelined,
         )
     assert (ckpt / "LATEST").read_text() == "round-00000"
-    resumed = run_cell(track, generator, 1, backend=backend, eval_items=items, checkpoint_dir=ckpt, pipeline=pipelined)
+    resumed = run_cell(track, generator, 0, backend=backend, eval_items=items, checkpoint_dir=ckpt, pipeline=pipelined)
     assert resumed.pipelined == full.pipelined == pipelined
     assert resumed.decided() == full.decided()
     assert resumed.cost["samples_delivered"] == 32 and resumed.cost["feedback_queries"] == full.cost["feedback_queries"]
