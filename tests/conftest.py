@@ -148,6 +148,21 @@ def items(track):
     return load_eval_set(track.eval_set, track.eval_set_hash)
 
 
+@pytest.fixture(scope="session")
+def test_track_runs(tmp_path_factory):
+    """A results folder of the test track: uniform-v1 and balanced-v1, seeds 0 and 1, run once for the
+    tests that read it or copy it instead of running the same cells again."""
+    pytest.importorskip("open_clip")  # the test track's learner is CLIP
+    from rls3_bench.harness.sweep import run_benchmark
+    from rls3_bench.harness.tracks import load_track
+
+    out = tmp_path_factory.mktemp("test-track-runs")
+    track = load_track(str(FIXTURES / "test-track.yaml"))
+    outcomes = run_benchmark(track, ["uniform-v1", "balanced-v1"], [0, 1], out, show_progress=False)
+    assert [o.status for o in outcomes] == ["complete"] * 4
+    return out
+
+
 # --- synthetic run records (figures, report, leaderboard page) -------------------------------
 FIGURE_BUDGETS = (0, 256, 512, 1024, 2048)
 FIGURE_GENERATORS = {  # name -> (gain per octave, term weights of the delivered data, closed-loop RL?)

@@ -15,15 +15,12 @@ pytest.importorskip("open_clip")
 from rls3_bench.analysis.leaderboard import build_leaderboard, write_leaderboard  # noqa: E402
 from rls3_bench.analysis.submissions import META_FILE, PRED_FILE, SubmissionError, pack, validate  # noqa: E402
 from rls3_bench.data.parquet import read_table  # noqa: E402
-from rls3_bench.harness.sweep import run_benchmark  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def results(track, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    outcomes = run_benchmark(track, ["uniform-v1", "balanced-v1"], [0, 1], out, show_progress=False)
-    assert [o.status for o in outcomes] == ["complete"] * 4
-    return out
+@pytest.fixture
+def results(test_track_runs):
+    """uniform-v1 and balanced-v1, seeds 0 and 1, on the test track (read only)."""
+    return test_track_runs
 
 
 @pytest.fixture
