@@ -151,14 +151,16 @@ def items(track):
 @pytest.fixture(scope="session")
 def test_track_runs(tmp_path_factory):
     """A results folder of the test track: uniform-v1 and balanced-v1, seeds 0 and 1, run once for the
-    tests that read it or copy it instead of running the same cells again."""
+    tests that read it or copy it instead of running the same cells again. One torch thread, as the
+    CLI runs (``--threads 1``) that tests compare with these records."""
     pytest.importorskip("open_clip")  # the test track's learner is CLIP
     from rls3_bench.harness.sweep import run_benchmark
     from rls3_bench.harness.tracks import load_track
 
     out = tmp_path_factory.mktemp("test-track-runs")
     track = load_track(str(FIXTURES / "test-track.yaml"))
-    outcomes = run_benchmark(track, ["uniform-v1", "balanced-v1"], [0, 1], out, show_progress=False)
+    with torch_threads(1):  # the run sets torch's process-wide count: the suite gets its own back
+        outcomes = run_benchmark(track, ["uniform-v1", "balanced-v1"], [0, 1], out, show_progress=False, threads=1)
     assert [o.status for o in outcomes] == ["complete"] * 4
     return out
 

@@ -83,14 +83,14 @@ def torch_one_thread():
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, torch_one_thread):
-    """uniform-v1, seeds 0 and 1, run once without faults (one torch thread, like the CLI runs below)."""
-    from rls3_bench.harness.sweep import run_benchmark
-    from rls3_bench.harness.tracks import load_track
+def reference(test_track_runs, tmp_path_factory, torch_one_thread):
+    """uniform-v1, seeds 0 and 1, run once without faults (one torch thread, like the CLI runs below):
+    the session's test-track run, in a folder of its own without the other generator's cells."""
+    from rls3_bench.harness.sweep import TRACK_FILE
 
     results = tmp_path_factory.mktemp("reference")
-    outcomes = run_benchmark(load_track(TRACK), ["uniform-v1"], [0, 1], results, show_progress=False, threads=1)
-    assert [o.status for o in outcomes] == ["complete", "complete"]
+    shutil.copytree(test_track_runs, results, dirs_exist_ok=True, ignore=shutil.ignore_patterns("balanced-v1"))
+    assert sorted(p.name for p in (results / TRACK_DIR).iterdir()) == [TRACK_FILE, "uniform-v1"]
     return results
 
 
