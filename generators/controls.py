@@ -29,7 +29,6 @@ from rls3_bench.data.evalsets import MAX_SCENES_PER_ITEM, make_twin_group
 from rls3_bench.generator import Generator, RoundContext
 from rls3_bench.labels.relations import LABELLERS
 from rls3_bench.labels.sample import Sample
-from rls3_bench.scene.assets import ROOMS
 from rls3_bench.scene.construct import balanced_targets, construct_spec, twin_groups
 from rls3_bench.scene.random_scenes import random_spec
 
@@ -53,7 +52,7 @@ class FlippedCaptionsControl(Generator):
 
     def generate_round(self, ctx: RoundContext) -> None:
         while ctx.remaining:
-            scene = ctx.render(random_spec(self.rng))
+            scene = ctx.render(random_spec(self.rng, world=ctx.world))
             if scene.valid:
                 sample = scene.samples[int(self.rng.integers(len(scene.samples)))]
                 ctx.deliver([ctx.falsify(sample) if self.rng.random() < FLIP_PROBABILITY else sample])
@@ -82,10 +81,10 @@ class EvalMatchedControl(Generator):
         return self._queue.pop()
 
     def _item(self, ctx: RoundContext, target: tuple[str, ...]) -> Sample:
-        rooms = sorted(ROOMS)
+        rooms = ctx.world.room_ids
         for attempt in range(MAX_SCENES_PER_ITEM):
             room = rooms[(self._items + attempt // ROOM_ADVANCE_AFTER) % len(rooms)]
-            made = construct_spec(target, self.rng, room, attempts=CONSTRUCTION_ATTEMPTS)
+            made = construct_spec(target, self.rng, room, attempts=CONSTRUCTION_ATTEMPTS, world=ctx.world)
             if made is None:
                 continue
             spec, a, b = made
@@ -140,7 +139,7 @@ class EvalMatchedTwinsControl(Generator):
         cfg = LABELLERS[2]
         while ctx.remaining:
             target, kind = self._next_group()
-            group = make_twin_group(label, cfg, target, kind, self.rng, self._groups)
+            group = make_twin_group(label, cfg, target, kind, self.rng, self._groups, ctx.world)
             if group is None:
                 raise RuntimeError(
                     f"{self.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries"
@@ -169,6 +168,6 @@ class BlindImagesControl(Generator):
 
     def generate_round(self, ctx: RoundContext) -> None:
         while ctx.remaining:
-            scene = ctx.render(random_spec(self.rng))
+            scene = ctx.render(random_spec(self.rng, world=ctx.world))
             if scene.valid:
                 ctx.deliver([ctx.blank(scene.samples[int(self.rng.integers(len(scene.samples)))])])

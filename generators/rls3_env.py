@@ -5,10 +5,11 @@ through ``ctx.render`` and asks the learner through ``ctx.query`` of the :class:
 the generator binds to it for the duration of a round (:meth:`SceneEditEnv.bind`). So every render
 and every learner query it makes is counted by the harness, like any generator's.
 
-**Episode.** :meth:`reset` moves to the next room of the cycle ``sorted(ROOMS)`` (rooms are cycled
+**Episode.** :meth:`reset` moves to the next room of the cycle ``ctx.world.room_ids`` (rooms are cycled
 over episodes, as in the paper) and draws a random valid scene of :data:`ACTIVE_OBJECTS` distinct
-assets with :func:`rls3_bench.scene.random_scenes.random_spec` (re-drawn until ``ctx.render`` calls it valid,
-at most ``max_reset_tries`` times). The camera drawn there stays fixed for the episode: the agent
+assets with :func:`rls3_bench.scene.random_scenes.random_spec` in the track's world (re-drawn until
+``ctx.render`` calls it valid, at most ``max_reset_tries`` times); placements use the world's object
+scale. The camera drawn there stays fixed for the episode: the agent
 edits objects, not the view. The initial scene yields no sample (it is not an agent step).
 
 **Action** ``Box(-1, 1, (6,))``, decoded by :meth:`decode` (a value ``a`` falls in bin
@@ -38,7 +39,7 @@ payoff, so the time limit is part of the task and must not be bootstrapped past,
 episode's valid samples and the **extrinsic reward** ``J2 = w_ext * (1 - mean(correct))`` (the
 learner's mistakes are the reward; 0 if the episode has no valid sample) is added to the step's reward.
 
-**Observation** ``Box(float32, (63,))``: one-hot room (5, ``sorted(ROOMS)``); per slot (3): one-hot
+**Observation** ``Box(float32, (63,))``: one-hot room (5, the world's ``room_ids``); per slot (3): one-hot
 asset (12, ``sorted(ASSETS)``), settled bottom-centre minus the room's camera target, in metres (3),
 sin and cos of yaw (2); the learner's recent per-term error (6, :data:`TERMS` order; see
 :meth:`bind`); the step fraction t/T (1).
@@ -59,12 +60,15 @@ from rls3_bench.labels.sample import TERMS, Sample
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, asset_height, footprint_radius
 from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.spec import PlacedObject, SceneSpec
+from rls3_bench.scene.worlds import DEFAULT_WORLD, WORLDS
 
-ROOM_IDS: tuple[str, ...] = tuple(sorted(ROOMS))
+#: rooms per world (every world has the paper's five), the length of the observation's room one-hot
+N_ROOMS = 5
+assert all(len(w.room_ids) == N_ROOMS for w in WORLDS.values())
 ASSET_IDS: tuple[str, ...] = tuple(sorted(ASSETS))
 #: per-slot features: one-hot asset, position (3), sin/cos yaw (2)
 SLOT_FEATURES = len(ASSET_IDS) + 3 + 2
-OBS_SIZE = len(ROOM_IDS) + ACTIVE_OBJECTS * SLOT_FEATURES + len(TERMS) + 1
+OBS_SIZE = N_ROOMS + ACTIVE_OBJECTS * SLOT_FEATURES + len(TERMS) + 1
 #: observation bounds: positions are within a few metres of the camera target, the rest in [-1, 1]
 OBS_BOUND = 5.0
 #: the per-term error the agent assumes before the learner has shown one for a term
@@ -120,6 +124,7 @@ class SceneEditEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(6,), dtype=np.float32)
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBS_SIZE,), dtype=np.float32)
         self.ctx: RoundContext | None = None
+        self.world = DEFAULT_WORLD  # the bound round's world (rooms, object scale)
         # --- state (see state_dict) ---
         self.episode = 0  # episodes started (drives the room cycle)
         self.t = 0  # steps taken in the current episode
@@ -140,6 +145,8 @@ class SceneEditEnv(gym.Env):
         queries update it the same way, so the observation always holds the newest error seen per term.
         """
         self.ctx = ctx
+        if ctx is not None:
+            self.world = ctx.world
         if ctx is not None and ctx.previous_feedback is not None:
             self._merge_term_error(ctx.previous_feedback.term_error)
 
@@ -162,10 +169,10 @@ class SceneEditEnv(gym.Env):
         if seed is not None:
             self.episode = 0
         ctx = self._need_ctx()
-        room = ROOM_IDS[self.episode % len(ROOM_IDS)]
+        room = self.world.room_ids[self.episode % N_ROOMS]
         self.episode += 1
         for _ in range(self.max_reset_tries):
-            rendered = ctx.render(random_spec(self.np_random, room))
+            rendered = ctx.render(random_spec(self.np_random, room, world=self.world))
             if rendered.valid:
                 break
         else:
@@ -224,7 +231,7 @@ class SceneEditEnv(gym.Env):
         candidates = [a for a in ASSET_IDS if a not in others]
         asset = candidates[bin_index(action[1], len(candidates))]
         support = room.supports[bin_index(action[2], len(room.supports))]
-        r = footprint_radius(ASSETS[asset])
+        r = footprint_radius(ASSETS[asset], self.world.object_scale)
         cx, cy, _ = support.centre
         hx, hy = max(support.half_extents[0] - r, 0.0), max(support.half_extents[1] - r, 0.0)
         x = cx + float(np.clip(action[3], -1, 1)) * hx
@@ -235,7 +242,9 @@ class SceneEditEnv(gym.Env):
     def edited_objects(self, edit: Edit) -> tuple[PlacedObject, ...]:
         """The scene's objects after ``edit``: the slot's object replaced in place."""
         objects = list(self.scene.objects)
-        objects[edit.slot] = PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg)
+        objects[edit.slot] = PlacedObject(
+            edit.asset, edit.position, yaw_deg=edit.yaw_deg, scale=self.world.object_scale
+        )
         return tuple(objects)
 
     def _accept(self, rendered) -> None:
@@ -254,9 +263,9 @@ class SceneEditEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         obs = np.zeros(OBS_SIZE, dtype=np.float32)
         room = ROOMS[self.scene.room]
-        obs[ROOM_IDS.index(room.id)] = 1.0
+        obs[self.world.room_ids.index(room.id)] = 1.0
         target = np.asarray(room.camera_target)
-        base = len(ROOM_IDS)
+        base = N_ROOMS
         for k, (obj, (pos, yaw)) in enumerate(zip(self.scene.objects[:ACTIVE_OBJECTS], self.settled, strict=True)):
             o = base + k * SLOT_FEATURES
             obs[o + ASSET_IDS.index(obj.asset)] = 1.0
@@ -341,7 +350,7 @@ class StackingSceneEditEnv(SceneEditEnv):
         asset = candidates[bin_index(action[1], len(candidates))]
         bases = [i for i in range(len(active)) if i != slot]
         target = bin_index(action[2], len(room.supports) + len(bases))
-        r = footprint_radius(ASSETS[asset])
+        r = footprint_radius(ASSETS[asset], self.world.object_scale)
         dx, dy = (float(np.clip(a, -1, 1)) for a in action[3:5])
         if target < len(room.supports):
             support = room.supports[target]
@@ -379,7 +388,7 @@ class StackingSceneEditEnv(SceneEditEnv):
     def edited_objects(self, edit: Edit) -> tuple[PlacedObject, ...]:
         """The other objects in their order, then the edited one (dropped last, onto the pile)."""
         kept = tuple(o for i, o in enumerate(self.scene.objects) if i != edit.slot)
-        return (*kept, PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg))
+        return (*kept, PlacedObject(edit.asset, edit.position, yaw_deg=edit.yaw_deg, scale=self.world.object_scale))
 
     def _extrinsic(self, ctx: RoundContext) -> tuple[float, float | None]:
         if not self.episode_samples:

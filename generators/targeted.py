@@ -13,7 +13,7 @@ MAX_TRIES = 40
 def deliver_target(ctx: RoundContext, target: tuple[str, ...], rng) -> Sample | None:
     """Construct, render and deliver one sample with exactly ``target``; None if none was found."""
     for _ in range(MAX_TRIES):
-        made = construct_spec(target, rng)
+        made = construct_spec(target, rng, world=ctx.world)
         if made is None:
             continue
         spec, a, b = made

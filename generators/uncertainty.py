@@ -42,7 +42,7 @@ class UncertaintyGenerator(Generator):
         """``n`` uniform-v1 samples, rendered in batches of the number still missing."""
         out: list[Sample] = []
         while len(out) < n:
-            for scene in ctx.render_many([random_spec(self.rng) for _ in range(n - len(out))]):
+            for scene in ctx.render_many([random_spec(self.rng, world=ctx.world) for _ in range(n - len(out))]):
                 if scene.valid:
                     out.append(scene.samples[int(self.rng.integers(len(scene.samples)))])
         return out

@@ -11,6 +11,6 @@ class UniformGenerator(Generator):
 
     def generate_round(self, ctx: RoundContext) -> None:
         while ctx.remaining:
-            scene = ctx.render(random_spec(self.rng))
+            scene = ctx.render(random_spec(self.rng, world=ctx.world))
             if scene.valid:
                 ctx.deliver([scene.samples[int(self.rng.integers(len(scene.samples)))]])

@@ -119,6 +119,26 @@ def _backend_args(p: argparse.ArgumentParser) -> None:
     _unity_args(p)
 
 
+def _world_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--world",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="the world random scenes are made in: 1, the paper's (default), or 2, objects at twice their size "
+        "(rls3_bench/scene/worlds.py)",
+    )
+
+
+def _world_labels(args):
+    """The world of ``args.world`` and the labeller that reads it."""
+    from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.worlds import WORLDS
+
+    world = WORLDS[args.world]
+    return world, LABELLERS[world.labeller]
+
+
 def _unity_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("unity backend (docs/unity.md)")
     g.add_argument(
@@ -282,15 +302,16 @@ def cmd_render(args) -> int:
     if args.spec_out:
         _check_output_file(args.spec_out, "--spec-out")
     spec = _read_spec(args.spec) if args.spec else None
+    world, labels = _world_labels(args)
     with _open_backend(args) as backend:
         if spec is None:  # the first valid random scene of this seed
             rng = rng_for("preview", args.seed)
             for _ in range(200):
-                labelled = observe_and_label(backend, random_spec(rng))
+                labelled = observe_and_label(backend, random_spec(rng, world=world), labels)
                 if labelled.valid:
                     break
         else:
-            labelled = observe_and_label(backend, spec)
+            labelled = observe_and_label(backend, spec, labels)
         obs = labelled.observation
         if not obs.valid:
             raise PlacementError(f"scene is infeasible: {obs.invalid_reason}; move or remove that object")
@@ -310,11 +331,13 @@ def cmd_preview(args) -> int:
     from rls3_bench.data.preview import contact_sheet
     from rls3_bench.harness.seeds import rng_for
     from rls3_bench.labels.annotate import uniform_samples
-    from rls3_bench.scene.assets import ROOMS
 
     _check_output_file(args.output)
+    world, labels = _world_labels(args)
     with _open_backend(args) as backend:
-        samples = uniform_samples(backend, rng_for("preview", args.seed), args.n, room_ids=sorted(ROOMS))
+        samples = uniform_samples(
+            backend, rng_for("preview", args.seed), args.n, room_ids=world.room_ids, cfg=labels, world=world
+        )
     buf = io.BytesIO()
     contact_sheet(samples, cols=args.cols).save(buf, format="PNG")
     atomic_write_bytes(args.output, buf.getvalue())
@@ -339,8 +362,9 @@ def cmd_export(args) -> int:
         from rls3_bench.harness.seeds import rng_for
         from rls3_bench.labels.annotate import uniform_samples
 
+        world, labels = _world_labels(args)
         with _open_backend(args) as backend:
-            samples = uniform_samples(backend, rng_for("generator", args.seed), args.n)
+            samples = uniform_samples(backend, rng_for("generator", args.seed), args.n, cfg=labels, world=world)
     write_samples(args.output, samples)
     print(
         f"wrote {args.output}: {len(samples)} samples"
@@ -353,7 +377,7 @@ def _generator_samples(args) -> list:
     """The first ``args.n`` samples ``args.generator`` delivers in rounds of the track's size, as in a
     run with seed ``args.seed``; a closed-loop generator gets its feedback and queries from the
     track's base learner, which is never trained here."""
-    from rls3_bench.generator import BudgetViolation, Cost, get_generator_class
+    from rls3_bench.generator import BudgetViolation, get_generator_class
     from rls3_bench.harness.cell import make_learner
     from rls3_bench.harness.generation import GeneratorFailure, Harness, make_generator, open_backend, produce_round
     from rls3_bench.harness.tracks import load_track
@@ -371,7 +395,7 @@ def _generator_samples(args) -> list:
     samples: list = []
     feedback = None
     with open_backend(track, backend_options) as backend:
-        harness = Harness(backend, Cost(), labeller=track.labeller)
+        harness = Harness.for_track(backend, track)
         r = 0
         while len(samples) < args.n:
             try:
@@ -831,6 +855,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="render the first valid random scene of this seed")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     p.add_argument("--spec-out", help="also write the rendered SceneSpec as JSON here")
+    _world_arg(p)
     _backend_args(p)
     p.set_defaults(func=cmd_render)
 
@@ -846,6 +871,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cols", type=_int_in(1, MAX_COLS, "column count"), default=4, help=f"columns, at most {MAX_COLS} (default: 4)"
     )
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    _world_arg(p)
     _backend_args(p)
     p.set_defaults(func=cmd_preview)
 
@@ -872,6 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
         "learner are used (the --backend, --size and --renderer options are not)",
     )
     p.add_argument("-o", "--output", required=True, help="Parquet file to write")
+    _world_arg(p)
     _backend_args(p)
     p.set_defaults(func=cmd_export)
 

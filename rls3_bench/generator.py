@@ -50,6 +50,7 @@ from rls3_bench.harness.formats import Cost, GeneratorConfig, Stage
 from rls3_bench.labels.sample import Sample
 from rls3_bench.learners.base import Feedback
 from rls3_bench.scene.spec import SceneSpec
+from rls3_bench.scene.worlds import DEFAULT_WORLD, World
 
 API_VERSION = 1
 #: the pixel value of ctx.blank's constant image (mid-grey, so no channel saturates)
@@ -135,8 +136,12 @@ class RoundContext:
         render_many_fn: Callable[[Sequence[SceneSpec], Sequence[tuple[int, int] | None]], list[Rendered]] | None = None,
         max_renders: int | None = None,
         deadline: float | None = None,
+        world: World = DEFAULT_WORLD,
     ) -> None:
         self.round_index = round_index
+        #: the track's world (rooms, object scale): make every scene in it, e.g.
+        #: ``random_spec(self.rng, world=ctx.world)``; a scene of another world fails the round
+        self.world = world
         self.n_samples = n_samples
         self.previous_feedback = previous_feedback
         #: scenes this round may render in all (None: no cap); a render beyond it fails the round
@@ -176,6 +181,12 @@ class RoundContext:
         if len(pairs) != len(specs):
             raise ValueError(f"render_many: {len(specs)} specs but {len(pairs)} pairs")
         self.check_time()
+        for spec in specs:
+            if problem := self.world.problem(spec):
+                raise BudgetViolation(
+                    f"round {self.round_index}: a scene is not of the track's world ({problem}); "
+                    "make scenes in ctx.world, e.g. random_spec(self.rng, world=ctx.world)"
+                )
         if self.max_renders is not None and self._renders + len(specs) > self.max_renders:
             raise BudgetViolation(
                 f"round {self.round_index}: asked for more than {self.max_renders} renders "

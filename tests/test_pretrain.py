@@ -16,7 +16,7 @@ from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402
 from rls3_bench.learners import pretrain as pt  # noqa: E402
 from rls3_bench.learners.base import verified_base_weights  # noqa: E402
-from rls3_bench.scene.assets import ASSETS, ROOMS  # noqa: E402
+from rls3_bench.scene.assets import ASSETS, WORLD1_ROOM_IDS  # noqa: E402
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 
 CAMERA = CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9))
@@ -30,7 +30,7 @@ def spec(room: str, *assets: str) -> SceneSpec:
 
 def test_object_labels_name_the_assets_and_the_room():
     y = pt.object_labels(spec("bedroom", "vase", "green-cup"))
-    assets, rooms = sorted(ASSETS), sorted(ROOMS)
+    assets, rooms = sorted(ASSETS), list(WORLD1_ROOM_IDS)
     assert y.shape == (len(assets) + len(rooms),) and y.dtype == np.float32
     on = {i for i in range(len(y)) if y[i] == 1.0}
     assert on == {assets.index("vase"), assets.index("green-cup"), len(assets) + rooms.index("bedroom")}

@@ -17,7 +17,7 @@ pytest.importorskip("stable_baselines3")
 
 import torch  # noqa: E402
 from rls3_generators.rls3_agent import RandomAgentGenerator, RandomAgentGeneratorV2, SacGenerator, SacGeneratorV2  # noqa: E402
-from rls3_generators.rls3_env import OBS_SIZE, ROOM_IDS, STACK_OFFSET_M, SceneEditEnv, StackingSceneEditEnv, bin_index  # noqa: E402
+from rls3_generators.rls3_env import OBS_SIZE, STACK_OFFSET_M, SceneEditEnv, StackingSceneEditEnv, bin_index  # noqa: E402
 
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.generator import Cost, Rendered, RoundContext  # noqa: E402
@@ -26,6 +26,9 @@ from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.labels.sample import TERMS  # noqa: E402
 from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
+from rls3_bench.scene.worlds import DEFAULT_WORLD  # noqa: E402
+
+ROOM_IDS = DEFAULT_WORLD.room_ids
 
 AGENTS = [SacGenerator, RandomAgentGenerator, SacGeneratorV2, RandomAgentGeneratorV2]
 

@@ -72,6 +72,8 @@ class EvalSetSpec:
         ``per_complexity`` is unused: 0); None for the balanced targeted sets.
     :param validity_version: the embedded backend's validity rules the set is rendered under
         (a track's ``validity_version``).
+    :param world: the world its scenes are made in (:data:`rls3_bench.scene.worlds.WORLDS`; a
+        track's ``world``).
     """
 
     name: str
@@ -84,6 +86,7 @@ class EvalSetSpec:
     labeller: int = 1
     uniform_items: int | None = None
     validity_version: int = 1
+    world: int = 1
 
     def __post_init__(self) -> None:
         if self.uniform_items is None and (self.per_complexity <= 0 or self.per_complexity % 24):
@@ -186,9 +189,14 @@ def _build_uniform(spec: EvalSetSpec, backend) -> list[Sample]:
     """An in-distribution set: uniform-v1's sampling (rls3_bench.labels.annotate.uniform_samples)."""
     from rls3_bench.labels.annotate import uniform_samples
     from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.worlds import WORLDS
 
     return uniform_samples(
-        backend, rng_for("eval", spec.version, spec.split_key), spec.uniform_items, cfg=LABELLERS[spec.labeller]
+        backend,
+        rng_for("eval", spec.version, spec.split_key),
+        spec.uniform_items,
+        cfg=LABELLERS[spec.labeller],
+        world=WORLDS[spec.world],
     )
 
 
@@ -196,20 +204,21 @@ def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:
     """Version 1: one item per target, every third with the swap negative."""
     from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
     from rls3_bench.labels.relations import LABELLERS
-    from rls3_bench.scene.assets import ROOMS
     from rls3_bench.scene.construct import balanced_targets, construct_spec
+    from rls3_bench.scene.worlds import WORLDS
 
     rng = rng_for("eval", spec.version, spec.split_key)
     targets = balanced_targets(spec.per_complexity)
     order = rng.permutation(len(targets))
-    rooms = sorted(ROOMS)
+    world = WORLDS[spec.world]
+    rooms = world.room_ids
     items: list[Sample] = []
     for i in order:
         target = targets[int(i)]
         for attempt in range(MAX_SCENES_PER_ITEM):
             # rotate rooms over items, and move on to the next room after repeated failures
             room = rooms[(len(items) + attempt // 20) % len(rooms)]
-            made = construct_spec(target, rng, room, attempts=50)
+            made = construct_spec(target, rng, room, attempts=50, world=world)
             if made is None:
                 continue
             scene, a, b = made
@@ -227,6 +236,7 @@ def _build_twins(spec: EvalSetSpec, backend) -> list[Sample]:
     """Version 2: minimal-pair groups; a group's two items are consecutive (first scene, twin)."""
     from rls3_bench.labels.relations import LABELLERS
     from rls3_bench.scene.construct import twin_groups
+    from rls3_bench.scene.worlds import WORLDS
 
     cfg = LABELLERS[spec.labeller]
     rng = rng_for("eval", spec.version, spec.split_key)
@@ -239,7 +249,7 @@ def _build_twins(spec: EvalSetSpec, backend) -> list[Sample]:
     items: list[Sample] = []
     for n, i in enumerate(order):
         target, kind = groups[int(i)]
-        group = make_twin_group(label, cfg, target, kind, rng, n)
+        group = make_twin_group(label, cfg, target, kind, rng, n, WORLDS[spec.world])
         if group is None:
             raise RuntimeError(
                 f"eval set {spec.name}: no minimal pair for {target} / {kind} after {MAX_SCENES_PER_ITEM} tries"
@@ -248,32 +258,31 @@ def _build_twins(spec: EvalSetSpec, backend) -> list[Sample]:
     return items
 
 
-def make_twin_group(label, cfg, target, kind: str, rng, n: int) -> tuple[Sample, Sample] | None:
+def make_twin_group(label, cfg, target, kind: str, rng, n: int, world) -> tuple[Sample, Sample] | None:
     """One minimal pair "A is <target> B" with negative ``kind`` and its twin (same objects, room and
-    camera), or None after :data:`MAX_SCENES_PER_ITEM` first scenes. Rooms rotate with the group
-    index ``n`` and move on after 20 failed scenes.
+    camera) in ``world``, or None after :data:`MAX_SCENES_PER_ITEM` first scenes. Rooms rotate with
+    the group index ``n`` and move on after 20 failed scenes.
 
     ``label(terms, kind, scene, a, b)`` renders a constructed scene and returns its item for the pair
     (a, b), or None unless its label is exactly ``terms``: the eval sets render on their own backend,
     a generator (``control-evalmatched-v2``) through its round context.
     """
     from rls3_bench.labels.relations import OPPOSITE
-    from rls3_bench.scene.assets import ROOMS
     from rls3_bench.scene.construct import construct_spec, twin_target
     from rls3_bench.scene.random_scenes import jittered_camera
 
-    rooms = sorted(ROOMS)
+    rooms = world.room_ids
     twin_terms, exchanged = twin_target(target, kind)
     twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
 
     def item(terms, item_kind, room, camera, assets):
-        made = construct_spec(terms, rng, room, attempts=50, camera=camera, assets=assets)
+        made = construct_spec(terms, rng, room, attempts=50, camera=camera, assets=assets, world=world)
         return None if made is None else label(tuple(terms), item_kind, *made)
 
     for attempt in range(MAX_SCENES_PER_ITEM):
         room = rooms[(n + attempt // 20) % len(rooms)]
-        camera = jittered_camera(ROOMS[room], rng)
-        assets = _group_assets(target, cfg, rng)
+        camera = jittered_camera(world.room(room), rng)
+        assets = _group_assets(target, cfg, rng, world.object_scale)
         first = item(target, kind, room, camera, assets)
         if first is None:
             continue
@@ -285,15 +294,15 @@ def make_twin_group(label, cfg, target, kind: str, rng, n: int) -> tuple[Sample,
     return None
 
 
-def _group_assets(target: tuple[str, ...], cfg, rng) -> tuple[str, ...]:
+def _group_assets(target: tuple[str, ...], cfg, rng, scale: float) -> tuple[str, ...]:
     """A, B and a distractor. A stacked group puts each of A and B on the other in turn, so both
-    must be stack bases thick enough for the labeller to tell "on it" from "beside it"."""
+    must be stack bases thick enough (at ``scale``) for the labeller to tell "on it" from "beside it"."""
     from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, asset_height
     from rls3_bench.scene.random_scenes import STACK_BASES
 
     names = sorted(ASSETS)
     if set(target) <= {"above", "below"}:
-        bases = [b for b in STACK_BASES if asset_height(ASSETS[b]) > cfg.vertical_margin_m + cfg.vertical_band_m]
+        bases = [b for b in STACK_BASES if asset_height(ASSETS[b], scale) > cfg.vertical_margin_m + cfg.vertical_band_m]
         a, b = (bases[k] for k in rng.choice(len(bases), size=2, replace=False))
         rest = [x for x in names if x not in (a, b)]
         return (a, b, *(rest[k] for k in rng.choice(len(rest), size=ACTIVE_OBJECTS - 2, replace=False)))

@@ -343,7 +343,7 @@ class Cell:
         closed = self.cls.closed_loop
         return generate_rounds(
             self.gen,
-            Harness(backend, Cost(), labeller=self.track.labeller),
+            Harness.for_track(backend, self.track),
             self.start_round,
             self.n_rounds,
             self.track.round_size,

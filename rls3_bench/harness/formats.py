@@ -113,6 +113,10 @@ class Track(_Format):
         each scene's validity as a fresh world would, independent of the scenes before it.
         ``labeller`` and ``validity_version`` are left out of the serialised form at their default 1,
         so tracks made before they existed keep their digests.
+    :param world: the world scenes are made in (:data:`rls3_bench.scene.worlds.WORLDS`: rooms and
+        object scale); generators get it as ``ctx.world``, and its eval sets must be of the same
+        world. A world other than 1 needs labeller 2 and validity version 2 (labeller 1 ignores an
+        object's scale). Left out of the serialised form at its default 1.
     :param budgets: the sample-budget ladder; one run per (generator, seed) evaluates at each.
     :param min_seeds: seeds a leaderboard entry needs.
     :param generator_config: per generator name, the options it gets on this track.
@@ -139,6 +143,7 @@ class Track(_Format):
     id_eval_set_hash: StrictStr | None = None
     labeller: StrictInt = 1
     validity_version: StrictInt = 1
+    world: StrictInt = 1
     device: StrictStr = "cpu"
     presets: dict[StrictStr, Preset] = Field(default_factory=dict)
     generator_config: dict[StrictStr, GeneratorConfig] = Field(default_factory=dict)
@@ -171,6 +176,12 @@ class Track(_Format):
                 )
         if (self.id_eval_set is None) != (self.id_eval_set_hash is None):
             problems.append("id_eval_set and id_eval_set_hash go together: set both or neither")
+        from rls3_bench.scene.worlds import WORLDS
+
+        if self.world not in WORLDS:
+            problems.append(f"world must be one of {', '.join(map(str, WORLDS))}")
+        elif self.world != 1 and (self.labeller, self.validity_version) != (2, 2):
+            problems.append(f"world {self.world} needs labeller: 2 and validity_version: 2")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -207,9 +218,9 @@ class Track(_Format):
 
     def to_dict(self) -> dict:
         """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``. Optional fields at
-        their defaults (no in-distribution set, labeller 1, validity 1) are left out, so a track that does
+        their defaults (no in-distribution set, labeller 1, validity 1, world 1) are left out, so a track that does
         not use them has the digest it had before they existed."""
-        defaults = {"id_eval_set": None, "id_eval_set_hash": None, "labeller": 1, "validity_version": 1}
+        defaults = {"id_eval_set": None, "id_eval_set_hash": None, "labeller": 1, "validity_version": 1, "world": 1}
         return self.model_dump(mode="json", exclude={k for k, v in defaults.items() if getattr(self, k) == v})
 
     def digest(self) -> str:

@@ -98,14 +98,21 @@ class Harness:
     seconds saved and ``render_cache_hits`` counted.
     """
 
-    def __init__(self, backend, cost: Cost, cache_size: int | None = None, labeller: int = 1) -> None:
+    def __init__(self, backend, cost: Cost, cache_size: int | None = None, labeller: int = 1, world: int = 1) -> None:
         from rls3_bench.labels.relations import LABELLERS
+        from rls3_bench.scene.worlds import WORLDS
 
         self.backend = backend
         self.cost = cost
         self.cfg = LABELLERS[labeller]
+        self.world = WORLDS[world]
         self.cache_size = CACHE_SIZE if cache_size is None else cache_size
         self._cache: OrderedDict[str, object] = OrderedDict()
+
+    @classmethod
+    def for_track(cls, backend, track) -> Harness:
+        """A harness that labels with the track's labeller and holds generators to its world."""
+        return cls(backend, Cost(), labeller=track.labeller, world=track.world)
 
     def _observe_all(self, specs) -> list:
         """Observations of ``specs`` in order: cached ones from the cache, the rest rendered in one
@@ -205,6 +212,7 @@ def produce_round(
         harness.render_many,
         max_renders=limits.renders_per_sample * n_samples,
         deadline=time.monotonic() + seconds,
+        world=harness.world,
     )
     name = type(gen).name
     with _contained(name, r, ctx, seconds):
@@ -452,7 +460,7 @@ def _worker_main(
             with open_backend(track, backend_options, render_workers) as backend:
                 for out in generate_rounds(
                     gen,
-                    Harness(backend, Cost(), labeller=track.labeller),
+                    Harness.for_track(backend, track),
                     start_round,
                     n_rounds,
                     track.round_size,

@@ -290,11 +290,17 @@ def check_setup(
         )
     if cell_options.get("pipeline", "auto") not in PIPELINE_MODES:
         raise UserError(f"--pipeline must be one of {', '.join(PIPELINE_MODES)}, got {cell_options['pipeline']!r}")
-    check_eval_pin(track.eval_set, track.eval_set_hash)
+    pinned = [check_eval_pin(track.eval_set, track.eval_set_hash)]
     if track.id_eval_set:
-        check_eval_pin(track.id_eval_set, track.id_eval_set_hash)
+        pinned.append(check_eval_pin(track.id_eval_set, track.id_eval_set_hash))
     if track.val_set:
-        check_eval_pin(track.val_set, None)
+        pinned.append(check_eval_pin(track.val_set, None))
+    for spec in pinned:
+        if spec.world != track.world:
+            raise UserError(
+                f"track {track.key} is in world {track.world} but its eval set {spec.name} is of world {spec.world}; "
+                "give the track eval sets of its own world"
+            )
     backend_options = dict(cell_options.get("backend_options", {}))
     if executor == "ray":  # paths name files on the machines that run the cells, which check them there
         backend_options = {k: v for k, v in backend_options.items() if k not in MACHINE_PATHS}

@@ -6,6 +6,7 @@ captions them here, so no generator can mislabel its own data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rls3_bench.backends.base import Backend, Observation
@@ -13,6 +14,7 @@ from rls3_bench.labels.captions import make_sample
 from rls3_bench.labels.relations import LabelConfig, PairLabel, label_scene
 from rls3_bench.labels.sample import Sample
 from rls3_bench.scene.spec import SceneSpec
+from rls3_bench.scene.worlds import DEFAULT_WORLD, World
 
 DEFAULT_LABELS = LabelConfig()  # frozen, so one shared default instance is safe
 
@@ -41,9 +43,15 @@ def sample_for_pair(labelled: Labelled, pair: PairLabel, first_negative: str | N
 
 
 def uniform_samples(
-    backend: Backend, rng, n: int, room_ids: list[str] | None = None, cfg: LabelConfig = DEFAULT_LABELS
+    backend: Backend,
+    rng,
+    n: int,
+    room_ids: Sequence[str] | None = None,
+    cfg: LabelConfig = DEFAULT_LABELS,
+    world: World = DEFAULT_WORLD,
 ) -> list[Sample]:
-    """``n`` samples from i.i.d. uniformly random valid scenes and uniformly chosen captionable pairs.
+    """``n`` samples from i.i.d. uniformly random valid scenes of ``world`` and uniformly chosen
+    captionable pairs.
 
     ``room_ids`` cycles the rooms in order (scene k uses ``room_ids[k % len]``), as the paper cycles
     its indoor scenes; ``None`` draws the room at random.
@@ -53,7 +61,7 @@ def uniform_samples(
     out: list[Sample] = []
     while len(out) < n:
         room = room_ids[len(out) % len(room_ids)] if room_ids else None
-        labelled = observe_and_label(backend, random_spec(rng, room), cfg)
+        labelled = observe_and_label(backend, random_spec(rng, room, world=world), cfg)
         if labelled.valid:
             out.append(sample_for_pair(labelled, labelled.pairs[int(rng.integers(len(labelled.pairs)))]))
     return out

@@ -40,7 +40,7 @@ from rls3_bench.harness.seeds import int_seed, rng_for
 from rls3_bench.labels.captions import object_caption
 from rls3_bench.labels.sample import Sample
 from rls3_bench.learners.base import weights_card
-from rls3_bench.scene.assets import ASSETS, ROOMS
+from rls3_bench.scene.assets import ASSETS, WORLD1_ROOM_IDS
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: where ``rls3-bench pretrain`` writes without ``--out``: the working folder, never the installed package
@@ -72,7 +72,7 @@ def object_scenes(backend, n: int, rng) -> list[tuple[np.ndarray, object]]:
     """``n`` (image, spec) pairs of uniformly random valid scenes, rooms cycled."""
     from rls3_bench.scene.random_scenes import random_spec
 
-    rooms = sorted(ROOMS)
+    rooms = WORLD1_ROOM_IDS  # the base weights are the paper's world's (rls3_bench.scene.worlds)
     out = []
     while len(out) < n:
         spec = random_spec(rng, rooms[len(out) % len(rooms)])
@@ -128,7 +128,7 @@ def _whole_batches(order_rng, n: int, batch_size: int):
 
 def object_labels(spec) -> np.ndarray:
     """Multi-hot target of the vision stage: which assets (sorted names), then which room (one-hot)."""
-    assets, rooms = sorted(ASSETS), sorted(ROOMS)
+    assets, rooms = sorted(ASSETS), list(WORLD1_ROOM_IDS)
     y = np.zeros(len(assets) + len(rooms), np.float32)
     for o in spec.objects:
         y[assets.index(o.asset)] = 1.0

@@ -14,7 +14,7 @@ stands on one side of each main surface, so height does not give away depth ("ab
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 RGB = tuple[float, float, float]
 
@@ -205,88 +205,118 @@ WOOD: RGB = (0.55, 0.38, 0.22)
 LIGHT_WOOD: RGB = (0.78, 0.64, 0.45)
 WHITE: RGB = (0.9, 0.9, 0.88)
 
-ROOMS: dict[str, Room] = {
-    r.id: r
-    for r in (
-        Room(
-            "bedroom",
-            "bedroom",
-            (0.6, 0.5, 0.4),
-            (0.78, 0.82, 0.9),
-            _table("desk", 0.0, 0.1, 0.6, 0.3, 0.74, LIGHT_WOOD, "desk")
-            + (
-                _shelf("wall-shelf", 0.1, 0.58, 0.55, 0.12, 1.12, WOOD),
-                _block("nightstand", -0.5, -0.45, 0.2, 0.18, 0.5, WOOD, "nightstand"),
-                _riser("desk-organiser", -0.42, 0.12, 0.74, (0.25, 0.3, 0.35), "desk organiser"),
-            ),
-            camera_eye=(0.0, -1.45, 1.5),
-            camera_target=(0.0, 0.1, 0.69),
-            camera_fov_deg=54.0,
+#: the paper's five rooms, for objects at their catalogue size (world 1)
+_WORLD1_ROOMS: tuple[Room, ...] = (
+    Room(
+        "bedroom",
+        "bedroom",
+        (0.6, 0.5, 0.4),
+        (0.78, 0.82, 0.9),
+        _table("desk", 0.0, 0.1, 0.6, 0.3, 0.74, LIGHT_WOOD, "desk")
+        + (
+            _shelf("wall-shelf", 0.1, 0.58, 0.55, 0.12, 1.12, WOOD),
+            _block("nightstand", -0.5, -0.45, 0.2, 0.18, 0.5, WOOD, "nightstand"),
+            _riser("desk-organiser", -0.42, 0.12, 0.74, (0.25, 0.3, 0.35), "desk organiser"),
         ),
-        Room(
-            "living-room",
-            "living room",
-            (0.45, 0.35, 0.3),
-            (0.85, 0.8, 0.7),
-            _table("sideboard", 0.0, 0.2, 0.65, 0.25, 0.8, WOOD, "sideboard")
-            + (
-                _shelf("bookshelf", -0.1, 0.62, 0.6, 0.13, 1.2, (0.35, 0.25, 0.18)),
-                _block("coffee-table", 0.45, -0.4, 0.25, 0.2, 0.45, LIGHT_WOOD, "coffee table"),
-                _riser("wooden-crate", -0.4, 0.2, 0.8, (0.7, 0.55, 0.3), "crate"),
-            ),
-            camera_eye=(0.0, -1.45, 1.55),
-            camera_target=(0.0, 0.15, 0.72),
-            camera_fov_deg=54.0,
+        camera_eye=(0.0, -1.45, 1.5),
+        camera_target=(0.0, 0.1, 0.69),
+        camera_fov_deg=54.0,
+    ),
+    Room(
+        "living-room",
+        "living room",
+        (0.45, 0.35, 0.3),
+        (0.85, 0.8, 0.7),
+        _table("sideboard", 0.0, 0.2, 0.65, 0.25, 0.8, WOOD, "sideboard")
+        + (
+            _shelf("bookshelf", -0.1, 0.62, 0.6, 0.13, 1.2, (0.35, 0.25, 0.18)),
+            _block("coffee-table", 0.45, -0.4, 0.25, 0.2, 0.45, LIGHT_WOOD, "coffee table"),
+            _riser("wooden-crate", -0.4, 0.2, 0.8, (0.7, 0.55, 0.3), "crate"),
         ),
-        Room(
-            "dining-area",
-            "dining area",
-            (0.7, 0.65, 0.55),
-            (0.9, 0.87, 0.8),
-            _table("dining-table", 0.0, 0.05, 0.7, 0.35, 0.76, (0.45, 0.3, 0.2), "table")
-            + (
-                _shelf("dresser-shelf", 0.0, 0.62, 0.6, 0.12, 1.15, WHITE),
-                _block("bench", -0.45, -0.55, 0.3, 0.14, 0.46, (0.45, 0.3, 0.2), "bench"),
-                _riser("cake-stand", 0.38, 0.05, 0.76, (0.92, 0.92, 0.95), "cake stand"),
-            ),
-            camera_eye=(0.0, -1.5, 1.5),
-            camera_target=(0.0, 0.1, 0.67),
-            camera_fov_deg=54.0,
+        camera_eye=(0.0, -1.45, 1.55),
+        camera_target=(0.0, 0.15, 0.72),
+        camera_fov_deg=54.0,
+    ),
+    Room(
+        "dining-area",
+        "dining area",
+        (0.7, 0.65, 0.55),
+        (0.9, 0.87, 0.8),
+        _table("dining-table", 0.0, 0.05, 0.7, 0.35, 0.76, (0.45, 0.3, 0.2), "table")
+        + (
+            _shelf("dresser-shelf", 0.0, 0.62, 0.6, 0.12, 1.15, WHITE),
+            _block("bench", -0.45, -0.55, 0.3, 0.14, 0.46, (0.45, 0.3, 0.2), "bench"),
+            _riser("cake-stand", 0.38, 0.05, 0.76, (0.92, 0.92, 0.95), "cake stand"),
         ),
-        Room(
-            "kitchen-a",
-            "kitchen",
-            (0.55, 0.55, 0.55),
-            (0.95, 0.95, 0.9),
-            (
-                _block("counter", 0.0, 0.2, 0.7, 0.3, 0.9, (0.3, 0.35, 0.45), "counter"),
-                _shelf("kitchen-shelf", 0.0, 0.65, 0.6, 0.12, 1.3, WHITE),
-                # higher than the counter and nearer the camera: "above and in front" happens too
-                _block("bar-stool", 0.5, -0.5, 0.11, 0.11, 1.02, (0.2, 0.2, 0.2), "bar stool"),
-                _riser("bread-box", -0.4, 0.2, 0.9, (0.6, 0.45, 0.3), "bread box"),
-            ),
-            camera_eye=(0.0, -1.35, 1.7),
-            camera_target=(0.0, 0.2, 0.87),
-            camera_fov_deg=54.0,
+        camera_eye=(0.0, -1.5, 1.5),
+        camera_target=(0.0, 0.1, 0.67),
+        camera_fov_deg=54.0,
+    ),
+    Room(
+        "kitchen-a",
+        "kitchen",
+        (0.55, 0.55, 0.55),
+        (0.95, 0.95, 0.9),
+        (
+            _block("counter", 0.0, 0.2, 0.7, 0.3, 0.9, (0.3, 0.35, 0.45), "counter"),
+            _shelf("kitchen-shelf", 0.0, 0.65, 0.6, 0.12, 1.3, WHITE),
+            # higher than the counter and nearer the camera: "above and in front" happens too
+            _block("bar-stool", 0.5, -0.5, 0.11, 0.11, 1.02, (0.2, 0.2, 0.2), "bar stool"),
+            _riser("bread-box", -0.4, 0.2, 0.9, (0.6, 0.45, 0.3), "bread box"),
         ),
-        Room(
-            "kitchen-b",
-            "kitchen",
-            (0.75, 0.7, 0.6),
-            (0.7, 0.82, 0.75),
-            (
-                _block("island", 0.0, 0.1, 0.65, 0.32, 0.92, (0.85, 0.85, 0.82), "island"),
-                _shelf("open-shelf", 0.1, 0.62, 0.6, 0.12, 1.32, LIGHT_WOOD),
-                # a tall plant stand in front of the island, for the same reason as kitchen-a's bar stool
-                _block("plant-stand", -0.5, -0.5, 0.11, 0.11, 1.05, (0.6, 0.15, 0.15), "plant stand"),
-                _riser("spice-rack", 0.38, 0.1, 0.92, (0.35, 0.2, 0.1), "spice rack"),
-            ),
-            camera_eye=(0.0, -1.4, 1.72),
-            camera_target=(0.0, 0.15, 0.87),
-            camera_fov_deg=54.0,
+        camera_eye=(0.0, -1.35, 1.7),
+        camera_target=(0.0, 0.2, 0.87),
+        camera_fov_deg=54.0,
+    ),
+    Room(
+        "kitchen-b",
+        "kitchen",
+        (0.75, 0.7, 0.6),
+        (0.7, 0.82, 0.75),
+        (
+            _block("island", 0.0, 0.1, 0.65, 0.32, 0.92, (0.85, 0.85, 0.82), "island"),
+            _shelf("open-shelf", 0.1, 0.62, 0.6, 0.12, 1.32, LIGHT_WOOD),
+            # a tall plant stand in front of the island, for the same reason as kitchen-a's bar stool
+            _block("plant-stand", -0.5, -0.5, 0.11, 0.11, 1.05, (0.6, 0.15, 0.15), "plant stand"),
+            _riser("spice-rack", 0.38, 0.1, 0.92, (0.35, 0.2, 0.1), "spice rack"),
         ),
-    )
-}
+        camera_eye=(0.0, -1.4, 1.72),
+        camera_target=(0.0, 0.15, 0.87),
+        camera_fov_deg=54.0,
+    ),
+)
+
+
+def _for_double_objects(room: Room) -> Room:
+    """World 2's version of a world-1 room, for objects at scale 2 (rls3_bench.scene.worlds).
+
+    The main surfaces, shelves and cameras stay; what is sized for the objects grows with them: each
+    riser is twice as high and as wide (an object on it must still be above its neighbours on the
+    main surface, which are now twice as tall), and each kitchen's front piece is raised and widened
+    so that a scale-2 object on it is still above and in front of one on the counter.
+    """
+    furniture = []
+    for f in room.furniture:
+        if f.support and f.id in RISERS:
+            base = f.centre[2] - f.half_extents[2]
+            hx, hy, hz = (2 * h for h in f.half_extents)
+            f = replace(f, centre=(f.centre[0], f.centre[1], base + hz), half_extents=(hx, hy, hz))
+        elif f.id in FRONT_PIECES_RAISED:
+            top = FRONT_PIECES_RAISED[f.id]
+            hx, hy = (2 * h for h in f.half_extents[:2])
+            f = replace(f, centre=(f.centre[0], f.centre[1], top / 2), half_extents=(hx, hy, top / 2))
+        furniture.append(replace(f, id=f"{f.id}-w2"))  # furniture ids are unique over all rooms
+    return replace(room, id=f"{room.id}-w2", furniture=tuple(furniture))
+
+
+#: the risers of the world-1 rooms (low boxes standing on a main surface)
+RISERS = ("desk-organiser", "wooden-crate", "cake-stand", "bread-box", "spice-rack")
+#: world 2's top height (m) of the kitchens' front pieces, higher than in world 1 for scale-2 objects
+FRONT_PIECES_RAISED = {"bar-stool": 1.2, "plant-stand": 1.22}
+
+ROOMS: dict[str, Room] = {r.id: r for r in (*_WORLD1_ROOMS, *map(_for_double_objects, _WORLD1_ROOMS))}
+WORLD1_ROOM_IDS: tuple[str, ...] = tuple(sorted(r.id for r in _WORLD1_ROOMS))
+WORLD2_ROOM_IDS: tuple[str, ...] = tuple(f"{r}-w2" for r in WORLD1_ROOM_IDS)
 
 #: How many objects per scene are active (edited by generators, captioned), as in the paper.
 ACTIVE_OBJECTS = 3

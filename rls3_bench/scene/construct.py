@@ -19,9 +19,10 @@ import numpy as np
 
 from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import TERMS
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, Furniture, Room, asset_height, footprint_radius
 from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, point_on_surface, random_object, stacked_on
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.worlds import DEFAULT_WORLD, World
 
 #: target sector centres (degrees; 0 = right, 90 = behind), keyed by (depth, lateral)
 SECTOR_CENTRES: dict[tuple[str | None, str | None], float] = {
@@ -36,7 +37,6 @@ SECTOR_CENTRES: dict[tuple[str | None, str | None], float] = {
 }
 #: angular jitter around the sector centre: the labelled part of a sector is +-15 deg (45/2 - 7.5)
 ANGLE_JITTER_DEG = 11.0
-DISTANCE_RANGE_M = (0.15, 0.6)
 #: free space kept between a lower object's top and a higher surface (so "above" is not borderline)
 VERTICAL_CLEARANCE_M = 0.02
 
@@ -79,9 +79,9 @@ def _place_at_sector(eye_xy: np.ndarray, b_xy: np.ndarray, theta_deg: float, r: 
 
 
 def _vertical_options(
-    room: Room, vertical: str | None, a_asset: str, b_asset: str
+    room: Room, vertical: str | None, a_asset: str, b_asset: str, scale: float
 ) -> list[tuple[Furniture, Furniture]]:
-    """(A's support, B's support) pairs that give the vertical term for these assets."""
+    """(A's support, B's support) pairs that give the vertical term for these assets at ``scale``."""
     sup = room.supports
     if vertical is None:
         return [(s, s) for s in sup]
@@ -90,18 +90,21 @@ def _vertical_options(
             (sa, sb)
             for sa in sup
             for sb in sup
-            if sa.top >= sb.top + asset_height(ASSETS[b_asset]) + VERTICAL_CLEARANCE_M
+            if sa.top >= sb.top + asset_height(ASSETS[b_asset], scale) + VERTICAL_CLEARANCE_M
         ]
     return [
-        (sa, sb) for sa in sup for sb in sup if sb.top >= sa.top + asset_height(ASSETS[a_asset]) + VERTICAL_CLEARANCE_M
+        (sa, sb)
+        for sa in sup
+        for sb in sup
+        if sb.top >= sa.top + asset_height(ASSETS[a_asset], scale) + VERTICAL_CLEARANCE_M
     ]
 
 
 def _stacked_pair(
-    vertical: str, room: Room, rng: np.random.Generator, base_asset: str, top_asset: str
+    vertical: str, room: Room, rng: np.random.Generator, base_asset: str, top_asset: str, scale: float
 ) -> tuple[PlacedObject, PlacedObject, int, int]:
     """Pure above/below: one object on a flat-topped base. Returns (first, second, index_a, index_b)."""
-    base = random_object(base_asset, room, rng)
+    base = random_object(base_asset, room, rng, scale=scale)
     top = stacked_on(top_asset, base, rng)
     # the base goes first so it is settled before the object dropped on it
     return (base, top, 1, 0) if vertical == "above" else (base, top, 0, 1)
@@ -115,8 +118,9 @@ def construct_spec(
     attempts: int = 30,
     camera: CameraPose | None = None,
     assets: tuple[str, ...] | None = None,
+    world: World = DEFAULT_WORLD,
 ) -> tuple[SceneSpec, int, int] | None:
-    """A spec meant to have ``spec.objects[a]`` <terms> ``spec.objects[b]``, as ``(spec, a, b)``.
+    """A spec of ``world`` meant to have ``spec.objects[a]`` <terms> ``spec.objects[b]``, as ``(spec, a, b)``.
 
     ``camera`` and ``assets`` (A, B, then the distractors) fix what is otherwise drawn at random, so
     minimal-pair twins can share them; a stacked target then needs its lower object in
@@ -124,7 +128,8 @@ def construct_spec(
     are impossible in some rooms, e.g. "above and in front" where every higher surface is at the back).
     """
     vertical, depth, lateral = split_terms(terms)
-    room = ROOMS[room_id] if room_id else ROOMS[sorted(ROOMS)[int(rng.integers(len(ROOMS)))]]
+    room = world.room(room_id, rng)
+    scale = world.object_scale
     camera = jittered_camera(room, rng) if camera is None else camera
     eye_xy = np.asarray(camera.eye[:2])
     names = sorted(ASSETS)
@@ -139,11 +144,11 @@ def construct_spec(
         if depth is None and lateral is None:
             if base_asset not in STACK_BASES:
                 return None
-            first, second, ia, ib = _stacked_pair(vertical, room, rng, base_asset, top_asset)
+            first, second, ia, ib = _stacked_pair(vertical, room, rng, base_asset, top_asset, scale)
             pair = [first, second]
         else:
             a_asset, b_asset = drawn[0], drawn[1]
-            options = _vertical_options(room, vertical, a_asset, b_asset)
+            options = _vertical_options(room, vertical, a_asset, b_asset, scale)
             if not options:
                 continue
             sa, sb = options[int(rng.integers(len(options)))]
@@ -153,25 +158,29 @@ def construct_spec(
             a_first = _area(sa) <= _area(sb)
             anchor, anchor_s, other, other_s = (a_asset, sa, b_asset, sb) if a_first else (b_asset, sb, a_asset, sa)
             anchor_obj = PlacedObject(
-                anchor, point_on_surface(anchor_s, anchor, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2)
+                anchor,
+                point_on_surface(anchor_s, anchor, rng, scale),
+                yaw_deg=round(float(rng.uniform(0, 360)), 2),
+                scale=scale,
             )
             other_xy = _place_at_sector(
                 eye_xy,
                 np.asarray(anchor_obj.position[:2]),
                 theta + (180.0 if a_first else 0.0),
-                rng.uniform(*DISTANCE_RANGE_M),
+                rng.uniform(*world.pair_distance_m),
             )
-            if not _on_surface(other_xy, other_s, footprint_radius(ASSETS[other])):
+            if not _on_surface(other_xy, other_s, footprint_radius(ASSETS[other], scale)):
                 continue
             other_obj = PlacedObject(
                 other,
                 (round(float(other_xy[0]), 4), round(float(other_xy[1]), 4), round(other_s.top, 4)),
                 yaw_deg=round(float(rng.uniform(0, 360)), 2),
+                scale=scale,
             )
             a_obj, b_obj = (anchor_obj, other_obj) if a_first else (other_obj, anchor_obj)
             pair, ia, ib = [a_obj, b_obj], 0, 1
         used = {o.asset for o in pair}
-        distractors = [random_object(a, room, rng) for a in drawn if a not in used][: n_objects - 2]
+        distractors = [random_object(a, room, rng, scale=scale) for a in drawn if a not in used][: n_objects - 2]
         return SceneSpec(room.id, camera, tuple(pair + distractors)), ia, ib
     return None
 

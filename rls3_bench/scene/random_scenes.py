@@ -1,14 +1,17 @@
 """Random scene proposals: the building blocks generators and eval sets share.
 
 Every function takes an explicit ``numpy.random.Generator``; nothing here seeds or reads global state.
+Scenes are made in a world (:mod:`rls3_bench.scene.worlds`: its rooms, its object scale), the
+paper's world 1 unless one is given; a generator passes the track's, ``ctx.world``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, Furniture, Room, asset_height, footprint_radius
+from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, Furniture, Room, asset_height, footprint_radius
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
+from rls3_bench.scene.worlds import DEFAULT_WORLD, World
 
 #: camera jitter around the room's default pose (m), so scenes are not all seen from one spot
 CAMERA_JITTER_M = 0.08
@@ -39,30 +42,44 @@ def point_on_surface(
 
 
 def random_object(
-    asset_id: str, room: Room, rng: np.random.Generator, surface: Furniture | None = None
+    asset_id: str, room: Room, rng: np.random.Generator, surface: Furniture | None = None, scale: float = 1.0
 ) -> PlacedObject:
+    """``asset_id`` at ``scale`` at a random point of ``surface`` (a random support of ``room`` if None)."""
     surface = surface if surface is not None else room.supports[int(rng.integers(len(room.supports)))]
     return PlacedObject(
-        asset_id, point_on_surface(surface, asset_id, rng), yaw_deg=round(float(rng.uniform(0, 360)), 2)
+        asset_id,
+        point_on_surface(surface, asset_id, rng, scale),
+        yaw_deg=round(float(rng.uniform(0, 360)), 2),
+        scale=scale,
     )
 
 
 def stacked_on(asset_id: str, base: PlacedObject, rng: np.random.Generator) -> PlacedObject:
-    """``asset_id`` dropped onto ``base`` (within 1 cm of its centre); the backend settles it on top."""
+    """``asset_id`` dropped onto ``base`` (within 1 cm of its centre), at the base's scale; the backend
+    settles it on top."""
     drop_from = base.position[2] + asset_height(ASSETS[base.asset], base.scale) + 0.01
     x, y = (base.position[i] + float(rng.uniform(-0.01, 0.01)) for i in range(2))
     return PlacedObject(
-        asset_id, (round(x, 4), round(y, 4), round(drop_from, 4)), yaw_deg=round(float(rng.uniform(0, 360)), 2)
+        asset_id,
+        (round(x, 4), round(y, 4), round(drop_from, 4)),
+        yaw_deg=round(float(rng.uniform(0, 360)), 2),
+        scale=base.scale,
     )
 
 
-def random_spec(rng: np.random.Generator, room_id: str | None = None, n_objects: int = ACTIVE_OBJECTS) -> SceneSpec:
-    """A uniformly random scene: room, jittered camera, ``n_objects`` distinct assets on random supports,
-    each later object stacked on an earlier flat-topped one with :data:`STACK_PROBABILITY`.
+def random_spec(
+    rng: np.random.Generator,
+    room_id: str | None = None,
+    n_objects: int = ACTIVE_OBJECTS,
+    world: World = DEFAULT_WORLD,
+) -> SceneSpec:
+    """A uniformly random scene of ``world``: room (``room_id``, or drawn), jittered camera,
+    ``n_objects`` distinct assets at the world's scale on random supports, each later object stacked
+    on an earlier flat-topped one with :data:`STACK_PROBABILITY`.
 
     The spec may be infeasible (overlaps, hidden objects); callers render it and keep it if valid.
     """
-    room = ROOMS[room_id] if room_id else ROOMS[sorted(ROOMS)[int(rng.integers(len(ROOMS)))]]
+    room = world.room(room_id, rng)
     asset_ids = [sorted(ASSETS)[i] for i in rng.choice(len(ASSETS), size=n_objects, replace=False)]
     camera = jittered_camera(room, rng)
     placed: list[PlacedObject] = []
@@ -71,5 +88,5 @@ def random_spec(rng: np.random.Generator, room_id: str | None = None, n_objects:
         if bases and rng.random() < STACK_PROBABILITY:
             placed.append(stacked_on(asset_id, bases[int(rng.integers(len(bases)))], rng))
         else:
-            placed.append(random_object(asset_id, room, rng))
+            placed.append(random_object(asset_id, room, rng, scale=world.object_scale))
     return SceneSpec(room.id, camera, tuple(placed))

@@ -1,0 +1,126 @@
+"""Worlds (rls3_bench.scene.worlds): scene proposals honour a world's rooms and object scale, the
+harness holds generators to the track's world, and tracks and sweeps refuse inconsistent worlds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rls3_generators.uniform import UniformGenerator
+
+from rls3_bench.errors import UserError
+from rls3_bench.generator import BudgetViolation, Generator, RoundContext
+from rls3_bench.harness.generation import Harness, produce_round
+from rls3_bench.harness.sweep import check_setup
+from rls3_bench.harness.tracks import load_track
+from rls3_bench.scene.assets import ASSETS, ROOMS, WORLD1_ROOM_IDS, footprint_radius
+from rls3_bench.scene.construct import construct_spec
+from rls3_bench.scene.random_scenes import random_spec
+from rls3_bench.scene.worlds import DEFAULT_WORLD, WORLDS, get_world
+
+W1, W2 = WORLDS[1], WORLDS[2]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    with EmbeddedBackend(image_size=64, renderer="tiny", validity_version=2) as b:
+        yield b
+
+
+def test_world_1_is_the_papers_rooms_at_catalogue_size():
+    assert DEFAULT_WORLD is W1 and W1.object_scale == 1.0 and W1.labeller == 1
+    assert W1.room_ids == WORLD1_ROOM_IDS == ("bedroom", "dining-area", "kitchen-a", "kitchen-b", "living-room")
+    # the paper's rooms are untouched: world 2's rooms are new ids, and every furniture id is unique
+    assert set(W1.room_ids).isdisjoint(W2.room_ids) and set(ROOMS) == {*W1.room_ids, *W2.room_ids}
+    ids = [f.id for r in ROOMS.values() for f in r.furniture]
+    assert len(ids) == len(set(ids))
+    with pytest.raises(UserError, match="unknown world 3; valid worlds: 1, 2"):
+        get_world(3)
+
+
+def test_a_spec_without_a_world_is_world_1_draw_for_draw():
+    for seed in range(20):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert random_spec(a) == random_spec(b, world=W1)
+        assert construct_spec(("left",), a) == construct_spec(("left",), b, world=W1)
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_random_and_constructed_scenes_are_of_their_world(world):
+    w = WORLDS[world]
+    rng = np.random.default_rng(world)
+    specs = [random_spec(rng, world=w) for _ in range(50)]
+    specs += [
+        m[0]
+        for t in [("above",), ("left", "behind"), ("below", "right")]
+        for _ in range(10)
+        if (m := construct_spec(t, rng, world=w)) is not None
+    ]
+    assert len(specs) > 60
+    for spec in specs:
+        assert w.problem(spec) is None
+        assert {o.scale for o in spec.objects} == {w.object_scale}
+        other = WORLDS[3 - world]
+        assert other.problem(spec) is not None
+    # random objects stand inside a surface by their scaled footprint (stacked ones stand higher)
+    for spec in specs[:50]:
+        for o in spec.objects:
+            r = footprint_radius(ASSETS[o.asset], w.object_scale)
+            at_height = [f for f in ROOMS[spec.room].supports if abs(f.top - o.position[2]) < 1e-3]
+            assert not at_height or any(
+                all(abs(o.position[i] - f.centre[i]) <= max(f.half_extents[i] - r, 0.0) + 1e-3 for i in (0, 1))
+                for f in at_height
+            )
+
+
+def test_a_rooms_world_is_checked():
+    with pytest.raises(ValueError, match="room 'bedroom' is not in world 2"):
+        W2.room("bedroom")
+    assert W2.room("bedroom-w2") is ROOMS["bedroom-w2"]
+
+
+class _WorldBlind(Generator):
+    """Ignores ctx.world: makes the paper's scenes whatever the track's world."""
+
+    name = "world-blind-v1"
+
+    def generate_round(self, ctx: RoundContext) -> None:
+        while ctx.remaining:
+            scene = ctx.render(random_spec(self.rng))
+            if scene.valid:
+                ctx.deliver([scene.samples[0]])
+
+
+def test_the_harness_refuses_a_scene_of_another_world(backend):
+    harness = Harness(backend, harness_cost(), labeller=2, world=2)
+    with pytest.raises(BudgetViolation, match=r"not of the track's world \(room '[a-z-]+' is not in world 2"):
+        produce_round(_WorldBlind(seed=0), harness, 0, 2)
+    with pytest.raises(BudgetViolation, match="make scenes in ctx.world"):
+        produce_round(_WorldBlind(seed=0), harness, 0, 2)
+
+
+def test_uniform_v1_delivers_scenes_of_the_tracks_world(backend):
+    for world in (1, 2):
+        out = produce_round(UniformGenerator(seed=3), Harness(backend, harness_cost(), labeller=2, world=world), 0, 6)
+        assert len(out.delivered) == 6
+        assert all(WORLDS[world].problem(s.spec) is None for s in out.delivered)
+
+
+def harness_cost():
+    from rls3_bench.harness.formats import Cost
+
+    return Cost()
+
+
+def test_a_track_in_world_2_needs_labeller_2_and_validity_2_and_its_own_eval_sets():
+    track = load_track("clip-tiny")
+    assert track.world == 1 and "world" not in track.to_dict()  # so world-1 tracks keep their digests
+    with pytest.raises(UserError, match="world 2 needs labeller: 2 and validity_version: 2"):
+        track.replace(world=2)
+    with pytest.raises(UserError, match="world must be one of 1, 2"):
+        track.replace(world=7)
+    w2 = track.replace(world=2, labeller=2, validity_version=2)
+    assert w2.to_dict()["world"] == 2
+    with pytest.raises(UserError, match=f"track {w2.key} is in world 2 but its eval set {w2.eval_set} is of world 1"):
+        check_setup(w2, ["uniform-v1"], [0], "local", 1, None, {})
