@@ -9,7 +9,7 @@
 
         def generate_round(self, ctx: RoundContext) -> None:
             while ctx.remaining:
-                scene = ctx.render(random_spec(self.rng))
+                scene = ctx.render(random_spec(self.rng, world=ctx.world))
                 if scene.valid:
                     ctx.deliver(scene.samples[:1])
 

@@ -23,7 +23,7 @@ Writing one::
 
         def generate_round(self, ctx: RoundContext) -> None:
             while ctx.remaining:
-                scene = ctx.render(random_spec(self.rng))
+                scene = ctx.render(random_spec(self.rng, world=ctx.world))
                 if scene.samples:
                     ctx.deliver([scene.samples[0]])
 
