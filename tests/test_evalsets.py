@@ -79,11 +79,13 @@ def test_datasets_library_reads_the_image_column(tmp_path, mini):
 # --- v2: minimal pairs ----------------------------------------------------------------------------
 from rls3_bench.analysis.metrics import group_score, item_rows  # noqa: E402
 from rls3_bench.scene.construct import twin_groups, twin_target  # noqa: E402
+from rls3_bench.scene.worlds import WORLDS  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def mini2():
-    return build_eval_set(EVAL_SETS["spatial-v2-mini"])
+@pytest.fixture(scope="module", params=["spatial-v2-mini", "spatial-v3-mini"])
+def mini2(request):
+    """A minimal-pair mini set: the paper's world (v2) and world 2 (v3, objects at scale 2)."""
+    return build_eval_set(EVAL_SETS[request.param])
 
 
 def test_twin_schedule_balances_terms_within_each_complexity():
@@ -100,8 +102,13 @@ def test_twin_schedule_balances_terms_within_each_complexity():
         twin_target(("above",), "flip:left")
 
 
-def test_v2_mini_is_made_of_twins_with_the_released_hash(mini2):
-    assert len(mini2) == 72 and content_hash(mini2) == EVAL_SETS["spatial-v2-mini"].content_hash
+def test_twin_minis_are_made_of_twins_with_the_released_hash(mini2):
+    name = "spatial-v3-mini" if mini2[0].spec.room.endswith("-w2") else "spatial-v2-mini"
+    world = WORLDS[EVAL_SETS[name].world]
+    assert len(mini2) == 72 and content_hash(mini2) == EVAL_SETS[name].content_hash
+    assert all(world.problem(s.spec) is None for s in mini2)  # every scene of the set's world
+    # every term is asked, above and below included, in every complexity
+    assert all({t for s in mini2 if len(s.terms) == k for t in s.terms} == set(TERMS) for k in (1, 2, 3))
     assert Counter(len(s.terms) for s in mini2) == {1: 24, 2: 24, 3: 24}
     groups = {}
     for s in mini2:
@@ -121,7 +128,7 @@ def test_v2_labels_are_labeller_2s_labels_of_the_stored_scenes(mini2):
     from rls3_bench.labels.annotate import observe_and_label
     from rls3_bench.labels.relations import LABELLERS
 
-    with EmbeddedBackend(image_size=128, renderer="tiny") as backend:
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
         for s in mini2:
             a, b = (int(x) for x in s.sample_id.split(":")[-2:])
             pairs = {(p.a, p.b): p.terms for p in observe_and_label(backend, s.spec, LABELLERS[2]).pairs}

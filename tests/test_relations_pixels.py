@@ -18,19 +18,23 @@ import pytest
 from rls3_bench.harness.seeds import rng_for
 from rls3_bench.labels.annotate import observe_and_label
 from rls3_bench.scene.random_scenes import random_spec
+from rls3_bench.scene.worlds import WORLDS
 
 THRESHOLD = 0.98
 
 
-@pytest.fixture(scope="module")
-def labelled_scenes():
+@pytest.fixture(scope="module", params=[1, 2], ids=["world-1", "world-2"])
+def labelled_scenes(request):
+    """Random valid scenes of a world, labelled by the world's labeller (world 2: objects at scale 2)."""
     from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.labels.relations import LABELLERS
 
+    world = WORLDS[request.param]
     rng = rng_for("preview", 1234)
     out = []
     with EmbeddedBackend(image_size=128, renderer="tiny") as backend:
         while len(out) < 120:
-            lab = observe_and_label(backend, random_spec(rng))
+            lab = observe_and_label(backend, random_spec(rng, world=world), LABELLERS[world.labeller])
             if lab.valid:
                 out.append(lab)
     return out
@@ -98,11 +102,12 @@ def test_labeller_2_centre_is_the_embedded_backends_box_centre(labelled_scenes):
     gaps = [
         float(
             np.abs(
-                object_centre(o, LABELLERS[2])[:2] - (np.asarray(o.aabb_min[:2]) + np.asarray(o.aabb_max[:2])) / 2
+                object_centre(o, LABELLERS[2], placed.scale)[:2]
+                - (np.asarray(o.aabb_min[:2]) + np.asarray(o.aabb_max[:2])) / 2
             ).max()
         )
         for lab in labelled_scenes
-        for o in lab.observation.objects
+        for o, placed in zip(lab.observation.objects, lab.observation.spec.objects, strict=True)
     ]
     print(
         f"largest xy gap between labeller-2 centre and embedded box centre: "

@@ -143,6 +143,37 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
             labeller=2,
             content_hash="5e1fe922d856be9c11a01e27cb20f8aed262c5a1996ab3e2cb298b74918849cb",
         ),
+        # minimal pairs (twins) in world 2: objects at scale 2 (rls3_bench.scene.worlds)
+        EvalSetSpec(
+            "spatial-v3-test",
+            version=3,
+            split_key=0,
+            per_complexity=240,
+            labeller=2,
+            validity_version=2,
+            world=2,
+            content_hash="4d65fe1f5ec8a8694c11114352a6b35d2862d54a37e3ba1edfdb7e4f14860e4c",
+        ),
+        EvalSetSpec(
+            "spatial-v3-val",
+            version=3,
+            split_key=1,
+            per_complexity=72,
+            labeller=2,
+            validity_version=2,
+            world=2,
+            content_hash="d730eb55564799b629453b9151a0e1819391bd8a06f9d0f371ed06dc0e837f92",
+        ),
+        EvalSetSpec(
+            "spatial-v3-mini",
+            version=3,
+            split_key=2,
+            per_complexity=24,
+            labeller=2,
+            validity_version=2,
+            world=2,
+            content_hash="5e4b06bfcc6d48acf04e33a56f00a813212e05342680af1540ad2b8e1d7cbb79",
+        ),
         # in-distribution: uniform-v1's own sampling, held out
         EvalSetSpec(
             "uniform-id-v1",
@@ -162,6 +193,18 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
             labeller=2,
             validity_version=2,
             content_hash="8d9095faf298880e40b49f82c3faf9317764cc53b51412b8557226cc52aae3e3",
+        ),
+        # in-distribution for world-2 tracks
+        EvalSetSpec(
+            "uniform-id-v3",
+            version=3,
+            split_key=ID_SPLIT_KEY,
+            per_complexity=0,
+            uniform_items=360,
+            labeller=2,
+            validity_version=2,
+            world=2,
+            content_hash="af4d74bb9b56ff8b0befe68c562f2b928458168da98933b89dfd5f1b1de43515",
         ),
     )
 }
