@@ -124,3 +124,22 @@ def test_a_track_in_world_2_needs_labeller_2_and_validity_2_and_its_own_eval_set
     assert w2.to_dict()["world"] == 2
     with pytest.raises(UserError, match=f"track {w2.key} is in world 2 but its eval set {w2.eval_set} is of world 1"):
         check_setup(w2, ["uniform-v1"], [0], "local", 1, None, {})
+
+
+def test_render_preview_and_export_make_scenes_of_the_world_asked_for(tmp_path, capsys):
+    from rls3_bench.cli import main
+    from rls3_bench.data.sample_tables import read_samples
+    from rls3_bench.scene.spec import SceneSpec
+
+    spec_path = tmp_path / "s.json"
+    assert (
+        main(["render", "--seed", "3", "--world", "2", "-o", str(tmp_path / "a.png"), "--spec-out", str(spec_path)])
+        == 0
+    )
+    assert W2.problem(SceneSpec.from_json(spec_path.read_text())) is None
+    assert main(["export", "-n", "4", "--world", "2", "--size", "64", "-o", str(tmp_path / "e.parquet")]) == 0
+    assert all(W2.problem(s.spec) is None for s in read_samples(tmp_path / "e.parquet"))
+    assert main(["preview", "-n", "2", "--world", "2", "--size", "64", "-o", str(tmp_path / "p.png")]) == 0
+    assert "-w2]" in capsys.readouterr().out
+    assert main(["export", "-n", "2", "--size", "64", "-o", str(tmp_path / "e1.parquet")]) == 0  # world 1 by default
+    assert all(W1.problem(s.spec) is None for s in read_samples(tmp_path / "e1.parquet"))

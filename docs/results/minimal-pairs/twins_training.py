@@ -1,0 +1,111 @@
+"""Train clip-tiny on minimal pairs (twins) of one world and score it on that world's twins by half.
+
+Training twins come from the eval sets' construction (labeller 2, validity 2) with a training split
+key (1001), so no validation scene is reproduced; the validation set is the world's twin val split
+(``spatial-v2-val`` in world 1, ``spatial-v3-val`` in world 2). Scores per pass: accuracy overall,
+where positions decide, where only identity decides, and group score (both twins right).
+
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-pc 4104 --passes 6
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --uniform-n 4096
+"""
+
+import argparse
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rls3_bench.analysis.blind import positions_suffice
+from rls3_bench.data.evalsets import EVAL_SETS, EvalSetSpec, build_eval_set, load_eval_set
+from rls3_bench.learners.clip import ClipLearner
+from rls3_bench.scene.worlds import WORLDS
+
+VAL_SETS = {1: "spatial-v2-val", 2: "spatial-v3-val"}
+TWIN_VERSIONS = {1: 2, 2: 3}
+
+parser = argparse.ArgumentParser()
+parser.add_argument("out", type=Path)
+parser.add_argument("--world", type=int, choices=sorted(WORLDS), default=2)
+parser.add_argument("--train-pc", type=int, default=4104, help="per_complexity of the training twins")
+parser.add_argument("--passes", type=int, default=6)
+parser.add_argument("--lr", type=float, default=5e-4)
+parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
+parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
+args = parser.parse_args()
+world = WORLDS[args.world]
+args.out.mkdir(parents=True, exist_ok=True)
+t0 = time.time()
+
+
+def log(line: str) -> None:
+    print(line, flush=True)
+    with open(args.out / "log.txt", "a") as f:
+        f.write(line + "\n")
+
+
+def cached(name: str, build):
+    path = args.out / f"{name}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    items = build()
+    path.write_bytes(pickle.dumps(items))
+    log(f"built {name}: {len(items)} samples in {time.time() - t0:.0f}s")
+    return items
+
+
+def training_twins():
+    spec = EvalSetSpec(
+        f"train-twins-w{world.version}",
+        TWIN_VERSIONS[world.version],
+        1001,
+        args.train_pc,
+        labeller=2,
+        validity_version=2,
+        world=world.version,
+    )
+    return build_eval_set(spec)
+
+
+def uniform_items():
+    """uniform-v1's sampling (random scenes, a random captionable pair each) in this world"""
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.labels.relations import LABELLERS
+
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
+        return uniform_samples(backend, np.random.default_rng(0), args.uniform_n, cfg=LABELLERS[2], world=world)
+
+
+val_name = VAL_SETS[world.version]
+val = load_eval_set(val_name, EVAL_SETS[val_name].content_hash)
+if args.train_data == "twins":
+    train = cached(f"twins-w{world.version}-{args.train_pc}", training_twins)
+else:
+    train = cached(f"uniform-w{world.version}-{args.uniform_n}", uniform_items)
+by_positions = np.array([positions_suffice(s) for s in val])
+log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
+
+recipe = {"lr": args.lr, "weight_decay": 0.1, "batch_size": 32, "hard_negative_weight": 1.0}
+learner = ClipLearner("clip-tiny", "base", recipe, device="cpu", seed=0)
+
+
+def scores(items):
+    """accuracy overall, where positions decide, where identity decides, group (both twins right)"""
+    right = np.array([p.score_true > p.score_negative for p in learner.evaluate(items).predictions])
+    parts = [right.mean(), right[by_positions].mean(), right[~by_positions].mean(), right.reshape(-1, 2).all(1).mean()]
+    return tuple(round(float(x), 3) for x in parts)
+
+
+def train_accuracy():
+    right = [p.score_true > p.score_negative for p in learner.evaluate(train[:256]).predictions]
+    return round(float(np.mean(right)), 3)
+
+
+log(f"base: val/pos/id/group {scores(val)}")
+order = np.random.default_rng(0)
+for n_pass in range(1, args.passes + 1):
+    idx = order.permutation(len(train))
+    for i in range(0, len(idx) - 31, 32):
+        learner.train_step([train[j] for j in idx[i : i + 32]])
+    log(f"pass {n_pass}: val/pos/id/group {scores(val)} train256 {train_accuracy()} t={time.time() - t0:.0f}s")
