@@ -8,7 +8,7 @@ import pytest
 from rls3_generators.uniform import UniformGenerator
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import BudgetViolation, Generator, RoundContext
+from rls3_bench.generator import GENERATORS, BudgetViolation, Generator, RoundContext
 from rls3_bench.harness.generation import Harness, produce_round
 from rls3_bench.harness.sweep import check_setup
 from rls3_bench.harness.tracks import load_track
@@ -143,3 +143,31 @@ def test_render_preview_and_export_make_scenes_of_the_world_asked_for(tmp_path, 
     assert "-w2]" in capsys.readouterr().out
     assert main(["export", "-n", "2", "--size", "64", "-o", str(tmp_path / "e1.parquet")]) == 0  # world 1 by default
     assert all(W1.problem(s.spec) is None for s in read_samples(tmp_path / "e1.parquet"))
+
+
+def _stand_in_learner(samples):
+    """A deterministic stand-in for the learner's feedback: every third sample (by id) is wrong."""
+    import zlib
+
+    from rls3_bench.learners.base import Feedback, term_error_rates
+
+    correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
+    return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS.names()))
+def test_every_built_in_generator_delivers_world_2_scenes(backend, name):
+    """Each built-in generator makes its scenes in ctx.world: the harness would fail the round otherwise."""
+    from rls3_bench.generator import get_generator_class
+    from rls3_bench.harness.generation import make_generator
+
+    cls = get_generator_class(name)
+    gen = make_generator(cls, 0, {}, None)
+    harness = Harness(backend, harness_cost(), labeller=2, world=2)
+    query = _stand_in_learner if cls.closed_loop else None
+    delivered = []
+    for r in range(2):  # a closed-loop generator's second round reads feedback on its first
+        feedback = _stand_in_learner(delivered) if cls.closed_loop and delivered else None
+        out = produce_round(gen, harness, r, 4, feedback, query)
+        delivered = out.delivered
+        assert len(delivered) == 4 and all(W2.problem(s.spec) is None for s in delivered)
