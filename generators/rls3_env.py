@@ -63,7 +63,7 @@ from rls3_bench.scene.spec import PlacedObject, SceneSpec
 from rls3_bench.scene.worlds import DEFAULT_WORLD, WORLDS
 
 #: rooms per world (every world has the paper's five), the length of the observation's room one-hot
-N_ROOMS = 5
+N_ROOMS = len(DEFAULT_WORLD.room_ids)
 assert all(len(w.room_ids) == N_ROOMS for w in WORLDS.values())
 ASSET_IDS: tuple[str, ...] = tuple(sorted(ASSETS))
 #: per-slot features: one-hot asset, position (3), sin/cos yaw (2)

@@ -53,6 +53,17 @@ def empty_caches(monkeypatch, tmp_path):
     return tmp_path
 
 
+def stand_in_feedback(samples):
+    """A deterministic stand-in for a learner's feedback: every third sample (by the CRC of its id)
+    is wrong, with loss 1.2 against 0.3 for the right ones."""
+    import zlib
+
+    from rls3_bench.learners.base import Feedback, term_error_rates
+
+    correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
+    return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
+
+
 def toy_samples(n: int, size: int = 64, seed: int = 0) -> list[Sample]:
     """Synthetic left/right samples: a red and a blue square on grey; no simulator needed.
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import random
-import zlib
 
 import numpy as np
 import pytest
+from conftest import stand_in_feedback
 
 pytest.importorskip("stable_baselines3")
 
@@ -24,7 +24,7 @@ from rls3_bench.generator import Cost, Rendered, RoundContext  # noqa: E402
 from rls3_bench.labels.annotate import observe_and_label  # noqa: E402
 from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.labels.sample import TERMS  # noqa: E402
-from rls3_bench.learners.base import Feedback, term_error_rates  # noqa: E402
+from rls3_bench.learners.base import Feedback  # noqa: E402
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, ROOMS, footprint_radius  # noqa: E402
 from rls3_bench.scene.worlds import DEFAULT_WORLD  # noqa: E402
 
@@ -46,12 +46,6 @@ def backend():
 
     with EmbeddedBackend(image_size=64, renderer="tiny") as b:
         yield b
-
-
-def fake_feedback(samples) -> Feedback:
-    """A deterministic stand-in for the learner: two samples in three are 'correct'."""
-    correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
-    return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
 
 
 def make_ctx(
@@ -76,7 +70,7 @@ def make_ctx(
         reason = labelled.observation.invalid_reason or (None if samples else "no captionable pair")
         return Rendered(spec, bool(samples), None if samples else reason, samples, labelled.observation)
 
-    return RoundContext(round_index, n, previous_feedback, render, fake_feedback, cost)
+    return RoundContext(round_index, n, previous_feedback, render, stand_in_feedback, cost)
 
 
 def bound_env(backend, **kw) -> SceneEditEnv:
@@ -184,7 +178,7 @@ def test_episode_ends_after_T_steps_with_the_learners_error_as_reward(backend):
         done = terminated or truncated
         assert obs[-1] == pytest.approx(env.t / 5)
     assert len(rewards) == 5 and terminated and not truncated
-    fb = fake_feedback(env.episode_samples)
+    fb = stand_in_feedback(env.episode_samples)
     j2 = 2.0 * (1 - fb.correct.mean())
     ep = info["episode"]
     assert ep["extrinsic_reward"] == pytest.approx(j2, abs=1e-6)
@@ -470,7 +464,7 @@ def _episode_j2(env, rng):
     done = False
     while not done:
         _, _, done, _, info = env.step(rng.uniform(-1, 1, 6))
-    return info["episode"]["extrinsic_reward"], float(np.mean(fake_feedback(env.episode_samples).loss))
+    return info["episode"]["extrinsic_reward"], float(np.mean(stand_in_feedback(env.episode_samples).loss))
 
 
 def test_v2_j2_is_the_episode_loss_relative_to_a_running_baseline(backend):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("mlagents_envs")
@@ -152,19 +151,15 @@ def test_cli_run_with_backend_unity_launches_the_player_and_records_the_same_cel
 def _sac_rounds(backend, rounds=(12, 12)):
     """Two rounds of rls3-sac-v1 (4-step episodes, updates after 8 steps) rendering through the real
     Harness, with a deterministic stand-in for the learner's feedback."""
-    import zlib
+    from conftest import stand_in_feedback
 
     pytest.importorskip("stable_baselines3")
     from rls3_generators.rls3_agent import SacGenerator
 
     from rls3_bench.generator import Cost, RoundContext
     from rls3_bench.harness.generation import Harness
-    from rls3_bench.learners.base import Feedback, term_error_rates
 
-    def feedback(samples):
-        correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
-        return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
-
+    feedback = stand_in_feedback
     gen = SacGenerator(seed=5, config={"episode_steps": 4, "learning_starts": 8, "batch_size": 16})
     cost = Cost()
     harness = Harness(backend, cost)

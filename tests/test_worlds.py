@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import stand_in_feedback
 from rls3_generators.uniform import UniformGenerator
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import GENERATORS, BudgetViolation, Generator, RoundContext
+from rls3_bench.generator import GENERATORS, BudgetViolation, Cost, Generator, RoundContext
 from rls3_bench.harness.generation import Harness, produce_round
 from rls3_bench.harness.sweep import check_setup
 from rls3_bench.harness.tracks import load_track
@@ -93,7 +94,7 @@ class _WorldBlind(Generator):
 
 
 def test_the_harness_refuses_a_scene_of_another_world(backend):
-    harness = Harness(backend, harness_cost(), labeller=2, world=2)
+    harness = Harness(backend, Cost(), labeller=2, world=2)
     with pytest.raises(BudgetViolation, match=r"not of the track's world \(room '[a-z-]+' is not in world 2"):
         produce_round(_WorldBlind(seed=0), harness, 0, 2)
     with pytest.raises(BudgetViolation, match="make scenes in ctx.world"):
@@ -102,15 +103,9 @@ def test_the_harness_refuses_a_scene_of_another_world(backend):
 
 def test_uniform_v1_delivers_scenes_of_the_tracks_world(backend):
     for world in (1, 2):
-        out = produce_round(UniformGenerator(seed=3), Harness(backend, harness_cost(), labeller=2, world=world), 0, 6)
+        out = produce_round(UniformGenerator(seed=3), Harness(backend, Cost(), labeller=2, world=world), 0, 6)
         assert len(out.delivered) == 6
         assert all(WORLDS[world].problem(s.spec) is None for s in out.delivered)
-
-
-def harness_cost():
-    from rls3_bench.harness.formats import Cost
-
-    return Cost()
 
 
 def test_a_track_in_world_2_needs_labeller_2_and_validity_2_and_its_own_eval_sets():
@@ -145,16 +140,6 @@ def test_render_preview_and_export_make_scenes_of_the_world_asked_for(tmp_path, 
     assert all(W1.problem(s.spec) is None for s in read_samples(tmp_path / "e1.parquet"))
 
 
-def _stand_in_learner(samples):
-    """A deterministic stand-in for the learner's feedback: every third sample (by id) is wrong."""
-    import zlib
-
-    from rls3_bench.learners.base import Feedback, term_error_rates
-
-    correct = np.array([zlib.crc32(s.sample_id.encode()) % 3 != 0 for s in samples], dtype=bool)
-    return Feedback(np.where(correct, 0.3, 1.2), correct, term_error_rates(samples, correct), len(samples))
-
-
 @pytest.mark.parametrize("name", sorted(GENERATORS.names()))
 def test_every_built_in_generator_delivers_world_2_scenes(backend, name):
     """Each built-in generator makes its scenes in ctx.world: the harness would fail the round otherwise."""
@@ -163,11 +148,11 @@ def test_every_built_in_generator_delivers_world_2_scenes(backend, name):
 
     cls = get_generator_class(name)
     gen = make_generator(cls, 0, {}, None)
-    harness = Harness(backend, harness_cost(), labeller=2, world=2)
-    query = _stand_in_learner if cls.closed_loop else None
+    harness = Harness(backend, Cost(), labeller=2, world=2)
+    query = stand_in_feedback if cls.closed_loop else None
     delivered = []
     for r in range(2):  # a closed-loop generator's second round reads feedback on its first
-        feedback = _stand_in_learner(delivered) if cls.closed_loop and delivered else None
+        feedback = stand_in_feedback(delivered) if cls.closed_loop and delivered else None
         out = produce_round(gen, harness, r, 4, feedback, query)
         delivered = out.delivered
         assert len(delivered) == 4 and all(W2.problem(s.spec) is None for s in delivered)

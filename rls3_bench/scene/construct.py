@@ -20,7 +20,7 @@ import numpy as np
 from rls3_bench.labels.relations import OPPOSITE
 from rls3_bench.labels.sample import TERMS
 from rls3_bench.scene.assets import ACTIVE_OBJECTS, ASSETS, Furniture, Room, asset_height, footprint_radius
-from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, point_on_surface, random_object, stacked_on
+from rls3_bench.scene.random_scenes import STACK_BASES, jittered_camera, random_object, stacked_on
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 from rls3_bench.scene.worlds import DEFAULT_WORLD, World
 
@@ -157,12 +157,7 @@ def construct_spec(
             # the other one relative to it: the other way round it would rarely land on the small one
             a_first = _area(sa) <= _area(sb)
             anchor, anchor_s, other, other_s = (a_asset, sa, b_asset, sb) if a_first else (b_asset, sb, a_asset, sa)
-            anchor_obj = PlacedObject(
-                anchor,
-                point_on_surface(anchor_s, anchor, rng, scale),
-                yaw_deg=round(float(rng.uniform(0, 360)), 2),
-                scale=scale,
-            )
+            anchor_obj = random_object(anchor, room, rng, surface=anchor_s, scale=scale)
             other_xy = _place_at_sector(
                 eye_xy,
                 np.asarray(anchor_obj.position[:2]),
