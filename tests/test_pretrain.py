@@ -18,6 +18,7 @@ from rls3_bench.learners import pretrain as pt  # noqa: E402
 from rls3_bench.learners.base import verified_base_weights  # noqa: E402
 from rls3_bench.scene.assets import ASSETS, WORLD1_ROOM_IDS  # noqa: E402
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
+from rls3_bench.scene.worlds import get_world  # noqa: E402
 
 CAMERA = CameraPose(eye=(0.0, -1.4, 1.7), target=(0.0, 0.2, 0.9))
 
@@ -35,6 +36,25 @@ def test_object_labels_name_the_assets_and_the_room():
     on = {i for i in range(len(y)) if y[i] == 1.0}
     assert on == {assets.index("vase"), assets.index("green-cup"), len(assets) + rooms.index("bedroom")}
     assert set(np.unique(y)) == {0.0, 1.0}
+
+
+def test_object_labels_index_the_rooms_of_the_scenes_world():
+    w2 = get_world(2)
+    y = pt.object_labels(spec("bedroom-w2", "vase"), w2)
+    assert y[len(ASSETS) + w2.room_ids.index("bedroom-w2")] == 1.0 and y.sum() == 2.0
+    with pytest.raises(ValueError):
+        pt.object_labels(spec("bedroom-w2", "vase"))  # a world-2 room is not one of world 1's
+
+
+def test_object_scenes_come_from_the_given_world():
+    from rls3_bench.backends.embedded import EmbeddedBackend
+
+    w2 = get_world(2)
+    with EmbeddedBackend(image_size=64, renderer="tiny", validity_version=2) as backend:
+        scenes = pt.object_scenes(backend, 6, np.random.default_rng(0), w2)
+    assert [s.room for _, s in scenes] == [w2.room_ids[i % len(w2.room_ids)] for i in range(6)]
+    assert all(w2.problem(s) is None for _, s in scenes)
+    assert all(img.shape == (64, 64, 3) for img, _ in scenes)
 
 
 def squares(n: int, seed: int = 0):

@@ -40,7 +40,8 @@ from rls3_bench.harness.seeds import int_seed, rng_for
 from rls3_bench.labels.captions import object_caption
 from rls3_bench.labels.sample import Sample
 from rls3_bench.learners.base import weights_card
-from rls3_bench.scene.assets import ASSETS, WORLD1_ROOM_IDS
+from rls3_bench.scene.assets import ASSETS
+from rls3_bench.scene.worlds import DEFAULT_WORLD, World, get_world
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: where ``rls3-bench pretrain`` writes without ``--out``: the working folder, never the installed package
@@ -68,14 +69,14 @@ class PretrainConfig:
     vision_lr: float = 5e-4
 
 
-def object_scenes(backend, n: int, rng) -> list[tuple[np.ndarray, object]]:
-    """``n`` (image, spec) pairs of uniformly random valid scenes, rooms cycled."""
+def object_scenes(backend, n: int, rng, world: World = DEFAULT_WORLD) -> list[tuple[np.ndarray, object]]:
+    """``n`` (image, spec) pairs of uniformly random valid scenes of ``world``, its rooms cycled."""
     from rls3_bench.scene.random_scenes import random_spec
 
-    rooms = WORLD1_ROOM_IDS  # the base weights are the paper's world's (rls3_bench.scene.worlds)
+    rooms = world.room_ids
     out = []
     while len(out) < n:
-        spec = random_spec(rng, rooms[len(out) % len(rooms)])
+        spec = random_spec(rng, rooms[len(out) % len(rooms)], world=world)
         obs = backend.observe(spec)
         if obs.valid:
             out.append((obs.image, spec))
@@ -126,9 +127,10 @@ def _whole_batches(order_rng, n: int, batch_size: int):
     return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
 
 
-def object_labels(spec) -> np.ndarray:
-    """Multi-hot target of the vision stage: which assets (sorted names), then which room (one-hot)."""
-    assets, rooms = sorted(ASSETS), list(WORLD1_ROOM_IDS)
+def object_labels(spec, world: World = DEFAULT_WORLD) -> np.ndarray:
+    """Multi-hot target of the vision stage: which assets (sorted names), then which of ``world``'s
+    rooms (one-hot)."""
+    assets, rooms = sorted(ASSETS), list(world.room_ids)
     y = np.zeros(len(assets) + len(rooms), np.float32)
     for o in spec.objects:
         y[assets.index(o.asset)] = 1.0
@@ -163,14 +165,23 @@ def _require_vision_stage(learner_cls) -> None:
         raise UserError(f"learner '{learner_cls.name}' has no vision stage; run pretrain without --vision-epochs")
 
 
-def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConfig, seed: int, log=print) -> float:
+def vision_stage(
+    learner,
+    images: np.ndarray,
+    specs,
+    held_out,
+    cfg: PretrainConfig,
+    seed: int,
+    world: World = DEFAULT_WORLD,
+    log=print,
+) -> float:
     """Train ``learner``'s vision tower to tell which assets and room a scene holds (see the module
     docstring); returns the probe's micro F1 over those labels on ``held_out`` (image, spec) pairs
     (0 for a probe that never says present)."""
     import torch
 
     _require_vision_stage(type(learner))
-    targets = torch.from_numpy(np.stack([object_labels(s) for s in specs]))
+    targets = torch.from_numpy(np.stack([object_labels(s, world) for s in specs]))
     with torch.no_grad():
         width = int(learner.vision_tokens(images[:1]).shape[-1])
     with torch.random.fork_rng(devices=[]):
@@ -192,7 +203,7 @@ def vision_stage(learner, images: np.ndarray, specs, held_out, cfg: PretrainConf
             losses.append(float(loss.detach()))
         log(f"vision epoch {epoch + 1}/{cfg.vision_epochs}: loss {np.mean(losses):.4f}")
     with torch.no_grad():
-        truth = torch.from_numpy(np.stack([object_labels(s) for _, s in held_out]))
+        truth = torch.from_numpy(np.stack([object_labels(s, world) for _, s in held_out]))
         predicted = torch.cat(
             [
                 probe(learner.vision_tokens(np.stack([im for im, _ in held_out[i : i + 64]]))).cpu() > 0
@@ -231,8 +242,8 @@ def check_pretrain(track, cfg: PretrainConfig) -> None:
 
 def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFAULT_OUT_DIR, log=print) -> dict:
     """Train and export base weights for ``track`` (a tiny track); returns the weight card."""
-    from rls3_bench.backends import get_backend_class
     from rls3_bench.data.evalsets import load_eval_set
+    from rls3_bench.harness.generation import open_backend
     from rls3_bench.learners import get_learner_class
 
     check_pretrain(track, cfg)
@@ -241,9 +252,10 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         _require_vision_stage(learner_cls)  # before minutes of rendering
     t0 = time.perf_counter()
     rng = rng_for("pretrain", cfg.seed)
-    with get_backend_class(track.backend)(image_size=track.image_size, renderer=track.renderer) as backend:
-        train = object_scenes(backend, cfg.scenes, rng)
-        held_out = object_scenes(backend, cfg.identity_items, rng)
+    world = get_world(track.world)  # a track's base knows the objects of its own world
+    with open_backend(track) as backend:
+        train = object_scenes(backend, cfg.scenes, rng, world)
+        held_out = object_scenes(backend, cfg.identity_items, rng, world)
     log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
     recipe = {**track.recipe, "lr": cfg.lr}
     learner = learner_cls(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
@@ -251,7 +263,14 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     probe_f1 = None
     if cfg.vision_epochs > 0:
         probe_f1 = vision_stage(
-            learner, images, [spec for _, spec in train], held_out, cfg, seed=int_seed("pretrain", cfg.seed, 3), log=log
+            learner,
+            images,
+            [spec for _, spec in train],
+            held_out,
+            cfg,
+            seed=int_seed("pretrain", cfg.seed, 3),
+            world=world,
+            log=log,
         )
         learner.freeze_vision(True)
     texts = [object_caption(spec) for _, spec in train]
