@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rls3_bench.errors import PlacementError, UserError
 from rls3_bench.harness.sweep import MAX_BUDGET, MAX_SEEDS, MAX_WORKERS
+from rls3_bench.scene.worlds import WORLDS
 
 EPILOG = """examples:
   rls3-bench ls
@@ -123,7 +124,7 @@ def _world_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--world",
         type=int,
-        choices=(1, 2),
+        choices=sorted(WORLDS),
         default=1,
         help="the world random scenes are made in: 1, the paper's (default), or 2, objects at twice their size "
         "(rls3_bench/scene/worlds.py)",
@@ -133,7 +134,6 @@ def _world_arg(p: argparse.ArgumentParser) -> None:
 def _world_labels(args):
     """The world of ``args.world`` and the labeller that reads it."""
     from rls3_bench.labels.relations import LABELLERS
-    from rls3_bench.scene.worlds import WORLDS
 
     world = WORLDS[args.world]
     return world, LABELLERS[world.labeller]
@@ -253,25 +253,30 @@ def cmd_check_generator(args) -> int:
     from rls3_bench.harness.check_generator import check_generator
     from rls3_bench.harness.generation import GenerationLimits
 
-    report = check_generator(
-        args.generator,
-        seed=args.seed,
-        rounds=2,
-        round_size=args.round_size,
-        image_size=args.size,
-        limits=GenerationLimits(round_seconds=args.round_seconds),
-    )
-    for problem in report.problems:
-        print(f"rls3-bench: check-generator: {_printable(problem)}", file=sys.stderr)
-    if report.problems:
-        return 1
-    loop = "closed loop" if report.closed_loop else "open loop"
-    print(
-        f"ok: {report.generator} ({loop}): 2 rounds of {report.round_size} samples, run twice with seed "
-        f"{args.seed}, resumed from JSON state, and with seed {args.seed + 1}; {report.renders_per_sample:.2f} "
-        f"renders per delivered sample; slowest round {report.slowest_round_seconds:.2f} s"
-    )
-    return 0
+    failed = False
+    for world in args.world or sorted(WORLDS):
+        report = check_generator(
+            args.generator,
+            seed=args.seed,
+            rounds=2,
+            round_size=args.round_size,
+            image_size=args.size,
+            limits=GenerationLimits(round_seconds=args.round_seconds),
+            world=world,
+        )
+        for problem in report.problems:
+            print(f"rls3-bench: check-generator: world {world}: {_printable(problem)}", file=sys.stderr)
+        failed |= bool(report.problems)
+        if report.problems:
+            continue
+        loop = "closed loop" if report.closed_loop else "open loop"
+        print(
+            f"ok: {report.generator} ({loop}) in world {world}: 2 rounds of {report.round_size} samples, run twice "
+            f"with seed {args.seed}, resumed from JSON state, and with seed {args.seed + 1}; "
+            f"{report.renders_per_sample:.2f} renders per delivered sample; slowest round "
+            f"{report.slowest_round_seconds:.2f} s"
+        )
+    return 1 if failed else 0
 
 
 def _read_spec(path: str):
@@ -847,6 +852,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--round-seconds",
         type=_seconds,
         help="time limit per round (default: as in a run, 2 s per sample, at least 60 s)",
+    )
+    p.add_argument(
+        "--world",
+        type=int,
+        choices=sorted(WORLDS),
+        action="append",
+        help="check in this world only (repeatable; default: every world, since a track may run in any)",
     )
     p.set_defaults(func=cmd_check_generator)
 

@@ -272,9 +272,13 @@ def test_check_generator_cli(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(FIXTURES))
     assert main(["check-generator", "reliability_generators:SeedIgnoring", "--round-size", "2"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("rls3-bench: check-generator: seed-ignoring-v1 ignores its seed"), err
+    assert len(err) == 2, err
+    for w, line in zip((1, 2), err, strict=True):
+        assert line.startswith(f"rls3-bench: check-generator: world {w}: seed-ignoring-v1 ignores its seed"), err
     assert main(["check-generator", "contrib_generator:LeftRightOnly", "--round-size", "2"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("ok: left-right-only-v1 (open loop)") and "renders per delivered sample" in out
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2, out
+    for w, line in zip((1, 2), out, strict=True):
+        assert line.startswith(f"ok: left-right-only-v1 (open loop) in world {w}:") and "renders per delivered" in line
     assert main(["check-generator", "no_such_module:Gen"]) == 2
     assert "cannot import module 'no_such_module'" in capsys.readouterr().err

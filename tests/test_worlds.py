@@ -3,13 +3,15 @@ harness holds generators to the track's world, and tracks and sweeps refuse inco
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
-from conftest import stand_in_feedback
+from conftest import FIXTURES, stand_in_feedback
 from rls3_generators.uniform import UniformGenerator
 
 from rls3_bench.errors import UserError
-from rls3_bench.generator import GENERATORS, BudgetViolation, Cost, Generator, RoundContext
+from rls3_bench.generator import GENERATORS, BudgetViolation, Cost
 from rls3_bench.harness.generation import Harness, produce_round
 from rls3_bench.harness.sweep import check_setup
 from rls3_bench.harness.tracks import load_track
@@ -17,6 +19,9 @@ from rls3_bench.scene.assets import ASSETS, ROOMS, WORLD1_ROOM_IDS, footprint_ra
 from rls3_bench.scene.construct import construct_spec
 from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.worlds import DEFAULT_WORLD, WORLDS, get_world
+
+sys.path.insert(0, str(FIXTURES))
+from reliability_generators import WorldBlind  # noqa: E402
 
 W1, W2 = WORLDS[1], WORLDS[2]
 
@@ -81,24 +86,27 @@ def test_a_rooms_world_is_checked():
     assert W2.room("bedroom-w2") is ROOMS["bedroom-w2"]
 
 
-class _WorldBlind(Generator):
-    """Ignores ctx.world: makes the paper's scenes whatever the track's world."""
-
-    name = "world-blind-v1"
-
-    def generate_round(self, ctx: RoundContext) -> None:
-        while ctx.remaining:
-            scene = ctx.render(random_spec(self.rng))
-            if scene.valid:
-                ctx.deliver([scene.samples[0]])
-
-
 def test_the_harness_refuses_a_scene_of_another_world(backend):
     harness = Harness(backend, Cost(), labeller=2, world=2)
     with pytest.raises(BudgetViolation, match=r"not of the track's world \(room '[a-z-]+' is not in world 2"):
-        produce_round(_WorldBlind(seed=0), harness, 0, 2)
+        produce_round(WorldBlind(seed=0), harness, 0, 2)
     with pytest.raises(BudgetViolation, match="make scenes in ctx.world"):
-        produce_round(_WorldBlind(seed=0), harness, 0, 2)
+        produce_round(WorldBlind(seed=0), harness, 0, 2)
+
+
+def test_check_generator_refuses_a_world_blind_generator_in_world_2(backend, capsys):
+    from rls3_bench.cli import main
+    from rls3_bench.harness.check_generator import check_generator
+
+    assert check_generator("reliability_generators:WorldBlind", round_size=2, backend=backend).problems == []
+    report = check_generator("reliability_generators:WorldBlind", round_size=2, world=2)
+    assert len(report.problems) == 1 and "not of the track's world" in report.problems[0], report.problems
+    # the command checks every world by default, one line per world
+    assert main(["check-generator", "reliability_generators:WorldBlind", "--round-size", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("ok: world-blind-v1 (open loop) in world 1:"), out
+    assert err.startswith("rls3-bench: check-generator: world 2: ") and "make scenes in ctx.world" in err, err
+    assert main(["check-generator", "reliability_generators:WorldBlind", "--round-size", "2", "--world", "1"]) == 0
 
 
 def test_uniform_v1_delivers_scenes_of_the_tracks_world(backend):

@@ -10,7 +10,9 @@ feedback is a fixed function of each sample, and refuses a generator that
 * delivers the same samples for two different seeds (it ignores its seed);
 * delivers something else after a resume from its JSON-round-tripped ``state_dict()`` (and
   ``save_extra`` files) than it does uninterrupted;
-* breaks a round's contract (the harness's message, naming the generator).
+* breaks a round's contract (the harness's message, naming the generator), e.g. delivers a scene of
+  another world than the one it is checked in (``world``; a world-blind generator passes in world 1
+  and is refused in world 2).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class CheckReport:
 
     generator: str
     closed_loop: bool
+    world: int
     rounds: int
     round_size: int
     problems: list[str] = field(default_factory=list)
@@ -81,25 +84,30 @@ def check_generator(
     image_size: int = 64,
     limits: GenerationLimits | None = None,
     backend=None,
+    world: int = 1,
 ) -> CheckReport:
-    """Check ``generator`` (a registered name or ``module:Class``); see the module docstring.
+    """Check ``generator`` (a registered name or ``module:Class``) in ``world``; see the module docstring.
 
     ``backend``: an open backend to render with (default: an embedded one of ``image_size`` px,
-    TinyRenderer, opened and closed here).
+    TinyRenderer, with the validity rules a track of ``world`` needs, opened and closed here).
     """
+    from rls3_bench.scene.worlds import get_world
+
     if rounds < 2 or round_size < 1:
         raise UserError(f"check-generator needs at least 2 rounds of at least 1 sample, got {rounds} x {round_size}")
+    labeller = get_world(world).labeller
     cls = get_generator_class(generator)
-    report = CheckReport(cls.name, cls.closed_loop, rounds, round_size)
+    report = CheckReport(cls.name, cls.closed_loop, world, rounds, round_size)
     try:
         _check_picklable(cls)
         if backend is not None:
-            _check_runs(cls, backend, seed, rounds, round_size, limits, report)
+            _check_runs(cls, backend, seed, rounds, round_size, limits, report, labeller)
         else:
             from rls3_bench.backends.embedded import EmbeddedBackend
 
-            with EmbeddedBackend(image_size=image_size, renderer="tiny") as own:
-                _check_runs(cls, own, seed, rounds, round_size, limits, report)
+            validity = 1 if world == 1 else 2  # a track of another world needs validity 2 (TrackConfig)
+            with EmbeddedBackend(image_size=image_size, renderer="tiny", validity_version=validity) as own:
+                _check_runs(cls, own, seed, rounds, round_size, limits, report, labeller)
     except _Refused as exc:
         report.problems.append(str(exc))
     return report
@@ -119,17 +127,17 @@ def _check_picklable(cls: type[Generator]) -> None:
         )
 
 
-def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckReport) -> None:
+def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckReport, labeller: int) -> None:
     with tempfile.TemporaryDirectory(prefix="rls3-check-") as tmp:
         extra = Path(tmp)
-        first = _Run(cls, backend, seed, round_size, limits, report)
+        first = _Run(cls, backend, seed, round_size, limits, report, labeller)
         first.round(0)
         with _refusing(cls.name, "saving its state (state_dict, save_extra)"):
             state0 = json.loads(json.dumps(first.gen.state_dict()))
             first.gen.save_extra(extra)
         for r in range(1, rounds):
             first.round(r)
-        second = _Run(cls, backend, seed, round_size, limits, report)
+        second = _Run(cls, backend, seed, round_size, limits, report, labeller)
         for r in range(rounds):
             if second.round(r) != first.digests[r]:
                 raise _Refused(
@@ -137,7 +145,7 @@ def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckRep
                     "draw all randomness from self.rng (or streams seeded from self.seed), "
                     "never from global RNGs or the clock"
                 )
-        resumed = _Run(cls, backend, seed, round_size, limits, report, previous=first.feedback[0])
+        resumed = _Run(cls, backend, seed, round_size, limits, report, labeller, previous=first.feedback[0])
         with _refusing(cls.name, "loading its JSON-round-tripped state (load_state_dict, load_extra)"):
             resumed.gen.load_state_dict(state0)
             resumed.gen.load_extra(extra)
@@ -147,7 +155,7 @@ def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckRep
                 "it delivered other samples in round 1 than without the resume; keep everything that decides "
                 "its samples in state_dict() (JSON types only) or save_extra()"
             )
-        other = _Run(cls, backend, seed + 1, round_size, limits, report)
+        other = _Run(cls, backend, seed + 1, round_size, limits, report, labeller)
         if other.round(0) == first.digests[0]:
             raise _Refused(
                 f"{cls.name} ignores its seed: seeds {seed} and {seed + 1} delivered the same samples in round 0; "
@@ -167,11 +175,20 @@ class _Run:
     """One generator instance's rounds against the stub learner; a broken round is a refusal."""
 
     def __init__(
-        self, cls, backend, seed, round_size, limits, report: CheckReport, previous: Feedback | None = None
+        self,
+        cls,
+        backend,
+        seed,
+        round_size,
+        limits,
+        report: CheckReport,
+        labeller: int,
+        previous: Feedback | None = None,
     ) -> None:
         with _refusing(cls.name, f"when made with seed {seed}"):
             self.gen = make_generator(cls, seed, {})
-        self.harness = Harness(backend, Cost(), cache_size=0)  # every run renders for itself
+        # every run renders for itself (no cache)
+        self.harness = Harness(backend, Cost(), cache_size=0, labeller=labeller, world=report.world)
         self.round_size, self.limits, self.report = round_size, limits, report
         self.previous = previous
         self.digests: list[list[str]] = []
