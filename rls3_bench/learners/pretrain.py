@@ -1,8 +1,9 @@
 """Base weights for the tiny tracks: object-aware, spatially naive, made by the project itself.
 
-``rls3-bench pretrain --track clip-tiny`` renders uniformly random valid scenes (seed stream
-``pretrain``), pairs each image with an object-level caption that has no spatial words ("a photo of
-the green cup, the plate and the vase in a kitchen."), and trains the track's model from a seeded
+``rls3-bench pretrain --track clip-tiny`` renders uniformly random valid scenes of the track's world
+(seed stream ``pretrain``; a base knows the objects at the size its track shows them), pairs each
+image with an object-level caption that has no spatial words ("a photo of the green cup, the plate
+and the vase in a kitchen."), and trains the track's model from a seeded
 random init with the learner's own ``pretrain_step``. The weights are exported as fp16 safetensors
 with a JSON card (command, seed, data size, hash, measured accuracies) into ``--out`` (default
 ``base-weights/`` in the working folder; a run uses them with ``--weights <file>``). The package ships

@@ -7,7 +7,8 @@ where positions decide, where only identity decides, and group score (both twins
 
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-pc 4104 --passes 6
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --uniform-n 4096
-    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --weights base-weights/clip-tiny-base.safetensors
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-pc 1368 --passes 12 \
+        --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
 """
 
 import argparse
@@ -31,6 +32,7 @@ parser.add_argument("--world", type=int, choices=sorted(WORLDS), default=2)
 parser.add_argument("--train-pc", type=int, default=4104, help="per_complexity of the training twins")
 parser.add_argument("--passes", type=int, default=6)
 parser.add_argument("--lr", type=float, default=5e-4)
+parser.add_argument("--hard-negative-weight", type=float, default=1.0, help="the recipe's hard_negative_weight")
 parser.add_argument("--weights", default="base", help="clip-tiny start weights: base or a .safetensors file")
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
@@ -88,7 +90,7 @@ else:
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
-recipe = {"lr": args.lr, "weight_decay": 0.1, "batch_size": 32, "hard_negative_weight": 1.0}
+recipe = {"lr": args.lr, "weight_decay": 0.1, "batch_size": 32, "hard_negative_weight": args.hard_negative_weight}
 learner = ClipLearner("clip-tiny", args.weights, recipe, device="cpu", seed=0)
 
 
