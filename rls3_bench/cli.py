@@ -185,11 +185,14 @@ def _backend_options(args, backend: str) -> dict:
     return given
 
 
-def _open_backend(args):
+def _open_backend(args, world):
+    """The command's backend; the embedded one decides validity as ``world``'s tracks do."""
     from rls3_bench.backends import get_backend_class
 
-    cls = get_backend_class(args.backend)
-    return cls(image_size=args.size, renderer=args.renderer, **_backend_options(args, args.backend))
+    options = _backend_options(args, args.backend)
+    if args.backend == "embedded" and world.validity_version != 1:
+        options["validity_version"] = world.validity_version
+    return get_backend_class(args.backend)(image_size=args.size, renderer=args.renderer, **options)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -308,7 +311,7 @@ def cmd_render(args) -> int:
         _check_output_file(args.spec_out, "--spec-out")
     spec = _read_spec(args.spec) if args.spec else None
     world, labels = _world_labels(args)
-    with _open_backend(args) as backend:
+    with _open_backend(args, world) as backend:
         if spec is None:  # the first valid random scene of this seed
             rng = rng_for("preview", args.seed)
             for _ in range(200):
@@ -339,7 +342,7 @@ def cmd_preview(args) -> int:
 
     _check_output_file(args.output)
     world, labels = _world_labels(args)
-    with _open_backend(args) as backend:
+    with _open_backend(args, world) as backend:
         samples = uniform_samples(
             backend, rng_for("preview", args.seed), args.n, room_ids=world.room_ids, cfg=labels, world=world
         )
@@ -368,7 +371,7 @@ def cmd_export(args) -> int:
         from rls3_bench.labels.annotate import uniform_samples
 
         world, labels = _world_labels(args)
-        with _open_backend(args) as backend:
+        with _open_backend(args, world) as backend:
             samples = uniform_samples(backend, rng_for("generator", args.seed), args.n, cfg=labels, world=world)
     write_samples(args.output, samples)
     print(
@@ -427,13 +430,20 @@ def cmd_evalset(args) -> int:
 
 
 def cmd_blind(args) -> int:
-    from rls3_bench.analysis.blind import blind_report, identity_blind_ceiling, positions_suffice, uniform_prior
+    from rls3_bench.analysis.blind import (
+        blind_report,
+        identity_blind_ceiling,
+        items_world,
+        positions_suffice,
+        uniform_prior,
+    )
     from rls3_bench.data.evalsets import load_eval_set
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    report = blind_report(uniform_prior(args.captions), items)
+    world = items_world(items)
+    report = blind_report(uniform_prior(args.captions, world=world), items)
     print(
-        f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions, on {args.name} "
+        f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions of world {world}, on {args.name} "
         f"({report['n_items']} items; chance 0.5): accuracy {report['accuracy']:.3f}"
     )
     for name, values in report["slices"].items():

@@ -161,3 +161,29 @@ def test_a_learner_shown_constant_images_scores_exactly_chance_on_v2(v2_mini, tr
     assert all(v == 0.5 for values in slices.values() for v in values.values()), slices
     seen = item_rows(v2_mini, learner.evaluate(v2_mini).predictions)
     assert slice_accuracies(v2_mini, seen)["group"]["score"] > 0.0
+
+
+def test_the_board_fits_the_object_prior_in_the_eval_sets_world(monkeypatch):
+    """A world-2 set's prior comes from uniform-v1 captions of world 2, labelled and validated as its
+    tracks do; a world-1 set's from world 1's, as before."""
+    import numpy as np
+
+    from rls3_bench.analysis import blind
+    from rls3_bench.labels import annotate
+    from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.random_scenes import random_spec
+    from rls3_bench.scene.worlds import WORLDS
+
+    seen = []
+    real = annotate.uniform_samples
+
+    def recording(backend, rng, n, room_ids=None, cfg=annotate.DEFAULT_LABELS, world=WORLDS[1]):
+        seen.append((backend.validity_version, cfg, world.version))
+        return real(backend, rng, n, room_ids, cfg, world)
+
+    monkeypatch.setattr(annotate, "uniform_samples", recording)
+    for version in (1, 2):
+        spec = random_spec(np.random.default_rng(0), world=WORLDS[version])
+        assert blind.items_world([Sample(spec, None, "", "", (), "", (), (), "", "", "x")]) == version
+        blind.uniform_prior(20, seed=0, image_size=32, world=version)
+    assert seen == [(1, LABELLERS[1], 1), (2, LABELLERS[2], 2)]

@@ -80,6 +80,20 @@ def test_random_and_constructed_scenes_are_of_their_world(world):
             )
 
 
+def test_a_scene_knows_its_world():
+    from dataclasses import replace
+
+    from rls3_bench.scene.worlds import world_of
+
+    rng = np.random.default_rng(5)
+    for w in WORLDS.values():
+        assert world_of(random_spec(rng, world=w)) is w
+    w2 = random_spec(rng, world=WORLDS[2])
+    at_scale_1 = replace(w2, objects=tuple(replace(o, scale=1.0) for o in w2.objects))
+    with pytest.raises(UserError, match="is of no world"):
+        world_of(at_scale_1)
+
+
 def test_a_rooms_world_is_checked():
     with pytest.raises(ValueError, match="room 'bedroom' is not in world 2"):
         W2.room("bedroom")

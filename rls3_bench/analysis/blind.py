@@ -182,14 +182,24 @@ def worst_deviation(report: dict, min_items: int = MIN_SLICE_ITEMS) -> tuple[flo
 
 def object_prior_summary(items: Sequence[Sample], n_captions: int = BOARD_CAPTIONS) -> dict:
     """The leaderboard's object-prior row: :func:`blind_report` of the scorer fitted on
-    ``n_captions`` uniform-v1 captions (seed stream 0), with ``n_captions`` recorded."""
-    return {**blind_report(uniform_prior(n_captions), items), "n_captions": n_captions}
+    ``n_captions`` uniform-v1 captions (seed stream 0) of the items' world, with ``n_captions`` recorded."""
+    return {**blind_report(uniform_prior(n_captions, world=items_world(items)), items), "n_captions": n_captions}
+
+
+def items_world(items: Sequence[Sample]) -> int:
+    """The world (version) an eval set's scenes are of; its first item's scene decides."""
+    from rls3_bench.scene.worlds import world_of
+
+    return world_of(items[0].spec).version
 
 
 @functools.lru_cache(maxsize=4)
-def uniform_prior(n: int = 3000, seed: int = 0, image_size: int = 64, alpha: float = 1.0) -> ObjectPrior:
-    """The scorer fitted on ``n`` captions of uniform-v1's sampling (i.i.d. random valid scenes, one
-    random captionable pair each, labeller 1) drawn from the generator seed stream ``seed``.
+def uniform_prior(
+    n: int = 3000, seed: int = 0, image_size: int = 64, alpha: float = 1.0, world: int = 1
+) -> ObjectPrior:
+    """The scorer fitted on ``n`` captions of uniform-v1's sampling in ``world`` (i.i.d. random valid
+    scenes, one random captionable pair each, with the world's labeller and validity rules) drawn
+    from the generator seed stream ``seed``.
 
     Rendered at ``image_size`` only because validity needs each object's visible pixels; the labels
     come from geometry, so a small size changes nothing but which borderline-hidden scenes pass.
@@ -197,6 +207,10 @@ def uniform_prior(n: int = 3000, seed: int = 0, image_size: int = 64, alpha: flo
     from rls3_bench.backends.embedded import EmbeddedBackend
     from rls3_bench.harness.seeds import rng_for
     from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.worlds import get_world
 
-    with EmbeddedBackend(image_size=image_size, renderer="tiny") as backend:
-        return ObjectPrior.fit(uniform_samples(backend, rng_for("generator", seed), n), alpha=alpha)
+    w = get_world(world)
+    with EmbeddedBackend(image_size=image_size, renderer="tiny", validity_version=w.validity_version) as backend:
+        samples = uniform_samples(backend, rng_for("generator", seed), n, cfg=LABELLERS[w.labeller], world=w)
+    return ObjectPrior.fit(samples, alpha=alpha)

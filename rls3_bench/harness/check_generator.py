@@ -95,7 +95,7 @@ def check_generator(
 
     if rounds < 2 or round_size < 1:
         raise UserError(f"check-generator needs at least 2 rounds of at least 1 sample, got {rounds} x {round_size}")
-    labeller = get_world(world).labeller
+    labeller, validity = get_world(world).labeller, get_world(world).validity_version
     cls = get_generator_class(generator)
     report = CheckReport(cls.name, cls.closed_loop, world, rounds, round_size)
     try:
@@ -105,7 +105,6 @@ def check_generator(
         else:
             from rls3_bench.backends.embedded import EmbeddedBackend
 
-            validity = 1 if world == 1 else 2  # a track of another world needs validity 2 (TrackConfig)
             with EmbeddedBackend(image_size=image_size, renderer="tiny", validity_version=validity) as own:
                 _check_runs(cls, own, seed, rounds, round_size, limits, report, labeller)
     except _Refused as exc:

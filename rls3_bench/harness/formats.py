@@ -180,8 +180,10 @@ class Track(_Format):
 
         if self.world not in WORLDS:
             problems.append(f"world must be one of {', '.join(map(str, WORLDS))}")
-        elif self.world != 1 and (self.labeller, self.validity_version) != (2, 2):
-            problems.append(f"world {self.world} needs labeller: 2 and validity_version: 2")
+        elif self.labeller < (w := WORLDS[self.world]).labeller or self.validity_version < w.validity_version:
+            problems.append(
+                f"world {self.world} needs labeller: {w.labeller} and validity_version: {w.validity_version}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

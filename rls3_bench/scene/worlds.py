@@ -33,6 +33,8 @@ class World:
     :param pair_distance_m: range of the distance between a constructed pair (targeted construction).
     :param labeller: the first labeller version that reads the world right (version 1 ignores an
         object's scale); commands that label without a track use it.
+    :param validity_version: the embedded backend's validity rules a track of this world needs at
+        least (``TrackConfig`` checks it); commands that render without a track use them.
     """
 
     version: int
@@ -40,6 +42,7 @@ class World:
     room_ids: tuple[str, ...]
     pair_distance_m: tuple[float, float]
     labeller: int
+    validity_version: int
 
     @property
     def rooms(self) -> tuple[Room, ...]:
@@ -64,11 +67,19 @@ class World:
 
 
 WORLDS: dict[int, World] = {
-    1: World(1, 1.0, WORLD1_ROOM_IDS, (0.15, 0.6), labeller=1),
-    2: World(2, 2.0, WORLD2_ROOM_IDS, (0.3, 0.8), labeller=2),
+    1: World(1, 1.0, WORLD1_ROOM_IDS, (0.15, 0.6), labeller=1, validity_version=1),
+    2: World(2, 2.0, WORLD2_ROOM_IDS, (0.3, 0.8), labeller=2, validity_version=2),
 }
 #: the world of scene proposals that name none (the paper's)
 DEFAULT_WORLD = WORLDS[1]
+
+
+def world_of(spec: SceneSpec) -> World:
+    """The world ``spec`` is a scene of (by its room and its objects' scale)."""
+    for world in WORLDS.values():
+        if world.problem(spec) is None:
+            return world
+    raise UserError(f"scene in room {spec.room!r} is of no world; make scenes with random_spec(rng, world=...)")
 
 
 def get_world(version: int) -> World:
