@@ -40,6 +40,7 @@ from rls3_bench.harness.generation import (
 )
 from rls3_bench.labels.sample import TERMS
 from rls3_bench.learners.base import Feedback
+from rls3_bench.scene.worlds import WORLDS, get_world
 
 
 def stub_feedback(samples) -> Feedback:
@@ -91,22 +92,20 @@ def check_generator(
     ``backend``: an open backend to render with (default: an embedded one of ``image_size`` px,
     TinyRenderer, with the validity rules a track of ``world`` needs, opened and closed here).
     """
-    from rls3_bench.scene.worlds import get_world
-
     if rounds < 2 or round_size < 1:
         raise UserError(f"check-generator needs at least 2 rounds of at least 1 sample, got {rounds} x {round_size}")
-    labeller, validity = get_world(world).labeller, get_world(world).validity_version
+    validity = get_world(world).validity_version  # before any work: an unknown world is refused here
     cls = get_generator_class(generator)
     report = CheckReport(cls.name, cls.closed_loop, world, rounds, round_size)
     try:
         _check_picklable(cls)
         if backend is not None:
-            _check_runs(cls, backend, seed, rounds, round_size, limits, report, labeller)
+            _check_runs(cls, backend, seed, rounds, round_size, limits, report)
         else:
             from rls3_bench.backends.embedded import EmbeddedBackend
 
             with EmbeddedBackend(image_size=image_size, renderer="tiny", validity_version=validity) as own:
-                _check_runs(cls, own, seed, rounds, round_size, limits, report, labeller)
+                _check_runs(cls, own, seed, rounds, round_size, limits, report)
     except _Refused as exc:
         report.problems.append(str(exc))
     return report
@@ -126,17 +125,17 @@ def _check_picklable(cls: type[Generator]) -> None:
         )
 
 
-def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckReport, labeller: int) -> None:
+def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckReport) -> None:
     with tempfile.TemporaryDirectory(prefix="rls3-check-") as tmp:
         extra = Path(tmp)
-        first = _Run(cls, backend, seed, round_size, limits, report, labeller)
+        first = _Run(cls, backend, seed, round_size, limits, report)
         first.round(0)
         with _refusing(cls.name, "saving its state (state_dict, save_extra)"):
             state0 = json.loads(json.dumps(first.gen.state_dict()))
             first.gen.save_extra(extra)
         for r in range(1, rounds):
             first.round(r)
-        second = _Run(cls, backend, seed, round_size, limits, report, labeller)
+        second = _Run(cls, backend, seed, round_size, limits, report)
         for r in range(rounds):
             if second.round(r) != first.digests[r]:
                 raise _Refused(
@@ -144,7 +143,7 @@ def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckRep
                     "draw all randomness from self.rng (or streams seeded from self.seed), "
                     "never from global RNGs or the clock"
                 )
-        resumed = _Run(cls, backend, seed, round_size, limits, report, labeller, previous=first.feedback[0])
+        resumed = _Run(cls, backend, seed, round_size, limits, report, previous=first.feedback[0])
         with _refusing(cls.name, "loading its JSON-round-tripped state (load_state_dict, load_extra)"):
             resumed.gen.load_state_dict(state0)
             resumed.gen.load_extra(extra)
@@ -154,7 +153,7 @@ def _check_runs(cls, backend, seed, rounds, round_size, limits, report: CheckRep
                 "it delivered other samples in round 1 than without the resume; keep everything that decides "
                 "its samples in state_dict() (JSON types only) or save_extra()"
             )
-        other = _Run(cls, backend, seed + 1, round_size, limits, report, labeller)
+        other = _Run(cls, backend, seed + 1, round_size, limits, report)
         if other.round(0) == first.digests[0]:
             raise _Refused(
                 f"{cls.name} ignores its seed: seeds {seed} and {seed + 1} delivered the same samples in round 0; "
@@ -181,12 +180,12 @@ class _Run:
         round_size,
         limits,
         report: CheckReport,
-        labeller: int,
         previous: Feedback | None = None,
     ) -> None:
         with _refusing(cls.name, f"when made with seed {seed}"):
             self.gen = make_generator(cls, seed, {})
         # every run renders for itself (no cache)
+        labeller = WORLDS[report.world].labeller
         self.harness = Harness(backend, Cost(), cache_size=0, labeller=labeller, world=report.world)
         self.round_size, self.limits, self.report = round_size, limits, report
         self.previous = previous
