@@ -1,9 +1,10 @@
 """Train clip-tiny on minimal pairs (twins) of one world and score it on that world's twins by half.
 
 Training twins come from the eval sets' construction (labeller 2, validity 2) with a training split
-key (1001), so no validation scene is reproduced; the validation set is the world's twin val split
-(``spatial-v2-val`` in world 1, ``spatial-v3-val`` in world 2). Scores per pass: accuracy overall,
-where positions decide, where only identity decides, and group score (both twins right).
+key (1001 unless ``--split-key``), so no validation scene is reproduced; the validation set is the
+world's twin val split (``spatial-v2-val`` in world 1, ``spatial-v3-val`` in world 2). Scores per
+pass: accuracy overall, where positions decide, where only identity decides, and group score (both
+twins right).
 
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-pc 4104 --passes 6
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --uniform-n 4096
@@ -31,6 +32,8 @@ parser.add_argument("out", type=Path)
 parser.add_argument("--world", type=int, choices=sorted(WORLDS), default=2)
 parser.add_argument("--train-pc", type=int, default=4104, help="per_complexity of the training twins")
 parser.add_argument("--passes", type=int, default=6)
+parser.add_argument("--split-key", type=int, default=1001, help="training twins' split key (0-2 are the eval sets')")
+parser.add_argument("--seed", type=int, default=0, help="learner seed and data order")
 parser.add_argument("--lr", type=float, default=5e-4)
 parser.add_argument("--hard-negative-weight", type=float, default=1.0, help="the recipe's hard_negative_weight")
 parser.add_argument("--weights", default="base", help="clip-tiny start weights: base or a .safetensors file")
@@ -62,7 +65,7 @@ def training_twins():
     spec = EvalSetSpec(
         f"train-twins-w{world.version}",
         TWIN_VERSIONS[world.version],
-        1001,
+        args.split_key,
         args.train_pc,
         labeller=2,
         validity_version=2,
@@ -84,14 +87,14 @@ def uniform_items():
 val_name = VAL_SETS[world.version]
 val = load_eval_set(val_name, EVAL_SETS[val_name].content_hash)
 if args.train_data == "twins":
-    train = cached(f"twins-w{world.version}-{args.train_pc}", training_twins)
+    train = cached(f"twins-w{world.version}-{args.train_pc}-key{args.split_key}", training_twins)
 else:
     train = cached(f"uniform-w{world.version}-{args.uniform_n}", uniform_items)
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
 recipe = {"lr": args.lr, "weight_decay": 0.1, "batch_size": 32, "hard_negative_weight": args.hard_negative_weight}
-learner = ClipLearner("clip-tiny", args.weights, recipe, device="cpu", seed=0)
+learner = ClipLearner("clip-tiny", args.weights, recipe, device="cpu", seed=args.seed)
 
 
 def scores(items):
@@ -107,7 +110,7 @@ def train_accuracy():
 
 
 log(f"base: val/pos/id/group {scores(val)}")
-order = np.random.default_rng(0)
+order = np.random.default_rng(args.seed)
 for n_pass in range(1, args.passes + 1):
     idx = order.permutation(len(train))
     for i in range(0, len(idx) - 31, 32):
