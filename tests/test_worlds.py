@@ -4,6 +4,7 @@ harness holds generators to the track's world, and tracks and sweeps refuse inco
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from rls3_bench.scene.worlds import DEFAULT_WORLD, WORLDS, get_world
 
 sys.path.insert(0, str(FIXTURES))
 from reliability_generators import WorldBlind  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 W1, W2 = WORLDS[1], WORLDS[2]
 
@@ -141,6 +144,13 @@ def test_a_track_in_world_2_needs_labeller_2_and_validity_2_and_its_own_eval_set
     assert w2.to_dict()["world"] == 2
     with pytest.raises(UserError, match=f"track {w2.key} is in world 2 but its eval set {w2.eval_set} is of world 1"):
         check_setup(w2, ["uniform-v1"], [0], "local", 1, None, {})
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "docs" / "results").glob("*/*.yaml")), ids=lambda p: p.name)
+def test_the_results_pages_tracks_pass_the_runs_setup_check(path):
+    """The tracks a results page runs (docs/results/*/*.yaml) still load and pass the checks a run makes."""
+    track = load_track(str(path))
+    check_setup(track, ["uniform-v1"], [0], "local", 1, None, {})
 
 
 def test_render_preview_and_export_make_scenes_of_the_world_asked_for(tmp_path, capsys):
