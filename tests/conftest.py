@@ -140,7 +140,9 @@ def toy():
     return toy_samples
 
 
-FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+#: The repository root and the tests' fixture folder, for every test module (one definition).
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="module")

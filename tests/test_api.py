@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, REPO
 
 from rls3_bench.errors import UserError
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_api_names_are_the_harness_objects():
@@ -37,7 +34,7 @@ def test_api_imports_no_torch_or_pybullet():
         "import sys, rls3_bench.api; "
         "assert not {'torch', 'pybullet'} & set(sys.modules), sorted({'torch', 'pybullet'} & set(sys.modules))"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
 def test_every_api_name_and_sample_field_is_documented():
@@ -45,7 +42,7 @@ def test_every_api_name_and_sample_field_is_documented():
 
     import rls3_bench.api as api
 
-    doc = (ROOT / "docs" / "generators.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "generators.md").read_text(encoding="utf-8")
     missing = [n for n in api.__all__ if f"`{n}" not in doc]
     missing += [f"Sample.{f.name}" for f in dataclasses.fields(api.Sample) if f"`{f.name}`" not in doc]
     assert not missing, f"docs/generators.md does not document {missing}"
@@ -55,7 +52,7 @@ def test_every_api_name_and_sample_field_is_documented():
 def test_docs_state_the_limits_the_harness_applies():
     from rls3_bench.harness.generation import MIN_ROUND_SECONDS, RENDERS_PER_SAMPLE, SECONDS_PER_SAMPLE
 
-    doc = (ROOT / "docs" / "generators.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "generators.md").read_text(encoding="utf-8")
     assert re.search(rf"\b{RENDERS_PER_SAMPLE} renders per sample\b", doc)
     assert re.search(rf"\b{SECONDS_PER_SAMPLE:g} s per sample\b", doc) and re.search(
         rf"\bat least {MIN_ROUND_SECONDS:g} s\b", doc

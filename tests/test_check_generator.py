@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from rls3_bench.errors import UserError
 from rls3_bench.generator import BudgetViolation, Cost, get_generator_class
 from rls3_bench.harness.generation import GenerationLimits, GeneratorFailure, Harness, make_generator, produce_round
 
-FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 
 import reliability_generators as rg  # noqa: E402

@@ -8,10 +8,10 @@ import errno
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from rls3_bench.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TRACK = FIXTURES / "test-track.yaml"
 
 

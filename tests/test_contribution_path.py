@@ -4,15 +4,14 @@ file, `run`, `submit`, `validate`, `reproduce`, and `leaderboard` beside a commi
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import FIXTURES, REPO
 
 pytest.importorskip("open_clip")
 
-REPO = Path(__file__).resolve().parent.parent
-TRACK_FILE = Path(__file__).resolve().parent / "fixtures" / "test-track.yaml"
+TRACK_FILE = FIXTURES / "test-track.yaml"
 
 GENERATOR_SOURCE = '''
 from rls3_bench.generator import Generator

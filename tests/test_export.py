@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import FIXTURES
 
 from rls3_bench.cli import main
 from rls3_bench.data.sample_tables import read_samples
 
-TRACK = str(Path(__file__).parent / "fixtures" / "test-track.yaml")
+TRACK = str(FIXTURES / "test-track.yaml")
 
 
 def export(tmp_path, name, *extra, n=20, seed=0, out="g.parquet"):

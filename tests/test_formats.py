@@ -4,17 +4,14 @@ naming the file, the field and the fix, costs by stage, run records, and the one
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
+from conftest import FIXTURES, REPO
 
 from rls3_bench.errors import UserError
 from rls3_bench.harness.formats import Cost, RunRecord, Stage, validate
 from rls3_bench.harness.tracks import builtin_track_names, load_track, track_from_dict
-
-REPO = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
 
 #: the content hashes of the committed tracks: committed submissions and checkpoints name them, so a
 #: change of the track format must leave them as they are

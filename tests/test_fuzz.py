@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_bundle
+from conftest import FIXTURES, make_bundle
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -37,8 +37,6 @@ FUZZ = settings(
 )
 #: the longest error message a parser may produce (one line, readable in a terminal log)
 MAX_MESSAGE = 400
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def assert_one_line(exc: BaseException) -> None:

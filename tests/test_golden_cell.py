@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 pytest.importorskip("open_clip")  # the test track's learner is CLIP
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden_cell.json"
+GOLDEN = FIXTURES / "golden_cell.json"
 GENERATORS = ("uniform-v1", "rls3-sac-v1")
 SEED = 0
 
@@ -103,7 +103,7 @@ if __name__ == "__main__":
     from rls3_bench.data.evalsets import load_eval_set
     from rls3_bench.harness.tracks import load_track
 
-    track = load_track(str(Path(__file__).parent / "fixtures" / "test-track.yaml"))
+    track = load_track(str(FIXTURES / "test-track.yaml"))
     items = load_eval_set(track.eval_set, track.eval_set_hash)
     with torch_threads(1), EmbeddedBackend(image_size=track.image_size, renderer=track.renderer) as backend:
         golden = {g: golden_cell(track, items, backend, g) for g in GENERATORS}

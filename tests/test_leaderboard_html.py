@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from rls3_bench.analysis.html_page import render_leaderboard_html, table_id
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "leaderboard_screenshot.png"
+SCREENSHOT = REPO / "docs" / "leaderboard_screenshot.png"
 
 
 @pytest.fixture(scope="module")

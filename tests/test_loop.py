@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from rls3_bench.generator import Generator, RoundContext
 from rls3_bench.scene.random_scenes import random_spec
@@ -15,8 +15,6 @@ from rls3_bench.scene.random_scenes import random_spec
 pytest.importorskip("open_clip")  # the test track's learner is CLIP
 
 from rls3_bench.harness.cell import run_cell  # noqa: E402
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

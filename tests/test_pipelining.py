@@ -5,6 +5,7 @@ observation cache returns what a render would."""
 from __future__ import annotations
 
 import pytest
+from conftest import FIXTURES
 
 from rls3_bench.generator import Generator, RoundContext
 from rls3_bench.scene.random_scenes import random_spec
@@ -14,8 +15,6 @@ pytest.importorskip("open_clip")  # the test track's learner is CLIP
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.harness.cell import run_cell  # noqa: E402
 from rls3_bench.harness.formats import GENERATION_STAGES  # noqa: E402
-
-FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from rls3_bench.analysis.leaderboard import build_leaderboard, to_markdown, write_leaderboard
 from rls3_bench.labels.sample import TERMS
 
-REPO = Path(__file__).resolve().parent.parent
 BUDGETS = (0, 16, 32)
 SEEDS = range(6)  # 6 matched seeds: paired tests, smallest p 2/64
 

@@ -22,12 +22,11 @@ import pytest
 
 pytest.importorskip("open_clip")
 
-from conftest import torch_threads  # noqa: E402
+from conftest import FIXTURES, torch_threads  # noqa: E402
 
 from rls3_bench.data.parquet import read_table  # noqa: E402
 from rls3_bench.harness.records import PREDICTIONS_FILE, RECORD_FILE, verify_cell  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TRACK = str(FIXTURES / "test-track.yaml")
 TRACK_DIR = "test-track-v1"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 from rls3_bench.generator import RoundContext
 from rls3_bench.scene.random_scenes import random_spec
 
-FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))  # worker_generators; spawned workers inherit sys.path
 
 

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 pytest.importorskip("open_clip")
 
 from rls3_bench.data.parquet import read_table  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TRACK = str(FIXTURES / "test-track.yaml")
 CELL = Path("test-track-v1") / "weakness-v1" / "seed-0"
 

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, REPO
 
 pytest.importorskip("open_clip")
 
@@ -148,10 +149,6 @@ def test_leaderboard_from_records(results, tmp_path):
     # the summary's top-budget interval is the per-budget table's, not a second bootstrap
     top = lb.per_budget[32].set_index("generator")["accuracy [95% CI]"]
     assert lb.summary.set_index("generator")["accuracy @ 32"].to_dict() == top.to_dict()
-
-
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ caption for caption, score for score. The RL generator trains through it too."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ pytest.importorskip("mlagents_envs")
 pytest.importorskip("open_clip")
 torch = pytest.importorskip("torch")
 
-from conftest import torch_threads  # noqa: E402
+from conftest import FIXTURES, torch_threads  # noqa: E402
 from unity_standin import FAKE_PLAYER, free_port, open_unity, use_this_python  # noqa: E402
 
 from rls3_bench.backends.base import Backend  # noqa: E402
@@ -22,8 +21,6 @@ from rls3_bench.harness.cell import run_cell  # noqa: E402
 from rls3_bench.labels.captions import make_sample  # noqa: E402
 from rls3_bench.labels.relations import label_scene  # noqa: E402
 from rls3_bench.labels.sample import png_bytes  # noqa: E402
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class Recording(Backend):

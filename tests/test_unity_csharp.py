@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
-UNITY = ROOT / "unity"
+UNITY = REPO / "unity"
 SCRIPTS = UNITY / "Assets" / "Scripts"
 STUBS = Path(__file__).parent / "unity_stubs"
 MCS = shutil.which("mcs")
@@ -126,7 +126,7 @@ def test_the_exported_catalogue_is_current():
     """unity/ builds the objects and rooms the Python package defines; re-export after changing assets.py."""
     from rls3_bench.backends.unity import catalogue, catalogue_digest, catalogue_json
 
-    path = ROOT / "unity/Assets/StreamingAssets/rls3_catalogue.json"
+    path = REPO / "unity/Assets/StreamingAssets/rls3_catalogue.json"
     assert path.read_text() == catalogue_json(), "stale: run `python -m rls3_bench.backends.unity write-catalogue`"
     data = json.loads(path.read_text())
     assert data.pop("digest") == catalogue_digest() and data == catalogue()
@@ -137,7 +137,7 @@ def test_write_catalogue_command(tmp_path, capsys):
     from rls3_bench.backends.unity import catalogue_digest, main
 
     assert main(["write-catalogue", str(tmp_path / "c.json")]) == 0
-    assert (tmp_path / "c.json").read_text() == (ROOT / "unity/Assets/StreamingAssets/rls3_catalogue.json").read_text()
+    assert (tmp_path / "c.json").read_text() == (REPO / "unity/Assets/StreamingAssets/rls3_catalogue.json").read_text()
     assert catalogue_digest()[:12] in capsys.readouterr().out
 
 
@@ -148,6 +148,6 @@ def test_version_pins_agree():
     manifest = json.loads((UNITY / "Packages/manifest.json").read_text())
     assert manifest["dependencies"]["com.unity.ml-agents"] == PACKAGE_VERSION == "2.2.1-exp.1"
     assert re.match(r"m_EditorVersion: 20(20\.3|2[1-9]\.)", (UNITY / "ProjectSettings/ProjectVersion.txt").read_text())
-    constraints = (ROOT / "constraints.txt").read_text()
+    constraints = (REPO / "constraints.txt").read_text()
     assert "mlagents-envs==0.28.0" in constraints and "protobuf==3.20.3" in constraints
-    assert "mono-mcs" in (ROOT / ".ci/run").read_text()
+    assert "mono-mcs" in (REPO / ".ci/run").read_text()

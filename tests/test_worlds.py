@@ -4,11 +4,10 @@ harness holds generators to the track's world, and tracks and sweeps refuse inco
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, stand_in_feedback
+from conftest import FIXTURES, REPO, stand_in_feedback
 from rls3_generators.uniform import UniformGenerator
 
 from rls3_bench.errors import UserError
@@ -23,8 +22,6 @@ from rls3_bench.scene.worlds import DEFAULT_WORLD, WORLDS, get_world
 
 sys.path.insert(0, str(FIXTURES))
 from reliability_generators import WorldBlind  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 W1, W2 = WORLDS[1], WORLDS[2]
 
