@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
 
 from rls3_bench.backends.embedded import EmbeddedBackend, project_points
 from rls3_bench.errors import UserError
@@ -17,6 +17,9 @@ from rls3_bench.scene.random_scenes import random_spec
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec
 
 SIZE = 128
+# Defined here, not taken from conftest: a fresh process imports this module as tests.test_embedded_backend
+# (the fresh-process tests below), where conftest is not importable.
+REPO = Path(__file__).resolve().parents[1]
 
 
 def room_camera(room_id: str) -> CameraPose:
