@@ -39,6 +39,7 @@ parser.add_argument("--hard-negative-weight", type=float, default=1.0, help="the
 parser.add_argument("--weights", default="base", help="clip-tiny start weights: base or a .safetensors file")
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
+parser.add_argument("--data-seed", type=int, default=0, help="uniform-v1 sampling seed with --train-data uniform")
 args = parser.parse_args()
 world = WORLDS[args.world]
 args.out.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,7 @@ def uniform_items():
     from rls3_bench.labels.relations import LABELLERS
 
     with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
-        return uniform_samples(backend, np.random.default_rng(0), args.uniform_n, cfg=LABELLERS[2], world=world)
+        return uniform_samples(backend, np.random.default_rng(args.data_seed), args.uniform_n, cfg=LABELLERS[2], world=world)
 
 
 val_name = VAL_SETS[world.version]
@@ -89,7 +90,7 @@ val = load_eval_set(val_name, EVAL_SETS[val_name].content_hash)
 if args.train_data == "twins":
     train = cached(f"twins-w{world.version}-{args.train_pc}-key{args.split_key}", training_twins)
 else:
-    train = cached(f"uniform-w{world.version}-{args.uniform_n}", uniform_items)
+    train = cached(f"uniform-w{world.version}-{args.uniform_n}-seed{args.data_seed}", uniform_items)
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
