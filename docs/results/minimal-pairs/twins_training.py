@@ -10,9 +10,12 @@ twins right).
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --uniform-n 4096
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-pc 1368 --passes 12 \
         --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --passes 4 \
+        --mirror --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
 """
 
 import argparse
+import dataclasses
 import pickle
 import time
 from pathlib import Path
@@ -20,11 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from rls3_bench.analysis.blind import positions_suffice
+from rls3_bench.analysis.metrics import item_rows, slice_accuracies
 from rls3_bench.data.evalsets import EVAL_SETS, EvalSetSpec, build_eval_set, load_eval_set
+from rls3_bench.labels.captions import caption, negatives, relation_phrase
 from rls3_bench.learners.clip import ClipLearner
 from rls3_bench.scene.worlds import WORLDS
 
 VAL_SETS = {1: "spatial-v2-val", 2: "spatial-v3-val"}
+ID_SETS = {1: "uniform-id-v2", 2: "uniform-id-v3"}
 TWIN_VERSIONS = {1: 2, 2: 3}
 
 parser = argparse.ArgumentParser()
@@ -36,7 +42,10 @@ parser.add_argument("--split-key", type=int, default=1001, help="training twins'
 parser.add_argument("--seed", type=int, default=0, help="learner seed and data order")
 parser.add_argument("--lr", type=float, default=5e-4)
 parser.add_argument("--hard-negative-weight", type=float, default=1.0, help="the recipe's hard_negative_weight")
-parser.add_argument("--weights", default="base", help="clip-tiny start weights: base or a .safetensors file")
+parser.add_argument("--weights", default="base", help="start weights: base or a .safetensors file")
+parser.add_argument("--model", default="clip-tiny", help="CLIP model name (clip-tiny)")
+parser.add_argument("--mirror", action="store_true", help="16 items and their horizontal mirrors per batch")
+parser.add_argument("--lateral-only", action="store_true", help="train on left/right-flip items only")
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
 parser.add_argument("--data-seed", type=int, default=0, help="uniform-v1 sampling seed with --train-data uniform")
@@ -82,20 +91,46 @@ def uniform_items():
     from rls3_bench.labels.relations import LABELLERS
 
     with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
-        return uniform_samples(backend, np.random.default_rng(args.data_seed), args.uniform_n, cfg=LABELLERS[2], world=world)
+        rng = np.random.default_rng(args.data_seed)
+        return uniform_samples(backend, rng, args.uniform_n, cfg=LABELLERS[2], world=world)
 
 
-val_name = VAL_SETS[world.version]
+def mirrored(s):
+    """The sample seen in a mirror: image flipped left-right, left and right exchanged; its first
+    negative is the same kind of flip (of the exchanged term) as the original's."""
+    swap = {"left": "right", "right": "left"}
+    terms = tuple(swap.get(t, t) for t in s.terms)
+    negs = list(negatives(s.subject, s.reference, terms, s.sample_id + ":mirror"))
+    kind = s.negative_kinds[0]
+    first = f"flip:{swap.get(kind[5:], kind[5:])}" if kind.startswith("flip:") else kind
+    negs.insert(0, negs.pop([k for k, _ in negs].index(first)))
+    return dataclasses.replace(
+        s,
+        image=np.ascontiguousarray(s.image[:, ::-1]),
+        terms=terms,
+        caption=caption(s.subject, s.reference, terms),
+        negatives=tuple(text for _, text in negs),
+        negative_kinds=tuple(k for k, _ in negs),
+        answer=relation_phrase(terms),
+        sample_id=s.sample_id + ":mirror",
+    )
+
+
+val_name, id_name = VAL_SETS[world.version], ID_SETS[world.version]
 val = load_eval_set(val_name, EVAL_SETS[val_name].content_hash)
+id_set = load_eval_set(id_name, EVAL_SETS[id_name].content_hash)
 if args.train_data == "twins":
     train = cached(f"twins-w{world.version}-{args.train_pc}-key{args.split_key}", training_twins)
 else:
     train = cached(f"uniform-w{world.version}-{args.uniform_n}-seed{args.data_seed}", uniform_items)
+if args.lateral_only:
+    train = [s for s in train if s.negative_kinds[0] in ("flip:left", "flip:right")]
+    log(f"lateral only: {len(train)} training items")
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
 recipe = {"lr": args.lr, "weight_decay": 0.1, "batch_size": 32, "hard_negative_weight": args.hard_negative_weight}
-learner = ClipLearner("clip-tiny", args.weights, recipe, device="cpu", seed=args.seed)
+learner = ClipLearner(args.model, args.weights, recipe, device="cpu", seed=args.seed)
 
 
 def scores(items):
@@ -105,15 +140,28 @@ def scores(items):
     return tuple(round(float(x), 3) for x in parts)
 
 
+def axes(items) -> str:
+    """accuracy per flipped axis (swaps apart), "lateral 0.50 vertical 0.93 ..." """
+    by_axis = slice_accuracies(items, item_rows(items, learner.evaluate(items).predictions))["flipped_axis"]
+    return " ".join(f"{k.replace(' ', '')} {v:.3f}" for k, v in by_axis.items())
+
+
 def train_accuracy():
     right = [p.score_true > p.score_negative for p in learner.evaluate(train[:256]).predictions]
     return round(float(np.mean(right)), 3)
 
 
-log(f"base: val/pos/id/group {scores(val)}")
+def report(tag: str) -> None:
+    log(f"{tag}: val/pos/id/group {scores(val)} train256 {train_accuracy()} t={time.time() - t0:.0f}s")
+    log(f"{tag}: by axis, {val_name}: {axes(val)}; {id_name}: {axes(id_set)}")
+
+
+report("base")
 order = np.random.default_rng(args.seed)
+per_batch = 16 if args.mirror else 32
 for n_pass in range(1, args.passes + 1):
     idx = order.permutation(len(train))
-    for i in range(0, len(idx) - 31, 32):
-        learner.train_step([train[j] for j in idx[i : i + 32]])
-    log(f"pass {n_pass}: val/pos/id/group {scores(val)} train256 {train_accuracy()} t={time.time() - t0:.0f}s")
+    for i in range(0, len(idx) - per_batch + 1, per_batch):
+        batch = [train[j] for j in idx[i : i + per_batch]]
+        learner.train_step(batch + [mirrored(s) for s in batch] if args.mirror else batch)
+    report(f"pass {n_pass}")
