@@ -97,7 +97,8 @@ def uniform_items():
 
 def mirrored(s):
     """The sample seen in a mirror: image flipped left-right, left and right exchanged; its first
-    negative is the same kind of flip (of the exchanged term) as the original's."""
+    negative is the same kind of flip (of the exchanged term) as the original's. ``spec`` stays the
+    original scene's: a mirrored room is not a scene of any world, only an image to train on."""
     swap = {"left": "right", "right": "left"}
     terms = tuple(swap.get(t, t) for t in s.terms)
     negs = list(negatives(s.subject, s.reference, terms, s.sample_id + ":mirror"))
