@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rls3_bench.analysis.blind import positions_suffice
+from rls3_bench.analysis.blind import positions_suffice, slice_attributes
 from rls3_bench.analysis.metrics import item_rows, slice_accuracies
 from rls3_bench.data.evalsets import EVAL_SETS, EvalSetSpec, build_eval_set, load_eval_set
 from rls3_bench.labels.captions import caption, negatives, relation_phrase
@@ -46,6 +46,7 @@ parser.add_argument("--weights", default="base", help="start weights: base or a 
 parser.add_argument("--model", default="clip-tiny", help="CLIP model name (clip-tiny)")
 parser.add_argument("--mirror", action="store_true", help="16 items and their horizontal mirrors per batch")
 parser.add_argument("--lateral-only", action="store_true", help="train on left/right-flip items only")
+parser.add_argument("--by-offset", action="store_true", help="at the end, id-set lateral accuracy by pair offset")
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
 parser.add_argument("--data-seed", type=int, default=0, help="uniform-v1 sampling seed with --train-data uniform")
@@ -166,3 +167,19 @@ for n_pass in range(1, args.passes + 1):
         batch = [train[j] for j in idx[i : i + per_batch]]
         learner.train_step(batch + [mirrored(s) for s in batch] if args.mirror else batch)
     report(f"pass {n_pass}")
+
+if args.by_offset:
+    # the id set's lateral items in terciles of the pair's horizontal offset, in object sides
+    from pair_offsets import offsets_backend, pair_offset
+
+    axis = {a["item_id"]: a["flipped_axis"] for a in slice_attributes(id_set)}
+    lateral = [s for s in id_set if axis[s.sample_id] == "lateral"]
+    with offsets_backend() as backend:
+        offsets = [pair_offset(backend, s) for s in lateral]
+    sides = np.array([dx / np.sqrt(0.5 * (a * a + b * b)) for dx, _, a, b in offsets])
+    right = np.array([r["correct"] for r in item_rows(lateral, learner.evaluate(lateral).predictions)])
+    cuts = [0.0, *np.quantile(sides, [1 / 3, 2 / 3]), np.inf]
+    for tag, lo, hi in zip(("near", "middle", "far"), cuts, cuts[1:], strict=False):
+        part = (sides >= lo) & (sides < hi)
+        span = f"{lo:.1f}-{min(hi, sides.max()):.1f}"
+        log(f"{id_name} lateral, {tag} ({span} object sides): {part.sum()} items, accuracy {right[part].mean():.3f}")
