@@ -95,13 +95,7 @@ def make_sample(obs: Observation, label: PairLabel, first_negative: str | None =
     subject = ASSETS[spec.objects[label.a].asset].name
     reference = ASSETS[spec.objects[label.b].asset].name
     sample_id = f"{spec.digest()[:16]}:{label.a}:{label.b}"
-    negs = negatives(subject, reference, label.terms, sample_id)
-    if first_negative is not None:
-        kinds = [kind for kind, _ in negs]
-        if first_negative not in kinds:
-            raise ValueError(f"no negative of kind {first_negative!r} for terms {label.terms}; kinds: {kinds}")
-        k = kinds.index(first_negative)
-        negs = (negs[k], *negs[:k], *negs[k + 1 :])
+    negs = _put_first(negatives(subject, reference, label.terms, sample_id), first_negative, label.terms)
     return Sample(
         spec=spec,
         image=obs.image,
@@ -122,18 +116,34 @@ def falsified(sample: Sample) -> Sample:
     labeler guarantees false: ``terms``, ``caption`` and ``answer`` state the flipped relation, and
     ``negatives[0]`` is the true caption (the flip back). For control generators whose captions must
     carry no information about the image; never for data meant to teach."""
-    kind = next(k for k in sample.negative_kinds if k.startswith("flip:"))
-    flipped = _ordered(OPPOSITE[u] if u == kind[len("flip:") :] else u for u in sample.terms)
-    sample_id = f"{sample.sample_id}:false"
-    negs = list(negatives(sample.subject, sample.reference, flipped, sample_id))
-    back = next(i for i, (k, _) in enumerate(negs) if k == f"flip:{OPPOSITE[kind[len('flip:') :]]}")
-    negs.insert(0, negs.pop(back))
+    term = next(k for k in sample.negative_kinds if k.startswith("flip:"))[len("flip:") :]
+    flipped = [OPPOSITE[u] if u == term else u for u in sample.terms]
+    return restated(sample, flipped, f"{sample.sample_id}:false", first_negative=f"flip:{OPPOSITE[term]}")
+
+
+def restated(sample: Sample, terms, sample_id: str, first_negative: str | None = None) -> Sample:
+    """``sample`` (same image and pair) stating ``terms``: caption, answer and negatives rebuilt
+    from them under ``sample_id``, with the negative of kind ``first_negative`` first (as
+    :func:`make_sample`). The caller vouches that ``terms`` are what it means the image to say."""
+    terms = _ordered(terms)
+    negs = _put_first(negatives(sample.subject, sample.reference, terms, sample_id), first_negative, terms)
     return dataclasses.replace(
         sample,
-        terms=flipped,
-        caption=caption(sample.subject, sample.reference, flipped),
+        terms=terms,
+        caption=caption(sample.subject, sample.reference, terms),
         negatives=tuple(text for _, text in negs),
         negative_kinds=tuple(k for k, _ in negs),
-        answer=relation_phrase(flipped),
+        answer=relation_phrase(terms),
         sample_id=sample_id,
     )
+
+
+def _put_first(negs, first_negative: str | None, terms):
+    """``negs`` with the one of kind ``first_negative`` moved to the front (unchanged for None)."""
+    if first_negative is None:
+        return negs
+    kinds = [kind for kind, _ in negs]
+    if first_negative not in kinds:
+        raise ValueError(f"no negative of kind {first_negative!r} for terms {tuple(terms)}; kinds: {kinds}")
+    k = kinds.index(first_negative)
+    return (negs[k], *negs[:k], *negs[k + 1 :])

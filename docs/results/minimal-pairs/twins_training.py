@@ -25,7 +25,7 @@ import numpy as np
 from rls3_bench.analysis.blind import positions_suffice, slice_attributes
 from rls3_bench.analysis.metrics import item_rows, slice_accuracies
 from rls3_bench.data.evalsets import EVAL_SETS, EvalSetSpec, build_eval_set, load_eval_set
-from rls3_bench.labels.captions import caption, negatives, relation_phrase
+from rls3_bench.labels.captions import restated
 from rls3_bench.learners.clip import ClipLearner
 from rls3_bench.scene.worlds import WORLDS
 
@@ -101,21 +101,10 @@ def mirrored(s):
     negative is the same kind of flip (of the exchanged term) as the original's. ``spec`` stays the
     original scene's: a mirrored room is not a scene of any world, only an image to train on."""
     swap = {"left": "right", "right": "left"}
-    terms = tuple(swap.get(t, t) for t in s.terms)
-    negs = list(negatives(s.subject, s.reference, terms, s.sample_id + ":mirror"))
     kind = s.negative_kinds[0]
     first = f"flip:{swap.get(kind[5:], kind[5:])}" if kind.startswith("flip:") else kind
-    negs.insert(0, negs.pop([k for k, _ in negs].index(first)))
-    return dataclasses.replace(
-        s,
-        image=np.ascontiguousarray(s.image[:, ::-1]),
-        terms=terms,
-        caption=caption(s.subject, s.reference, terms),
-        negatives=tuple(text for _, text in negs),
-        negative_kinds=tuple(k for k, _ in negs),
-        answer=relation_phrase(terms),
-        sample_id=s.sample_id + ":mirror",
-    )
+    out = restated(s, [swap.get(t, t) for t in s.terms], s.sample_id + ":mirror", first_negative=first)
+    return dataclasses.replace(out, image=np.ascontiguousarray(s.image[:, ::-1]))
 
 
 val_name, id_name = VAL_SETS[world.version], ID_SETS[world.version]
