@@ -3,11 +3,14 @@ one at every budget beside the test set, and the track fields for the labeller a
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
+from rls3_bench.analysis.blind import slice_attributes
 from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set
 from rls3_bench.errors import UserError
-from rls3_bench.harness.formats import Cost
+from rls3_bench.harness.formats import Cost, CurvePoint
 
 ID_SET = "uniform-id-v1"
 
@@ -47,13 +50,22 @@ def test_a_cell_reports_in_distribution_accuracy_at_every_budget_and_the_board_s
         plain = run_cell(track.replace(budgets=(16,)), "uniform-v1", 0, backend=backend, eval_items=items)
     assert [p["budget"] for p in res.curve] == [0, 16]
     assert all(0.0 <= p["id_accuracy"] <= 1.0 for p in res.curve)
-    assert all("id_accuracy" not in p for p in plain.curve)
+    assert all("id_accuracy" not in p and "id_per_axis" not in p for p in plain.curve)
+    # per flipped axis: each axis's share of the items, weighted, gives back the overall accuracy
+    id_items = load_eval_set(ID_SET)
+    share = Counter(a["flipped_axis"] for a in slice_attributes(id_items))
+    for p in res.curve:
+        assert set(p["id_per_axis"]) == set(share) <= {"vertical", "depth", "lateral"}
+        weighted = sum(p["id_per_axis"][a] * n for a, n in share.items()) / len(id_items)
+        assert weighted == pytest.approx(p["id_accuracy"])
+    assert CurvePoint.model_validate(res.curve[1]).id_per_axis == res.curve[1]["id_per_axis"]
     # the test-set numbers are those of the same cell without the in-distribution set
     assert [p["accuracy"] for p in res.curve] == [p["accuracy"] for p in plain.curve]
     record = {"track": "t", "generator_name": "uniform-v1", "status": "complete", "cost": res.cost, "wall_seconds": 1.0}
     lb = build_leaderboard([{**record, "seed": s, "curve": res.curve} for s in (0, 1)])
     shown = lb.per_budget[16]
     assert shown[ID_COLUMN].tolist() == [f"{res.curve[1]['id_accuracy']:.3f}"]
+    assert shown[f"{ID_COLUMN}, lateral"].tolist() == [f"{res.curve[1]['id_per_axis']['lateral']:.3f}"]
     assert (
         ID_COLUMN not in build_leaderboard([{**record, "seed": s, "curve": plain.curve} for s in (0, 1)]).per_budget[16]
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rls3_bench.analysis.blind import AXES
 from rls3_bench.labels.sample import TERMS
 
 BASELINE = "uniform-v1"
@@ -85,6 +86,8 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
                     **{t: p["per_term"][t] for t in TERMS},
                     "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan),
                     "id_accuracy": p.get("id_accuracy", np.nan),
+                    # per-axis columns only where a record has them, so boards without stay as they are
+                    **{f"id_{a}": v for a, v in p.get("id_per_axis", {}).items()},
                 }
             )
     return pd.DataFrame(rows)
@@ -224,6 +227,7 @@ def build_leaderboard(
                 "delta": np.nan,
                 "p_holm": np.nan,
                 "id_accuracy": seeds_of(g, b, "id_accuracy").mean(),
+                **{f"id_{a}": seeds_of(g, b, f"id_{a}").mean() for a in AXES if f"id_{a}" in df},
             }
             hit = _comparison(comparisons, g, b, "accuracy")
             if hit is not None:
@@ -455,8 +459,11 @@ def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]
             "accuracy [95% CI]": _fmt(n.accuracy, n.accuracy_low, n.accuracy_high) + _mark(lb, g, b),
         }
         key = {"accuracy [95% CI]": n.accuracy}
-        if has_id:  # in-distribution accuracy beside the test set's
+        if has_id:  # in-distribution accuracy beside the test set's, and per flipped axis
             row[ID_COLUMN], key[ID_COLUMN] = _fmt(n.id_accuracy), n.id_accuracy
+            for col, a in ((f"id_{a}", a) for a in AXES):
+                if col in n:
+                    row[f"{ID_COLUMN}, {a}"], key[f"{ID_COLUMN}, {a}"] = _fmt(n[col]), n[col]
         for t in TERMS:
             row[t], key[t] = _fmt(n[t]) + _mark(lb, g, b, t), n[t]
         if has_delta:

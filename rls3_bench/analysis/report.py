@@ -35,6 +35,7 @@ def results_table(results: Path):
             }
             if "id_accuracy" in point:
                 row["id_accuracy"] = point["id_accuracy"]
+                row.update({f"id_{a}": v for a, v in point.get("id_per_axis", {}).items()})
             if "generative" in point:
                 row["paligemma_score"] = point["generative"]["paligemma_score"]
                 row["exact_match"] = point["generative"]["exact_match"]

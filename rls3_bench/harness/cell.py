@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rls3_bench.analysis.metrics import item_rows, summarize
+from rls3_bench.analysis.blind import AXES
+from rls3_bench.analysis.metrics import item_rows, slice_accuracies, summarize
 from rls3_bench.data.atomic import atomic_write_json
 from rls3_bench.errors import UserError
 from rls3_bench.generator import BudgetViolation, Cost, Generator, Stage, get_generator_class
@@ -440,8 +441,11 @@ class Cell:
         self.cost.seconds[Stage.EVAL] += time.perf_counter() - t
         rows = item_rows(self.items, ev.predictions)
         point = {"budget": budget, **summarize(rows)}
-        if id_ev is not None:  # accuracy on the training distribution beside the test set's
-            point["id_accuracy"] = summarize(item_rows(self.id_items, id_ev.predictions))["accuracy"]
+        if id_ev is not None:  # accuracy on the training distribution beside the test set's, and per axis
+            id_rows = item_rows(self.id_items, id_ev.predictions)
+            point["id_accuracy"] = summarize(id_rows)["accuracy"]
+            by_axis = slice_accuracies(self.id_items, id_rows)["flipped_axis"]
+            point["id_per_axis"] = {a: by_axis[a] for a in AXES if a in by_axis}
         self.result.curve.append(point)
         self.result.predictions[budget] = [
             {

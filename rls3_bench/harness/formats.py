@@ -313,6 +313,7 @@ class CurvePoint(_Format):
     per_complexity: dict[StrictStr, Number]
     per_negative: dict[StrictStr, Number] = Field(default_factory=dict)
     id_accuracy: Number | None = None  # on the track's in-distribution set, where the track has one (written only then)
+    id_per_axis: dict[StrictStr, Number] | None = None  # the same per flipped axis (vertical, depth, lateral)
     generative: GenerativeMetrics = Field(
         default=None
     )  # absent for 2-way learners; never null on disk, readers test for the key
