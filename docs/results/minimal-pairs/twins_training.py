@@ -12,6 +12,8 @@ twins right).
         --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --passes 4 \
         --mirror --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --data-seed 0 1 \
+        --lateral-only --lateral-sides 2.61 100 --passes 20 --by-offset --hard-negative-weight 4
 """
 
 import argparse
@@ -46,10 +48,20 @@ parser.add_argument("--weights", default="base", help="start weights: base or a 
 parser.add_argument("--model", default="clip-tiny", help="CLIP model name (clip-tiny)")
 parser.add_argument("--mirror", action="store_true", help="16 items and their horizontal mirrors per batch")
 parser.add_argument("--lateral-only", action="store_true", help="train on left/right-flip items only")
+parser.add_argument("--report-every", type=int, default=1, help="score every K passes (and the last)")
 parser.add_argument("--by-offset", action="store_true", help="at the end, id-set lateral accuracy by pair offset")
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
-parser.add_argument("--data-seed", type=int, default=0, help="uniform-v1 sampling seed with --train-data uniform")
+parser.add_argument(
+    "--data-seed", type=int, nargs="+", default=[0], help="uniform-v1 sampling seeds (one pool each, joined)"
+)
+parser.add_argument(
+    "--lateral-sides",
+    type=float,
+    nargs=2,
+    metavar=("LO", "HI"),
+    help="with --lateral-only: keep items whose pair stands LO to HI object sides apart horizontally",
+)
 args = parser.parse_args()
 world = WORLDS[args.world]
 args.out.mkdir(parents=True, exist_ok=True)
@@ -85,14 +97,14 @@ def training_twins():
     return build_eval_set(spec)
 
 
-def uniform_items():
+def uniform_items(data_seed: int):
     """uniform-v1's sampling (random scenes, a random captionable pair each) in this world"""
     from rls3_bench.backends.embedded import EmbeddedBackend
     from rls3_bench.labels.annotate import uniform_samples
     from rls3_bench.labels.relations import LABELLERS
 
     with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
-        rng = np.random.default_rng(args.data_seed)
+        rng = np.random.default_rng(data_seed)
         return uniform_samples(backend, rng, args.uniform_n, cfg=LABELLERS[2], world=world)
 
 
@@ -107,16 +119,34 @@ def mirrored(s):
     return dataclasses.replace(out, image=np.ascontiguousarray(s.image[:, ::-1]))
 
 
+def object_sides(items) -> list[float]:
+    """each item's horizontal pair offset in object sides (root-mean-square of the two sides); NaN
+    where an object of the pair shows no pixel"""
+    from pair_offsets import offsets_backend, pair_offset
+
+    with offsets_backend() as backend:
+        offsets = [pair_offset(backend, s) or (np.nan, 0, 1, 1) for s in items]
+    return [dx / np.sqrt(0.5 * (a * a + b * b)) for dx, _, a, b in offsets]
+
+
 val_name, id_name = VAL_SETS[world.version], ID_SETS[world.version]
 val = load_eval_set(val_name, EVAL_SETS[val_name].content_hash)
 id_set = load_eval_set(id_name, EVAL_SETS[id_name].content_hash)
 if args.train_data == "twins":
     train = cached(f"twins-w{world.version}-{args.train_pc}-key{args.split_key}", training_twins)
 else:
-    train = cached(f"uniform-w{world.version}-{args.uniform_n}-seed{args.data_seed}", uniform_items)
+    train = []
+    for data_seed in args.data_seed:
+        name = f"uniform-w{world.version}-{args.uniform_n}-seed{data_seed}"
+        train += cached(name, lambda data_seed=data_seed: uniform_items(data_seed))
 if args.lateral_only:
     train = [s for s in train if s.negative_kinds[0] in ("flip:left", "flip:right")]
     log(f"lateral only: {len(train)} training items")
+    if args.lateral_sides:
+        lo, hi = args.lateral_sides
+        sides = cached(f"sides-{len(train)}-{train[0].sample_id}", lambda: object_sides(train))
+        train = [s for s, x in zip(train, sides, strict=True) if lo <= x < hi]
+        log(f"lateral sides {lo}-{hi}: {len(train)} training items, median {np.nanmedian(sides):.2f} over all")
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
@@ -155,17 +185,14 @@ for n_pass in range(1, args.passes + 1):
     for i in range(0, len(idx) - per_batch + 1, per_batch):
         batch = [train[j] for j in idx[i : i + per_batch]]
         learner.train_step(batch + [mirrored(s) for s in batch] if args.mirror else batch)
-    report(f"pass {n_pass}")
+    if n_pass % args.report_every == 0 or n_pass == args.passes:
+        report(f"pass {n_pass}")
 
 if args.by_offset:
     # the id set's lateral items in terciles of the pair's horizontal offset, in object sides
-    from pair_offsets import offsets_backend, pair_offset
-
     axis = {a["item_id"]: a["flipped_axis"] for a in slice_attributes(id_set)}
     lateral = [s for s in id_set if axis[s.sample_id] == "lateral"]
-    with offsets_backend() as backend:
-        offsets = [pair_offset(backend, s) for s in lateral]
-    sides = np.array([dx / np.sqrt(0.5 * (a * a + b * b)) for dx, _, a, b in offsets])
+    sides = np.array(object_sides(lateral))
     right = np.array([r["correct"] for r in item_rows(lateral, learner.evaluate(lateral).predictions)])
     cuts = [0.0, *np.quantile(sides, [1 / 3, 2 / 3]), np.inf]
     for tag, lo, hi in zip(("near", "middle", "far"), cuts, cuts[1:], strict=False):
