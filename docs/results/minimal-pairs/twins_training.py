@@ -50,6 +50,11 @@ parser.add_argument("--mirror", action="store_true", help="16 items and their ho
 parser.add_argument("--lateral-only", action="store_true", help="train on left/right-flip items only")
 parser.add_argument("--report-every", type=int, default=1, help="score every K passes (and the last)")
 parser.add_argument("--by-offset", action="store_true", help="at the end, id-set lateral accuracy by pair offset")
+parser.add_argument(
+    "--by-nearest",
+    action="store_true",
+    help="at the end, id-set lateral accuracy by distance to the nearest training image",
+)
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
 parser.add_argument(
@@ -199,3 +204,18 @@ if args.by_offset:
         part = (sides >= lo) & (sides < hi)
         span = f"{lo:.1f}-{min(hi, sides.max()):.1f}"
         log(f"{id_name} lateral, {tag} ({span} object sides): {part.sum()} items, accuracy {right[part].mean():.3f}")
+
+if args.by_nearest:
+    # the id set's lateral items in halves of their pixel distance to the nearest training image:
+    # if what carries over is memorised near duplicates, the near half holds the gain
+    axis = {a["item_id"]: a["flipped_axis"] for a in slice_attributes(id_set)}
+    lateral = [s for s in id_set if axis[s.sample_id] == "lateral"]
+    pool = np.stack([s.image.reshape(-1) for s in train]).astype(np.float32) / 255
+    nearest = np.array([np.sqrt(((pool - s.image.reshape(-1) / 255) ** 2).mean(1)).min() for s in lateral])
+    right = np.array([r["correct"] for r in item_rows(lateral, learner.evaluate(lateral).predictions)])
+    cut = np.median(nearest)
+    for tag, part in (("near", nearest < cut), ("far", nearest >= cut)):
+        log(
+            f"{id_name} lateral, {tag} half (RMS distance to nearest training image {nearest[part].min():.3f}-"
+            f"{nearest[part].max():.3f}): {part.sum()} items, accuracy {right[part].mean():.3f}"
+        )
