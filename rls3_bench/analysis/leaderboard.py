@@ -461,9 +461,9 @@ def display_budget(lb: Leaderboard, b: int) -> tuple[pd.DataFrame, pd.DataFrame]
         key = {"accuracy [95% CI]": n.accuracy}
         if has_id:  # in-distribution accuracy beside the test set's, and per flipped axis
             row[ID_COLUMN], key[ID_COLUMN] = _fmt(n.id_accuracy), n.id_accuracy
-            for col, a in ((f"id_{a}", a) for a in AXES):
-                if col in n:
-                    row[f"{ID_COLUMN}, {a}"], key[f"{ID_COLUMN}, {a}"] = _fmt(n[col]), n[col]
+            for a in AXES:
+                if f"id_{a}" in n:
+                    row[f"{ID_COLUMN}, {a}"], key[f"{ID_COLUMN}, {a}"] = _fmt(n[f"id_{a}"]), n[f"id_{a}"]
         for t in TERMS:
             row[t], key[t] = _fmt(n[t]) + _mark(lb, g, b, t), n[t]
         if has_delta:

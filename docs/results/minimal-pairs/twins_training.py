@@ -193,12 +193,15 @@ for n_pass in range(1, args.passes + 1):
     if n_pass % args.report_every == 0 or n_pass == args.passes:
         report(f"pass {n_pass}")
 
-if args.by_offset:
-    # the id set's lateral items in terciles of the pair's horizontal offset, in object sides
+if args.by_offset or args.by_nearest:
+    # the id set's lateral items and whether the trained learner gets each right, for the splits below
     axis = {a["item_id"]: a["flipped_axis"] for a in slice_attributes(id_set)}
     lateral = [s for s in id_set if axis[s.sample_id] == "lateral"]
-    sides = np.array(object_sides(lateral))
     right = np.array([r["correct"] for r in item_rows(lateral, learner.evaluate(lateral).predictions)])
+
+if args.by_offset:
+    # in terciles of the pair's horizontal offset, in object sides
+    sides = np.array(object_sides(lateral))
     cuts = [0.0, *np.quantile(sides, [1 / 3, 2 / 3]), np.inf]
     for tag, lo, hi in zip(("near", "middle", "far"), cuts, cuts[1:], strict=False):
         part = (sides >= lo) & (sides < hi)
@@ -206,13 +209,10 @@ if args.by_offset:
         log(f"{id_name} lateral, {tag} ({span} object sides): {part.sum()} items, accuracy {right[part].mean():.3f}")
 
 if args.by_nearest:
-    # the id set's lateral items in halves of their pixel distance to the nearest training image:
-    # if what carries over is memorised near duplicates, the near half holds the gain
-    axis = {a["item_id"]: a["flipped_axis"] for a in slice_attributes(id_set)}
-    lateral = [s for s in id_set if axis[s.sample_id] == "lateral"]
+    # in halves of their pixel distance to the nearest training image: if what carries over is
+    # memorised near duplicates, the near half holds the gain
     pool = np.stack([s.image.reshape(-1) for s in train]).astype(np.float32) / 255
     nearest = np.array([np.sqrt(((pool - s.image.reshape(-1) / 255) ** 2).mean(1)).min() for s in lateral])
-    right = np.array([r["correct"] for r in item_rows(lateral, learner.evaluate(lateral).predictions)])
     cut = np.median(nearest)
     for tag, part in (("near", nearest < cut), ("far", nearest >= cut)):
         log(
