@@ -800,8 +800,9 @@ def cmd_pretrain(args) -> int:
     from rls3_bench.learners.pretrain import DEFAULT_OUT_DIR, PretrainConfig, pretrain
 
     track = load_track(args.track)
-    if not 0.0 <= args.object_negatives < float("inf"):
-        raise UserError(f"--object-negatives must be a finite weight >= 0, got {args.object_negatives}")
+    for flag in ("object_negatives", "object_positions"):
+        if not 0.0 <= getattr(args, flag) < float("inf"):
+            raise UserError(f"--{flag.replace('_', '-')} must be a finite weight >= 0, got {getattr(args, flag)}")
     out = Path(args.out) if args.out else DEFAULT_OUT_DIR
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the weights and their card")
@@ -813,6 +814,7 @@ def cmd_pretrain(args) -> int:
         object_negatives=args.object_negatives,
         vision_epochs=args.vision_epochs,
         vision_lr=args.vision_lr,
+        object_positions=args.object_positions,
     )
     card = pretrain(track, cfg, out_dir=out)
     print(json.dumps(card, indent=2))
@@ -973,6 +975,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="W",
         help="weight of a ranking term against one object-swapped caption per scene (default: 0, captions only)",
+    )
+    p.add_argument(
+        "--object-positions",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of a term that regresses each object's image position from the image embedding "
+        "(clip only; default: 0, none)",
     )
     p.add_argument(
         "--vision-epochs",

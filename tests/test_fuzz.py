@@ -277,6 +277,7 @@ OPTIONS = {
         "--seed",
         "--lr",
         "--object-negatives",
+        "--object-positions",
         "--vision-epochs",
         "--vision-lr",
         "--out",

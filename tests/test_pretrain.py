@@ -52,9 +52,44 @@ def test_object_scenes_come_from_the_given_world():
     w2 = get_world(2)
     with EmbeddedBackend(image_size=64, renderer="tiny", validity_version=2) as backend:
         scenes = pt.object_scenes(backend, 6, np.random.default_rng(0), w2)
-    assert [s.room for _, s in scenes] == [w2.room_ids[i % len(w2.room_ids)] for i in range(6)]
-    assert all(w2.problem(s) is None for _, s in scenes)
-    assert all(img.shape == (64, 64, 3) for img, _ in scenes)
+    assert [s.room for _, s, _ in scenes] == [w2.room_ids[i % len(w2.room_ids)] for i in range(6)]
+    assert all(w2.problem(s) is None for _, s, _ in scenes)
+    assert all(img.shape == (64, 64, 3) for img, _, _ in scenes)
+    names = sorted(ASSETS)
+    for _, s, positions in scenes:  # a valid scene shows each of its objects, and only those have a position
+        assert {names[i] for i in np.flatnonzero(~np.isnan(positions[:, 0]))} == {o.asset for o in s.objects}
+        assert np.nanmax(np.abs(positions)) < 1.0
+
+
+def test_object_positions_are_segmentation_centroids_in_image_coordinates():
+    """x runs left to right and y top to bottom, both in [-1, 1]; an object without pixels has none."""
+    seg = np.full((8, 16), -1, np.int16)
+    seg[0:2, 0:4] = 0  # top left: columns 0-3, rows 0-1
+    seg[6:8, 14:16] = 1  # bottom right
+    positions = pt.object_positions(seg, spec("kitchen-a", "vase", "green-cup", "pink-bowl"))
+    names = sorted(ASSETS)
+    np.testing.assert_allclose(positions[names.index("vase")], (2 * 2.0 / 16 - 1, 2 * 1.0 / 8 - 1))
+    np.testing.assert_allclose(positions[names.index("green-cup")], (2 * 15.0 / 16 - 1, 2 * 7.0 / 8 - 1))
+    assert np.isnan(positions[names.index("pink-bowl")]).all()  # in the spec, not in the image
+    assert np.isnan(np.delete(positions, [names.index("vase"), names.index("green-cup")], axis=0)).all()
+
+
+def test_object_positions_agree_with_the_left_right_labels_of_rendered_scenes():
+    """The head's targets order objects as the captions do: for every left/right pair the relation
+    labeller finds in random world-2 scenes, the subject's centroid x is the smaller one for "left"."""
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.labels.relations import label_scene
+
+    w2, names = get_world(2), sorted(ASSETS)
+    checked = 0
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
+        for _, s, positions in pt.object_scenes(backend, 12, np.random.default_rng(3), w2):
+            for label in label_scene(backend.observe(s)):
+                if label.lateral in ("left", "right"):
+                    xa, xb = (positions[names.index(s.objects[k].asset), 0] for k in (label.a, label.b))
+                    assert (xa < xb) == (label.lateral == "left"), (s, label)
+                    checked += 1
+    assert checked >= 10
 
 
 def squares(n: int, seed: int = 0):
@@ -78,7 +113,7 @@ def test_vision_stage_trains_the_tower_and_reports_f1():
     before = [p.detach().clone() for p in learner.vision_parameters()]
     lm_before = learner.core.model.language_model.embed_tokens.weight.detach().clone()
     images, specs = squares(16)
-    held_out = list(zip(*squares(8, seed=1), strict=True))
+    held_out = [(im, s, None) for im, s in zip(*squares(8, seed=1), strict=True)]
     losses = []
     cfg = pt.PretrainConfig(batch_size=8, vision_epochs=6, vision_lr=1e-3)
     f1 = pt.vision_stage(learner, images, specs, held_out, cfg, seed=0, log=losses.append)
@@ -211,3 +246,72 @@ def test_a_vision_stage_for_a_learner_without_one_is_refused_before_rendering(tm
     with pytest.raises(UserError, match="learner 'clip' has no vision stage"):
         pt.pretrain(load_track("clip-tiny"), pt.PretrainConfig(vision_epochs=1), out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_position_loss_is_the_squared_error_over_shown_objects_only():
+    targets = torch.tensor([[[0.5, -0.5], [float("nan"), float("nan")]]])
+    predicted = torch.tensor([[0.0, 0.0, 9.0, 9.0]], requires_grad=True)
+    loss = pt.position_loss(predicted, targets)
+    assert float(loss.detach()) == pytest.approx((0.25 + 0.25) / 2)
+    loss.backward()
+    assert predicted.grad[0, 2:].abs().sum() == 0  # an absent object pulls on nothing
+
+
+def test_position_order_accuracy_reads_each_axis_separately():
+    targets = np.array([[[-0.5, -0.5], [0.5, 0.5], [0.0, 0.9]]], np.float32)
+    mirrored = targets * np.array([-1.0, 1.0], np.float32)  # x flipped, y kept
+    assert pt.position_order_accuracy(targets, targets, axis=0) == 1.0
+    assert pt.position_order_accuracy(mirrored, targets, axis=0) == 0.0
+    assert pt.position_order_accuracy(mirrored, targets, axis=1) == 1.0
+    # pairs closer than the margin along the axis are not asked about
+    close = np.array([[[0.0, 0.0], [0.01, 0.5]]], np.float32)
+    assert pt.position_order_accuracy(close * np.array([-1.0, 1.0]), close, axis=0) == 0.0  # no pair asked
+
+
+def test_clip_pretrain_step_adds_the_image_term_to_its_loss():
+    from rls3_bench.learners.clip import ClipLearner
+
+    images = np.stack(squares(4)[0])
+    texts = ["a photo of the pink bowl in a kitchen ."] * 2 + ["a photo of the blue bottle in a kitchen ."] * 2
+    plain = ClipLearner("clip-tiny", None, {}, seed=0).pretrain_step(images, texts)
+    seen = []
+
+    def term(embeddings):
+        seen.append(tuple(embeddings.shape))
+        return embeddings.sum() * 0 + 2.5
+
+    with_term = ClipLearner("clip-tiny", None, {}, seed=0).pretrain_step(images, texts, image_term=term)
+    assert seen == [(4, 128)] and with_term == pytest.approx(plain + 2.5, abs=1e-5)
+
+
+def test_pretrain_with_object_positions_reports_what_the_head_reads(tmp_path):
+    """A whole (tiny) clip pretrain with the position term: its card names the flag and the held-out
+    order accuracies, and the exported weights hold the model alone (the head is discarded)."""
+    from safetensors.torch import load_file
+
+    from rls3_bench.cli import build_parser
+    from rls3_bench.harness.tracks import load_track
+    from rls3_bench.learners.clip import ClipLearner
+
+    track = load_track("clip-tiny").replace(val_set="spatial-v1-mini")
+    cfg = pt.PretrainConfig(scenes=8, epochs=1, batch_size=4, identity_items=4, object_positions=2.0)
+    card = pt.pretrain(track, cfg, out_dir=tmp_path, log=lambda line: None)
+    assert card["command"].endswith("--object-positions 2.0")
+    assert build_parser().parse_args(card["command"].split()[1:]).object_positions == 2.0
+    assert set(card["position_order_accuracy"]) == {"x", "y"}
+    assert all(0.0 <= v <= 1.0 for v in card["position_order_accuracy"].values())
+    exported = load_file(tmp_path / "clip-tiny-base.safetensors")
+    assert set(exported) == set(ClipLearner("clip-tiny", None, {}).core.state_dict())
+
+
+def test_object_positions_for_a_learner_without_an_image_embedding_are_refused_before_rendering(tmp_path, monkeypatch):
+    import rls3_bench.backends as backends
+    from rls3_bench.harness.tracks import load_track
+
+    def no_backend(name):
+        raise AssertionError("a backend was opened before the refusal")
+
+    monkeypatch.setattr(backends, "get_backend_class", no_backend)
+    with pytest.raises(UserError, match="no pooled image embedding.*without --object-positions"):
+        pt.pretrain(load_track("paligemma-tiny"), pt.PretrainConfig(object_positions=1.0), out_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()

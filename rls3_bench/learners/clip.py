@@ -391,8 +391,9 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         distinct, ids = unique_texts(texts)
         return self.encode_images(images), self.encode_texts(distinct), torch.tensor(ids, device=self.device)
 
-    def _loss(self, images, captions: Sequence[str], negatives: Sequence[str], weight: float):
-        """CLIP term over ``captions`` + ``weight`` x hard-negative term over captions and ``negatives``."""
+    def _loss(self, images, captions: Sequence[str], negatives: Sequence[str], weight: float, image_term=None):
+        """CLIP term over ``captions`` + ``weight`` x hard-negative term over captions and ``negatives``
+        (+ ``image_term(image embeddings)`` where given)."""
         n = len(captions)
         texts = list(captions) + (list(negatives) if weight > 0 else [])  # encode negatives only if used
         img, txt, ids = self._embed(images, texts)
@@ -403,6 +404,8 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         loss = masked_clip_loss(logits.index_select(1, caption_ids), caption_ids)
         if weight > 0:
             loss = loss + weight * F.cross_entropy(logits, caption_ids)
+        if image_term is not None:
+            loss = loss + image_term(img)
         return loss
 
     def dual_loss(self, batch: Sequence[Sample]):
@@ -431,13 +434,19 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         return self._optimise(loss)
 
     def pretrain_step(
-        self, images: np.ndarray, texts: list[str], negatives: Sequence[str] = (), weight: float = 0.0
+        self,
+        images: np.ndarray,
+        texts: list[str],
+        negatives: Sequence[str] = (),
+        weight: float = 0.0,
+        image_term=None,
     ) -> float:
         """One contrastive step on object-level captions (base-weight pretraining), plus ``weight`` x
-        the hard-negative term over ``negatives`` (object-swapped captions) when ``weight > 0``."""
+        the hard-negative term over ``negatives`` (object-swapped captions) when ``weight > 0``, plus
+        ``image_term`` (a loss on the batch's image embeddings, e.g. the object-position head's)."""
         self.core.train()
         with self._autocast():
-            loss = self._loss(list(images), texts, list(negatives), weight=weight)
+            loss = self._loss(list(images), texts, list(negatives), weight=weight, image_term=image_term)
         return self._optimise(loss)
 
     # --- evaluation and feedback ----------------------------------------------------------------------

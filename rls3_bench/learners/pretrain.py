@@ -57,7 +57,10 @@ class PretrainConfig:
     :param object_negatives: weight of the learner's hard-negative/ranking term over one
     object-swapped caption per scene (0: captions only). No spatial words either way.
     :param vision_epochs: passes of the vision stage over the same scenes (0: no vision stage);
-    :param vision_lr: its learning rate (AdamW over the tower and the probe)."""
+    :param vision_lr: its learning rate (AdamW over the tower and the probe);
+    :param object_positions: weight of the object-position term of the caption stage (0: none): a
+    linear head on the image embedding regresses each shown asset's image centroid, so the embedding
+    the captions are scored against carries where each object is. No spatial words either way."""
 
     scenes: int = 3000
     epochs: int = 8
@@ -68,10 +71,25 @@ class PretrainConfig:
     object_negatives: float = 0.0
     vision_epochs: int = 0
     vision_lr: float = 5e-4
+    object_positions: float = 0.0
 
 
-def object_scenes(backend, n: int, rng, world: World = DEFAULT_WORLD) -> list[tuple[np.ndarray, object]]:
-    """``n`` (image, spec) pairs of uniformly random valid scenes of ``world``, its rooms cycled."""
+def object_positions(segmentation: np.ndarray, spec) -> np.ndarray:
+    """``(len(ASSETS), 2)`` float32: each asset's visible centroid in the image, x (left to right) and
+    y (top to bottom) in [-1, 1], rows in sorted asset order; NaN for assets the scene does not show."""
+    height, width = segmentation.shape
+    out = np.full((len(ASSETS), 2), np.nan, np.float32)
+    names = sorted(ASSETS)
+    for i, placed in enumerate(spec.objects):
+        rows, cols = np.nonzero(segmentation == i)
+        if len(rows):
+            out[names.index(placed.asset)] = (2 * (cols.mean() + 0.5) / width - 1, 2 * (rows.mean() + 0.5) / height - 1)
+    return out
+
+
+def object_scenes(backend, n: int, rng, world: World = DEFAULT_WORLD) -> list[tuple[np.ndarray, object, np.ndarray]]:
+    """``n`` (image, spec, :func:`object_positions`) triples of uniformly random valid scenes of
+    ``world``, its rooms cycled."""
     from rls3_bench.scene.random_scenes import random_spec
 
     rooms = world.room_ids
@@ -80,7 +98,7 @@ def object_scenes(backend, n: int, rng, world: World = DEFAULT_WORLD) -> list[tu
         spec = random_spec(rng, rooms[len(out) % len(rooms)], world=world)
         obs = backend.observe(spec)
         if obs.valid:
-            out.append((obs.image, spec))
+            out.append((obs.image, spec, object_positions(obs.segmentation, spec)))
     return out
 
 
@@ -101,7 +119,7 @@ def swap_one_object(spec, rng):
 def identity_items(scenes, rng) -> list[Sample]:
     """2-way object-identity items: true object caption vs one object swapped for an absent one."""
     items = []
-    for k, (image, spec) in enumerate(scenes):
+    for k, (image, spec, _) in enumerate(scenes):
         swapped = swap_one_object(spec, rng)
         items.append(
             Sample(
@@ -177,7 +195,7 @@ def vision_stage(
     log=print,
 ) -> float:
     """Train ``learner``'s vision tower to tell which assets and room a scene holds (see the module
-    docstring); returns the probe's micro F1 over those labels on ``held_out`` (image, spec) pairs
+    docstring); returns the probe's micro F1 over those labels on ``held_out`` (image, spec, positions) triples
     (0 for a probe that never says present)."""
     import torch
 
@@ -204,10 +222,10 @@ def vision_stage(
             losses.append(float(loss.detach()))
         log(f"vision epoch {epoch + 1}/{cfg.vision_epochs}: loss {np.mean(losses):.4f}")
     with torch.no_grad():
-        truth = torch.from_numpy(np.stack([object_labels(s, world) for _, s in held_out]))
+        truth = torch.from_numpy(np.stack([object_labels(s, world) for _, s, _ in held_out]))
         predicted = torch.cat(
             [
-                probe(learner.vision_tokens(np.stack([im for im, _ in held_out[i : i + 64]]))).cpu() > 0
+                probe(learner.vision_tokens(np.stack([im for im, _, _ in held_out[i : i + 64]]))).cpu() > 0
                 for i in range(0, len(held_out), 64)
             ]
         )
@@ -216,10 +234,93 @@ def vision_stage(
     return 2 * true_pos / max(float(predicted.sum() + truth.sum()), 1.0)
 
 
+def _require_image_embedding(learner_cls) -> None:
+    from rls3_bench.errors import UserError
+
+    if not hasattr(learner_cls, "encode_images"):
+        raise UserError(
+            f"learner '{learner_cls.name}' has no pooled image embedding for an object-position head; "
+            "run pretrain without --object-positions"
+        )
+
+
+def position_loss(predicted, targets):
+    """Mean squared error of ``(B, A * 2)`` predicted centroids against ``(B, A, 2)`` targets, over the
+    assets each scene shows (NaN targets are left out)."""
+    shown = ~targets.isnan()
+    error = (predicted.view_as(targets) - targets.nan_to_num()) ** 2
+    return (error * shown).sum() / shown.sum().clamp(min=1)
+
+
+def position_order_accuracy(predicted: np.ndarray, targets: np.ndarray, axis: int, margin: float = 0.05) -> float:
+    """Over every pair of assets one scene shows whose true centroids differ by more than ``margin``
+    along ``axis`` (0: x, 1: y), the share whose predicted centroids come in the same order: what the
+    head reads of left/right (x) or up/down (y) from the image embedding (chance 0.5; 0 where no pair
+    qualifies)."""
+    right = total = 0
+    for pred, true in zip(predicted.reshape(targets.shape), targets, strict=True):
+        shown = np.flatnonzero(~np.isnan(true[:, axis]))
+        for a in shown:
+            for b in shown[shown > a]:
+                gap = true[a, axis] - true[b, axis]
+                if abs(gap) > margin:
+                    total += 1
+                    right += bool(np.sign(pred[a, axis] - pred[b, axis]) == np.sign(gap))
+    return right / max(total, 1)
+
+
 def spatial_report(learner, items) -> dict:
     from rls3_bench.analysis.metrics import item_rows, summarize
 
     return summarize(item_rows(items, learner.evaluate(items).predictions))
+
+
+class _PositionHead:
+    """The object-position term of the caption stage: a linear head from the image embedding to each
+    asset's centroid, trained beside the learner (its own AdamW at the stage's rate) and discarded
+    after; only its gradient into the embedding stays in the weights."""
+
+    def __init__(self, learner, images: np.ndarray, cfg: PretrainConfig):
+        import torch
+
+        with torch.no_grad():
+            width = int(learner.encode_images(images[:1]).shape[-1])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int_seed("pretrain", cfg.seed, 4))
+            self.linear = torch.nn.Linear(width, 2 * len(ASSETS)).to(learner.device)
+        self.optimizer = torch.optim.AdamW(self.linear.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.weight, self.device = cfg.object_positions, learner.device
+
+    def term(self, targets: np.ndarray):
+        """The weighted loss as a function of the batch's image embeddings (the learner adds it)."""
+        import torch
+
+        t = torch.from_numpy(targets).to(self.device)
+        return lambda embeddings: self.weight * position_loss(self.read(embeddings), t)
+
+    def read(self, embeddings):
+        """Centroids from unit-norm embeddings, scaled by sqrt(width) so each input is of order one and
+        the head can reach positions of order one within the stage's (fine-tuning-sized) steps."""
+        return self.linear(embeddings * embeddings.shape[-1] ** 0.5)
+
+    def step(self) -> None:
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def order_accuracies(self, learner, scenes) -> dict[str, float]:
+        """:func:`position_order_accuracy` along x and y on held-out ``scenes``."""
+        import torch
+
+        learner.core.eval()
+        with torch.no_grad():
+            predicted = torch.cat(
+                [
+                    self.read(learner.encode_images(np.stack([im for im, _, _ in scenes[i : i + 64]]))).cpu()
+                    for i in range(0, len(scenes), 64)
+                ]
+            ).numpy()
+        targets = np.stack([p for _, _, p in scenes])
+        return {axis: position_order_accuracy(predicted, targets, k) for k, axis in enumerate(("x", "y"))}
 
 
 def check_pretrain(track, cfg: PretrainConfig) -> None:
@@ -251,6 +352,8 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     learner_cls = get_learner_class(track.learner)
     if cfg.vision_epochs > 0:
         _require_vision_stage(learner_cls)  # before minutes of rendering
+    if cfg.object_positions > 0:
+        _require_image_embedding(learner_cls)
     t0 = time.perf_counter()
     rng = rng_for("pretrain", cfg.seed)
     world = get_world(track.world)  # a track's base knows the objects of its own world
@@ -260,13 +363,14 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
     recipe = {**track.recipe, "lr": cfg.lr}
     learner = learner_cls(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
-    images = np.stack([im for im, _ in train])
+    images = np.stack([im for im, _, _ in train])
+    specs = [spec for _, spec, _ in train]
     probe_f1 = None
     if cfg.vision_epochs > 0:
         probe_f1 = vision_stage(
             learner,
             images,
-            [spec for _, spec in train],
+            specs,
             held_out,
             cfg,
             seed=int_seed("pretrain", cfg.seed, 3),
@@ -274,12 +378,12 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
             log=log,
         )
         learner.freeze_vision(True)
-    texts = [object_caption(spec) for _, spec in train]
+    texts = [object_caption(spec) for spec in specs]
     # drawn from their own stream, so object_negatives=0 leaves every other draw as it was
     negative_rng = rng_for("pretrain", cfg.seed, 2)
-    negatives = (
-        [object_caption(swap_one_object(spec, negative_rng)) for _, spec in train] if cfg.object_negatives > 0 else []
-    )
+    negatives = [object_caption(swap_one_object(s, negative_rng)) for s in specs] if cfg.object_negatives > 0 else []
+    head = _PositionHead(learner, images, cfg) if cfg.object_positions > 0 else None
+    positions = np.stack([p for _, _, p in train])
     order_rng = rng_for("pretrain", cfg.seed, 1)
     steps = 0
     for epoch in range(cfg.epochs):
@@ -291,12 +395,16 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
                     [texts[j] for j in idx],
                     [negatives[j] for j in idx] if negatives else (),
                     weight=cfg.object_negatives,
+                    **({"image_term": head.term(positions[idx])} if head else {}),
                 )
             )
+            if head:
+                head.step()
             steps += 1
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}")
     if cfg.vision_epochs > 0:
         learner.freeze_vision(False)
+    position_orders = head.order_accuracies(learner, held_out) if head else None
     identity = spatial_report(learner, identity_items(held_out, rng))["accuracy"]
     val = spatial_report(learner, load_eval_set(track.val_set or track.eval_set))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -310,13 +418,15 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         "command": f"rls3-bench pretrain --track {track.name} --seed {cfg.seed} --scenes {cfg.scenes} "
         f"--epochs {cfg.epochs} --lr {cfg.lr}"
         + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else "")
-        + (f" --vision-epochs {cfg.vision_epochs} --vision-lr {cfg.vision_lr}" if cfg.vision_epochs else ""),
+        + (f" --vision-epochs {cfg.vision_epochs} --vision-lr {cfg.vision_lr}" if cfg.vision_epochs else "")
+        + (f" --object-positions {cfg.object_positions}" if cfg.object_positions else ""),
         "config": cfg.__dict__,
         "steps": steps,
         "torch_threads": __import__("torch").get_num_threads(),
         "seconds": round(time.perf_counter() - t0, 1),
         "object_identity_accuracy": identity,
         **({"vision_probe_f1": probe_f1} if probe_f1 is not None else {}),
+        **({"position_order_accuracy": position_orders} if position_orders is not None else {}),
         "spatial_val_accuracy": val["accuracy"],
         "spatial_val_per_term": val["per_term"],
         "spatial_val_per_complexity": val["per_complexity"],
