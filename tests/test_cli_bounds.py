@@ -186,6 +186,15 @@ def test_pretrain_refuses_fewer_scenes_than_a_batch(tmp_path, capsys, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("flag", ["--object-negatives", "--object-positions"])
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_pretrain_term_weights_must_be_finite_and_non_negative(flag, value, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_code(["pretrain", "--track", "clip-tiny", flag, value]) == 2
+    assert f"{flag} must be a finite weight >= 0, got {float(value)}" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_pretrain_writes_into_the_working_folder_by_default(tmp_path, monkeypatch):
     import rls3_bench
     import rls3_bench.learners.pretrain as pt

@@ -235,19 +235,6 @@ def test_both_learners_check_their_base_before_loading_it(base_copy, monkeypatch
         pg.PaliGemmaLearner("paligemma-tiny", "base", {})
 
 
-def test_a_vision_stage_for_a_learner_without_one_is_refused_before_rendering(tmp_path, monkeypatch):
-    import rls3_bench.backends as backends
-    from rls3_bench.harness.tracks import load_track
-
-    def no_backend(name):
-        raise AssertionError("a backend was opened before the refusal")
-
-    monkeypatch.setattr(backends, "get_backend_class", no_backend)
-    with pytest.raises(UserError, match="learner 'clip' has no vision stage"):
-        pt.pretrain(load_track("clip-tiny"), pt.PretrainConfig(vision_epochs=1), out_dir=tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
 def test_position_loss_is_the_squared_error_over_shown_objects_only():
     targets = torch.tensor([[[0.5, -0.5], [float("nan"), float("nan")]]])
     predicted = torch.tensor([[0.0, 0.0, 9.0, 9.0]], requires_grad=True)
@@ -304,7 +291,19 @@ def test_pretrain_with_object_positions_reports_what_the_head_reads(tmp_path):
     assert set(exported) == set(ClipLearner("clip-tiny", None, {}).core.state_dict())
 
 
-def test_object_positions_for_a_learner_without_an_image_embedding_are_refused_before_rendering(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "track, cfg, match",
+    [
+        ("clip-tiny", pt.PretrainConfig(vision_epochs=1), "learner 'clip' has no vision stage"),
+        (
+            "paligemma-tiny",
+            pt.PretrainConfig(object_positions=1.0),
+            "no pooled image embedding.*without --object-positions",
+        ),
+    ],
+    ids=["vision-stage-on-clip", "object-positions-on-paligemma"],
+)
+def test_a_stage_the_learner_lacks_is_refused_before_rendering(track, cfg, match, tmp_path, monkeypatch):
     import rls3_bench.backends as backends
     from rls3_bench.harness.tracks import load_track
 
@@ -312,6 +311,6 @@ def test_object_positions_for_a_learner_without_an_image_embedding_are_refused_b
         raise AssertionError("a backend was opened before the refusal")
 
     monkeypatch.setattr(backends, "get_backend_class", no_backend)
-    with pytest.raises(UserError, match="no pooled image embedding.*without --object-positions"):
-        pt.pretrain(load_track("paligemma-tiny"), pt.PretrainConfig(object_positions=1.0), out_dir=tmp_path / "o")
-    assert not (tmp_path / "o").exists()
+    with pytest.raises(UserError, match=match):
+        pt.pretrain(load_track(track), cfg, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
