@@ -21,6 +21,13 @@ language prior and the room but not the small objects (tried at length, see
 ``weights/paligemma-tiny-base.json``), while object-presence labels give the tower a direct signal.
 Neither stage sees a spatial word or a position.
 
+An optional **object-position term** (``--object-positions W``, CLIP only) adds to the caption stage
+W x the squared error of a linear head that reads each shown object's image centroid (from the
+segmentation) off the pooled image embedding; the head is discarded. Why: a probe finds no
+left/right order of objects in that embedding after caption pretraining (as in a random init), and a
+caption can only be scored against what the embedding holds. The card then reports the head's
+held-out order accuracy along x and y. Still no spatial word.
+
 Two checks go into the card: **object identity** (2-way: the image's true object caption vs the same
 caption with one object replaced by an absent one; should be high) and **spatial accuracy** on the
 validation eval set per term (should be near chance: the base knows objects, not relations, as real
