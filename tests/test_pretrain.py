@@ -250,9 +250,11 @@ def test_position_order_accuracy_reads_each_axis_separately():
     assert pt.position_order_accuracy(targets, targets, axis=0) == 1.0
     assert pt.position_order_accuracy(mirrored, targets, axis=0) == 0.0
     assert pt.position_order_accuracy(mirrored, targets, axis=1) == 1.0
-    # pairs closer than the margin along the axis are not asked about
+    # pairs closer than the margin along the axis are not asked about: predicted in the right order,
+    # such a pair would score 1.0 if it were counted
     close = np.array([[[0.0, 0.0], [0.01, 0.5]]], np.float32)
-    assert pt.position_order_accuracy(close * np.array([-1.0, 1.0]), close, axis=0) == 0.0  # no pair asked
+    assert pt.position_order_accuracy(close, close, axis=0) == 0.0
+    assert pt.position_order_accuracy(close, close, axis=0, margin=0.005) == 1.0
 
 
 def test_clip_pretrain_step_adds_the_image_term_to_its_loss():

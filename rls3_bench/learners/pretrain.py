@@ -285,24 +285,25 @@ def spatial_report(learner, items) -> dict:
 class _PositionHead:
     """The object-position term of the caption stage: a linear head from the image embedding to each
     asset's centroid, trained beside the learner (its own AdamW at the stage's rate) and discarded
-    after; only its gradient into the embedding stays in the weights."""
+    after; only its gradient into the embedding stays in the weights. ``scenes``: the training
+    (image, spec, positions) triples, whose positions are the targets."""
 
-    def __init__(self, learner, images: np.ndarray, cfg: PretrainConfig):
+    def __init__(self, learner, scenes, cfg: PretrainConfig):
         import torch
 
         with torch.no_grad():
-            width = int(learner.encode_images(images[:1]).shape[-1])
+            width = int(learner.encode_images(scenes[0][0][None]).shape[-1])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int_seed("pretrain", cfg.seed, 4))
             self.linear = torch.nn.Linear(width, 2 * len(ASSETS)).to(learner.device)
         self.optimizer = torch.optim.AdamW(self.linear.parameters(), lr=cfg.lr, weight_decay=0.0)
-        self.weight, self.device = cfg.object_positions, learner.device
+        self.weight = cfg.object_positions
+        self.targets = torch.from_numpy(np.stack([p for _, _, p in scenes])).to(learner.device)
 
-    def term(self, targets: np.ndarray):
-        """The weighted loss as a function of the batch's image embeddings (the learner adds it)."""
-        import torch
-
-        t = torch.from_numpy(targets).to(self.device)
+    def term(self, idx: np.ndarray):
+        """The weighted loss of training scenes ``idx`` as a function of their image embeddings (the
+        learner adds it)."""
+        t = self.targets[idx]
         return lambda embeddings: self.weight * position_loss(self.read(embeddings), t)
 
     def read(self, embeddings):
@@ -389,8 +390,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     # drawn from their own stream, so object_negatives=0 leaves every other draw as it was
     negative_rng = rng_for("pretrain", cfg.seed, 2)
     negatives = [object_caption(swap_one_object(s, negative_rng)) for s in specs] if cfg.object_negatives > 0 else []
-    head = _PositionHead(learner, images, cfg) if cfg.object_positions > 0 else None
-    positions = np.stack([p for _, _, p in train])
+    head = _PositionHead(learner, train, cfg) if cfg.object_positions > 0 else None
     order_rng = rng_for("pretrain", cfg.seed, 1)
     steps = 0
     for epoch in range(cfg.epochs):
@@ -402,7 +402,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
                     [texts[j] for j in idx],
                     [negatives[j] for j in idx] if negatives else (),
                     weight=cfg.object_negatives,
-                    **({"image_term": head.term(positions[idx])} if head else {}),
+                    **({"image_term": head.term(idx)} if head else {}),
                 )
             )
             if head:
