@@ -140,6 +140,57 @@ def test_loss_decreases_on_a_fixed_batch(toy):
     assert float(learner.core.logit_scale.detach()) <= cl.MAX_LOGIT_SCALE
 
 
+def _tower_changes(learner, batch) -> tuple[bool, bool]:
+    """(image tower changed, text side changed) by one train step on ``batch``"""
+    before = params(learner)
+    learner.train_step(batch)
+    after = params(learner)
+    visual = [k for k in before if k.startswith("visual.")]
+    rest = [k for k in before if not k.startswith("visual.")]
+    return (
+        not all(torch.equal(before[k], after[k]) for k in visual),
+        not all(torch.equal(before[k], after[k]) for k in rest),
+    )
+
+
+def test_image_lr_scale_zero_freezes_the_image_tower_only(toy):
+    assert _tower_changes(make(image_lr_scale=0), toy(8)) == (False, True)
+    assert _tower_changes(make(), toy(8)) == (True, True)
+
+
+def test_image_lr_scale_sets_the_image_towers_rate(toy):
+    learner = make(lr=1e-3, image_lr_scale=0.25)
+    visual = {id(p) for p in learner.core.visual.parameters()}
+    rates = {id(p): g["lr"] for g in learner.optimizer.param_groups for p in g["params"]}
+    assert rates.keys() == {id(p) for p in learner.core.parameters()}  # every parameter trained once
+    assert {rates[i] for i in visual} == {0.25e-3}
+    assert {r for i, r in rates.items() if i not in visual} == {1e-3}
+    # the image tower moves, and by less than at full rate (same seed, same batch)
+    full, slow = make(lr=1e-3), make(lr=1e-3, image_lr_scale=0.25)
+    start = params(full)
+    full.train_step(toy(8))
+    slow.train_step(toy(8))
+
+    def moved(learner):
+        return sum(float((v - start[k]).abs().sum()) for k, v in params(learner).items() if k.startswith("visual."))
+
+    assert 0 < moved(slow) < moved(full)
+
+
+def test_image_lr_scale_one_trains_as_without_the_key(toy):
+    a, b = make(), make(image_lr_scale=1.0)
+    for seed in range(2):
+        batch = toy(8, seed=seed)
+        assert a.train_step(batch) == b.train_step(batch)
+    assert same_params(params(a), params(b))
+
+
+@pytest.mark.parametrize("scale", [-0.5, float("nan"), float("inf"), "fast"])
+def test_bad_image_lr_scale_is_refused(scale):
+    with pytest.raises(UserError, match="image_lr_scale is .*finite number >= 0"):
+        cl.ClipLearner.check_setup("clip-tiny", None, {"image_lr_scale": scale}, "cpu")
+
+
 # --- evaluation and feedback ------------------------------------------------------------------------
 
 

@@ -84,6 +84,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "eval_batch_size": 128,  # samples per forward pass in evaluate()/feedback()
     "hard_negative_weight": 1.0,  # weight of the NegCLIP-style term of the dual loss (0 disables it)
     "grad_clip": 1.0,  # max global gradient norm (0 disables clipping)
+    "image_lr_scale": 1.0,  # the image tower's learning rate as a share of lr (0: the tower stays as loaded)
 }
 
 
@@ -312,6 +313,11 @@ def _resolve_recipe(recipe: dict) -> dict[str, Any]:
     unknown = sorted(set(recipe) - set(DEFAULT_RECIPE))
     if unknown:
         raise UserError(f"unknown CLIP recipe keys {unknown}; valid keys are {sorted(DEFAULT_RECIPE)}")
+    scale = recipe.get("image_lr_scale", DEFAULT_RECIPE["image_lr_scale"])
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale >= 0):
+        raise UserError(
+            f"CLIP recipe image_lr_scale is {scale!r}; give a finite number >= 0 (0 freezes the image tower)"
+        )
     return {**DEFAULT_RECIPE, **recipe}
 
 
@@ -357,15 +363,31 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         _resolve_weights(model, weights)
 
     def _make_optimizer(self):
-        named = list(self.core.named_parameters())
-        groups = [
-            {
-                "params": [p for n, p in named if not _no_weight_decay(n, p)],
-                "weight_decay": float(self.recipe["weight_decay"]),
-            },
-            {"params": [p for n, p in named if _no_weight_decay(n, p)], "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(groups, lr=float(self.recipe["lr"]))
+        lr, scale = float(self.recipe["lr"]), float(self.recipe["image_lr_scale"])
+        if scale == 0:
+            # AdamW skips parameters without a gradient (weight decay included): the tower stays as loaded
+            self.core.visual.requires_grad_(False)
+        named = [(n, p) for n, p in self.core.named_parameters() if p.requires_grad]
+        # the image tower gets groups of its own only when its rate differs, so scale 1 builds the
+        # optimizer (and trains) exactly as before the key existed
+        towers = [(named, lr)]
+        if scale not in (0.0, 1.0):
+            visual = {id(p) for p in self.core.visual.parameters()}
+            towers = [([(n, p) for n, p in named if id(p) not in visual], lr)]
+            towers.append(([(n, p) for n, p in named if id(p) in visual], lr * scale))
+        groups = []
+        for params, tower_lr in towers:
+            groups.append(
+                {
+                    "params": [p for n, p in params if not _no_weight_decay(n, p)],
+                    "weight_decay": float(self.recipe["weight_decay"]),
+                    "lr": tower_lr,
+                }
+            )
+            groups.append(
+                {"params": [p for n, p in params if _no_weight_decay(n, p)], "weight_decay": 0.0, "lr": tower_lr}
+            )
+        return torch.optim.AdamW(groups, lr=lr)
 
     def _autocast(self):
         if self.device.type == "cuda":

@@ -12,6 +12,8 @@ twins right).
         --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --passes 4 \
         --mirror --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --passes 8 \
+        --image-lr-scale 0 --hard-negative-weight 4 --weights base-weights-w2/clip-tiny-base.safetensors
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --data-seed 0 1 \
         --lateral-only --lateral-sides 2.61 100 --passes 20 --by-offset --hard-negative-weight 4
 """
@@ -47,6 +49,9 @@ parser.add_argument("--hard-negative-weight", type=float, default=1.0, help="the
 parser.add_argument("--weights", default="base", help="start weights: base or a .safetensors file")
 parser.add_argument("--model", default="clip-tiny", help="CLIP model name (clip-tiny)")
 parser.add_argument("--mirror", action="store_true", help="16 items and their horizontal mirrors per batch")
+parser.add_argument(
+    "--image-lr-scale", type=float, default=1.0, help="the recipe's image_lr_scale (0: image tower frozen)"
+)
 parser.add_argument("--lateral-only", action="store_true", help="train on left/right-flip items only")
 parser.add_argument("--report-every", type=int, default=1, help="score every K passes (and the last)")
 parser.add_argument("--by-offset", action="store_true", help="at the end, id-set lateral accuracy by pair offset")
@@ -155,7 +160,13 @@ if args.lateral_only:
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
-recipe = {"lr": args.lr, "weight_decay": 0.1, "batch_size": 32, "hard_negative_weight": args.hard_negative_weight}
+recipe = {
+    "lr": args.lr,
+    "weight_decay": 0.1,
+    "batch_size": 32,
+    "hard_negative_weight": args.hard_negative_weight,
+    "image_lr_scale": args.image_lr_scale,
+}
 learner = ClipLearner(args.model, args.weights, recipe, device="cpu", seed=args.seed)
 
 
