@@ -293,6 +293,20 @@ def test_pretrain_with_object_positions_reports_what_the_head_reads(tmp_path):
     assert set(exported) == set(ClipLearner("clip-tiny", None, {}).core.state_dict())
 
 
+def test_pretrain_trains_the_image_tower_whatever_the_tracks_image_lr_scale(tmp_path):
+    """The track's image_lr_scale is a fine-tuning share: a base from a random init is the same with
+    the track's image tower frozen (0) as without the key."""
+    from rls3_bench.harness.tracks import load_track
+
+    track = load_track("clip-tiny").replace(val_set="spatial-v1-mini")
+    frozen = track.replace(recipe={**track.recipe, "image_lr_scale": 0})
+    cfg = pt.PretrainConfig(scenes=8, epochs=1, batch_size=4, identity_items=4)
+    for name, t in (("plain", track), ("frozen", frozen)):
+        pt.pretrain(t, cfg, out_dir=tmp_path / name, log=lambda line: None)
+    weights = [(tmp_path / name / "clip-tiny-base.safetensors").read_bytes() for name in ("plain", "frozen")]
+    assert weights[0] == weights[1]
+
+
 @pytest.mark.parametrize(
     "track, cfg, match",
     [

@@ -369,7 +369,9 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         train = object_scenes(backend, cfg.scenes, rng, world)
         held_out = object_scenes(backend, cfg.identity_items, rng, world)
     log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
-    recipe = {**track.recipe, "lr": cfg.lr}
+    # from a random init both towers learn at the pretraining rate, whatever share the track's
+    # fine-tuning gives the image tower
+    recipe = {k: v for k, v in track.recipe.items() if k != "image_lr_scale"} | {"lr": cfg.lr}
     learner = learner_cls(track.model, None, recipe, device="cpu", seed=int_seed("pretrain", cfg.seed))
     images = np.stack([im for im, _, _ in train])
     specs = [spec for _, spec, _ in train]
