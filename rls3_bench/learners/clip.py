@@ -370,11 +370,14 @@ class ClipLearner(TorchCheckpointMixin, Learner):
         named = [(n, p) for n, p in self.core.named_parameters() if p.requires_grad]
         # the image tower gets groups of its own only when its rate differs, so scale 1 builds the
         # optimizer (and trains) exactly as before the key existed
-        towers = [(named, lr)]
-        if scale not in (0.0, 1.0):
+        if scale in (0.0, 1.0):
+            towers = [(named, lr)]
+        else:
             visual = {id(p) for p in self.core.visual.parameters()}
-            towers = [([(n, p) for n, p in named if id(p) not in visual], lr)]
-            towers.append(([(n, p) for n, p in named if id(p) in visual], lr * scale))
+            towers = [
+                ([(n, p) for n, p in named if id(p) not in visual], lr),
+                ([(n, p) for n, p in named if id(p) in visual], lr * scale),
+            ]
         groups = []
         for params, tower_lr in towers:
             groups.append(
