@@ -431,6 +431,8 @@ def cmd_evalset(args) -> int:
 
 def cmd_blind(args) -> int:
     from rls3_bench.analysis.blind import (
+        ObjectPrior,
+        RoomPrior,
         blind_report,
         identity_blind_ceiling,
         items_world,
@@ -441,14 +443,19 @@ def cmd_blind(args) -> int:
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     world = items_world(items)
-    report = blind_report(uniform_prior(args.captions, world=world), items)
-    print(
-        f"object-prior blind scorer fitted on {args.captions} uniform-v1 captions of world {world}, on {args.name} "
-        f"({report['n_items']} items; chance 0.5): accuracy {report['accuracy']:.3f}"
+    scorers = (
+        ("object-prior blind scorer (caption and object identity)", ObjectPrior),
+        ("room-prior scorer (the room and the caption's terms, not where the objects stand)", RoomPrior),
     )
-    for name, values in report["slices"].items():
-        for value, v in values.items():
-            print(f"  {name:16s} {value:12s} {v['accuracy']:.3f}  ({v['n']} items)")
+    for title, scorer in scorers:
+        report = blind_report(uniform_prior(args.captions, world=world, scorer=scorer), items)
+        print(
+            f"{title} fitted on {args.captions} uniform-v1 captions of world {world}, on {args.name} "
+            f"({report['n_items']} items; chance 0.5): accuracy {report['accuracy']:.3f}"
+        )
+        for name, values in report["slices"].items():
+            for value, v in values.items():
+                print(f"  {name:16s} {value:12s} {v['accuracy']:.3f}  ({v['n']} items)")
     print(
         f"identity-blind ceiling (sees where the two objects stand, not which is which): "
         f"{identity_blind_ceiling(items):.3f}; positions alone decide {sum(map(positions_suffice, items))} "
@@ -931,13 +938,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_evalset)
 
-    p = sub.add_parser("blind", help="the object-prior blind scorer's accuracy on an eval set, overall and per slice")
+    p = sub.add_parser(
+        "blind", help="the object-prior and room-prior blind scorers' accuracy on an eval set, overall and per slice"
+    )
     p.add_argument("name", help="eval set name (rls3-bench ls)")
     p.add_argument(
         "--captions",
         type=_int_in(10, 100_000, "caption count"),
         default=1000,
-        help="uniform-v1 captions the scorer is fitted on, 10 to 100000 (default: 1000, about 5 s)",
+        help="uniform-v1 captions the scorers are fitted on, 10 to 100000 (default: 1000, about 5 s)",
     )
     p.add_argument("--cache-dir", help="where eval sets are cached (default: ~/.cache/rls3-bench/evalsets)")
     p.set_defaults(func=cmd_blind)

@@ -7,11 +7,13 @@ import pytest
 
 from rls3_bench.analysis.blind import (
     ObjectPrior,
+    RoomPrior,
     blind_report,
     blind_rows,
     identity_blind_ceiling,
     negative_parts,
     positions_suffice,
+    uniform_captions,
     uniform_prior,
     worst_deviation,
 )
@@ -70,6 +72,44 @@ def test_prior_prefers_what_the_captions_said_and_ties_score_half():
     assert blind_rows(prior, [item("vase", "blender", ("left",), "swap")])[0]["credit"] == 0.5
 
 
+def test_room_prior_reads_term_sets_per_room_and_never_answers_a_swap():
+    """A room whose lower objects stand in front and to the left: the room prior answers the lateral
+    flip of "below, in front and to the left" from the other two terms, and its mirror the other way;
+    the object prior, which scores each axis on its own, cannot (left and right are equally common)."""
+    common = ("below", "in front", "left")
+    train = [item("plate", "green cup", common, "flip:left", i) for i in range(6)]
+    train += [item("green cup", "plate", ("above", "behind", "right"), "flip:right", i) for i in range(6)]
+    prior = RoomPrior.fit(train)
+    assert prior.n_captions == 12
+    assert prior.log_prob("kitchen-a", common) > prior.log_prob("kitchen-a", ("below", "in front", "right"))
+    # other objects, same room: the room prior does not care which objects they are
+    rows = blind_rows(
+        prior,
+        [
+            item("red book", "bowl", common, "flip:left"),
+            item("red book", "bowl", ("below", "in front", "right"), "flip:right"),
+            item("red book", "bowl", common, "swap"),
+        ],
+    )
+    assert [r["credit"] for r in rows] == [1.0, 0.0, 0.5]
+    # the object prior, which never saw this pair, has no preference on the same item
+    assert blind_rows(ObjectPrior.fit(train), [item("red book", "bowl", common, "flip:left")])[0]["credit"] == 0.5
+
+
+def test_room_prior_finds_the_layout_in_uniform_scenes_of_world_2():
+    """Fitted on 300 uniform-v1 captions of world 2 and scored on 300 others: the lateral flips of
+    3-term captions are answerable from the room and the other two terms (the riser stands on a fixed
+    side), 1-term ones are not (nothing but the room to go on)."""
+    fitted = uniform_prior(300, seed=0, image_size=32, world=2, scorer=RoomPrior)
+    held_out = uniform_captions(300, seed=1, image_size=32, world=2)
+    rows = blind_rows(fitted, held_out)
+    lateral = [(s, r["credit"]) for s, r in zip(held_out, rows, strict=True) if r["flipped_axis"] == "lateral"]
+    three = [c for s, c in lateral if s.complexity == 3]
+    one = [c for s, c in lateral if s.complexity == 1]
+    assert len(three) >= 30 and sum(three) / len(three) > 0.75
+    assert len(one) >= 20 and abs(sum(one) / len(one) - 0.5) < 0.2
+
+
 @pytest.fixture(scope="module")
 def v2_mini():
     return build_eval_set(EVAL_SETS["spatial-v2-mini"])
@@ -107,7 +147,7 @@ def test_positions_decide_only_one_term_flips_of_multi_term_captions(v2_mini):
 def test_v2_mini_gives_any_text_prior_exactly_chance(v2_mini, small_prior):
     """Even a prior fitted on the answers of one twin of every group cannot beat chance."""
     one_twin = v2_mini[::2]
-    for prior in (small_prior, ObjectPrior.fit(one_twin)):
+    for prior in (small_prior, ObjectPrior.fit(one_twin), RoomPrior.fit(one_twin), RoomPrior.fit(v2_mini)):
         report = blind_report(prior, v2_mini)
         assert report["accuracy"] == 0.5
         for slice_values in report["slices"].values():
@@ -187,3 +227,16 @@ def test_the_board_fits_the_object_prior_in_the_eval_sets_world(monkeypatch):
         assert blind.items_world([Sample(spec, None, "", "", (), "", (), (), "", "", "x")]) == version
         blind.uniform_prior(20, seed=0, image_size=32, world=version)
     assert seen == [(1, LABELLERS[1], 1), (2, LABELLERS[2], 2)]
+
+
+def test_blind_command_reports_both_scorers_at_chance_on_a_twin_set(tmp_path, capsys):
+    from rls3_bench.cli import main
+
+    assert main(["blind", "spatial-v3-mini", "--captions", "30", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    heads = [line for line in out.splitlines() if " fitted on 30 uniform-v1 captions of world 2," in line]
+    assert [h.split(" fitted")[0] for h in heads] == [
+        "object-prior blind scorer (caption and object identity)",
+        "room-prior scorer (the room and the caption's terms, not where the objects stand)",
+    ]
+    assert all(h.endswith("accuracy 0.500") for h in heads), heads

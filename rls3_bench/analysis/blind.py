@@ -1,19 +1,27 @@
-"""Object-prior blind baseline: an image-free scorer fitted on a generator's delivered captions.
+"""Blind baselines: scorers fitted on a generator's delivered captions that do not look where the
+captioned objects stand.
 
-The scorer counts, for each ordered object pair (subject, reference) and each axis (vertical,
-depth, lateral), how often each value (a term, or none) occurs in the training captions, smooths
-the counts towards the axis's overall frequencies, and scores a caption by the product of its
-three axis probabilities. A 2-way item is answered by whichever caption is more probable; a tie
-scores 1/2 (a scorer with no preference is at chance). It never sees an image, so whatever it gets
-above 50 % on an eval set is answerable from text and object identity alone.
+* :class:`ObjectPrior` (image-free) counts, for each ordered object pair (subject, reference) and
+  each axis (vertical, depth, lateral), how often each value (a term, or none) occurs in the
+  training captions, smooths the counts towards the axis's overall frequencies, and scores a
+  caption by the product of its three axis probabilities. Whatever it gets above 50 % on an eval set
+  is answerable from text and object identity alone.
+* :class:`RoomPrior` knows the room (one glance at an image tells it) and the caption's terms, not
+  the objects: it counts each whole term set per room. Rooms have fixed layouts (a riser on one side
+  of the main surface, shelves at the back), so on scenes drawn like the training data the terms of
+  one axis can give away another's: "below, in front and to the left" against "... to the right".
+  What it gets above 50 % is answerable from the room's layout without finding the two objects.
 
-Slices keep minimal-pair twins together (every attribute is the same for both twins, the pair
-distance is the group's mean), so on a twin-built set every slice is exactly at chance. A slice by
-the true term is not reported: it conditions on the answer, so it tests no prior.
+A 2-way item is answered by whichever caption is more probable; a tie scores 1/2 (a scorer with no
+preference is at chance). Slices keep minimal-pair twins together (every attribute is the same for
+both twins, the pair distance is the group's mean), so on a twin-built set every slice is exactly at
+chance for both scorers. A slice by the true term is not reported: it conditions on the answer, so it
+tests no prior.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections import Counter, defaultdict
@@ -36,8 +44,8 @@ _AXIS_OF = {
 }
 #: slices with fewer items than this are reported but not held to the slice tolerance
 MIN_SLICE_ITEMS = 40
-#: captions the leaderboard's object-prior row is fitted on (about 5 s on one CPU core; the fit is
-#: kept per process, so a board of several tracks fits once)
+#: captions the leaderboard's object-prior row is fitted on (about 5 s on one CPU core; the captions
+#: are kept per process, so a board of several tracks draws them once)
 BOARD_CAPTIONS = 1000
 
 
@@ -80,6 +88,52 @@ class ObjectPrior:
             counts = self.pair_counts.get((subject, reference, axis), Counter())
             total += math.log((counts[value] + self.alpha * p_axis) / (sum(counts.values()) + self.alpha))
         return total
+
+    def item_log_probs(self, item: Sample) -> tuple[float, float]:
+        """(log P(true caption), log P(the 2-way negative))"""
+        return self.log_prob(item.subject, item.reference, item.terms), self.log_prob(*negative_parts(item))
+
+
+#: a caption's whole term set as (vertical, depth, lateral) values; 26 are possible (not all None)
+N_TERM_SETS = 3**3 - 1
+
+
+def term_set(terms: Iterable[str]) -> tuple[str | None, ...]:
+    return tuple(axis_values(terms).values())
+
+
+@dataclass
+class RoomPrior:
+    """Counts of each caption's term set per room, smoothed by ``alpha`` pseudo-counts spread as the
+    term sets' overall frequencies (themselves add-one smoothed over the 26 possible sets). It never
+    sees which object is which, so an A/B swap is always a tie."""
+
+    alpha: float = 1.0
+    room_counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    counts: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def fit(cls, samples: Iterable[Sample], alpha: float = 1.0) -> RoomPrior:
+        prior = cls(alpha=alpha)
+        for s in samples:
+            prior.room_counts[s.spec.room][term_set(s.terms)] += 1
+            prior.counts[term_set(s.terms)] += 1
+        return prior
+
+    @property
+    def n_captions(self) -> int:
+        return sum(self.counts.values())
+
+    def log_prob(self, room: str, terms: Iterable[str]) -> float:
+        """log P(the caption's term set | room)."""
+        key = term_set(terms)
+        p_set = (self.counts[key] + 1.0) / (self.n_captions + N_TERM_SETS)
+        counts = self.room_counts.get(room, Counter())
+        return math.log((counts[key] + self.alpha * p_set) / (sum(counts.values()) + self.alpha))
+
+    def item_log_probs(self, item: Sample) -> tuple[float, float]:
+        """(log P(true caption), log P(the 2-way negative)) given the item's room"""
+        return self.log_prob(item.spec.room, item.terms), self.log_prob(item.spec.room, negative_parts(item)[2])
 
 
 def negative_parts(item: Sample) -> tuple[str, str, tuple[str, ...]]:
@@ -143,12 +197,11 @@ def slice_attributes(items: Sequence[Sample]) -> list[dict]:
     return rows
 
 
-def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
+def blind_rows(prior: ObjectPrior | RoomPrior, items: Sequence[Sample]) -> list[dict]:
     """Per item: the scorer's credit (1, 0, or 1/2 for a tie) and the item's slice attributes."""
     rows = []
     for s, attributes in zip(items, slice_attributes(items), strict=True):
-        true = prior.log_prob(s.subject, s.reference, s.terms)
-        negative = prior.log_prob(*negative_parts(s))
+        true, negative = prior.item_log_probs(s)
         rows.append({**attributes, "credit": 1.0 if true > negative else 0.0 if true < negative else 0.5})
     return rows
 
@@ -158,7 +211,7 @@ def blind_rows(prior: ObjectPrior, items: Sequence[Sample]) -> list[dict]:
 SLICES = ("complexity", "negative_kind", "flipped_axis", "stacked", "decided_by", "distance_tercile")
 
 
-def blind_report(prior: ObjectPrior, items: Sequence[Sample]) -> dict:
+def blind_report(prior: ObjectPrior | RoomPrior, items: Sequence[Sample]) -> dict:
     """{"accuracy", "n_items", "slices": {slice: {value: {"accuracy", "n"}}}} of the blind scorer."""
     rows = blind_rows(prior, items)
     report = {"accuracy": float(np.mean([r["credit"] for r in rows])), "n_items": len(rows), "slices": {}}
@@ -193,11 +246,21 @@ def items_world(items: Sequence[Sample]) -> int:
     return world_of(items[0].spec).version
 
 
-@functools.lru_cache(maxsize=4)
 def uniform_prior(
-    n: int = 3000, seed: int = 0, image_size: int = 64, alpha: float = 1.0, world: int = 1
-) -> ObjectPrior:
-    """The scorer fitted on ``n`` captions of uniform-v1's sampling in ``world`` (i.i.d. random valid
+    n: int = 3000,
+    seed: int = 0,
+    image_size: int = 64,
+    alpha: float = 1.0,
+    world: int = 1,
+    scorer: type[ObjectPrior] | type[RoomPrior] = ObjectPrior,
+) -> ObjectPrior | RoomPrior:
+    """``scorer`` fitted on :func:`uniform_captions` (``n``, ``seed``, ``image_size``, ``world``)."""
+    return scorer.fit(uniform_captions(n, seed, image_size, world), alpha=alpha)
+
+
+@functools.lru_cache(maxsize=4)
+def uniform_captions(n: int = 3000, seed: int = 0, image_size: int = 64, world: int = 1) -> tuple[Sample, ...]:
+    """``n`` captions of uniform-v1's sampling in ``world`` (i.i.d. random valid
     scenes, one random captionable pair each, with the world's labeller and validity rules) drawn
     from the generator seed stream ``seed``.
 
@@ -213,4 +276,5 @@ def uniform_prior(
     w = get_world(world)
     with EmbeddedBackend(image_size=image_size, renderer="tiny", validity_version=w.validity_version) as backend:
         samples = uniform_samples(backend, rng_for("generator", seed), n, cfg=LABELLERS[w.labeller], world=w)
-    return ObjectPrior.fit(samples, alpha=alpha)
+    # the scorers read captions and scenes only; dropping the images keeps the cache small
+    return tuple(dataclasses.replace(s, image=None) for s in samples)

@@ -60,6 +60,7 @@ parser.add_argument(
     action="store_true",
     help="at the end, id-set lateral accuracy by distance to the nearest training image",
 )
+parser.add_argument("--save-weights", type=Path, help="after the last pass, write the learner's weights here")
 parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
 parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
 parser.add_argument(
@@ -203,6 +204,9 @@ for n_pass in range(1, args.passes + 1):
         learner.train_step(batch + [mirrored(s) for s in batch] if args.mirror else batch)
     if n_pass % args.report_every == 0 or n_pass == args.passes:
         report(f"pass {n_pass}")
+
+if args.save_weights:
+    learner.export_weights(args.save_weights)
 
 if args.by_offset or args.by_nearest:
     # the id set's lateral items and whether the trained learner gets each right, for the splits below
