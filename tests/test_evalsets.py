@@ -145,3 +145,44 @@ def test_group_score_counts_groups_with_every_twin_right(mini2):
     rows = item_rows(mini2, text_only)
     assert sum(r["correct"] for r in rows) <= 36 and group_score(mini2, rows) == 0.0
     assert group_score(mini2, item_rows(mini2, oracle)) == 1.0
+
+
+def test_uniform_twins_are_uniform_redraws_in_which_the_other_caption_is_true():
+    """An in-distribution twin set of world 2 (12 items here): each group is a uniform-v1 sample and
+    a uniform redraw of its objects in the same room and view in which its negative is true; both
+    labels are labeller 2's labels of the stored scenes, and neither blind scorer gets off 0.5."""
+    from rls3_bench.analysis.blind import ObjectPrior, RoomPrior, blind_report
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.data.evalsets import EvalSetSpec
+    from rls3_bench.labels.annotate import observe_and_label
+    from rls3_bench.labels.relations import LABELLERS
+
+    spec = EvalSetSpec("t-twins", 3, 7, 0, uniform_items=12, labeller=2, validity_version=2, world=2, twins=True)
+    items = build_eval_set(spec)
+    assert len(items) == 12 and len({s.group for s in items}) == 6
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
+        for first, twin in zip(items[::2], items[1::2], strict=True):
+            assert first.group == twin.group
+            assert (first.caption, first.negatives[0]) == (twin.negatives[0], twin.caption)
+            assert first.spec.room == twin.spec.room and first.spec.camera == twin.spec.camera
+            assert sorted(o.asset for o in first.spec.objects) == sorted(o.asset for o in twin.spec.objects)
+            assert first.spec != twin.spec
+            for s in (first, twin):
+                labelled = observe_and_label(backend, s.spec, LABELLERS[2])
+                a, b = (int(x) for x in s.sample_id.split(":")[-2:])
+                assert labelled.valid and {(p.a, p.b): p.terms for p in labelled.pairs}.get((a, b)) == s.terms
+    for scorer in (ObjectPrior, RoomPrior):
+        assert blind_report(scorer.fit(items[::2]), items)["accuracy"] == 0.5
+
+
+@pytest.mark.slow
+def test_released_uniform_twins_rebuild_to_their_hash(tmp_path):
+    """uniform-twins-v3 rebuilds bit-identically (about 5 minutes on one core) and holds every axis,
+    stacked pairs included."""
+    from rls3_bench.analysis.blind import slice_attributes
+
+    items = load_eval_set("uniform-twins-v3", EVAL_SETS["uniform-twins-v3"].content_hash, cache_dir=tmp_path)
+    assert len(items) == 360
+    attributes = slice_attributes(items)
+    assert {a["flipped_axis"] for a in attributes} == {"vertical", "depth", "lateral"}
+    assert {a["stacked"] for a in attributes} == {"stacked", "not stacked"}

@@ -28,6 +28,11 @@ generator's stream can hold its scenes. ``uniform-id-v1`` labels with labeller 1
 version 1, ``uniform-id-v2`` with labeller 2 under the embedded backend's validity version 2 (as the
 v3 tracks' generators are labelled). A track may evaluate on one beside its test set
 (``id_eval_set``): accuracy on the training distribution next to accuracy on the test construction.
+A room's fixed layout gives much of such a set away (the room prior of
+:mod:`rls3_bench.analysis.blind` answers 0.76-0.81 of it), so ``uniform-twins-v3`` pairs every
+uniform-v1 sample with a uniform redraw of its objects in the same room and view in which its
+negative is true (:func:`_build_uniform_twins`): the training distribution, with every image-free
+and room-only scorer at exactly 0.5.
 
 One exclusion, by necessity: "above and in front" and "below and behind" *without* a lateral term do
 not occur, because in these rooms the higher object's support hides the lower object standing
@@ -52,6 +57,11 @@ MAX_SCENES_PER_ITEM = 400
 TWIN_TRIES = 8
 #: seed key of the in-distribution sets (disjoint from the test, validation and mini split keys)
 ID_SPLIT_KEY = 100
+#: seed key of the in-distribution twin sets
+ID_TWINS_SPLIT_KEY = 101
+#: uniform redraws of a scene's objects tried for its in-distribution twin before the scene is
+#: given up (most twins are found within a few dozen)
+UNIFORM_TWIN_TRIES = 300
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class EvalSetSpec:
         (a track's ``validity_version``).
     :param world: the world its scenes are made in (:data:`rls3_bench.scene.worlds.WORLDS`; a
         track's ``world``).
+    :param twins: for an in-distribution set, make it of minimal pairs (``uniform_items`` / 2 groups;
+        :func:`_build_uniform_twins`).
     """
 
     name: str
@@ -87,10 +99,13 @@ class EvalSetSpec:
     uniform_items: int | None = None
     validity_version: int = 1
     world: int = 1
+    twins: bool = False
 
     def __post_init__(self) -> None:
         if self.uniform_items is None and (self.per_complexity <= 0 or self.per_complexity % 24):
             raise ValueError("per_complexity must be a multiple of 24 (6, 12 and 8 target term sets)")
+        if self.twins and (self.uniform_items is None or self.uniform_items % 2):
+            raise ValueError("an in-distribution twin set needs an even uniform_items (two items a group)")
 
 
 EVAL_SETS: dict[str, EvalSetSpec] = {
@@ -206,6 +221,19 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
             world=2,
             content_hash="af4d74bb9b56ff8b0befe68c562f2b928458168da98933b89dfd5f1b1de43515",
         ),
+        # in-distribution minimal pairs for world-2 tracks: uniform-v1 samples and their uniform twins
+        EvalSetSpec(
+            "uniform-twins-v3",
+            version=3,
+            split_key=ID_TWINS_SPLIT_KEY,
+            per_complexity=0,
+            uniform_items=360,
+            labeller=2,
+            validity_version=2,
+            world=2,
+            twins=True,
+            content_hash="ba2590b4a72a1bf6b3635493c32f02ac48adac26f9e97a1790e74faf9010605d",
+        ),
     )
 }
 
@@ -221,7 +249,7 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
         )
     try:
         if spec.uniform_items is not None:
-            return _build_uniform(spec, backend)
+            return _build_uniform_twins(spec, backend) if spec.twins else _build_uniform(spec, backend)
         return _build_single(spec, backend) if spec.version == 1 else _build_twins(spec, backend)
     finally:
         if own:
@@ -241,6 +269,50 @@ def _build_uniform(spec: EvalSetSpec, backend) -> list[Sample]:
         cfg=LABELLERS[spec.labeller],
         world=WORLDS[spec.world],
     )
+
+
+def _build_uniform_twins(spec: EvalSetSpec, backend) -> list[Sample]:
+    """An in-distribution set of minimal pairs: a uniform-v1 sample (its own first negative) and its
+    twin, a uniform redraw of the same objects in the same room under the same camera, kept once it
+    is valid and its pair's label makes the first sample's negative true (as :func:`make_twin_group`
+    pairs them: a flip reverses the term for (A, B), a swap states the
+    terms of (B, A)). Both scenes are draws of uniform-v1's distribution, so the set measures the
+    training distribution while any scorer that does not look, the room prior included, is right on
+    exactly one item of each group. A first sample whose twin is not found in
+    :data:`UNIFORM_TWIN_TRIES` redraws is given up (its twin is rare in that room)."""
+    from rls3_bench.labels.annotate import observe_and_label, sample_for_pair, uniform_samples
+    from rls3_bench.labels.relations import LABELLERS, OPPOSITE
+    from rls3_bench.scene.construct import twin_target
+    from rls3_bench.scene.random_scenes import random_spec
+    from rls3_bench.scene.worlds import WORLDS
+
+    cfg, world = LABELLERS[spec.labeller], WORLDS[spec.world]
+    rng = rng_for("eval", spec.version, spec.split_key)
+    items: list[Sample] = []
+    for _ in range(spec.uniform_items * MAX_SCENES_PER_ITEM):
+        if len(items) >= spec.uniform_items:
+            break
+        first = uniform_samples(backend, rng, 1, cfg=cfg, world=world)[0]
+        kind = first.negative_kinds[0]
+        twin_terms, exchanged = twin_target(first.terms, kind)
+        twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
+        a, b = (int(x) for x in first.sample_id.split(":")[-2:])
+        assets = [o.asset for o in first.spec.objects]
+        for _ in range(UNIFORM_TWIN_TRIES):
+            # a fresh placement order each time, as uniform-v1 draws one (later objects may stand on
+            # earlier ones, so a fixed order would make "B on A" unreachable when A stood on B)
+            order = [assets[i] for i in rng.permutation(len(assets))]
+            scene = random_spec(rng, first.spec.room, world=world, camera=first.spec.camera, assets=tuple(order))
+            ia, ib = order.index(assets[a]), order.index(assets[b])
+            subject, reference = (ib, ia) if exchanged else (ia, ib)
+            labelled = observe_and_label(backend, scene, cfg)
+            pair = next((p for p in labelled.pairs if (p.a, p.b) == (subject, reference)), None)
+            if labelled.valid and pair is not None and pair.terms == twin_terms:
+                items += [first, sample_for_pair(labelled, pair, first_negative=twin_kind)]
+                break
+    if len(items) < spec.uniform_items:
+        raise RuntimeError(f"eval set {spec.name}: {len(items)} of {spec.uniform_items} items after the cap on scenes")
+    return items
 
 
 def _build_single(spec: EvalSetSpec, backend) -> list[Sample]:

@@ -72,18 +72,26 @@ def random_spec(
     room_id: str | None = None,
     n_objects: int = ACTIVE_OBJECTS,
     world: World = DEFAULT_WORLD,
+    camera: CameraPose | None = None,
+    assets: tuple[str, ...] | None = None,
 ) -> SceneSpec:
     """A uniformly random scene of ``world``: room (``room_id``, or drawn), jittered camera,
     ``n_objects`` distinct assets at the world's scale on random supports, each later object stacked
     on an earlier flat-topped one with :data:`STACK_PROBABILITY`.
 
+    ``camera`` and ``assets`` (in placement order) fix what is otherwise drawn, so a scene can be
+    drawn again with the same view and objects (an in-distribution twin); left out, the draws are
+    exactly as without them.
+
     The spec may be infeasible (overlaps, hidden objects); callers render it and keep it if valid.
     """
     room = world.room(room_id, rng)
-    asset_ids = [sorted(ASSETS)[i] for i in rng.choice(len(ASSETS), size=n_objects, replace=False)]
-    camera = jittered_camera(room, rng)
+    if assets is None:
+        assets = tuple(sorted(ASSETS)[i] for i in rng.choice(len(ASSETS), size=n_objects, replace=False))
+    if camera is None:
+        camera = jittered_camera(room, rng)
     placed: list[PlacedObject] = []
-    for asset_id in asset_ids:
+    for asset_id in assets:
         bases = [p for p in placed if p.asset in STACK_BASES]
         if bases and rng.random() < STACK_PROBABILITY:
             placed.append(stacked_on(asset_id, bases[int(rng.integers(len(bases)))], rng))

@@ -35,6 +35,8 @@ from rls3_bench.scene.worlds import WORLDS
 
 VAL_SETS = {1: "spatial-v2-val", 2: "spatial-v3-val"}
 ID_SETS = {1: "uniform-id-v2", 2: "uniform-id-v3"}
+#: in-distribution twins (uniform-v1 samples and redraws in which the other caption is true)
+ID_TWIN_SETS = {2: "uniform-twins-v3"}
 TWIN_VERSIONS = {1: 2, 2: 3}
 
 parser = argparse.ArgumentParser()
@@ -143,6 +145,8 @@ def object_sides(items) -> list[float]:
 val_name, id_name = VAL_SETS[world.version], ID_SETS[world.version]
 val = load_eval_set(val_name, EVAL_SETS[val_name].content_hash)
 id_set = load_eval_set(id_name, EVAL_SETS[id_name].content_hash)
+id_twins_name = ID_TWIN_SETS.get(world.version)
+id_twins = load_eval_set(id_twins_name, EVAL_SETS[id_twins_name].content_hash) if id_twins_name else None
 if args.train_data == "twins":
     train = cached(f"twins-w{world.version}-{args.train_pc}-key{args.split_key}", training_twins)
 else:
@@ -189,9 +193,17 @@ def train_accuracy():
     return round(float(np.mean(right)), 3)
 
 
+def twins_split(items) -> str:
+    """accuracy on the first items of an in-distribution twin set and on their twins"""
+    right = np.array([p.score_true > p.score_negative for p in learner.evaluate(items).predictions])
+    return f"first items {right[::2].mean():.3f}, twins {right[1::2].mean():.3f}"
+
+
 def report(tag: str) -> None:
     log(f"{tag}: val/pos/id/group {scores(val)} train256 {train_accuracy()} t={time.time() - t0:.0f}s")
     log(f"{tag}: by axis, {val_name}: {axes(val)}; {id_name}: {axes(id_set)}")
+    if id_twins is not None:
+        log(f"{tag}: {id_twins_name}: {axes(id_twins)}; {twins_split(id_twins)}")
 
 
 report("base")
