@@ -484,12 +484,12 @@ def cmd_variance(args) -> int:
     return 0
 
 
-def object_prior_of(eval_set: str, eval_set_hash: str) -> dict:
-    """The board's object-prior reference row on a track's eval set."""
-    from rls3_bench.analysis.blind import object_prior_summary
+def priors_of(eval_set: str, eval_set_hash: str) -> list[dict]:
+    """The board's blind reference rows on a track's eval set."""
+    from rls3_bench.analysis.blind import board_priors
     from rls3_bench.data.evalsets import load_eval_set
 
-    return object_prior_summary(load_eval_set(eval_set, eval_set_hash))
+    return board_priors(load_eval_set(eval_set, eval_set_hash))
 
 
 def _seed_list(args) -> list[int]:
@@ -610,7 +610,7 @@ def publish_results(results: Path, track_key: str, out: Path) -> dict:
         results, track_key, load_eval_set(records[0]["eval_set"], records[0]["eval_set_hash"])
     )
     figures = make_figures(records, out / "figures", formats=("png", "pdf"))
-    lb = build_leaderboard(records, object_prior=object_prior_of(records[0]["eval_set"], records[0]["eval_set_hash"]))
+    lb = build_leaderboard(records, priors=priors_of(records[0]["eval_set"], records[0]["eval_set_hash"]))
     paths = write_leaderboard(lb, out, {k: v for k, v in figures.items() if str(v).endswith(".png")})
     print()
     print(lb.summary.to_markdown(index=False))
@@ -717,7 +717,7 @@ def cmd_leaderboard(args) -> int:
         reproduced = reproduced_labels([(folder, sub.meta) for folder, sub in entries], Path(args.reproductions))
         meta = entries[0][1].meta
         lb = build_leaderboard(
-            records, reproduced=reproduced, object_prior=object_prior_of(meta["eval_set"], meta["eval_set_hash"])
+            records, reproduced=reproduced, priors=priors_of(meta["eval_set"], meta["eval_set_hash"])
         )
         paths = write_leaderboard(lb, Path(args.out) / track_key)
         print(f"{track_key}: {paths['markdown']}\n  {lb.note}")

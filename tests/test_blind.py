@@ -10,6 +10,7 @@ from rls3_bench.analysis.blind import (
     RoomPrior,
     blind_report,
     blind_rows,
+    board_priors,
     identity_blind_ceiling,
     negative_parts,
     positions_suffice,
@@ -154,6 +155,15 @@ def test_v2_mini_gives_any_text_prior_exactly_chance(v2_mini, small_prior):
             assert all(v["accuracy"] == 0.5 for v in slice_values.values()), report["slices"]
     # the same answer-fitted prior on the items it saw: the check can fail
     assert blind_report(ObjectPrior.fit(one_twin), one_twin)["accuracy"] > 0.9
+
+
+def test_the_boards_blind_rows_are_both_priors_at_chance_on_a_twin_set(v2_mini):
+    rows = board_priors(v2_mini, n_captions=30)
+    assert [(r["name"], r["n_captions"], r["accuracy"]) for r in rows] == [
+        ("object-prior", 30, 0.5),
+        ("room-prior", 30, 0.5),
+    ]
+    assert [r["label"] for r in rows] == ["object prior", "room prior"]
 
 
 def test_slices_keep_twins_together(v2_mini, small_prior):

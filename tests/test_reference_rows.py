@@ -57,13 +57,21 @@ def ranked() -> list[dict]:
     return [record(g, s, level) for g, level in (("uniform-v1", 0.6), ("balanced-v1", 0.62)) for s in SEEDS]
 
 
-PRIOR = {"accuracy": 0.5, "n_items": 72, "n_captions": 1000, "slices": {}}
+PRIOR = {
+    "name": "object-prior",
+    "label": "object prior",
+    "accuracy": 0.5,
+    "n_items": 72,
+    "n_captions": 1000,
+    "slices": {},
+}
+ROOM = {**PRIOR, "name": "room-prior", "label": "room prior", "accuracy": 0.57}
 
 
 def test_controls_are_reference_rows_never_ranked_nor_in_the_holm_family():
     controls = [record("control-flipped-v1", s, 0.45, control=True) for s in SEEDS]
     controls += [record("control-evalmatched-v1", s, 0.7, control=True) for s in SEEDS]
-    plain, board = build_leaderboard(ranked()), build_leaderboard(ranked() + controls, object_prior=PRIOR)
+    plain, board = build_leaderboard(ranked()), build_leaderboard(ranked() + controls, priors=[PRIOR, ROOM])
     for lb in (plain, board):
         assert set(lb.summary_numbers.generator) == {"uniform-v1", "balanced-v1"}
         assert all(set(t.generator) == {"uniform-v1", "balanced-v1"} for t in lb.per_budget_numbers.values())
@@ -71,7 +79,8 @@ def test_controls_are_reference_rows_never_ranked_nor_in_the_holm_family():
     assert plain.reference_numbers.empty
     ref = board.reference_numbers.set_index(["generator", "budget"])
     assert set(ref.index) == {(g, b) for g in ("control-flipped-v1", "control-evalmatched-v1") for b in (16, 32)} | {
-        ("object-prior", 0)
+        ("object-prior", 0),
+        ("room-prior", 0),
     }
     flipped = ref.loc[("control-flipped-v1", 32)]
     assert flipped.delta == pytest.approx(-0.15, abs=0.01) and flipped.p_perm == pytest.approx(2 / 64)
@@ -79,6 +88,8 @@ def test_controls_are_reference_rows_never_ranked_nor_in_the_holm_family():
     assert ref.loc[("control-evalmatched-v1", 32)].delta > 0 and ref.loc[("control-evalmatched-v1", 32)].check == ""
     prior = ref.loc[("object-prior", 0)]
     assert prior.accuracy == 0.5 and "1000 uniform-v1 captions" in prior.kind and not np.isfinite(prior.p_perm)
+    room = ref.loc[("room-prior", 0)]
+    assert room.accuracy == 0.57 and room.kind == "blind: room prior fitted on 1000 uniform-v1 captions"
 
 
 def test_a_flipped_control_level_with_the_baseline_fails_the_check():
@@ -88,7 +99,7 @@ def test_a_flipped_control_level_with_the_baseline_fails_the_check():
 
 def test_reference_table_is_written_and_shown_apart(tmp_path):
     lb = build_leaderboard(
-        ranked() + [record("control-flipped-v1", s, 0.45, control=True) for s in SEEDS], object_prior=PRIOR
+        ranked() + [record("control-flipped-v1", s, 0.45, control=True) for s in SEEDS], priors=[PRIOR]
     )
     md = to_markdown(lb)
     reference = md.split("## Reference rows (not ranked)")[1].split("## Budget")[0]

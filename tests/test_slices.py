@@ -97,13 +97,22 @@ def board_record(generator: str, seed: int, flip: float, control: bool = False) 
     }
 
 
-def test_leaderboard_slice_table_is_the_seed_mean_with_controls_and_the_object_prior_last():
+def test_leaderboard_slice_table_is_the_seed_mean_with_controls_and_the_blind_priors_last():
     records = [board_record(g, s, f) for g, f in (("uniform-v1", 0.7), ("balanced-v1", 0.8)) for s in range(3)]
     records += [board_record("control-flipped-v1", s, 0.4, control=True) for s in range(3)]
-    prior = {"accuracy": 0.5, "n_captions": 10, "slices": {"negative_kind": {"flip": {"accuracy": 0.55, "n": 9}}}}
-    lb = build_leaderboard(records, object_prior=prior)
+    prior = {
+        "name": "object-prior",
+        "label": "object prior",
+        "accuracy": 0.5,
+        "n_captions": 10,
+        "slices": {"negative_kind": {"flip": {"accuracy": 0.55, "n": 9}}},
+    }
+    room = {**prior, "name": "room-prior", "slices": {"negative_kind": {"swap": {"accuracy": 0.5, "n": 9}}}}
+    lb = build_leaderboard(records, priors=[prior, room])
     t = lb.slice_numbers
-    assert list(t.columns) == ["balanced-v1", "uniform-v1", "control-flipped-v1", "object-prior"]
+    assert list(t.columns) == ["balanced-v1", "uniform-v1", "control-flipped-v1", "object-prior", "room-prior"]
+    assert np.isnan(t.loc[("negative_kind", "flip"), "room-prior"])
+    assert t.loc[("negative_kind", "swap"), "room-prior"] == 0.5
     assert t.loc[("negative_kind", "flip"), "uniform-v1"] == pytest.approx(0.71)
     assert t.loc[("negative_kind", "flip"), "control-flipped-v1"] == pytest.approx(0.41)
     assert t.loc[("negative_kind", "flip"), "object-prior"] == 0.55 and np.isnan(

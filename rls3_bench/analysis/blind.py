@@ -44,7 +44,7 @@ _AXIS_OF = {
 }
 #: slices with fewer items than this are reported but not held to the slice tolerance
 MIN_SLICE_ITEMS = 40
-#: captions the leaderboard's object-prior row is fitted on (about 5 s on one CPU core; the captions
+#: captions the leaderboard's blind rows are fitted on (about 5 s on one CPU core; the captions
 #: are kept per process, so a board of several tracks draws them once)
 BOARD_CAPTIONS = 1000
 
@@ -233,10 +233,27 @@ def worst_deviation(report: dict, min_items: int = MIN_SLICE_ITEMS) -> tuple[flo
     return abs(report["accuracy"] - 0.5), max((abs(a - 0.5) for a in slices), default=0.0)
 
 
-def object_prior_summary(items: Sequence[Sample], n_captions: int = BOARD_CAPTIONS) -> dict:
-    """The leaderboard's object-prior row: :func:`blind_report` of the scorer fitted on
-    ``n_captions`` uniform-v1 captions (seed stream 0) of the items' world, with ``n_captions`` recorded."""
-    return {**blind_report(uniform_prior(n_captions, world=items_world(items)), items), "n_captions": n_captions}
+#: the board's blind rows: (row name, scorer, what the row is)
+BOARD_PRIORS = (
+    ("object-prior", ObjectPrior, "object prior"),
+    ("room-prior", RoomPrior, "room prior"),
+)
+
+
+def board_priors(items: Sequence[Sample], n_captions: int = BOARD_CAPTIONS) -> list[dict]:
+    """The leaderboard's blind rows: per scorer of :data:`BOARD_PRIORS`, :func:`blind_report` of it
+    fitted on ``n_captions`` uniform-v1 captions (seed stream 0) of the items' world, with its row
+    ``name``, what it is (``label``) and ``n_captions``."""
+    world = items_world(items)
+    return [
+        {
+            **blind_report(uniform_prior(n_captions, world=world, scorer=scorer), items),
+            "name": name,
+            "label": label,
+            "n_captions": n_captions,
+        }
+        for name, scorer, label in BOARD_PRIORS
+    ]
 
 
 def items_world(items: Sequence[Sample]) -> int:

@@ -12,11 +12,12 @@ paired sign-flip test cannot reach p < 0.05 with fewer than 6 seeds (minimum p =
 comparison is paired from 6 matched seeds on and unpaired (exact two-sample permutation) below.
 
 Reference rows: control generators (records with ``control`` true: false captions, constant images,
-eval-matched data) and the object-prior blind scorer are listed in their own table, never ranked and
-never in the Holm family. Each control is compared with the baseline at every budget (difference,
+eval-matched data) and the blind scorers (object prior, room prior) are listed in their own table,
+never ranked and never in the Holm family. Each control is compared with the baseline at every budget (difference,
 exact permutation p, uncorrected: these are checks of the board, not findings); a control that must
-rank below the baseline (:data:`MUST_RANK_BELOW`) shows whether it does (p < 0.05). The object-prior
-row is one number per eval set (no training, no seeds): what the set gives away without an image.
+rank below the baseline (:data:`MUST_RANK_BELOW`) shows whether it does (p < 0.05). A blind row is
+one number per eval set (no training, no seeds): what the set gives away without looking where the
+objects stand.
 
 Ladders: a board holds submissions of different ladders (a smoke preset beside the full ladder).
 Each budget's table lists the generators that have it; comparisons are made where both sides have
@@ -136,12 +137,12 @@ def build_leaderboard(
     records: list[dict],
     baseline: str = BASELINE,
     reproduced: dict[str, str] | None = None,
-    object_prior: dict | None = None,
+    priors: list[dict] | None = None,
 ) -> Leaderboard:
     """All the board's numbers from complete run records of one track. ``reproduced``: generator ->
-    what `rls3-bench reproduce` confirmed for it (a summary column when given). ``object_prior``: the
-    blind scorer on the track's eval set (:func:`rls3_bench.analysis.blind.object_prior_summary`), a
-    reference row when given. Records with ``control`` true are reference rows."""
+    what `rls3-bench reproduce` confirmed for it (a summary column when given). ``priors``: the blind
+    scorers on the track's eval set (:func:`rls3_bench.analysis.blind.board_priors`), a reference row
+    and a slice column each when given. Records with ``control`` true are reference rows."""
     from rls3_bench.analysis import stats
 
     if not records:
@@ -269,17 +270,17 @@ def build_leaderboard(
             row["reproduced"] = reproduced.get(g, "")
         summary_rows.append({**row, **costs[g]})
     summary = pd.DataFrame(summary_rows)
-    reference = reference_rows(reference_records, df, baseline, rng, object_prior)
-    slices = slice_numbers(records + reference_records, top, object_prior)
+    reference = reference_rows(reference_records, df, baseline, rng, priors or [])
+    slices = slice_numbers(records + reference_records, top, priors or [])
     lb = Leaderboard(
         next(iter(tracks)), budgets, shared, per_budget, summary, comparisons, df, "", baseline, reference, slices
     )
     return replace(lb, note=detection_note(lb))
 
 
-def slice_numbers(records: list[dict], top: int, object_prior: dict | None) -> pd.DataFrame:
+def slice_numbers(records: list[dict], top: int, priors: list[dict]) -> pd.DataFrame:
     """Mean accuracy over seeds per slice value (rows) and generator (columns: ranked, then controls,
-    then the object prior) at budget ``top``, from the records' ``slices``; empty if none has them."""
+    then the blind priors) at budget ``top``, from the records' ``slices``; empty if none has them."""
     from rls3_bench.analysis.report import slice_table
 
     table = slice_table([r for r in records if r.get("slices", {}).get("budget") == top])
@@ -287,19 +288,19 @@ def slice_numbers(records: list[dict], top: int, object_prior: dict | None) -> p
         return table
     controls = {r["generator_name"] for r in records if r.get("control")}
     table = table[sorted(table.columns, key=lambda g: (g in controls, g))]
-    if object_prior is not None:
-        table["object-prior"] = [
-            object_prior["slices"].get(name, {}).get(value, {}).get("accuracy", np.nan) for name, value in table.index
+    for prior in priors:
+        table[prior["name"]] = [
+            prior["slices"].get(name, {}).get(value, {}).get("accuracy", np.nan) for name, value in table.index
         ]
     table.columns.name = None
     return table
 
 
 def reference_rows(
-    control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, object_prior: dict | None
+    control_records: list[dict], ranked: pd.DataFrame, baseline: str, rng, priors: list[dict]
 ) -> pd.DataFrame:
     """One row per (control, budget) with its accuracy CI and its uncorrected comparison with the
-    baseline (paired as the ranked comparisons are), then the object-prior row; empty if neither."""
+    baseline (paired as the ranked comparisons are), then a row per blind prior; empty if neither."""
     from rls3_bench.analysis import stats
 
     df = long_frame(control_records)
@@ -332,14 +333,14 @@ def reference_rows(
                         else f"FAILS: not significantly below {baseline}"
                     )
             rows.append(row)
-    if object_prior is not None:
+    for prior in priors:
         rows.append(
             {
-                "kind": f"blind: object prior fitted on {object_prior['n_captions']} uniform-v1 captions",
-                "generator": "object-prior",
+                "kind": f"blind: {prior['label']} fitted on {prior['n_captions']} uniform-v1 captions",
+                "generator": prior["name"],
                 "budget": 0,
                 "seeds": 0,
-                "accuracy": object_prior["accuracy"],
+                "accuracy": prior["accuracy"],
                 "accuracy_low": np.nan,
                 "accuracy_high": np.nan,
                 "delta": np.nan,

@@ -14,6 +14,8 @@ twins right).
         --mirror --hard-negative-weight 4 --weights base-weights/clip-tiny-base.safetensors
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --passes 8 \
         --image-lr-scale 0 --hard-negative-weight 4 --weights base-weights-w2/clip-tiny-base.safetensors
+    python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform-twins --uniform-n 1024 \
+        --passes 16 --image-lr-scale 0 --hard-negative-weight 4 --weights base-weights-w2/clip-tiny-base.safetensors
     python docs/results/minimal-pairs/twins_training.py OUT --world 2 --train-data uniform --data-seed 0 1 \
         --lateral-only --lateral-sides 2.61 100 --passes 20 --by-offset --hard-negative-weight 4
 """
@@ -63,8 +65,15 @@ parser.add_argument(
     help="at the end, id-set lateral accuracy by distance to the nearest training image",
 )
 parser.add_argument("--save-weights", type=Path, help="after the last pass, write the learner's weights here")
-parser.add_argument("--train-data", choices=("twins", "uniform"), default="twins")
-parser.add_argument("--uniform-n", type=int, default=4096, help="training samples with --train-data uniform")
+parser.add_argument(
+    "--train-data",
+    choices=("twins", "uniform", "uniform-twins"),
+    default="twins",
+    help="the eval construction's twins, uniform-v1 samples, or uniform-v1 samples with their uniform twins",
+)
+parser.add_argument(
+    "--uniform-n", type=int, default=4096, help="training samples with --train-data uniform or uniform-twins"
+)
 parser.add_argument(
     "--data-seed", type=int, nargs="+", default=[0], help="uniform-v1 sampling seeds (one pool each, joined)"
 )
@@ -149,6 +158,20 @@ id_twins_name = ID_TWIN_SETS.get(world.version)
 id_twins = load_eval_set(id_twins_name, EVAL_SETS[id_twins_name].content_hash) if id_twins_name else None
 if args.train_data == "twins":
     train = cached(f"twins-w{world.version}-{args.train_pc}-key{args.split_key}", training_twins)
+elif args.train_data == "uniform-twins":
+    # as uniform-twins-v3 is built (split key 101), from a training split key
+    spec = EvalSetSpec(
+        f"train-uniform-twins-w{world.version}",
+        world.version + 1,
+        args.split_key,
+        0,
+        labeller=2,
+        uniform_items=args.uniform_n,
+        validity_version=2,
+        world=world.version,
+        twins=True,
+    )
+    train = cached(f"uniform-twins-w{world.version}-{args.uniform_n}-key{args.split_key}", lambda: build_eval_set(spec))
 else:
     train = []
     for data_seed in args.data_seed:
