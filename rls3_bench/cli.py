@@ -430,27 +430,14 @@ def cmd_evalset(args) -> int:
 
 
 def cmd_blind(args) -> int:
-    from rls3_bench.analysis.blind import (
-        ObjectPrior,
-        RoomPrior,
-        blind_report,
-        identity_blind_ceiling,
-        items_world,
-        positions_suffice,
-        uniform_prior,
-    )
+    from rls3_bench.analysis.blind import board_priors, identity_blind_ceiling, items_world, positions_suffice
     from rls3_bench.data.evalsets import load_eval_set
 
     items = load_eval_set(args.name, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     world = items_world(items)
-    scorers = (
-        ("object-prior blind scorer (caption and object identity)", ObjectPrior),
-        ("room-prior scorer (the room and the caption's terms, not where the objects stand)", RoomPrior),
-    )
-    for title, scorer in scorers:
-        report = blind_report(uniform_prior(args.captions, world=world, scorer=scorer), items)
+    for report in board_priors(items, args.captions):
         print(
-            f"{title} fitted on {args.captions} uniform-v1 captions of world {world}, on {args.name} "
+            f"{report['title']} fitted on {args.captions} uniform-v1 captions of world {world}, on {args.name} "
             f"({report['n_items']} items; chance 0.5): accuracy {report['accuracy']:.3f}"
         )
         for name, values in report["slices"].items():

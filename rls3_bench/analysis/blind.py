@@ -233,26 +233,32 @@ def worst_deviation(report: dict, min_items: int = MIN_SLICE_ITEMS) -> tuple[flo
     return abs(report["accuracy"] - 0.5), max((abs(a - 0.5) for a in slices), default=0.0)
 
 
-#: the board's blind rows: (row name, scorer, what the row is)
+#: the blind scorers of a board and of `rls3-bench blind`: (row name, scorer, row label, title)
 BOARD_PRIORS = (
-    ("object-prior", ObjectPrior, "object prior"),
-    ("room-prior", RoomPrior, "room prior"),
+    ("object-prior", ObjectPrior, "object prior", "object-prior blind scorer (caption and object identity)"),
+    (
+        "room-prior",
+        RoomPrior,
+        "room prior",
+        "room-prior scorer (the room and the caption's terms, not where the objects stand)",
+    ),
 )
 
 
 def board_priors(items: Sequence[Sample], n_captions: int = BOARD_CAPTIONS) -> list[dict]:
     """The leaderboard's blind rows: per scorer of :data:`BOARD_PRIORS`, :func:`blind_report` of it
     fitted on ``n_captions`` uniform-v1 captions (seed stream 0) of the items' world, with its row
-    ``name``, what it is (``label``) and ``n_captions``."""
+    ``name``, what it is (``label``, and at length ``title``) and ``n_captions``."""
     world = items_world(items)
     return [
         {
             **blind_report(uniform_prior(n_captions, world=world, scorer=scorer), items),
             "name": name,
             "label": label,
+            "title": title,
             "n_captions": n_captions,
         }
-        for name, scorer, label in BOARD_PRIORS
+        for name, scorer, label, title in BOARD_PRIORS
     ]
 
 

@@ -280,9 +280,9 @@ def _build_uniform_twins(spec: EvalSetSpec, backend) -> list[Sample]:
     training distribution while any scorer that does not look, the room prior included, is right on
     exactly one item of each group. A first sample whose twin is not found in
     :data:`UNIFORM_TWIN_TRIES` redraws is given up (its twin is rare in that room)."""
-    from rls3_bench.labels.annotate import observe_and_label, sample_for_pair, uniform_samples
-    from rls3_bench.labels.relations import LABELLERS, OPPOSITE
-    from rls3_bench.scene.construct import twin_target
+    from rls3_bench.labels.annotate import uniform_samples
+    from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.scene.construct import twin_negative_kind, twin_target
     from rls3_bench.scene.random_scenes import random_spec
     from rls3_bench.scene.worlds import WORLDS
 
@@ -295,7 +295,6 @@ def _build_uniform_twins(spec: EvalSetSpec, backend) -> list[Sample]:
         first = uniform_samples(backend, rng, 1, cfg=cfg, world=world)[0]
         kind = first.negative_kinds[0]
         twin_terms, exchanged = twin_target(first.terms, kind)
-        twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
         a, b = (int(x) for x in first.sample_id.split(":")[-2:])
         assets = [o.asset for o in first.spec.objects]
         for _ in range(UNIFORM_TWIN_TRIES):
@@ -305,10 +304,11 @@ def _build_uniform_twins(spec: EvalSetSpec, backend) -> list[Sample]:
             scene = random_spec(rng, first.spec.room, world=world, camera=first.spec.camera, assets=tuple(order))
             ia, ib = order.index(assets[a]), order.index(assets[b])
             subject, reference = (ib, ia) if exchanged else (ia, ib)
-            labelled = observe_and_label(backend, scene, cfg)
-            pair = next((p for p in labelled.pairs if (p.a, p.b) == (subject, reference)), None)
-            if labelled.valid and pair is not None and pair.terms == twin_terms:
-                items += [first, sample_for_pair(labelled, pair, first_negative=twin_kind)]
+            twin = _labelled_item(
+                backend, cfg, twin_terms, twin_negative_kind(kind), scene, subject, reference, valid_only=True
+            )
+            if twin is not None:
+                items += [first, twin]
                 break
     if len(items) < spec.uniform_items:
         raise RuntimeError(f"eval set {spec.name}: {len(items)} of {spec.uniform_items} items after the cap on scenes")
@@ -382,13 +382,12 @@ def make_twin_group(label, cfg, target, kind: str, rng, n: int, world) -> tuple[
     (a, b), or None unless its label is exactly ``terms``: the eval sets render on their own backend,
     a generator (``control-evalmatched-v2``) through its round context.
     """
-    from rls3_bench.labels.relations import OPPOSITE
-    from rls3_bench.scene.construct import construct_spec, twin_target
+    from rls3_bench.scene.construct import construct_spec, twin_negative_kind, twin_target
     from rls3_bench.scene.random_scenes import jittered_camera
 
     rooms = world.room_ids
     twin_terms, exchanged = twin_target(target, kind)
-    twin_kind = kind if exchanged else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
+    twin_kind = twin_negative_kind(kind)
 
     def item(terms, item_kind, room, camera, assets):
         made = construct_spec(terms, rng, room, attempts=50, camera=camera, assets=assets, world=world)
@@ -424,14 +423,15 @@ def _group_assets(target: tuple[str, ...], cfg, rng, scale: float) -> tuple[str,
     return tuple(names[k] for k in rng.choice(len(names), size=ACTIVE_OBJECTS, replace=False))
 
 
-def _labelled_item(backend, cfg, terms, kind: str, scene, a: int, b: int) -> Sample | None:
+def _labelled_item(backend, cfg, terms, kind: str, scene, a: int, b: int, valid_only: bool = False) -> Sample | None:
     """The item "A is <terms> B" (objects ``a`` and ``b`` of ``scene``) with negative ``kind`` first,
-    or None unless the labeller's label of the pair is exactly ``terms``."""
+    or None unless the labeller's label of the pair is exactly ``terms`` (and, with ``valid_only``, the
+    scene passes the backend's validity rules, as uniform-v1 keeps only valid scenes)."""
     from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
 
     labelled = observe_and_label(backend, scene, cfg)
     pair = next((p for p in labelled.pairs if (p.a, p.b) == (a, b)), None)
-    if pair is None or pair.terms != tuple(terms):
+    if pair is None or pair.terms != tuple(terms) or (valid_only and not labelled.valid):
         return None
     return sample_for_pair(labelled, pair, first_negative=kind)
 

@@ -216,6 +216,12 @@ def twin_target(terms, kind: str) -> tuple[tuple[str, ...], bool]:
     return tuple(OPPOSITE[t] if t == flipped else t for t in terms), False
 
 
+def twin_negative_kind(kind: str) -> str:
+    """The negative kind of a minimal pair's twin, whose true caption is the first item's negative:
+    a swap stays a swap, ``"flip:<term>"`` becomes the flip of its opposite."""
+    return kind if kind == "swap" else f"flip:{OPPOSITE[kind.removeprefix('flip:')]}"
+
+
 def twin_groups(per_complexity: int) -> list[tuple[tuple[str, ...], str]]:
     """(target, negative kind) of each minimal-pair group, ``per_complexity // 2`` groups (two items
     each) per complexity, every term equally often within one.
