@@ -1,4 +1,5 @@
-"""Train clip-tiny on minimal pairs (twins) of one world and score it on that world's twins by half.
+"""Train clip-tiny (or paligemma-tiny, ``--learner paligemma``) on minimal pairs (twins) of one world
+and score it on that world's twins by half.
 
 Training twins come from the eval sets' construction (labeller 2, validity 2) with a training split
 key (1001 unless ``--split-key``), so no validation scene is reproduced; the validation set is the
@@ -33,6 +34,7 @@ from rls3_bench.analysis.metrics import item_rows, slice_accuracies
 from rls3_bench.data.evalsets import EVAL_SETS, EvalSetSpec, build_eval_set, load_eval_set
 from rls3_bench.labels.captions import restated
 from rls3_bench.learners.clip import ClipLearner
+from rls3_bench.learners.paligemma import PaliGemmaLearner
 from rls3_bench.scene.worlds import WORLDS
 
 VAL_SETS = {1: "spatial-v2-val", 2: "spatial-v3-val"}
@@ -48,11 +50,16 @@ parser.add_argument("--train-pc", type=int, default=4104, help="per_complexity o
 parser.add_argument("--passes", type=int, default=6)
 parser.add_argument("--split-key", type=int, default=1001, help="training twins' split key (0-2 are the eval sets')")
 parser.add_argument("--seed", type=int, default=0, help="learner seed and data order")
-parser.add_argument("--lr", type=float, default=5e-4)
+parser.add_argument(
+    "--learner",
+    choices=("clip", "paligemma"),
+    default="clip",
+    help="clip-tiny, or paligemma-tiny with its track's recipe (lr 3e-4, weight decay 0.01, batch 16)",
+)
+parser.add_argument("--lr", type=float, help="learning rate (default: 5e-4 for clip, 3e-4 for paligemma)")
 parser.add_argument("--hard-negative-weight", type=float, default=1.0, help="the recipe's hard_negative_weight")
 parser.add_argument("--weights", default="base", help="start weights: base or a .safetensors file")
-parser.add_argument("--model", default="clip-tiny", help="CLIP model name (clip-tiny)")
-parser.add_argument("--mirror", action="store_true", help="16 items and their horizontal mirrors per batch")
+parser.add_argument("--mirror", action="store_true", help="half a batch of items and their horizontal mirrors")
 parser.add_argument(
     "--image-lr-scale", type=float, default=1.0, help="the recipe's image_lr_scale (0: image tower frozen)"
 )
@@ -188,14 +195,18 @@ if args.lateral_only:
 by_positions = np.array([positions_suffice(s) for s in val])
 log(f"world {world.version}: val {val_name} {len(val)} items, positions decide {int(by_positions.sum())}")
 
-recipe = {
-    "lr": args.lr,
-    "weight_decay": 0.1,
-    "batch_size": 32,
-    "hard_negative_weight": args.hard_negative_weight,
-    "image_lr_scale": args.image_lr_scale,
-}
-learner = ClipLearner(args.model, args.weights, recipe, device="cpu", seed=args.seed)
+if args.learner == "clip":
+    recipe = {"lr": args.lr or 5e-4, "weight_decay": 0.1, "batch_size": 32, "image_lr_scale": args.image_lr_scale}
+    learner = ClipLearner(
+        "clip-tiny", args.weights, recipe | {"hard_negative_weight": args.hard_negative_weight}, seed=args.seed
+    )
+else:
+    if args.image_lr_scale != 1.0:
+        parser.error("--image-lr-scale is a clip recipe key")
+    recipe = {"lr": args.lr or 3e-4, "weight_decay": 0.01, "batch_size": 16}
+    learner = PaliGemmaLearner(
+        "paligemma-tiny", args.weights, recipe | {"hard_negative_weight": args.hard_negative_weight}, seed=args.seed
+    )
 
 
 def scores(items):
@@ -231,7 +242,7 @@ def report(tag: str) -> None:
 
 report("base")
 order = np.random.default_rng(args.seed)
-per_batch = 16 if args.mirror else 32
+per_batch = recipe["batch_size"] // 2 if args.mirror else recipe["batch_size"]
 for n_pass in range(1, args.passes + 1):
     idx = order.permutation(len(train))
     for i in range(0, len(idx) - per_batch + 1, per_batch):
