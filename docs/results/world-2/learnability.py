@@ -1,21 +1,27 @@
 """Can a tiny learner read left from right in world 2 at all? Train it on the easiest prior-free data
 there is and see whether, and after how many steps, it leaves chance.
 
-The data are lateral minimal pairs built with the eval sets' construction (``construct_spec``): a
-scene of world 2 in which object A stands to the left (or right) of B, with one term of relation and
-nothing else, and its twin, the same room, view and objects with A placed on the other side of B.
-Both twins ask the same two captions ("the A is to the left of the B." / "... to the right of ...").
+The data are minimal pairs built with the eval sets' construction (``construct_spec``): a scene of
+world 2 in which object A stands to the left (or right) of B, with one term of relation and nothing
+else, and its twin, the same room, view and objects with A placed on the other side of B. Both twins
+ask the same two captions ("the A is to the left of the B." / "... to the right of ...").
+``--axes lateral vertical depth`` draws each group's axis at random from those named (above/below
+pairs stack A on B or B on A; in front/behind pairs stand on either side in depth).
 No caption, room or object statistic tells a twin's answer, so the only way to score above chance is
 to read the image. ``--objects 2`` shows the pair alone; ``--objects 5`` adds three distractors, as
 every scene of the eval sets has.
 
 Training items are drawn fresh for every batch (half a batch of twin groups) unless ``--pool N``
 fixes a pool of N groups to pass over. Scored every ``--report-every`` steps on held-out groups of
-both object counts (overall and group score: both twins right), on the lateral flips of
-``spatial-v3-val`` and of ``uniform-twins-v3``:
+both object counts (overall and group score: both twins right), on the flips of ``spatial-v3-val``
+and of ``uniform-twins-v3`` along each trained axis, and on the last 256 training items.
+``--save-weights`` writes the trained weights, to start a harness run from (``rls3-bench run
+--weights``):
 
     python docs/results/world-2/learnability.py OUT --objects 2 --steps 1000 --weights W2BASE
     python docs/results/world-2/learnability.py OUT --learner paligemma --objects 2 --steps 1000
+    python docs/results/world-2/learnability.py OUT --axes lateral vertical depth --pool 3000 \
+        --image-lr-scale 0.1 --weights POSITION-BASE --save-weights OUT/clip-tiny-base.safetensors
 """
 
 import argparse
@@ -29,14 +35,14 @@ from rls3_bench.analysis.blind import slice_attributes
 from rls3_bench.backends.embedded import EmbeddedBackend
 from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set
 from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
-from rls3_bench.labels.relations import LABELLERS
+from rls3_bench.labels.relations import LABELLERS, OPPOSITE
 from rls3_bench.learners.clip import ClipLearner
 from rls3_bench.learners.paligemma import PaliGemmaLearner
 from rls3_bench.scene.construct import construct_spec
 from rls3_bench.scene.worlds import WORLDS
 
 WORLD = WORLDS[2]
-OTHER_SIDE = {"left": "right", "right": "left"}
+AXIS_TERMS = {"lateral": ("left", "right"), "vertical": ("above", "below"), "depth": ("in front", "behind")}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out", type=Path)
@@ -52,6 +58,8 @@ parser.add_argument("--lr", type=float, help="learning rate (default: 5e-4 for c
 parser.add_argument("--hard-negative-weight", type=float, help="default: 4 for clip, 10 for paligemma")
 parser.add_argument("--cache", type=Path, help="folder for built items, shared by runs (default: OUT)")
 parser.add_argument("--image-lr-scale", type=float, default=1.0, help="clip only: the image tower's share of lr")
+parser.add_argument("--axes", nargs="+", choices=sorted(AXIS_TERMS), default=["lateral"], help="axes of the pairs")
+parser.add_argument("--save-weights", type=Path, help="after the last step, write the learner's weights here")
 args = parser.parse_args()
 args.out.mkdir(parents=True, exist_ok=True)
 cache = args.cache or args.out
@@ -65,9 +73,14 @@ def log(line: str) -> None:
         f.write(line + "\n")
 
 
+AXES = tuple(a for a in AXIS_TERMS if a in args.axes)
+
+
 def twin_group(backend, rng, n_objects: int):
-    """A lateral minimal pair (two samples) of world 2, or None when construction or labelling failed."""
-    side = ("left", "right")[int(rng.integers(2))]
+    """A minimal pair (two samples) of world 2 along one of AXES, or None when construction or labelling failed."""
+    # a single axis draws no axis, so lateral-only pools are the same draw for draw with or without --axes
+    axis = AXES[int(rng.integers(len(AXES)))] if len(AXES) > 1 else AXES[0]
+    side = AXIS_TERMS[axis][int(rng.integers(2))]
     first = construct_spec((side,), rng, n_objects=n_objects, world=WORLD)
     if first is None:
         return None
@@ -76,12 +89,12 @@ def twin_group(backend, rng, n_objects: int):
         o.asset for i, o in enumerate(spec.objects) if i not in (a, b)
     )
     second = construct_spec(
-        (OTHER_SIDE[side],), rng, room_id=spec.room, n_objects=n_objects, camera=spec.camera, assets=assets, world=WORLD
+        (OPPOSITE[side],), rng, room_id=spec.room, n_objects=n_objects, camera=spec.camera, assets=assets, world=WORLD
     )
     if second is None:
         return None
     group = []
-    for (scene, ia, ib), terms in ((first, (side,)), (second, (OTHER_SIDE[side],))):
+    for (scene, ia, ib), terms in ((first, (side,)), (second, (OPPOSITE[side],))):
         labelled = observe_and_label(backend, scene, LABELLERS[2])
         pair = next((p for p in labelled.pairs if (p.a, p.b) == (ia, ib)), None)
         if not labelled.valid or pair is None or pair.terms != terms:
@@ -116,16 +129,19 @@ def held_out_groups(n_objects: int) -> list:
     return groups(backend, np.random.default_rng(900 + n_objects), args.held_out, n_objects)
 
 
-held_out = {k: cached(f"held-out-{k}obj-{args.held_out}", lambda k=k: held_out_groups(k)) for k in (2, 5)}
+# cache names: lateral-only items keep their names from before --axes existed
+AXES_TAG = "" if AXES == ("lateral",) else "-" + "-".join(AXES)
+held_out = {k: cached(f"held-out-{k}obj-{args.held_out}{AXES_TAG}", lambda k=k: held_out_groups(k)) for k in (2, 5)}
 
 
-def lateral_of(name: str) -> list:
+def flips_of(name: str) -> list[tuple[str, list]]:
+    """The items of eval set ``name`` whose negative flips each axis of AXES"""
     items = load_eval_set(name, EVAL_SETS[name].content_hash)
     axis = {a["item_id"]: a["flipped_axis"] for a in slice_attributes(items)}
-    return [s for s in items if axis[s.sample_id] == "lateral"]
+    return [(a, [s for s in items if axis[s.sample_id] == a]) for a in AXES]
 
 
-val_lateral, id_twins_lateral = lateral_of("spatial-v3-val"), lateral_of("uniform-twins-v3")
+eval_flips = {name: flips_of(name) for name in ("spatial-v3-val", "uniform-twins-v3")}
 
 if args.learner == "clip":
     recipe = {"lr": args.lr or 5e-4, "weight_decay": 0.1, "batch_size": 32, "image_lr_scale": args.image_lr_scale}
@@ -147,8 +163,8 @@ def report(tag: str, seen: list) -> None:
     fit = accuracy(seen[-256:]) if seen else "-"
     log(
         f"{tag}: held-out 2 objects {accuracy(held_out[2])}, 5 objects {accuracy(held_out[5])}; "
-        f"spatial-v3-val lateral {accuracy(val_lateral)}; uniform-twins-v3 lateral {accuracy(id_twins_lateral)}; "
-        f"last training items {fit}; t={time.time() - t0:.0f}s"
+        + "".join(f"{name} {axis} {accuracy(items)}; " for name, flips in eval_flips.items() for axis, items in flips)
+        + f"last training items {fit}; t={time.time() - t0:.0f}s"
     )
 
 
@@ -156,9 +172,8 @@ rng = np.random.default_rng(args.seed)
 per_step = recipe["batch_size"] // 2
 pool = None
 if args.pool:
-    pool = cached(
-        f"pool-{args.objects}obj-{args.pool}-seed{args.seed}", lambda: groups(backend, rng, args.pool, args.objects)
-    )
+    pool_name = f"pool-{args.objects}obj-{args.pool}-seed{args.seed}{AXES_TAG}"
+    pool = cached(pool_name, lambda: groups(backend, rng, args.pool, args.objects))
 order = np.random.default_rng(args.seed + 1)
 report("step 0", [])
 seen: list = []
@@ -173,3 +188,6 @@ for step in range(1, args.steps + 1):
     if step % args.report_every == 0 or step == args.steps:
         report(f"step {step}", seen)
 backend.close()
+if args.save_weights:
+    learner.export_weights(args.save_weights)
+    log(f"weights written to {args.save_weights}")
