@@ -5,8 +5,8 @@ The data are minimal pairs built with the eval sets' construction (``construct_s
 world 2 in which object A stands to the left (or right) of B, with one term of relation and nothing
 else, and its twin, the same room, view and objects with A placed on the other side of B. Both twins
 ask the same two captions ("the A is to the left of the B." / "... to the right of ...").
-``--axes lateral vertical depth`` draws each group's axis at random from those named (above/below
-pairs stack A on B or B on A; in front/behind pairs stand on either side in depth).
+``--axes lateral vertical depth`` draws each group's axis at random from those named, in that order
+(above/below pairs stack A on B or B on A; in front/behind pairs stand on either side in depth).
 No caption, room or object statistic tells a twin's answer, so the only way to score above chance is
 to read the image. ``--objects 2`` shows the pair alone; ``--objects 5`` adds three distractors, as
 every scene of the eval sets has.
@@ -36,13 +36,13 @@ from rls3_bench.backends.embedded import EmbeddedBackend
 from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set
 from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
 from rls3_bench.labels.relations import LABELLERS, OPPOSITE
+from rls3_bench.learners.answers import AXES as AXIS_TERMS
 from rls3_bench.learners.clip import ClipLearner
 from rls3_bench.learners.paligemma import PaliGemmaLearner
 from rls3_bench.scene.construct import construct_spec
 from rls3_bench.scene.worlds import WORLDS
 
 WORLD = WORLDS[2]
-AXIS_TERMS = {"lateral": ("left", "right"), "vertical": ("above", "below"), "depth": ("in front", "behind")}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out", type=Path)
@@ -73,7 +73,7 @@ def log(line: str) -> None:
         f.write(line + "\n")
 
 
-AXES = tuple(a for a in AXIS_TERMS if a in args.axes)
+AXES = tuple(dict.fromkeys(args.axes))  # in the order named: a group's axis is drawn from this tuple
 
 
 def twin_group(backend, rng, n_objects: int):
