@@ -7,6 +7,7 @@ import pytest
 from conftest import make_records
 
 from rls3_bench.analysis.report import STAGES, compare_table, stage_shares
+from rls3_bench.analysis.stats import min_detectable_effect
 from rls3_bench.errors import UserError
 from rls3_bench.harness.records import write_record
 
@@ -38,6 +39,12 @@ def test_compare_table_matches_a_hand_computed_paired_difference(results):
     assert row.delta == pytest.approx(np.mean(diffs), abs=1e-4)
     assert row.wins == sum(d > 0 for d in diffs)
     assert row.min_p == pytest.approx(2 / 2**3, abs=1e-4)  # exact sign-flip test over 3 seeds
+    # what the design can detect: a paired t on these three differences, 80 % power, alpha 0.05
+    assert row.MDE == pytest.approx(min_detectable_effect(np.std(diffs, ddof=1), 3, paired=True), abs=1e-4)
+    # Holm over the whole table: never below the raw p, and the table's smallest p is multiplied by its size
+    assert (table.p_holm >= table.p_perm - 1e-4).all()
+    smallest = table.p_perm.idxmin()
+    assert table.p_holm[smallest] == pytest.approx(min(1.0, table.p_perm[smallest] * len(table)), abs=2e-4)
 
     # generation seconds per sample, rls3 over uniform, from the records' cost blocks
     def gen_cost(g):

@@ -141,10 +141,13 @@ def stage_shares(results: Path, track_key: str | None = None):
 
 def compare_table(results: Path, generator: str, track_key: str | None = None, seed: int = 0):
     """``generator`` against every other generator at every budget, paired by seed: mean difference
-    in accuracy, bootstrap CI over whole seeds, exact sign-flip permutation p (and the smallest p the
-    seed count allows), and how many times the other's generation cost ``generator`` spends (seconds
-    of render + label/caption + feedback + agent per delivered sample). No multiplicity correction:
-    this is a per-comparison read-out; the leaderboard applies Holm over its family."""
+    in accuracy, bootstrap CI over whole seeds, exact sign-flip permutation p, that p Holm-corrected
+    over every row of the table (the family a reader scans), the smallest p the seed count allows,
+    the minimum detectable difference of this design (paired t, 80 % power, two-sided alpha 0.05,
+    from the SD of the per-seed differences), and how many times the other's generation cost
+    ``generator`` spends (seconds of render + label/caption + feedback + agent per delivered sample).
+    Claim a difference only where ``p_holm`` is small; one that is neither significant nor above
+    ``MDE`` is one this design could not see, not one shown absent."""
     import numpy as np
     import pandas as pd
 
@@ -170,7 +173,9 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
             shared = a.index.intersection(b.index).sort_values()
             if len(shared) < 2:
                 continue
-            c = stats.compare_generators(a.loc[shared].to_numpy(), b.loc[shared].to_numpy(), rng, paired=True)
+            a_s, b_s = a.loc[shared].to_numpy(), b.loc[shared].to_numpy()
+            c = stats.compare_generators(a_s, b_s, rng, paired=True)
+            sd = float(np.std(a_s - b_s, ddof=1))
             rows.append(
                 {
                     "vs": other,
@@ -178,8 +183,9 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
                     "seeds": len(shared),
                     "delta": round(c.delta, 4),
                     "95% CI": f"[{c.low:+.3f}, {c.high:+.3f}]",
-                    "p_perm": round(c.p_perm, 4),
+                    "p_perm": c.p_perm,
                     "min_p": round(c.min_p, 4),
+                    "MDE": round(stats.min_detectable_effect(sd, len(shared), paired=True), 4),
                     "wins": int((a.loc[shared] > b.loc[shared]).sum()),
                     "gen cost x": round(gen_cost[generator] / max(gen_cost[other], 1e-12), 1),
                 }
@@ -189,4 +195,7 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
             f"{generator} shares fewer than 2 seeds with every other generator under {results}; a paired comparison "
             "needs at least 2 (run more --seeds)"
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.insert(table.columns.get_loc("p_perm") + 1, "p_holm", stats.holm(table.p_perm).p_holm.round(4).to_numpy())
+    table["p_perm"] = table.p_perm.round(4)
+    return table
