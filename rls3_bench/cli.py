@@ -41,6 +41,8 @@ MAX_RENDER_WORKERS = 64
 MAX_PREVIEW = 256  #: preview -n: scenes on one contact sheet
 MAX_COLS = 64
 MAX_EXPORT = 10_000  #: export -n: the samples, images included, are held in memory (about 0.5 GB at 128 px)
+MAX_PAIR_STEPS = 100_000  #: pretrain --pair-steps
+MAX_PAIR_POOL = 20_000  #: pretrain --pair-pool: two images a pair held in memory (about 2 GB at 128 px)
 MAX_PRETRAIN_SCENES = 50_000  #: pretrain --scenes: its images are held in memory (about 2.5 GB at 128 px)
 MAX_EPOCHS = 1000
 MAX_UNITY_TIMEOUT_S = 86400.0
@@ -794,7 +796,7 @@ def cmd_pretrain(args) -> int:
     from rls3_bench.learners.pretrain import DEFAULT_OUT_DIR, PretrainConfig, pretrain
 
     track = load_track(args.track)
-    for flag in ("object_negatives", "object_positions"):
+    for flag in ("object_negatives", "object_positions", "pair_image_lr_scale"):
         if not 0.0 <= getattr(args, flag) < float("inf"):
             raise UserError(f"--{flag.replace('_', '-')} must be a finite weight >= 0, got {getattr(args, flag)}")
     out = Path(args.out) if args.out else DEFAULT_OUT_DIR
@@ -809,6 +811,11 @@ def cmd_pretrain(args) -> int:
         vision_epochs=args.vision_epochs,
         vision_lr=args.vision_lr,
         object_positions=args.object_positions,
+        pair_steps=args.pair_steps,
+        pair_pool=args.pair_pool,
+        pair_axes=tuple(dict.fromkeys(args.pair_axes)),
+        pair_lr=args.pair_lr,
+        pair_image_lr_scale=args.pair_image_lr_scale,
     )
     card = pretrain(track, cfg, out_dir=out)
     print(json.dumps(card, indent=2))
@@ -952,7 +959,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table-only", action="store_true", help="only rebuild the table from the cells in --out")
     p.set_defaults(func=cmd_variance)
 
-    p = sub.add_parser("pretrain", help="train the spatially naive base weights of a tiny track")
+    p = sub.add_parser(
+        "pretrain", help="train the base weights of a tiny track (spatially naive unless --pair-steps is given)"
+    )
     p.add_argument("--track", required=True, help="a tiny track (clip-tiny, paligemma-tiny)")
     p.add_argument(
         "--scenes",
@@ -990,6 +999,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--vision-lr", type=_learning_rate, default=5e-4, help="learning rate of the vision stage (default: 5e-4)"
+    )
+    p.add_argument(
+        "--pair-steps",
+        type=_int_in(0, MAX_PAIR_STEPS, "step count"),
+        default=0,
+        metavar="N",
+        help="last, fine-tune N steps on minimal pairs of the track's world, the one stage with spatial words "
+        "(docs/learners.md; default: 0, none, a spatially naive base)",
+    )
+    p.add_argument(
+        "--pair-pool",
+        type=_int_in(1, MAX_PAIR_POOL, "pair count"),
+        default=3000,
+        metavar="N",
+        help=f"minimal pairs in the pair stage's fixed pool, at most {MAX_PAIR_POOL} (default: 3000)",
+    )
+    p.add_argument(
+        "--pair-axes",
+        nargs="+",
+        choices=("lateral", "vertical", "depth"),
+        default=["lateral", "vertical", "depth"],
+        help="axes of the pairs, each pair's drawn from them in the order named (default: all three)",
+    )
+    p.add_argument(
+        "--pair-lr", type=_learning_rate, default=5e-4, help="the pair stage's learning rate (default: 5e-4)"
+    )
+    p.add_argument(
+        "--pair-image-lr-scale",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="the image tower's share of --pair-lr (clip; default: 0.1; 1 for a learner without one, as paligemma)",
     )
     p.add_argument(
         "--out",

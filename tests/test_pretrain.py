@@ -316,8 +316,14 @@ def test_pretrain_trains_the_image_tower_whatever_the_tracks_image_lr_scale(tmp_
             pt.PretrainConfig(object_positions=1.0),
             "no pooled image embedding.*without --object-positions",
         ),
+        ("clip-tiny", pt.PretrainConfig(pair_steps=1, pair_pool=15), "--pair-pool 15 is fewer than the 16 pairs"),
+        (
+            "paligemma-tiny",
+            pt.PretrainConfig(pair_steps=1),
+            "does not suit learner 'paligemma'.*pass --pair-image-lr-scale 1",
+        ),
     ],
-    ids=["vision-stage-on-clip", "object-positions-on-paligemma"],
+    ids=["vision-stage-on-clip", "object-positions-on-paligemma", "pair-pool-under-a-step", "image-share-on-paligemma"],
 )
 def test_a_stage_the_learner_lacks_is_refused_before_rendering(track, cfg, match, tmp_path, monkeypatch):
     import rls3_bench.backends as backends
@@ -330,3 +336,88 @@ def test_a_stage_the_learner_lacks_is_refused_before_rendering(track, cfg, match
     with pytest.raises(UserError, match=match):
         pt.pretrain(load_track(track), cfg, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_minimal_pairs_are_twins_whose_caption_is_left_in_the_image():
+    """Each group: same room, camera and objects; opposite terms along one axis; the flip as first
+    negative; and for lateral groups the subject's centroid in the rendered segmentation lies on the
+    captioned side of the reference's."""
+    from rls3_bench.backends.embedded import EmbeddedBackend
+    from rls3_bench.data.minimal_pairs import axis_pairs
+    from rls3_bench.labels.relations import LABELLERS, OPPOSITE
+
+    w2, names = get_world(2), sorted(ASSETS)
+    with EmbeddedBackend(image_size=128, renderer="tiny", validity_version=2) as backend:
+        items = axis_pairs(backend, np.random.default_rng(4), 8, ("lateral", "vertical"), LABELLERS[2], w2)
+        assert len(items) == 16
+        lateral = 0
+        for first, twin in zip(items[::2], items[1::2], strict=True):
+            assert (first.spec.room, first.spec.camera) == (twin.spec.room, twin.spec.camera)
+            assert sorted(o.asset for o in first.spec.objects) == sorted(o.asset for o in twin.spec.objects)
+            assert len(first.terms) == 1 and twin.terms == (OPPOSITE[first.terms[0]],)
+            assert (first.subject, first.reference) == (twin.subject, twin.reference)
+            for item in (first, twin):
+                assert item.negative_kinds[0] == f"flip:{item.terms[0]}"
+                if item.terms[0] in ("left", "right"):
+                    obs = backend.observe(item.spec)
+                    x = pt.object_positions(obs.segmentation, item.spec)[:, 0]
+                    subject, reference = (item.spec.objects[int(k)].asset for k in item.sample_id.split(":")[1:])
+                    assert (x[names.index(subject)] < x[names.index(reference)]) == (item.terms[0] == "left")
+                    lateral += 1
+        assert lateral >= 4
+    with pytest.raises(ValueError, match="axes must be some of"):
+        axis_pairs(None, np.random.default_rng(0), 1, ("sideways",), LABELLERS[2], w2)
+
+
+def test_pair_stage_comes_last_and_leaves_the_other_stages_draws_alone(tmp_path, monkeypatch):
+    """A pretrain with a pair stage: the card names it and scores it on held-out pairs, its command
+    parses back to the same options; with the stage's training replaced by none, the weights are
+    byte for byte those of the same pretrain without the stage (the pairs draw from streams of their
+    own, and the fp16 hand-over is exact)."""
+    from rls3_bench.cli import build_parser
+    from rls3_bench.harness.tracks import load_track
+
+    track = load_track("clip-tiny").replace(val_set="spatial-v1-mini")
+    base = dict(scenes=8, epochs=1, batch_size=4, identity_items=4)
+    paired = pt.PretrainConfig(**base, pair_steps=2, pair_pool=16, pair_held_out=2, pair_axes=("lateral",))
+    card = pt.pretrain(track, paired, out_dir=tmp_path / "paired", log=lambda line: None)
+    stage = card["pair_stage"]
+    assert stage["groups"] == 16 and stage["axes"] == ["lateral"]
+    for k in (2, 5):
+        assert set(stage[f"held_out_{k}_objects"]) == {"accuracy", "group"}
+        assert 0.0 <= stage[f"held_out_{k}_objects"]["group"] <= stage[f"held_out_{k}_objects"]["accuracy"] <= 1.0
+    args = build_parser().parse_args(card["command"].split()[1:])
+    assert (args.pair_steps, args.pair_pool, args.pair_axes, args.pair_lr, args.pair_image_lr_scale) == (
+        2,
+        16,
+        ["lateral"],
+        5e-4,
+        0.1,
+    )
+
+    plain = pt.pretrain(track, pt.PretrainConfig(**base), out_dir=tmp_path / "plain", log=lambda line: None)
+    assert "pair_stage" not in plain and "--pair" not in plain["command"]
+    trained = (tmp_path / "paired" / "clip-tiny-base.safetensors").read_bytes()
+    assert trained != (tmp_path / "plain" / "clip-tiny-base.safetensors").read_bytes()
+
+    def untrained(learner_cls, track, weights, pool, cfg, log=print):
+        return learner_cls(track.model, str(weights), pt.pair_recipe(track, cfg), seed=0)
+
+    monkeypatch.setattr(pt, "pair_stage", untrained)
+    pt.pretrain(track, paired, out_dir=tmp_path / "untrained", log=lambda line: None)
+    assert (tmp_path / "untrained" / "clip-tiny-base.safetensors").read_bytes() == (
+        tmp_path / "plain" / "clip-tiny-base.safetensors"
+    ).read_bytes()
+
+
+def test_pair_recipe_sets_the_image_towers_share_only_where_asked():
+    from rls3_bench.harness.tracks import load_track
+
+    track = load_track("clip-tiny")
+    track = track.replace(recipe={**track.recipe, "image_lr_scale": 0.0, "lr": 1e-5})
+    assert pt.pair_recipe(track, pt.PretrainConfig(pair_lr=2e-4)) == {
+        **{k: v for k, v in track.recipe.items() if k != "image_lr_scale"},
+        "lr": 2e-4,
+        "image_lr_scale": 0.1,
+    }
+    assert "image_lr_scale" not in pt.pair_recipe(track, pt.PretrainConfig(pair_image_lr_scale=1.0))

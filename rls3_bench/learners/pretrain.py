@@ -1,4 +1,5 @@
-"""Base weights for the tiny tracks: object-aware, spatially naive, made by the project itself.
+"""Base weights for the tiny tracks: object-aware, spatially naive unless a pair stage is asked for,
+made by the project itself.
 
 ``rls3-bench pretrain --track clip-tiny`` renders uniformly random valid scenes of the track's world
 (seed stream ``pretrain``; a base knows the objects at the size its track shows them), pairs each
@@ -28,6 +29,18 @@ left/right order of objects in that embedding after caption pretraining (as in a
 caption can only be scored against what the embedding holds. The card then reports the head's
 held-out order accuracy along x and y. Still no spatial word.
 
+An optional **pair stage** comes last (``--pair-steps N``): the one stage that sees spatial words.
+The learner, its weights as the caption stage exported them, fine-tunes for N steps on a fixed pool
+of minimal pairs of the track's world (:mod:`rls3_bench.data.minimal_pairs`: two objects, one term
+along an axis drawn from ``--pair-axes``, and the twin with the opposite term, so no caption or
+room statistic answers them), at ``--pair-lr`` with the image tower at ``--pair-image-lr-scale`` of
+it (clip). Why: in world 2 no generator's data in the harness teaches clip-tiny to read a relation
+from the image from an object-aware base, while minimal pairs do, to a base made with the position
+term (docs/results/world-2, "Reading left from right on minimal pairs"); a track on such a base asks
+its generators to keep and sharpen reading rather than to start it. A base made with this stage is
+not spatially naive: its card reports the pairs it was trained on, its accuracy on held-out pairs
+of two and of five objects, and its spatial accuracy on the validation set.
+
 Two checks go into the card: **object identity** (2-way: the image's true object caption vs the same
 caption with one object replaced by an absent one; should be high) and **spatial accuracy** on the
 validation eval set per term (should be near chance: the base knows objects, not relations, as real
@@ -37,6 +50,7 @@ CLIP).
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,7 +81,12 @@ class PretrainConfig:
     :param vision_lr: its learning rate (AdamW over the tower and the probe);
     :param object_positions: weight of the object-position term of the caption stage (0: none): a
     linear head on the image embedding regresses each shown asset's image centroid, so the embedding
-    the captions are scored against carries where each object is. No spatial words either way."""
+    the captions are scored against carries where each object is. No spatial words either way.
+    :param pair_steps: steps of the pair stage (0: none), each on ``batch_size // 2`` minimal pairs
+    drawn without replacement from a fixed pool of ``pair_pool`` pairs along ``pair_axes``;
+    :param pair_lr: its learning rate; :param pair_image_lr_scale: the image tower's share of it
+    (CLIP's recipe key ``image_lr_scale``; 1 leaves the key out, as a learner without it needs);
+    :param pair_held_out: held-out pairs of two and of five objects the card scores the stage on."""
 
     scenes: int = 3000
     epochs: int = 8
@@ -79,6 +98,12 @@ class PretrainConfig:
     vision_epochs: int = 0
     vision_lr: float = 5e-4
     object_positions: float = 0.0
+    pair_steps: int = 0
+    pair_pool: int = 3000
+    pair_axes: tuple[str, ...] = ("lateral", "vertical", "depth")
+    pair_lr: float = 5e-4
+    pair_image_lr_scale: float = 0.1
+    pair_held_out: int = 100
 
 
 def object_positions(segmentation: np.ndarray, spec) -> np.ndarray:
@@ -331,6 +356,39 @@ class _PositionHead:
         return {axis: position_order_accuracy(predicted, targets, k) for k, axis in enumerate(("x", "y"))}
 
 
+def pair_recipe(track, cfg: PretrainConfig) -> dict:
+    """The pair stage's recipe: the track's fine-tuning recipe at ``pair_lr``, the image tower at
+    ``pair_image_lr_scale`` of it (the key left out at 1)."""
+    recipe = {k: v for k, v in track.recipe.items() if k != "image_lr_scale"} | {"lr": cfg.pair_lr}
+    return recipe | ({"image_lr_scale": cfg.pair_image_lr_scale} if cfg.pair_image_lr_scale != 1.0 else {})
+
+
+def pair_scores(learner, items) -> dict[str, float]:
+    """Accuracy on minimal-pair ``items`` (groups side by side) and the group score (both twins right)."""
+    right = np.array([p.score_true > p.score_negative for p in learner.evaluate(items).predictions])
+    return {"accuracy": float(right.mean()), "group": float(right.reshape(-1, 2).all(1).mean())}
+
+
+def pair_stage(learner_cls, track, weights: Path, pool, cfg: PretrainConfig, log=print):
+    """Fine-tune the weights at ``weights`` for ``cfg.pair_steps`` steps on ``pool`` (minimal pairs,
+    each group's two samples side by side): every step takes half a batch of groups, drawn without
+    replacement within the step. Returns the learner. It starts from the exported (fp16) weights with
+    an optimizer of its own, as a run with ``--weights`` does."""
+    learner = learner_cls(
+        track.model, str(weights), pair_recipe(track, cfg), device="cpu", seed=int_seed("pretrain", cfg.seed, 7)
+    )
+    per_step = int(learner.recipe["batch_size"]) // 2
+    order = rng_for("pretrain", cfg.seed, 6)
+    losses = []
+    for step in range(1, cfg.pair_steps + 1):
+        picks = order.choice(len(pool) // 2, size=per_step, replace=False)
+        losses.append(learner.train_step([s for g in picks for s in pool[2 * g : 2 * g + 2]]))
+        if step % 100 == 0 or step == cfg.pair_steps:
+            log(f"pair step {step}/{cfg.pair_steps}: loss {np.mean(losses):.4f}")
+            losses = []
+    return learner
+
+
 def check_pretrain(track, cfg: PretrainConfig) -> None:
     """Refuse, before any work, a track without base weights of its own and a data size under one batch
     (no training step at all)."""
@@ -348,6 +406,36 @@ def check_pretrain(track, cfg: PretrainConfig) -> None:
             f"{cfg.scenes} scenes are fewer than one batch of {cfg.batch_size}, so no training step would run; "
             f"pass --scenes {cfg.batch_size} or more"
         )
+    if cfg.pair_steps > 0:
+        from rls3_bench.learners import get_learner_class
+
+        per_step = int(track.recipe.get("batch_size", cfg.batch_size)) // 2
+        if cfg.pair_pool < per_step:
+            raise UserError(
+                f"--pair-pool {cfg.pair_pool} is fewer than the {per_step} pairs one step of the pair stage takes; "
+                f"pass --pair-pool {per_step} or more"
+            )
+        try:
+            get_learner_class(track.learner).check_setup(track.model, None, pair_recipe(track, cfg), "cpu")
+        except UserError as err:
+            raise UserError(
+                f"the pair stage's recipe does not suit learner '{track.learner}' ({err}); "
+                "pass --pair-image-lr-scale 1 where the learner has no image_lr_scale"
+            ) from None
+
+
+def _pair_sets(backend, track, cfg: PretrainConfig, world: World) -> dict:
+    """The pair stage's training pool (two objects) and its held-out pairs of two and of five objects
+    (three distractors, as every eval scene has), each from its own ``pretrain`` stream."""
+    from rls3_bench.data.minimal_pairs import axis_pairs
+    from rls3_bench.labels.relations import LABELLERS
+
+    labeller = LABELLERS[track.labeller]
+
+    def build(n, stream, n_objects):
+        return axis_pairs(backend, rng_for("pretrain", cfg.seed, stream), n, cfg.pair_axes, labeller, world, n_objects)
+
+    return {"pool": build(cfg.pair_pool, 5, 2), 2: build(cfg.pair_held_out, 8, 2), 5: build(cfg.pair_held_out, 9, 5)}
 
 
 def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFAULT_OUT_DIR, log=print) -> dict:
@@ -368,7 +456,13 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     with open_backend(track) as backend:
         train = object_scenes(backend, cfg.scenes, rng, world)
         held_out = object_scenes(backend, cfg.identity_items, rng, world)
-    log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
+        log(f"rendered {len(train)} + {len(held_out)} scenes in {time.perf_counter() - t0:.0f}s")
+        if cfg.pair_steps > 0:  # each from a stream of its own, so the other stages draw as without them
+            pairs = _pair_sets(backend, track, cfg, world)
+            log(
+                f"built {len(pairs['pool']) // 2} + 2 x {cfg.pair_held_out} minimal pairs in "
+                f"{time.perf_counter() - t0:.0f}s"
+            )
     # from a random init both towers learn at the pretraining rate, whatever share the track's
     # fine-tuning gives the image tower
     recipe = {k: v for k, v in track.recipe.items() if k != "image_lr_scale"} | {"lr": cfg.lr}
@@ -414,6 +508,16 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
     if cfg.vision_epochs > 0:
         learner.freeze_vision(False)
     position_orders = head.order_accuracies(learner, held_out) if head else None
+    pair_card = None
+    if cfg.pair_steps > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            learner.export_weights(Path(tmp) / "caption-stage.safetensors")
+            learner = pair_stage(learner_cls, track, Path(tmp) / "caption-stage.safetensors", pairs["pool"], cfg, log)
+        pair_card = {
+            "groups": len(pairs["pool"]) // 2,
+            "axes": list(cfg.pair_axes),
+            **{f"held_out_{k}_objects": pair_scores(learner, pairs[k]) for k in (2, 5)},
+        }
     identity = spatial_report(learner, identity_items(held_out, rng))["accuracy"]
     val = spatial_report(learner, load_eval_set(track.val_set or track.eval_set))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -428,7 +532,13 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         f"--epochs {cfg.epochs} --lr {cfg.lr}"
         + (f" --object-negatives {cfg.object_negatives}" if cfg.object_negatives else "")
         + (f" --vision-epochs {cfg.vision_epochs} --vision-lr {cfg.vision_lr}" if cfg.vision_epochs else "")
-        + (f" --object-positions {cfg.object_positions}" if cfg.object_positions else ""),
+        + (f" --object-positions {cfg.object_positions}" if cfg.object_positions else "")
+        + (
+            f" --pair-steps {cfg.pair_steps} --pair-pool {cfg.pair_pool} --pair-axes {' '.join(cfg.pair_axes)}"
+            f" --pair-lr {cfg.pair_lr} --pair-image-lr-scale {cfg.pair_image_lr_scale}"
+            if cfg.pair_steps
+            else ""
+        ),
         "config": cfg.__dict__,
         "steps": steps,
         "torch_threads": __import__("torch").get_num_threads(),
@@ -436,6 +546,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
         "object_identity_accuracy": identity,
         **({"vision_probe_f1": probe_f1} if probe_f1 is not None else {}),
         **({"position_order_accuracy": position_orders} if position_orders is not None else {}),
+        **({"pair_stage": pair_card} if pair_card is not None else {}),
         "spatial_val_accuracy": val["accuracy"],
         "spatial_val_per_term": val["per_term"],
         "spatial_val_per_complexity": val["per_complexity"],

@@ -34,12 +34,11 @@ import numpy as np
 from rls3_bench.analysis.blind import slice_attributes
 from rls3_bench.backends.embedded import EmbeddedBackend
 from rls3_bench.data.evalsets import EVAL_SETS, load_eval_set
-from rls3_bench.labels.annotate import observe_and_label, sample_for_pair
-from rls3_bench.labels.relations import LABELLERS, OPPOSITE
+from rls3_bench.data.minimal_pairs import axis_pairs
+from rls3_bench.labels.relations import LABELLERS
 from rls3_bench.learners.answers import AXES as AXIS_TERMS
 from rls3_bench.learners.clip import ClipLearner
 from rls3_bench.learners.paligemma import PaliGemmaLearner
-from rls3_bench.scene.construct import construct_spec
 from rls3_bench.scene.worlds import WORLDS
 
 WORLD = WORLDS[2]
@@ -76,39 +75,9 @@ def log(line: str) -> None:
 AXES = tuple(dict.fromkeys(args.axes))  # in the order named: a group's axis is drawn from this tuple
 
 
-def twin_group(backend, rng, n_objects: int):
-    """A minimal pair (two samples) of world 2 along one of AXES, or None when construction or labelling failed."""
-    # a single axis draws no axis, so lateral-only pools are the same draw for draw with or without --axes
-    axis = AXES[int(rng.integers(len(AXES)))] if len(AXES) > 1 else AXES[0]
-    side = AXIS_TERMS[axis][int(rng.integers(2))]
-    first = construct_spec((side,), rng, n_objects=n_objects, world=WORLD)
-    if first is None:
-        return None
-    spec, a, b = first
-    assets = (spec.objects[a].asset, spec.objects[b].asset) + tuple(
-        o.asset for i, o in enumerate(spec.objects) if i not in (a, b)
-    )
-    second = construct_spec(
-        (OPPOSITE[side],), rng, room_id=spec.room, n_objects=n_objects, camera=spec.camera, assets=assets, world=WORLD
-    )
-    if second is None:
-        return None
-    group = []
-    for (scene, ia, ib), terms in ((first, (side,)), (second, (OPPOSITE[side],))):
-        labelled = observe_and_label(backend, scene, LABELLERS[2])
-        pair = next((p for p in labelled.pairs if (p.a, p.b) == (ia, ib)), None)
-        if not labelled.valid or pair is None or pair.terms != terms:
-            return None
-        group.append(sample_for_pair(labelled, pair, first_negative=f"flip:{terms[0]}"))
-    return group
-
-
 def groups(backend, rng, n: int, n_objects: int) -> list:
-    """``n`` twin groups, as a list of 2n samples (each group's two items side by side)"""
-    out = []
-    while len(out) < 2 * n:
-        out += twin_group(backend, rng, n_objects) or []
-    return out
+    """``n`` twin groups along AXES, as a list of 2n samples (each group's two items side by side)"""
+    return axis_pairs(backend, rng, n, AXES, LABELLERS[2], WORLD, n_objects)
 
 
 def cached(name: str, build):
