@@ -46,6 +46,8 @@ def run_code(argv: list[str]) -> int:
         (["render", "--seed", "1", "--size", "100000", "-o", "x.png"], "image size 100000 must be in [16, 2048]"),
         (["pretrain", "--track", "clip-tiny", "--scenes", "100000000"], "scene count 100000000 must be in [1, 50000]"),
         (["pretrain", "--track", "clip-tiny", "--epochs", "100000"], "epoch count 100000 must be in [1, 1000]"),
+        (["pretrain", "--track", "clip-tiny", "--pair-steps", "-1"], "step count -1 must be in [0, 100000]"),
+        (["pretrain", "--track", "clip-tiny", "--pair-pool", "10000000"], "pair count 10000000 must be in [1, 20000]"),
     ],
 )
 def test_every_count_has_a_maximum(argv, fragment, tmp_path, monkeypatch, capsys):
@@ -186,7 +188,7 @@ def test_pretrain_refuses_fewer_scenes_than_a_batch(tmp_path, capsys, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("flag", ["--object-negatives", "--object-positions"])
+@pytest.mark.parametrize("flag", ["--object-negatives", "--object-positions", "--pair-image-lr-scale"])
 @pytest.mark.parametrize("value", ["-1", "inf", "nan"])
 def test_pretrain_term_weights_must_be_finite_and_non_negative(flag, value, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

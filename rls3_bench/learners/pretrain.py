@@ -539,7 +539,7 @@ def pretrain(track, cfg: PretrainConfig = PretrainConfig(), out_dir: Path = DEFA
             if cfg.pair_steps
             else ""
         ),
-        "config": cfg.__dict__,
+        "config": {**cfg.__dict__, "pair_axes": list(cfg.pair_axes)},  # as JSON reads it back
         "steps": steps,
         "torch_threads": __import__("torch").get_num_threads(),
         "seconds": round(time.perf_counter() - t0, 1),
