@@ -1,7 +1,8 @@
 """Can a tiny learner read left from right in world 2 at all? Train it on the easiest prior-free data
 there is and see whether, and after how many steps, it leaves chance.
 
-The data are minimal pairs built with the eval sets' construction (``construct_spec``): a scene of
+The data are minimal pairs (``rls3_bench.data.minimal_pairs``, the pairs of ``rls3-bench pretrain
+--pair-steps``) built with the eval sets' construction (``construct_spec``): a scene of
 world 2 in which object A stands to the left (or right) of B, with one term of relation and nothing
 else, and its twin, the same room, view and objects with A placed on the other side of B. Both twins
 ask the same two captions ("the A is to the left of the B." / "... to the right of ...").
