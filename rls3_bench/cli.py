@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rls3_bench.errors import PlacementError, UserError
 from rls3_bench.harness.sweep import MAX_BUDGET, MAX_SEEDS, MAX_WORKERS
+from rls3_bench.learners.answers import AXES
 from rls3_bench.scene.worlds import WORLDS
 
 EPILOG = """examples:
@@ -1018,7 +1019,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pair-axes",
         nargs="+",
-        choices=("lateral", "vertical", "depth"),
+        choices=sorted(AXES),
         default=["lateral", "vertical", "depth"],
         help="axes of the pairs, each pair's drawn from them in the order named (default: all three)",
     )
