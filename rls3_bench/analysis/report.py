@@ -186,7 +186,7 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
                     "p_perm": c.p_perm,
                     "min_p": round(c.min_p, 4),
                     "MDE": round(stats.min_detectable_effect(sd, len(shared), paired=True), 4),
-                    "wins": int((a.loc[shared] > b.loc[shared]).sum()),
+                    "wins": int((a_s > b_s).sum()),
                     "gen cost x": round(gen_cost[generator] / max(gen_cost[other], 1e-12), 1),
                 }
             )

@@ -66,13 +66,13 @@ def axis_pairs(
     if not axes or unknown:
         raise ValueError(f"axes must be some of {sorted(AXES)}, got {list(axes)}")
     out: list[Sample] = []
-    for _ in range(MAX_TRIES_PER_GROUP * n):
-        if len(out) == 2 * n:
-            return out
+    tries = 0
+    while len(out) < 2 * n:
+        if tries == MAX_TRIES_PER_GROUP * n:
+            raise RuntimeError(
+                f"only {len(out) // 2} of {n} minimal pairs along {list(axes)} in {tries} tries "
+                f"in world {world.version}"
+            )
+        tries += 1
         out += axis_pair(backend, rng, axes, labeller, world, n_objects) or []
-    if len(out) == 2 * n:
-        return out
-    raise RuntimeError(
-        f"only {len(out) // 2} of {n} minimal pairs along {list(axes)} in {MAX_TRIES_PER_GROUP * n} tries "
-        f"in world {world.version}"
-    )
+    return out

@@ -363,6 +363,12 @@ def pair_recipe(track, cfg: PretrainConfig) -> dict:
     return recipe | ({"image_lr_scale": cfg.pair_image_lr_scale} if cfg.pair_image_lr_scale != 1.0 else {})
 
 
+def pairs_per_step(track, cfg: PretrainConfig) -> int:
+    """Minimal pairs in one step of the pair stage: half a batch of the track's recipe (the batch the
+    harness trains on; ``cfg.batch_size`` where the recipe names none)."""
+    return int(track.recipe.get("batch_size", cfg.batch_size)) // 2
+
+
 def pair_scores(learner, items) -> dict[str, float]:
     """Accuracy on minimal-pair ``items`` (groups side by side) and the group score (both twins right)."""
     right = np.array([p.score_true > p.score_negative for p in learner.evaluate(items).predictions])
@@ -377,7 +383,7 @@ def pair_stage(learner_cls, track, weights: Path, pool, cfg: PretrainConfig, log
     learner = learner_cls(
         track.model, str(weights), pair_recipe(track, cfg), device="cpu", seed=int_seed("pretrain", cfg.seed, 7)
     )
-    per_step = int(learner.recipe["batch_size"]) // 2
+    per_step = pairs_per_step(track, cfg)
     order = rng_for("pretrain", cfg.seed, 6)
     losses = []
     for step in range(1, cfg.pair_steps + 1):
@@ -409,7 +415,7 @@ def check_pretrain(track, cfg: PretrainConfig) -> None:
     if cfg.pair_steps > 0:
         from rls3_bench.learners import get_learner_class
 
-        per_step = int(track.recipe.get("batch_size", cfg.batch_size)) // 2
+        per_step = pairs_per_step(track, cfg)
         if cfg.pair_pool < per_step:
             raise UserError(
                 f"--pair-pool {cfg.pair_pool} is fewer than the {per_step} pairs one step of the pair stage takes; "
