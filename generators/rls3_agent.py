@@ -64,6 +64,9 @@ SAC_DEFAULTS: dict[str, Any] = {
     "learning_rate": 3e-4,
     "tau": 0.005,
     "net_arch": [64, 64],
+    # the entropy temperature's start ("auto": SB3 then tunes it towards entropy -dim(action));
+    # 1.0 is SB3's own start
+    "ent_coef_init": 1.0,
 }
 #: rls3-sac-v2's replay buffer: about five 64-sample rounds of environment steps (~200 each)
 V2_BUFFER_SIZE = 1024
@@ -91,6 +94,10 @@ def _check_config(name: str, config: dict, defaults: dict) -> dict:
         raise UserError(f"{name}: eta must be in (0, 1], got {out['eta']!r}")
     if float(out["r_valid"]) < 0 or float(out["r_invalid"]) < 0 or float(out["w_ext"]) < 0:
         raise UserError(f"{name}: r_valid, r_invalid and w_ext are magnitudes and must be >= 0")
+    if "ent_coef_init" in out and not float(out["ent_coef_init"]) > 0:
+        raise UserError(
+            f"{name}: ent_coef_init must be > 0 (SAC's starting entropy temperature), got {out['ent_coef_init']!r}"
+        )
     return out
 
 
@@ -332,7 +339,9 @@ class SacGenerator(_EpisodicAgentGenerator):
             gamma=float(c["gamma"]),
             learning_rate=float(c["learning_rate"]),
             tau=float(c["tau"]),
-            ent_coef="auto",
+            # at SB3's own start the plain "auto", so the saved models of runs made before the key
+            # existed stay byte-identical
+            ent_coef="auto" if float(c["ent_coef_init"]) == 1.0 else f"auto_{float(c['ent_coef_init'])!r}",
             policy_kwargs={"net_arch": list(c["net_arch"])},
             replay_buffer_class=seeded_buffer_class(),
             verbose=0,

@@ -283,6 +283,17 @@ def test_unknown_config_key_is_one_clear_error():
         RandomAgentGenerator(seed=0, config={"episode_step": 8})
     with pytest.raises(UserError, match="eta"):
         SacGenerator(seed=0, config={"eta": 0})
+    with pytest.raises(UserError, match="ent_coef_init must be > 0"):
+        SacGeneratorV2(seed=0, config={"ent_coef_init": 0.0})
+
+
+def test_sac_entropy_temperature_starts_where_configured():
+    # the default is SB3's own "auto" (start 1.0), so models saved before the key existed are unchanged
+    assert SacGeneratorV2(seed=0).model.ent_coef == "auto"
+    gen = SacGeneratorV2(seed=0, config={"ent_coef_init": 0.01})
+    assert gen.model.ent_coef == "auto_0.01"
+    assert torch.exp(gen.model.log_ent_coef).item() == pytest.approx(0.01)
+    assert gen.episode_extra() == {"ent_coef": 0.01}
 
 
 def test_registered_names():
