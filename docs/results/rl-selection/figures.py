@@ -63,6 +63,15 @@ def summary_table(samples: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _finish(fig, axes, xlabel: str, title: str):
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def fixed_learner_figure(samples: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     per_round = samples.groupby(["generator", "seed", "round"])[["loss", "correct"]].mean().reset_index()
@@ -74,13 +83,13 @@ def fixed_learner_figure(samples: pd.DataFrame):
             ax.plot(m.index, y, marker="o", ms=3, label=g)
     axes[0].set_ylabel("mean loss of the fixed learner")
     axes[1].set_ylabel("2-way error of the fixed learner")
-    for ax in axes:
-        ax.set_xlabel("round (of the track's round size)")
-        ax.grid(alpha=0.3)
     axes[1].legend(frameon=False, fontsize=8)
-    fig.suptitle("Delivered samples scored by one fixed learner (the base; mean over seeds)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish(
+        fig,
+        axes,
+        "round (of the track's round size)",
+        "Delivered samples scored by one fixed learner (the base; mean over seeds)",
+    )
 
 
 def actions_figure(steps: pd.DataFrame):
@@ -161,13 +170,8 @@ def sac_training_figure(results: Path):
     axes[1].set_ylabel("episode 2-way error of the cell's learner")
     axes[2].set_ylabel("SAC entropy coefficient")
     axes[2].set_yscale("log")
-    for ax in axes:
-        ax.set_xlabel("episode")
-        ax.grid(alpha=0.3)
     axes[0].legend(frameon=False, fontsize=8)
-    fig.suptitle("In the runs: one line per seed, moving mean over 20 episodes", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axes, "episode", "In the runs: one line per seed, moving mean over 20 episodes")
 
 
 def main(argv: list[str] | None = None) -> int:
