@@ -7,6 +7,7 @@ and exit 2; nothing is half-written, because every file goes through a temp file
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import sys
@@ -390,7 +391,7 @@ def _generator_samples(args) -> list:
     track's base learner, which is never trained here."""
     from rls3_bench.generator import BudgetViolation, get_generator_class
     from rls3_bench.harness.cell import make_learner
-    from rls3_bench.harness.generation import GeneratorFailure, Harness, make_generator, open_backend, produce_round
+    from rls3_bench.harness.generation import GeneratorFailure, make_generator, rounds_with_frozen_learner
     from rls3_bench.harness.tracks import load_track
 
     track = load_track(args.track)
@@ -404,19 +405,16 @@ def _generator_samples(args) -> list:
         get_learner_class(track.learner).check_setup(track.model, track.weights, dict(track.recipe), track.device)
         learner = make_learner(track, args.seed)
     samples: list = []
-    feedback = None
-    with open_backend(track, backend_options) as backend:
-        harness = Harness.for_track(backend, track)
-        r = 0
-        while len(samples) < args.n:
-            try:
-                out = produce_round(gen, harness, r, track.round_size, feedback, learner.feedback if learner else None)
-            except (BudgetViolation, GeneratorFailure) as exc:
-                raise UserError(f"generator {args.generator} failed in round {r}: {exc}; fix the generator") from None
-            if learner is not None:
-                feedback = learner.feedback(out.delivered)
-            samples.extend(out.delivered)
-            r += 1
+    r = 0
+    with contextlib.closing(rounds_with_frozen_learner(gen, track, learner, backend_options)) as rounds:
+        try:
+            for out, _ in rounds:
+                samples.extend(out.delivered)
+                r += 1
+                if len(samples) >= args.n:
+                    break
+        except (BudgetViolation, GeneratorFailure) as exc:
+            raise UserError(f"generator {args.generator} failed in round {r}: {exc}; fix the generator") from None
     return samples[: args.n]
 
 

@@ -72,3 +72,12 @@ def test_export_bad_input_is_one_line_and_no_file(args, fragment, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("rls3-bench: error:") and fragment in err and err.count("\n") == 1
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_export_of_a_generator_that_fails_names_its_round_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    code, path = export(tmp_path, "reliability_generators:Crashing", n=40)  # round 0 delivers, round 1 raises
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "generator reliability_generators:Crashing failed in round 1" in err and "boom" in err
+    assert not path.exists() and not list(tmp_path.iterdir())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 import zlib
@@ -372,6 +373,29 @@ def generate_rounds(
         yield produce_round(
             gen, harness, r, n_samples, previous_feedback() if previous_feedback else None, query_fn, limits
         )
+
+
+def rounds_with_frozen_learner(
+    gen: Generator, track, learner=None, backend_options: dict | None = None
+) -> Iterator[tuple[RoundOutput, Feedback | None]]:
+    """What ``gen`` delivers, round by round in the track's round size as in a run, with ``learner``
+    answering its queries and giving its feedback but never trained (None: no learner, for an
+    open-loop generator): each round with the learner's feedback on it, without end (``rls3-bench
+    export --generator``). Close it (or run it out of scope) to close its backend."""
+    feedback = None
+    with open_backend(track, backend_options) as backend:
+        rounds = generate_rounds(
+            gen,
+            Harness.for_track(backend, track),
+            0,
+            sys.maxsize,
+            track.round_size,
+            lambda: feedback,
+            learner.feedback if learner is not None else None,
+        )
+        for out in rounds:
+            feedback = learner.feedback(out.delivered) if learner is not None else None
+            yield out, feedback
 
 
 def track_backend_options(track, backend_options: dict | None = None) -> dict:

@@ -74,13 +74,12 @@ def _finish(fig, axes, xlabel: str, title: str):
 
 def fixed_learner_figure(samples: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    per_round = samples.groupby(["generator", "seed", "round"])[["loss", "correct"]].mean().reset_index()
+    # mean over seeds of each seed's round mean
+    per_round = samples.assign(error=~samples["correct"]).groupby(["generator", "seed", "round"])[["loss", "error"]]
+    per_round = per_round.mean().groupby(["generator", "round"]).mean()
     for g in _generators(samples):
-        d = per_round[per_round["generator"] == g].groupby("round")
-        for ax, col, sign in ((axes[0], "loss", 1), (axes[1], "correct", -1)):
-            m = d[col].mean()
-            y = m if sign == 1 else 1 - m
-            ax.plot(m.index, y, marker="o", ms=3, label=g)
+        for ax, col in ((axes[0], "loss"), (axes[1], "error")):
+            ax.plot(per_round.loc[g, col], marker="o", ms=3, label=g)
     axes[0].set_ylabel("mean loss of the fixed learner")
     axes[1].set_ylabel("2-way error of the fixed learner")
     axes[1].legend(frameon=False, fontsize=8)
@@ -136,14 +135,11 @@ def pair_geometry_figure(samples: pd.DataFrame):
     axes[0].set_xlabel("horizontal distance of the captioned pair (m)")
     axes[0].set_ylabel("density")
     axes[0].legend(frameon=False, fontsize=8)
-    shares = [
-        [(samples[samples["generator"] == g]["complexity"] == k).mean() for k in (1, 2, 3)]
-        + [samples[samples["generator"] == g]["stacked"].mean()]
-        for g in gens
-    ]
+    shares = samples.assign(**{f"c{k}": samples["complexity"] == k for k in (1, 2, 3)}).groupby("generator")
+    shares = shares[["c1", "c2", "c3", "stacked"]].mean()
     width = 0.8 / len(gens)
-    for i, (g, s) in enumerate(zip(gens, shares, strict=True)):
-        axes[1].bar(np.arange(4) + i * width, s, width, label=g)
+    for i, g in enumerate(gens):
+        axes[1].bar(np.arange(4) + i * width, shares.loc[g], width, label=g)
     axes[1].set_xticks(np.arange(4) + 0.4 - width / 2, ["1 term", "2 terms", "3 terms", "pure above/below"])
     axes[1].set_ylabel("share of delivered samples")
     for ax in axes:

@@ -4,9 +4,10 @@
         --generator rls3-sac-v2 --generator rls3-random-v2 --seeds 0 1 2 3 -n 2048
 
 Each (generator, seed) runs in rounds of the track's size as in a run with that seed, but its
-queries and feedback come from the track's base learner, which is never trained (as in
-``rls3-bench export --generator``). So every generator's samples are scored by the same learner, and
-an agent's extrinsic reward has a fixed target: if SAC can learn to find scenes this learner gets
+queries and feedback come from the track's base learner, which is never trained
+(``rls3_bench.harness.generation.rounds_with_frozen_learner``, as in ``rls3-bench export
+--generator``). So every generator's samples are scored by the same learner, and an agent's
+extrinsic reward has a fixed target: if SAC can learn to find scenes this learner gets
 wrong, its delivered samples' loss must rise above the random agent's as the episodes go on.
 
 Writes, in OUT, per (generator, seed) (gzipped CSV):
@@ -23,6 +24,7 @@ Writes, in OUT, per (generator, seed) (gzipped CSV):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import os
@@ -46,7 +48,7 @@ def drive(track, name: str, seed: int, n: int, label: str | None = None):
     from rls3_bench.analysis.blind import pair_distance
     from rls3_bench.generator import get_generator_class
     from rls3_bench.harness.cell import make_learner
-    from rls3_bench.harness.generation import Harness, make_generator, open_backend, produce_round
+    from rls3_bench.harness.generation import make_generator, rounds_with_frozen_learner
 
     label = label or name
     cls = get_generator_class(name)
@@ -75,13 +77,8 @@ def drive(track, name: str, seed: int, n: int, label: str | None = None):
 
         env.step = recording_step
     rows: list[dict] = []
-    feedback = None
-    with open_backend(track) as backend:
-        harness = Harness.for_track(backend, track)
-        r = 0
-        while len(rows) < n:
-            out = produce_round(gen, harness, r, track.round_size, feedback, learner.feedback)
-            feedback = learner.feedback(out.delivered)
+    with contextlib.closing(rounds_with_frozen_learner(gen, track, learner)) as rounds:
+        for r, (out, feedback) in enumerate(rounds):
             for s, loss, ok in zip(out.delivered, feedback.loss, feedback.correct, strict=True):
                 rows.append(
                     {
@@ -96,7 +93,8 @@ def drive(track, name: str, seed: int, n: int, label: str | None = None):
                         "pair_distance": round(pair_distance(s), 4),
                     }
                 )
-            r += 1
+            if len(rows) >= n:
+                break
     episodes = [{"generator": label, "seed": seed, **h} for h in getattr(gen, "history", [])]
     return rows[:n], steps, episodes
 
