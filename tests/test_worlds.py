@@ -139,7 +139,7 @@ def test_a_track_in_world_2_needs_labeller_2_and_validity_2_and_its_own_eval_set
         track.replace(world=7)
     w2 = track.replace(world=2, labeller=2, validity_version=2)
     assert w2.to_dict()["world"] == 2
-    with pytest.raises(UserError, match=f"track {w2.key} is in world 2 but its eval set {w2.eval_set} is of world 1"):
+    with pytest.raises(UserError, match=f"track {w2.key} is in world 2 but its set {w2.eval_set} is of world 1"):
         check_setup(w2, ["uniform-v1"], [0], "local", 1, None, {})
 
 

@@ -59,6 +59,8 @@ TWIN_TRIES = 8
 ID_SPLIT_KEY = 100
 #: seed key of the in-distribution twin sets
 ID_TWINS_SPLIT_KEY = 101
+#: seed key of the rehearsal sets (training data every generator's rounds share, never scored)
+REHEARSAL_SPLIT_KEY = 102
 #: uniform redraws of a scene's objects tried for its in-distribution twin before the scene is
 #: given up (most twins are found within a few dozen)
 UNIFORM_TWIN_TRIES = 300
@@ -86,6 +88,10 @@ class EvalSetSpec:
         track's ``world``).
     :param twins: for an in-distribution set, make it of minimal pairs (``uniform_items`` / 2 groups;
         :func:`_build_uniform_twins`).
+    :param axis_pairs: for a rehearsal set, its number of minimal pairs of two objects along the three
+        axes (:func:`rls3_bench.data.minimal_pairs.axis_pairs`, the base's pair stage's construction;
+        then ``per_complexity`` is unused: 0); a track mixes it into every round
+        (``rehearsal_set``), so it is training data, never scored.
     """
 
     name: str
@@ -100,9 +106,11 @@ class EvalSetSpec:
     validity_version: int = 1
     world: int = 1
     twins: bool = False
+    axis_pairs: int | None = None
 
     def __post_init__(self) -> None:
-        if self.uniform_items is None and (self.per_complexity <= 0 or self.per_complexity % 24):
+        balanced = self.uniform_items is None and self.axis_pairs is None
+        if balanced and (self.per_complexity <= 0 or self.per_complexity % 24):
             raise ValueError("per_complexity must be a multiple of 24 (6, 12 and 8 target term sets)")
         if self.twins and (self.uniform_items is None or self.uniform_items % 2):
             raise ValueError("an in-distribution twin set needs an even uniform_items (two items a group)")
@@ -234,6 +242,18 @@ EVAL_SETS: dict[str, EvalSetSpec] = {
             twins=True,
             content_hash="ba2590b4a72a1bf6b3635493c32f02ac48adac26f9e97a1790e74faf9010605d",
         ),
+        # rehearsal pairs for world-2 tracks whose base has learnt minimal pairs (``--pair-steps``)
+        EvalSetSpec(
+            "pairs-v3-rehearsal",
+            version=3,
+            split_key=REHEARSAL_SPLIT_KEY,
+            per_complexity=0,
+            axis_pairs=1000,
+            labeller=2,
+            validity_version=2,
+            world=2,
+            content_hash="521f3c623becdd0f1cac76e719106390aac478f08d8e1943ec6656915c4f34ab",
+        ),
     )
 }
 
@@ -248,6 +268,8 @@ def build_eval_set(spec: EvalSetSpec, backend=None) -> list[Sample]:
             image_size=spec.image_size, renderer=spec.renderer, validity_version=spec.validity_version
         )
     try:
+        if spec.axis_pairs is not None:
+            return _build_axis_pairs(spec, backend)
         if spec.uniform_items is not None:
             return _build_uniform_twins(spec, backend) if spec.twins else _build_uniform(spec, backend)
         return _build_single(spec, backend) if spec.version == 1 else _build_twins(spec, backend)
@@ -269,6 +291,17 @@ def _build_uniform(spec: EvalSetSpec, backend) -> list[Sample]:
         cfg=LABELLERS[spec.labeller],
         world=WORLDS[spec.world],
     )
+
+
+def _build_axis_pairs(spec: EvalSetSpec, backend) -> list[Sample]:
+    """A rehearsal set: minimal pairs of two objects along every axis, groups side by side."""
+    from rls3_bench.data.minimal_pairs import axis_pairs
+    from rls3_bench.labels.relations import LABELLERS
+    from rls3_bench.learners.answers import AXES
+    from rls3_bench.scene.worlds import WORLDS
+
+    rng = rng_for("eval", spec.version, spec.split_key)
+    return axis_pairs(backend, rng, spec.axis_pairs, tuple(AXES), LABELLERS[spec.labeller], WORLDS[spec.world])
 
 
 def _build_uniform_twins(spec: EvalSetSpec, backend) -> list[Sample]:
@@ -434,6 +467,11 @@ def _labelled_item(backend, cfg, terms, kind: str, scene, a: int, b: int, valid_
     if pair is None or pair.terms != tuple(terms) or (valid_only and not labelled.valid):
         return None
     return sample_for_pair(labelled, pair, first_negative=kind)
+
+
+def rehearsal_set_names() -> list[str]:
+    """The registry's rehearsal sets (training data a track may mix into its rounds), by name."""
+    return sorted(name for name, spec in EVAL_SETS.items() if spec.axis_pairs is not None)
 
 
 def default_cache_dir() -> Path:

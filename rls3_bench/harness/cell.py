@@ -250,6 +250,7 @@ class Cell:
         self.items = eval_items if eval_items is not None else load_eval_set(track.eval_set, track.eval_set_hash)
         self.id_items = load_eval_set(track.id_eval_set, track.id_eval_set_hash) if track.id_eval_set else []
         self.fence = eval_fence(self.items + self.id_items)  # no generator may deliver an eval item
+        self.rehearsal = self.load_rehearsal()
         self.limits = limits
         self.backend, self.backend_options, self.render_workers = backend, backend_options, render_workers
         self.pipelined = pipeline and backend is None and can_run_ahead(self.cls)
@@ -419,16 +420,38 @@ class Cell:
         self.cost.feedback_queries += self.previous_feedback.queries
         return float(1.0 - self.previous_feedback.correct.mean())
 
+    def load_rehearsal(self) -> list[Sample]:
+        """The track's rehearsal set (empty without one); refused if it holds an eval item."""
+        from rls3_bench.data.evalsets import load_eval_set
+
+        if not self.track.rehearsal_set:
+            return []
+        pool = load_eval_set(self.track.rehearsal_set, self.track.rehearsal_set_hash)
+        if eval_fence(pool) & self.fence:
+            raise UserError(
+                f"rehearsal set {self.track.rehearsal_set} holds an item of the track's eval sets; "
+                "a run must not train on them: name another rehearsal set"
+            )
+        return pool
+
+    def rehearsal_round(self, r: int) -> list[Sample]:
+        """Round ``r``'s share of the rehearsal set: the next ``rehearsal_per_round`` samples, in turn
+        (wrapping around), so every generator's round ``r`` rehearses the same pairs."""
+        n, pool = self.track.rehearsal_per_round, self.rehearsal
+        return [pool[(r * n + i) % len(pool)] for i in range(n)] if pool else []
+
     def train_round(self, r: int, delivered: list[Sample]) -> list[float]:
-        """Process 4: fine-tune on the round's batch, in an order every generator shares; the losses."""
+        """Process 4: fine-tune on the round's batch (and its rehearsal share), in an order every
+        generator shares; the losses."""
         self.progress("train", r * self.track.round_size, self.track.budgets[-1])
         t = time.perf_counter()
         losses = []
+        batch = delivered + self.rehearsal_round(r)
         order_rng = rng_for("learner", self.learner_seed, r)
         for _epoch in range(self.track.epochs_per_round):
-            order = order_rng.permutation(len(delivered))
+            order = order_rng.permutation(len(batch))
             for i in range(0, len(order), self.batch_size):
-                losses.append(self.learner.train_step([delivered[j] for j in order[i : i + self.batch_size]]))
+                losses.append(self.learner.train_step([batch[j] for j in order[i : i + self.batch_size]]))
         self.cost.seconds[Stage.TRAIN] += time.perf_counter() - t
         return losses
 

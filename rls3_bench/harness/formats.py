@@ -117,6 +117,13 @@ class Track(_Format):
         object scale); generators get it as ``ctx.world``, and its eval sets must be of the same
         world. A world other than 1 needs labeller 2 and validity version 2 (labeller 1 ignores an
         object's scale). Left out of the serialised form at its default 1.
+    :param rehearsal_set, rehearsal_set_hash: optional frozen training set (a registry set built for
+        rehearsal, e.g. ``pairs-v3-rehearsal``) and its pinned hash; ``rehearsal_per_round`` of its
+        samples (an even number: minimal pairs stay whole), taken in turn, join every round's
+        training beside the generator's data, the same for every generator. For a base that has learnt
+        minimal pairs (``rls3-bench pretrain --pair-steps``): it keeps what the base reads while the
+        generator's data add to it. Not delivered samples: they count toward no budget. Left out of the
+        serialised form when unset.
     :param budgets: the sample-budget ladder; one run per (generator, seed) evaluates at each.
     :param min_seeds: seeds a leaderboard entry needs.
     :param generator_config: per generator name, the options it gets on this track.
@@ -144,6 +151,9 @@ class Track(_Format):
     labeller: StrictInt = 1
     validity_version: StrictInt = 1
     world: StrictInt = 1
+    rehearsal_set: StrictStr | None = None
+    rehearsal_set_hash: StrictStr | None = None
+    rehearsal_per_round: StrictInt = 0
     device: StrictStr = "cpu"
     presets: dict[StrictStr, Preset] = Field(default_factory=dict)
     generator_config: dict[StrictStr, GeneratorConfig] = Field(default_factory=dict)
@@ -176,6 +186,12 @@ class Track(_Format):
                 )
         if (self.id_eval_set is None) != (self.id_eval_set_hash is None):
             problems.append("id_eval_set and id_eval_set_hash go together: set both or neither")
+        if (self.rehearsal_set is None) != (self.rehearsal_set_hash is None):
+            problems.append("rehearsal_set and rehearsal_set_hash go together: set both or neither")
+        if (self.rehearsal_set is None) != (self.rehearsal_per_round == 0):
+            problems.append("rehearsal_per_round must be set (> 0) with rehearsal_set, and only then")
+        if self.rehearsal_per_round < 0 or self.rehearsal_per_round % 2:
+            problems.append("rehearsal_per_round must be an even number (minimal pairs stay whole)")
         from rls3_bench.scene.worlds import WORLDS
 
         if self.world not in WORLDS:
@@ -220,9 +236,18 @@ class Track(_Format):
 
     def to_dict(self) -> dict:
         """JSON-native form (lists, not tuples): ``track_from_dict(t.to_dict()) == t``. Optional fields at
-        their defaults (no in-distribution set, labeller 1, validity 1, world 1) are left out, so a track that does
-        not use them has the digest it had before they existed."""
-        defaults = {"id_eval_set": None, "id_eval_set_hash": None, "labeller": 1, "validity_version": 1, "world": 1}
+        their defaults (no in-distribution set, labeller 1, validity 1, world 1, no rehearsal) are left out, so a
+        track that does not use them has the digest it had before they existed."""
+        defaults = {
+            "id_eval_set": None,
+            "id_eval_set_hash": None,
+            "labeller": 1,
+            "validity_version": 1,
+            "world": 1,
+            "rehearsal_set": None,
+            "rehearsal_set_hash": None,
+            "rehearsal_per_round": 0,
+        }
         return self.model_dump(mode="json", exclude={k for k, v in defaults.items() if getattr(self, k) == v})
 
     def digest(self) -> str:

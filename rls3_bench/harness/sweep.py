@@ -274,7 +274,7 @@ def check_setup(
     that name files on the cells' machines (:data:`MACHINE_PATHS`) are left to the cells. Returns each
     generator's folder name."""
     from rls3_bench.backends import get_backend_class
-    from rls3_bench.data.evalsets import check_eval_pin
+    from rls3_bench.data.evalsets import check_eval_pin, rehearsal_set_names
 
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
@@ -295,11 +295,23 @@ def check_setup(
         pinned.append(check_eval_pin(track.id_eval_set, track.id_eval_set_hash))
     if track.val_set:
         pinned.append(check_eval_pin(track.val_set, None))
+    if track.rehearsal_set:
+        pinned.append(check_eval_pin(track.rehearsal_set, track.rehearsal_set_hash))
+        if pinned[-1].axis_pairs is None:
+            raise UserError(
+                f"track {track.key}'s rehearsal_set {track.rehearsal_set} is an eval set, which no run may train on; "
+                f"name a rehearsal set: {', '.join(rehearsal_set_names())}"
+            )
+    for name in (track.eval_set, track.id_eval_set, track.val_set):
+        if name and name in rehearsal_set_names():
+            raise UserError(
+                f"track {track.key} evaluates on {name}, a rehearsal set (training data); name an eval set instead"
+            )
     for spec in pinned:
         if spec.world != track.world:
             raise UserError(
-                f"track {track.key} is in world {track.world} but its eval set {spec.name} is of world {spec.world}; "
-                "give the track eval sets of its own world"
+                f"track {track.key} is in world {track.world} but its set {spec.name} is of world {spec.world}; "
+                "give the track sets of its own world"
             )
     backend_options = dict(cell_options.get("backend_options", {}))
     if executor == "ray":  # paths name files on the machines that run the cells, which check them there
