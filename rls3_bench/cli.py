@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from rls3_bench.analysis.report import COMPARE_METRICS
 from rls3_bench.errors import PlacementError, UserError
 from rls3_bench.harness.sweep import MAX_BUDGET, MAX_SEEDS, MAX_WORKERS
 from rls3_bench.learners.answers import AXES
@@ -775,8 +776,10 @@ def cmd_report(args) -> int:
     from rls3_bench.analysis.report import compare_table, results_table, slices_report, stage_shares
 
     results = Path(args.results)
+    if args.metric != "accuracy" and not args.compare:
+        raise UserError(f"--metric {args.metric} goes with --compare GENERATOR; add it or drop --metric")
     if args.compare:
-        df = compare_table(results, args.compare)
+        df = compare_table(results, args.compare, metric=args.metric)
     elif args.stages:
         df = stage_shares(results).reset_index()
     elif args.slices:
@@ -1181,6 +1184,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accuracy per slice (complexity, negative kind, flipped axis, stacked, "
         "pair-distance tercile, group score) per generator at the top budget, mean over seeds",
+    )
+    p.add_argument(
+        "--metric",
+        default="accuracy",
+        choices=COMPARE_METRICS,
+        help="what --compare compares (default accuracy; group_score on sets of minimal pairs; id_accuracy on "
+        "the track's in-distribution set)",
     )
     p.set_defaults(func=cmd_report)
     return parser

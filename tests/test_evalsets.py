@@ -77,7 +77,7 @@ def test_datasets_library_reads_the_image_column(tmp_path, mini):
 
 
 # --- v2: minimal pairs ----------------------------------------------------------------------------
-from rls3_bench.analysis.metrics import group_score, item_rows  # noqa: E402
+from rls3_bench.analysis.metrics import group_score, item_rows, summarize  # noqa: E402
 from rls3_bench.scene.construct import twin_groups, twin_target  # noqa: E402
 from rls3_bench.scene.worlds import WORLDS  # noqa: E402
 
@@ -143,8 +143,13 @@ def test_group_score_counts_groups_with_every_twin_right(mini2):
     ]
     oracle = [{"item_id": s.sample_id, "score_true": 1.0, "score_negative": 0.0} for s in mini2]
     rows = item_rows(mini2, text_only)
-    assert sum(r["correct"] for r in rows) <= 36 and group_score(mini2, rows) == 0.0
-    assert group_score(mini2, item_rows(mini2, oracle)) == 1.0
+    assert sum(r["correct"] for r in rows) <= 36 and group_score(rows) == 0.0
+    assert group_score(item_rows(mini2, oracle)) == 1.0
+    # a curve point carries it beside accuracy on a set of twins, and not on one without
+    assert summarize(rows)["group_score"] == 0.0 and summarize(item_rows(mini2, oracle))["group_score"] == 1.0
+    v1 = load_eval_set("spatial-v1-mini")
+    v1_oracle = [{"item_id": s.sample_id, "score_true": 1.0, "score_negative": 0.0} for s in v1]
+    assert "group_score" not in summarize(item_rows(v1, v1_oracle))
 
 
 def test_uniform_twins_are_uniform_redraws_in_which_the_other_caption_is_true():

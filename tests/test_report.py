@@ -64,6 +64,34 @@ def test_compare_table_unknown_generator_is_a_clear_error(results):
         compare_table(results, "nope")
 
 
+def test_compare_table_compares_the_group_score_where_records_have_one(results, tmp_path):
+    """--metric group_score pairs the curves' group scores; records of a set without minimal pairs
+    have none, which is a clear error rather than an empty table."""
+    with pytest.raises(UserError, match="have no group_score .*--metric accuracy"):
+        compare_table(results, "rls3-sac-v1", metric="group_score")
+    with pytest.raises(UserError, match="unknown metric 'loss'"):
+        compare_table(results, "rls3-sac-v1", metric="loss")
+    recs = make_records()
+    for rec in recs:  # a group score that differs from accuracy, so the table must read the right column
+        for p in rec["curve"]:
+            p["group_score"] = round(p["accuracy"] / 2 + 0.01 * rec["seed"], 6)
+        folder = tmp_path / rec["track"] / rec["generator_name"] / f"seed-{rec['seed']}"
+        folder.mkdir(parents=True)
+        write_record(
+            folder, {**rec, "track_digest": "0" * 64, "eval_set": "spatial-v2-mini", "eval_set_hash": "0" * 64}, {}
+        )
+    table = compare_table(tmp_path, "rls3-sac-v1", metric="group_score")
+    row = table[(table.vs == "uniform-v1") & (table.budget == 1024)].iloc[0]
+    by = {(r["generator_name"], r["seed"]): r for r in recs}
+
+    def group(g, s):
+        return next(p["group_score"] for p in by[(g, s)]["curve"] if p["budget"] == 1024)
+
+    assert row.delta == pytest.approx(
+        np.mean([group("rls3-sac-v1", s) - group("uniform-v1", s) for s in range(3)]), abs=1e-4
+    )
+
+
 def test_stage_shares_sum_to_100_and_match_the_records(results):
     table = stage_shares(results)
     shares = table[[f"{s} %" for s in STAGES]]

@@ -87,7 +87,8 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
                     **{t: p["per_term"][t] for t in TERMS},
                     "paligemma_score": p.get("generative", {}).get("paligemma_score", np.nan),
                     "id_accuracy": p.get("id_accuracy", np.nan),
-                    # per-axis columns only where a record has them, so boards without stay as they are
+                    # group score and per-axis columns only where a record has them, so boards without stay as they are
+                    **({"group_score": p["group_score"]} if "group_score" in p else {}),
                     **{f"id_{a}": v for a, v in p.get("id_per_axis", {}).items()},
                 }
             )

@@ -45,6 +45,7 @@ def item_rows(items: Sequence[Sample], predictions: Iterable) -> list[dict]:
                 "item_id": s.sample_id,
                 "terms": s.terms,
                 "complexity": s.complexity,
+                "group": s.group,
                 "negative_kind": s.negative_kinds[0].split(":")[0],
                 "score_true": float(d["score_true"]),
                 "score_negative": float(d["score_negative"]),
@@ -71,6 +72,8 @@ def summarize(rows: list[dict]) -> dict:
         "per_complexity": {str(k): _acc([r for r in rows if r["complexity"] == k]) for k in (1, 2, 3)},
         "per_negative": {k: _acc([r for r in rows if r["negative_kind"] == k]) for k in ("flip", "swap")},
     }
+    if len({r["group"] for r in rows}) < len(rows):  # minimal pairs: Winoground's group score beside accuracy
+        out["group_score"] = group_score(rows)
     if rows and all(r["predicted_terms"] is not None for r in rows):
         from rls3_bench.learners.answers import paligemma_score
 
@@ -90,14 +93,13 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def group_score(items: Sequence[Sample], rows: list[dict]) -> float:
+def group_score(rows: list[dict]) -> float:
     """Fraction of minimal-pair groups (:attr:`Sample.group`) whose items are all answered right,
     Winoground's group score: an image-free model scores 0 on a twin-built set, where its item
     accuracy is exactly 0.5."""
-    correct = {r["item_id"]: r["correct"] for r in rows}
     groups: dict[str, list[bool]] = defaultdict(list)
-    for s in items:
-        groups[s.group].append(correct[s.sample_id])
+    for r in rows:
+        groups[r["group"]].append(r["correct"])
     return float(np.mean([all(g) for g in groups.values()])) if groups else float("nan")
 
 
@@ -118,5 +120,5 @@ def slice_accuracies(items: Sequence[Sample], rows: list[dict]) -> dict[str, dic
         for name in SLICES
     }
     if len({a["group"] for a in attributes}) < len(attributes):
-        out["group"] = {"score": group_score(items, rows)}
+        out["group"] = {"score": group_score(rows)}
     return out

@@ -24,6 +24,7 @@ def results_table(results: Path):
                 "seed": rec["seed"],
                 "budget": point["budget"],
                 "accuracy": point["accuracy"],
+                "group_score": point.get("group_score", float("nan")),
                 **{f"acc_{t.replace(' ', '_')}": point["per_term"][t] for t in TERMS},
                 **{f"acc_{k}term": v for k, v in point["per_complexity"].items()},
                 "status": rec["status"],
@@ -139,10 +140,16 @@ def stage_shares(results: Path, track_key: str | None = None):
     return pd.concat([mean.round(1).add_suffix(" s"), shares.round(1)], axis=1)
 
 
-def compare_table(results: Path, generator: str, track_key: str | None = None, seed: int = 0):
+#: what ``compare_table`` can compare: accuracy on the eval set, its group score (sets of minimal
+#: pairs) and accuracy on the track's in-distribution set
+COMPARE_METRICS = ("accuracy", "group_score", "id_accuracy")
+
+
+def compare_table(results: Path, generator: str, track_key: str | None = None, seed: int = 0, metric: str = "accuracy"):
     """``generator`` against every other generator at every budget, paired by seed: mean difference
-    in accuracy, bootstrap CI over whole seeds, exact sign-flip permutation p, that p Holm-corrected
-    over every row of the table (the family a reader scans), the smallest p the seed count allows,
+    in ``metric`` (one of :data:`COMPARE_METRICS`), bootstrap CI over whole seeds, exact sign-flip
+    permutation p, that p Holm-corrected over every row of the table (the family a reader scans),
+    the smallest p the seed count allows,
     the minimum detectable difference of this design (paired t, 80 % power, two-sided alpha 0.05,
     from the SD of the per-seed differences), and how many times the other's generation cost
     ``generator`` spends (seconds of render + label/caption + feedback + agent per delivered sample).
@@ -159,6 +166,14 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
     df = long_frame(records)
     if df.empty or generator not in set(df.generator):
         raise UserError(f"no complete runs of {generator} under {results}; check --compare against `rls3-bench report`")
+    if metric not in COMPARE_METRICS:
+        raise UserError(f"unknown metric {metric!r}; valid: {', '.join(COMPARE_METRICS)}")
+    df = df.dropna(subset=[metric]) if metric in df else df.iloc[:0]
+    if generator not in set(df.generator):
+        raise UserError(
+            f"{generator}'s runs under {results} have no {metric} (group_score needs an eval set of minimal pairs, "
+            "id_accuracy a track with id_eval_set); compare --metric accuracy"
+        )
     # the leaderboard's own "gen s/sample" (render + label/caption + feedback + agent per delivered sample)
     gen_cost = {
         g: cost_row([r for r in records if r["generator_name"] == g and r.get("status") == "complete"])["gen s/sample"]
@@ -168,8 +183,8 @@ def compare_table(results: Path, generator: str, track_key: str | None = None, s
     rows = []
     for other in sorted(set(df.generator) - {generator}):
         for budget in sorted(b for b in df.budget.unique() if b > 0):
-            a = df[(df.generator == generator) & (df.budget == budget)].set_index("seed").accuracy
-            b = df[(df.generator == other) & (df.budget == budget)].set_index("seed").accuracy
+            a = df[(df.generator == generator) & (df.budget == budget)].set_index("seed")[metric]
+            b = df[(df.generator == other) & (df.budget == budget)].set_index("seed")[metric]
             shared = a.index.intersection(b.index).sort_values()
             if len(shared) < 2:
                 continue

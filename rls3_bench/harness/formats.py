@@ -337,6 +337,7 @@ class CurvePoint(_Format):
     per_term: dict[StrictStr, Number]
     per_complexity: dict[StrictStr, Number]
     per_negative: dict[StrictStr, Number] = Field(default_factory=dict)
+    group_score: Number | None = None  # on a set of minimal pairs: groups with every item right (written only then)
     id_accuracy: Number | None = None  # on the track's in-distribution set, where the track has one (written only then)
     id_per_axis: dict[StrictStr, Number] | None = None  # the same per flipped axis (vertical, depth, lateral)
     generative: GenerativeMetrics = Field(

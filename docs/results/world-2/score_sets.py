@@ -31,7 +31,7 @@ for weights in args.weights:
         axes = slice_accuracies(items, rows)["flipped_axis"]
         line = f"{weights} on {name}: {right.mean():.3f} ({len(items)} items)"
         if name in TWIN_SETS:
-            line += f", group {group_score(items, rows):.3f}"
+            line += f", group {group_score(rows):.3f}"
         if name == "uniform-twins-v3":
             line += f", first items {right[::2].mean():.3f}, their twins {right[1::2].mean():.3f}"
         print(line + "; " + " ".join(f"{k.replace(' ', '')} {v:.3f}" for k, v in axes.items()))
