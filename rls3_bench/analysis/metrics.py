@@ -72,7 +72,7 @@ def summarize(rows: list[dict]) -> dict:
         "per_complexity": {str(k): _acc([r for r in rows if r["complexity"] == k]) for k in (1, 2, 3)},
         "per_negative": {k: _acc([r for r in rows if r["negative_kind"] == k]) for k in ("flip", "swap")},
     }
-    if len({r["group"] for r in rows}) < len(rows):  # minimal pairs: Winoground's group score beside accuracy
+    if has_twins(rows):  # minimal pairs: Winoground's group score beside accuracy
         out["group_score"] = group_score(rows)
     if rows and all(r["predicted_terms"] is not None for r in rows):
         from rls3_bench.learners.answers import paligemma_score
@@ -91,6 +91,12 @@ def summarize(rows: list[dict]) -> dict:
             "paligemma_score": float(np.mean([paligemma_score(r["terms"], r["predicted_terms"]) for r in rows])),
         }
     return out
+
+
+def has_twins(rows: list[dict]) -> bool:
+    """Whether some minimal-pair group (:attr:`Sample.group`) holds more than one of the item rows: a
+    set with twins has a group score, a set of singletons has none."""
+    return len({r["group"] for r in rows}) < len(rows)
 
 
 def group_score(rows: list[dict]) -> float:
@@ -119,6 +125,6 @@ def slice_accuracies(items: Sequence[Sample], rows: list[dict]) -> dict[str, dic
         }
         for name in SLICES
     }
-    if len({a["group"] for a in attributes}) < len(attributes):
+    if has_twins(rows):
         out["group"] = {"score": group_score(rows)}
     return out

@@ -295,15 +295,16 @@ def check_setup(
         pinned.append(check_eval_pin(track.id_eval_set, track.id_eval_set_hash))
     if track.val_set:
         pinned.append(check_eval_pin(track.val_set, None))
+    rehearsal_sets = rehearsal_set_names()
     if track.rehearsal_set:
         pinned.append(check_eval_pin(track.rehearsal_set, track.rehearsal_set_hash))
-        if pinned[-1].axis_pairs is None:
+        if track.rehearsal_set not in rehearsal_sets:
             raise UserError(
                 f"track {track.key}'s rehearsal_set {track.rehearsal_set} is an eval set, which no run may train on; "
-                f"name a rehearsal set: {', '.join(rehearsal_set_names())}"
+                f"name a rehearsal set: {', '.join(rehearsal_sets)}"
             )
     for name in (track.eval_set, track.id_eval_set, track.val_set):
-        if name and name in rehearsal_set_names():
+        if name and name in rehearsal_sets:
             raise UserError(
                 f"track {track.key} evaluates on {name}, a rehearsal set (training data); name an eval set instead"
             )
