@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 from rls3_bench.errors import UserError  # noqa: E402
 from rls3_bench.learners import paligemma as pg  # noqa: E402
 from rls3_bench.learners import pretrain as pt  # noqa: E402
-from rls3_bench.learners.base import verified_base_weights  # noqa: E402
+from rls3_bench.learners.base import SHIPPED_WEIGHTS, shipped_base, shipped_base_names, verified_base_weights  # noqa: E402
 from rls3_bench.scene.assets import ASSETS, WORLD1_ROOM_IDS  # noqa: E402
 from rls3_bench.scene.spec import CameraPose, PlacedObject, SceneSpec  # noqa: E402
 from rls3_bench.scene.worlds import get_world  # noqa: E402
@@ -165,7 +165,7 @@ def test_pretrain_with_a_vision_stage_writes_loadable_weights_and_a_card(tmp_pat
     assert verified_base_weights(weights, "hint") == weights  # what pretrain writes passes the base check
 
 
-@pytest.mark.parametrize("card_path", sorted(pt.WEIGHTS_DIR.glob("*-base.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("card_path", sorted(SHIPPED_WEIGHTS.glob("*-base.json")), ids=lambda p: p.stem)
 def test_shipped_base_weights_match_their_card(card_path):
     """The committed weights are the ones the card describes (its hash and size), made by a
     command this CLI accepts."""
@@ -174,7 +174,7 @@ def test_shipped_base_weights_match_their_card(card_path):
     from rls3_bench.cli import build_parser
 
     card = json.loads(card_path.read_text())
-    data = (pt.WEIGHTS_DIR / card["file"]).read_bytes()
+    data = (SHIPPED_WEIGHTS / card["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == card["sha256"] and len(data) == card["bytes"]
     args = build_parser().parse_args(card["command"].split()[1:])
     assert (args.scenes, args.epochs, args.seed, args.lr) == tuple(
@@ -183,13 +183,60 @@ def test_shipped_base_weights_match_their_card(card_path):
     assert args.vision_epochs == card["config"].get("vision_epochs", 0)
 
 
+def test_shipped_bases_by_name(monkeypatch, tmp_path):
+    """A track names a shipped base by its stem: both learners resolve it to the verified file, a base of
+    another model is refused in one line, an unknown name is not taken for one, and a damaged copy is
+    refused like weights: base."""
+    import shutil
+
+    from rls3_bench.learners import base as lb
+    from rls3_bench.learners import clip as cl
+
+    assert {"clip-tiny-base", "paligemma-tiny-base", "clip-tiny-w2-look"} <= set(shipped_base_names())
+    look = SHIPPED_WEIGHTS / "clip-tiny-w2-look.safetensors"
+    assert shipped_base("clip-tiny-w2-look", "clip-tiny") == look
+    assert cl._resolve_weights("clip-tiny", "clip-tiny-w2-look") == (look, {})
+    assert shipped_base("clip-tiny-w9", "clip-tiny") is None
+    with pytest.raises(UserError, match="are for model 'clip-tiny', not 'paligemma-tiny'") as err:
+        pg._resolve_weights("paligemma-tiny", "clip-tiny-w2-look")
+    assert "\n" not in str(err.value)
+    assert pg._resolve_weights("paligemma-tiny", "paligemma-tiny-base")[0] == "file"
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(look.with_suffix(suffix), tmp_path / f"clip-tiny-w2-look{suffix}")
+    damaged = tmp_path / "clip-tiny-w2-look.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:-8] + bytes(8))
+    monkeypatch.setattr(lb, "SHIPPED_WEIGHTS", tmp_path)
+    with pytest.raises(UserError, match="do not match their card clip-tiny-w2-look.json"):
+        cl.ClipLearner("clip-tiny", "clip-tiny-w2-look", {})
+
+
+def test_world_2_tracks_name_the_shipped_looking_base():
+    """The world-2 result tracks run on the shipped looking base, and pretrain accepts a track that
+    names a shipped base (it builds a base of that kind) while refusing user-supplied weights."""
+    from pathlib import Path
+
+    from rls3_bench.harness.tracks import load_track
+    from rls3_bench.learners import clip as cl
+
+    root = Path(__file__).resolve().parent.parent / "docs" / "results"
+    files = [*root.glob("world-2/clip-tiny-w2-look*.yaml"), *root.glob("rl-selection/*.yaml")]
+    assert len(files) >= 5
+    for path in files:
+        track = load_track(str(path))
+        assert track.weights == "clip-tiny-w2-look", path
+        cl.ClipLearner.check_setup(track.model, track.weights, dict(track.recipe), "cpu")
+        pt.check_pretrain(track, pt.PretrainConfig(scenes=64))
+    with pytest.raises(UserError, match="runs on user-supplied weights"):
+        pt.check_pretrain(track.replace(weights="/tmp/elsewhere.safetensors"), pt.PretrainConfig(scenes=64))
+
+
 @pytest.fixture
 def base_copy(tmp_path):
     """A copy of the shipped clip-tiny base and its card, free to damage."""
     import shutil
 
     for name in ("clip-tiny-base.safetensors", "clip-tiny-base.json"):
-        shutil.copy(pt.WEIGHTS_DIR / name, tmp_path / name)
+        shutil.copy(SHIPPED_WEIGHTS / name, tmp_path / name)
     return tmp_path / "clip-tiny-base.safetensors"
 
 

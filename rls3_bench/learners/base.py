@@ -27,6 +27,42 @@ def weights_card(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
+#: where the package's base weights live, each ``<stem>.safetensors`` beside its card ``<stem>.json``
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def shipped_base_names() -> list[str]:
+    """The stems of the base weights shipped in the package (``clip-tiny-base``, ``clip-tiny-w2-look``...):
+    what a track's ``weights`` may name besides ``base`` (the model's own base), a path or a tag."""
+    return sorted(p.stem for p in SHIPPED_WEIGHTS.glob("*.safetensors"))
+
+
+def shipped_base(weights: str, model: str) -> Path | None:
+    """The shipped base weights ``weights`` names by stem, verified against their card and refused for
+    another model; None when it names none. A world-2 track names its own base this way, so the base a
+    result was made from comes with the package instead of a local ``--weights`` path."""
+    if weights not in shipped_base_names():
+        return None
+    path = SHIPPED_WEIGHTS / f"{weights}.safetensors"
+    card = _read_card(path)
+    hint = str(card.get("command", "the command in its card"))
+    if card.get("model") != model:
+        raise UserError(
+            f"shipped base weights {weights!r} are for model {card.get('model')!r}, not {model!r}; "
+            f"name a base of {model!r} ({', '.join(shipped_base_names())}) or pass --weights PATH"
+        )
+    return verified_base_weights(path, hint)
+
+
+def _read_card(path: Path) -> dict:
+    """The card beside ``path`` as a dict, or {} when it cannot be read (verified_base_weights says why)."""
+    try:
+        card = strict_json_loads(weights_card(path).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
 def verified_base_weights(path: Path, build_hint: str) -> Path:
     """A tiny track's base weights, checked against the sha256 in the card ``rls3-bench pretrain``
     wrote beside them. The base is part of what a track version means, so weights that were damaged,

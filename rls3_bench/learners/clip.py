@@ -63,6 +63,8 @@ from rls3_bench.learners.base import (
     Feedback,
     ItemPrediction,
     Learner,
+    shipped_base,
+    shipped_base_names,
     term_error_rates,
     torch_device,
     verified_base_weights,
@@ -215,6 +217,9 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
                 f"pass --weights PATH or an open_clip tag ({_tags_hint(name)})"
             )
         return verified_base_weights(spec.base_weights, spec.base_hint), {}
+    shipped = shipped_base(weights, name)
+    if shipped is not None:
+        return shipped, {}
     path = Path(weights).expanduser()
     if path.is_file():
         return path, {}
@@ -224,8 +229,8 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
     if os.sep in weights or path.suffix:
         raise UserError(f"weights file {path} does not exist; pass an existing checkpoint with --weights PATH")
     raise UserError(
-        f"weights '{weights}' is neither 'base', an existing file, "
-        f"nor an open_clip tag of '{name}' ({_tags_hint(name)})"
+        f"weights '{weights}' is neither 'base', a shipped base ({', '.join(shipped_base_names())}), "
+        f"an existing file, nor an open_clip tag of '{name}' ({_tags_hint(name)})"
     )
 
 

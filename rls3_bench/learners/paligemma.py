@@ -50,6 +50,7 @@ from rls3_bench.learners.base import (
     Feedback,
     ItemPrediction,
     Learner,
+    shipped_base,
     term_error_rates,
     torch_device,
     verified_base_weights,
@@ -185,6 +186,9 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[str, Path | None]:
             hint = f"a hub id such as '{spec.hub_id}'" if spec.hub_id else "'random' (it exists for speed measurements)"
             raise UserError(f"model '{name}' has no project base weights; pass --weights DIR or {hint}")
         return "file", verified_base_weights(spec.base_weights, spec.base_hint)
+    shipped = shipped_base(weights, name)
+    if shipped is not None:
+        return "file", shipped
     path = Path(weights).expanduser()
     if path.is_file():
         return "file", path

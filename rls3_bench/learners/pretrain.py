@@ -8,10 +8,12 @@ and the vase in a kitchen."), and trains the track's model from a seeded
 random init with the learner's own ``pretrain_step``. The weights are exported as fp16 safetensors
 with a JSON card (command, seed, data size, hash, measured accuracies) into ``--out`` (default
 ``base-weights/`` in the working folder; a run uses them with ``--weights <file>``). The package ships
-the weights of its own tracks in ``rls3_bench/weights/`` (:data:`WEIGHTS_DIR`), made by this command.
+the base weights of its tracks in ``rls3_bench/weights/``
+(:data:`~rls3_bench.learners.base.SHIPPED_WEIGHTS`), each with the card that says how it was made.
 
-Only tracks whose ``weights`` is ``base`` (the tiny tracks) have base weights to make; a track with
-user-supplied weights (``clip-vit-b-32``, ``paligemma-3b``) is refused before any work.
+Only tracks whose ``weights`` is ``base`` (the tiny tracks) or names a shipped base have base weights
+to make; a track with user-supplied weights (``clip-vit-b-32``, ``paligemma-3b``) is refused before
+any work.
 
 An optional **vision stage** comes first (``--vision-epochs N``, the paligemma-tiny recipe): the
 learner's vision tower, through an attention-pooling probe, is trained to classify which assets and
@@ -61,11 +63,10 @@ from rls3_bench.data.atomic import atomic_write_json
 from rls3_bench.harness.seeds import int_seed, rng_for
 from rls3_bench.labels.captions import object_caption
 from rls3_bench.labels.sample import Sample
-from rls3_bench.learners.base import weights_card
+from rls3_bench.learners.base import shipped_base_names, weights_card
 from rls3_bench.scene.assets import ASSETS
 from rls3_bench.scene.worlds import DEFAULT_WORLD, World, get_world
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: where ``rls3-bench pretrain`` writes without ``--out``: the working folder, never the installed package
 DEFAULT_OUT_DIR = Path("base-weights")
 
@@ -401,11 +402,11 @@ def check_pretrain(track, cfg: PretrainConfig) -> None:
     from rls3_bench.errors import UserError
     from rls3_bench.harness.tracks import builtin_track_names, load_track
 
-    if track.weights != "base":
+    if track.weights != "base" and track.weights not in shipped_base_names():
         tiny = [n for n in builtin_track_names() if load_track(n).weights == "base"]
         raise UserError(
             f"track {track.name} runs on user-supplied weights ({track.weights!r}), so it has no base weights to "
-            f"pretrain; pretrain a track with weights: base ({', '.join(tiny)})"
+            f"pretrain; pretrain a track with weights: base ({', '.join(tiny)}) or a shipped base"
         )
     if cfg.scenes < cfg.batch_size:
         raise UserError(

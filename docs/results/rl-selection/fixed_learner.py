@@ -1,6 +1,6 @@
 """Drive generators against one fixed learner and record what they deliver and how the agents act.
 
-    python docs/results/rl-selection/fixed_learner.py OUT --track TRACK --weights W \
+    python docs/results/rl-selection/fixed_learner.py OUT --track TRACK \
         --generator rls3-sac-v2 --generator rls3-random-v2 --seeds 0 1 2 3 -n 2048
 
 Each (generator, seed) runs in rounds of the track's size as in a run with that seed, but its
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", type=Path)
     p.add_argument("--track", required=True)
-    p.add_argument("--weights", required=True, help="the fixed learner's weights (the track's base)")
+    p.add_argument("--weights", help="the fixed learner's weights (default: the track's own base)")
     p.add_argument("--generator", action="append", required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("-n", type=int, default=2048)
@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     from rls3_bench.harness.tracks import load_track
 
     torch.set_num_threads(1)
-    track = load_track(args.track).replace(weights=args.weights)
+    track = load_track(args.track)
+    if args.weights:
+        track = track.replace(weights=args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.generator:
         for seed in args.seeds:
