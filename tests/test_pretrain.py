@@ -208,6 +208,9 @@ def test_shipped_bases_by_name(monkeypatch, tmp_path):
     monkeypatch.setattr(lb, "SHIPPED_WEIGHTS", tmp_path)
     with pytest.raises(UserError, match="do not match their card clip-tiny-w2-look.json"):
         cl.ClipLearner("clip-tiny", "clip-tiny-w2-look", {})
+    (tmp_path / "clip-tiny-w2-look.json").write_text("{not json")
+    with pytest.raises(UserError, match="have no readable card clip-tiny-w2-look.json"):
+        cl.ClipLearner("clip-tiny", "clip-tiny-w2-look", {})
 
 
 def test_world_2_tracks_name_the_shipped_looking_base():

@@ -44,9 +44,9 @@ def shipped_base(weights: str, model: str) -> Path | None:
     if weights not in shipped_base_names():
         return None
     path = SHIPPED_WEIGHTS / f"{weights}.safetensors"
-    card = _read_card(path)
+    card = _read_card(path)  # an unreadable card is refused by verified_base_weights, with its own message
     hint = str(card.get("command", "the command in its card"))
-    if card.get("model") != model:
+    if card and card.get("model") != model:
         raise UserError(
             f"shipped base weights {weights!r} are for model {card.get('model')!r}, not {model!r}; "
             f"name a base of {model!r} ({', '.join(shipped_base_names())}) or pass --weights PATH"
