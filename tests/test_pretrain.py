@@ -197,7 +197,9 @@ def test_shipped_bases_by_name(monkeypatch, tmp_path):
     assert shipped_base("clip-tiny-w2-look", "clip-tiny") == look
     assert cl._resolve_weights("clip-tiny", "clip-tiny-w2-look") == (look, {})
     assert shipped_base("clip-tiny-w9", "clip-tiny") is None
-    with pytest.raises(UserError, match="are for model 'clip-tiny', not 'paligemma-tiny'") as err:
+    with pytest.raises(
+        UserError, match=r"not 'paligemma-tiny'; name a base of 'paligemma-tiny' \(paligemma-tiny-base\)"
+    ) as err:
         pg._resolve_weights("paligemma-tiny", "clip-tiny-w2-look")
     assert "\n" not in str(err.value)
     assert pg._resolve_weights("paligemma-tiny", "paligemma-tiny-base")[0] == "file"

@@ -47,9 +47,12 @@ def shipped_base(weights: str, model: str) -> Path | None:
     card = _read_card(path)  # an unreadable card is refused by verified_base_weights, with its own message
     hint = str(card.get("command", "the command in its card"))
     if card and card.get("model") != model:
+        own = [
+            n for n in shipped_base_names() if _read_card(SHIPPED_WEIGHTS / f"{n}.safetensors").get("model") == model
+        ]
         raise UserError(
             f"shipped base weights {weights!r} are for model {card.get('model')!r}, not {model!r}; "
-            f"name a base of {model!r} ({', '.join(shipped_base_names())}) or pass --weights PATH"
+            f"name a base of {model!r} ({', '.join(own) or 'none shipped'}) or pass --weights PATH"
         )
     return verified_base_weights(path, hint)
 
