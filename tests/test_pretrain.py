@@ -197,6 +197,10 @@ def test_shipped_bases_by_name(monkeypatch, tmp_path):
     assert shipped_base("clip-tiny-w2-look", "clip-tiny") == look
     assert cl._resolve_weights("clip-tiny", "clip-tiny-w2-look") == (look, {})
     assert shipped_base("clip-tiny-w9", "clip-tiny") is None
+    assert shipped_base_names("clip-tiny") == ["clip-tiny-base", "clip-tiny-w2-look"]
+    assert shipped_base_names("paligemma-tiny") == ["paligemma-tiny-base"]
+    with pytest.raises(UserError, match=r"a shipped base of 'clip-tiny' \(clip-tiny-base, clip-tiny-w2-look\), an"):
+        cl._resolve_weights("clip-tiny", "clip-tiny-w9")
     with pytest.raises(
         UserError, match=r"not 'paligemma-tiny'; name a base of 'paligemma-tiny' \(paligemma-tiny-base\)"
     ) as err:

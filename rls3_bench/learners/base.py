@@ -31,10 +31,14 @@ def weights_card(weights: Path) -> Path:
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
-def shipped_base_names() -> list[str]:
+def shipped_base_names(model: str | None = None) -> list[str]:
     """The stems of the base weights shipped in the package (``clip-tiny-base``, ``clip-tiny-w2-look``...):
-    what a track's ``weights`` may name besides ``base`` (the model's own base), a path or a tag."""
-    return sorted(p.stem for p in SHIPPED_WEIGHTS.glob("*.safetensors"))
+    what a track's ``weights`` may name besides ``base`` (the model's own base), a path or a tag. With
+    ``model``, only those whose card names that model."""
+    names = sorted(p.stem for p in SHIPPED_WEIGHTS.glob("*.safetensors"))
+    if model is None:
+        return names
+    return [n for n in names if _read_card(SHIPPED_WEIGHTS / f"{n}.safetensors").get("model") == model]
 
 
 def shipped_base(weights: str, model: str) -> Path | None:
@@ -47,12 +51,10 @@ def shipped_base(weights: str, model: str) -> Path | None:
     card = _read_card(path)  # an unreadable card is refused by verified_base_weights, with its own message
     hint = str(card.get("command", "the command in its card"))
     if card and card.get("model") != model:
-        own = [
-            n for n in shipped_base_names() if _read_card(SHIPPED_WEIGHTS / f"{n}.safetensors").get("model") == model
-        ]
+        own = ", ".join(shipped_base_names(model)) or "none shipped"
         raise UserError(
             f"shipped base weights {weights!r} are for model {card.get('model')!r}, not {model!r}; "
-            f"name a base of {model!r} ({', '.join(own) or 'none shipped'}) or pass --weights PATH"
+            f"name a base of {model!r} ({own}) or pass --weights PATH"
         )
     return verified_base_weights(path, hint)
 

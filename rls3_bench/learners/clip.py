@@ -228,8 +228,9 @@ def _resolve_weights(name: str, weights: str | None) -> tuple[Path | None, dict[
         return _cached_tag_file(name, weights, tag_cfg), tag_cfg
     if os.sep in weights or path.suffix:
         raise UserError(f"weights file {path} does not exist; pass an existing checkpoint with --weights PATH")
+    shipped_names = ", ".join(shipped_base_names(name)) or "none"
     raise UserError(
-        f"weights '{weights}' is neither 'base', a shipped base ({', '.join(shipped_base_names())}), "
+        f"weights '{weights}' is neither 'base', a shipped base of '{name}' ({shipped_names}), "
         f"an existing file, nor an open_clip tag of '{name}' ({_tags_hint(name)})"
     )
 
